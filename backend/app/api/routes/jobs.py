@@ -1,0 +1,120 @@
+"""Jobs: enqueue, read, list, cancel, retry; and inline processing in development."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Response, status
+from pydantic import ValidationError
+from sqlalchemy import func, select
+
+from app.api.deps import RuntimeDep, SessionDep
+from app.core.db import raw_connection
+from app.models import Job, JobStatus
+from app.schemas import JobCreate, JobCreated, JobList, JobOut, ProcessOut
+from app.worker import queue
+from app.worker.dispatcher import UnknownJobType, build_job
+
+router = APIRouter(prefix="/jobs", tags=["jobs"])
+
+
+async def _get_job(session: SessionDep, job_id: uuid.UUID) -> Job:
+    job = await session.get(Job, job_id, populate_existing=True)
+    if job is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {job_id} not found")
+    return job
+
+
+@router.post("", response_model=JobCreated, status_code=status.HTTP_201_CREATED,
+             responses={200: {"description": "An existing job with the same idempotency key"},
+                        422: {"description": "Unknown job type or invalid params"}})
+async def create_job(body: JobCreate, session: SessionDep, runtime: RuntimeDep, response: Response) -> JobCreated:
+    """Enqueue a job of any registered type; params are validated against the type's model."""
+    try:
+        new = build_job(body.job_type, body.params, default_max_attempts=runtime.settings.default_max_attempts,
+                        queue=body.queue, priority=body.priority, run_at=body.run_at,
+                        idempotency_key=body.idempotency_key, max_attempts=body.max_attempts)
+    except UnknownJobType as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    except ValidationError as exc:
+        detail = [{"loc": ["body", "params", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from None
+    async with session.begin():
+        job_id, created = await queue.enqueue(await raw_connection(session), new)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return JobCreated(job=JobOut.model_validate(await _get_job(session, job_id)), created=created)
+
+
+@router.get("", response_model=JobList)
+async def list_jobs(
+    session: SessionDep,
+    status_: Annotated[JobStatus | None, Query(alias="status")] = None,
+    job_type: str | None = None,
+    queue_name: Annotated[str | None, Query(alias="queue")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> JobList:
+    """Jobs, newest first, with the total that matches the filters."""
+    filters = []
+    if status_ is not None:
+        filters.append(Job.status == status_)
+    if job_type:
+        filters.append(Job.job_type == job_type)
+    if queue_name:
+        filters.append(Job.queue == queue_name)
+    total = await session.scalar(select(func.count()).select_from(Job).where(*filters))
+    rows = await session.scalars(
+        select(Job).where(*filters).order_by(Job.created_at.desc(), Job.id).limit(limit).offset(offset)
+    )
+    return JobList(items=[JobOut.model_validate(j) for j in rows], total=total or 0)
+
+
+@router.get("/{job_id}", response_model=JobOut, responses={404: {"description": "No such job"}})
+async def get_job(job_id: uuid.UUID, session: SessionDep) -> Job:
+    return await _get_job(session, job_id)
+
+
+@router.post("/{job_id}/cancel", response_model=JobOut,
+             responses={404: {"description": "No such job"}, 409: {"description": "Already finished"}})
+async def cancel_job(job_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep) -> Job:
+    """Waiting jobs are cancelled at once; a running job is asked to stop and ends `cancelled` shortly."""
+    async with runtime.pool.acquire() as conn:
+        before = await queue.request_cancel(conn, job_id)
+    if before is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {job_id} not found")
+    if before in ("completed", "failed", "cancelled"):
+        raise HTTPException(status.HTTP_409_CONFLICT, f"job {job_id} is already {before}; nothing to cancel")
+    return await _get_job(session, job_id)
+
+
+@router.post("/{job_id}/retry", response_model=JobOut,
+             responses={404: {"description": "No such job"}, 409: {"description": "Not failed or cancelled"}})
+async def retry_job(job_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep) -> Job:
+    """Re-queue a failed or cancelled job with fresh attempts."""
+    async with runtime.pool.acquire() as conn:
+        if not await queue.requeue(conn, job_id):
+            current = await conn.fetchval("SELECT status::text FROM jobs WHERE id = $1", job_id)
+            if current is None:
+                raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {job_id} not found")
+            raise HTTPException(status.HTTP_409_CONFLICT,
+                                f"job {job_id} is {current}; only failed or cancelled jobs can be retried")
+    return await _get_job(session, job_id)
+
+
+process_router = APIRouter(prefix="/jobs", tags=["development"])
+
+
+@process_router.post("/process", response_model=ProcessOut)
+async def process_one(runtime: RuntimeDep) -> ProcessOut:
+    """Development only: claim and run exactly one waiting job in this request."""
+    worker = runtime.worker(concurrency=1)
+    ran = await worker.process_one()
+    if ran is None:
+        return ProcessOut(processed=False, message="no job is waiting")
+    job, outcome, elapsed_ms = ran
+    async with runtime.pool.acquire() as conn:
+        row = await conn.fetchrow("SELECT status::text, error FROM jobs WHERE id = $1", job.id)
+    return ProcessOut(processed=True, job_id=job.id, job_type=job.job_type, status=row["status"],
+                      result=outcome.result, error=row["error"], processing_time_ms=round(elapsed_ms, 2))

@@ -1,0 +1,297 @@
+"""Command line: `python -m app serve|worker|migrate|enqueue|show|list|cancel|retry`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from app.core.config import Settings, get_settings
+from app.core.db import ConfigurationError
+from app.core.logging import configure_logging
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_CONFLICT = 0, 1, 2, 3, 4
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = get_settings()
+    configure_logging(getattr(args, "log_level", None) or settings.log_level,
+                      getattr(args, "log_format", None) or settings.log_format)
+    return settings
+
+
+# -- serve / worker / migrate ---------------------------------------------------------------------------
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = _settings(args)
+    if args.no_worker:
+        settings.worker_enabled = False
+    from app.main import create_app
+
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None)
+    return EXIT_OK
+
+
+async def _run_worker(settings: Settings, args: argparse.Namespace) -> int:
+    from app.runtime import Runtime
+
+    runtime = await Runtime.start(settings)
+    worker = runtime.worker(concurrency=args.concurrency,
+                            queues=[q for q in (args.queues or "").split(",") if q] or None)
+    loop = asyncio.get_running_loop()
+    signals = 0
+
+    def on_signal() -> None:
+        nonlocal signals
+        signals += 1
+        if signals == 1:
+            worker.stop()
+        else:  # a second signal: don't wait for in-flight jobs, release them now
+            worker.config.shutdown_grace = 0
+            worker.stop()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal)
+    try:
+        await worker.run()
+    finally:
+        await runtime.close()
+    return EXIT_OK
+
+
+def worker_main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m app.worker", description="Run a Skiplock worker process.")
+    _worker_flags(parser)
+    return cmd_worker(parser.parse_args(argv))
+
+
+def _worker_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--concurrency", "-c", type=int, help="jobs in flight (default WORKER_CONCURRENCY)")
+    parser.add_argument("--queues", "-q", help="comma-separated queues to serve (default: all)")
+    parser.add_argument("--log-format", choices=["text", "json"])
+    parser.add_argument("--log-level")
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    return asyncio.run(_run_worker(settings, args))
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from app.core import db, migrations
+
+    settings = _settings(args)
+    url = db.resolve_database_url(settings)
+    if args.downgrade:
+        migrations.downgrade(url, args.downgrade)
+    else:
+        migrations.upgrade(url, args.revision)
+    print(f"migrations applied: now at {args.downgrade or args.revision}")
+    return EXIT_OK
+
+
+# -- job commands (straight to the database) ----------------------------------------------------------
+async def _with_runtime(settings: Settings, action: Callable[[Any], Awaitable[int]]) -> int:
+    from app.runtime import Runtime
+
+    runtime = await Runtime.start(settings, migrate=False)
+    try:
+        return await action(runtime)
+    finally:
+        await runtime.close()
+
+
+def _print_job(row: Any) -> None:
+    data = {k: (str(v) if isinstance(v, uuid.UUID) else v) for k, v in dict(row).items()}
+    for key in ("params", "result"):
+        if isinstance(data.get(key), str):
+            data[key] = json.loads(data[key])
+    print(json.dumps(data, indent=2, default=str))
+
+
+def cmd_enqueue(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from app.worker import queue
+    from app.worker.dispatcher import UnknownJobType, build_job
+
+    settings = _settings(args)
+    try:
+        params = json.loads(args.params)
+        new = build_job(args.job_type, params, default_max_attempts=settings.default_max_attempts,
+                        queue=args.queue, priority=args.priority, idempotency_key=args.idempotency_key)
+    except (json.JSONDecodeError, UnknownJobType, ValidationError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    async def action(rt: Any) -> int:
+        job_id, created = await queue.enqueue(rt.pool, new)
+        print(job_id)
+        if not created:
+            print("(existing job with this idempotency key)", file=sys.stderr)
+        return await _follow(rt, job_id) if args.follow else EXIT_OK
+
+    return asyncio.run(_with_runtime(settings, action))
+
+
+async def _follow(rt: Any, job_id: uuid.UUID) -> int:
+    """Draw a progress bar until the job finishes; exit code 0 only if it completed."""
+    last = None
+    while True:
+        row = await rt.pool.fetchrow("SELECT status::text, progress, progress_message, error FROM jobs WHERE id=$1",
+                                     job_id)
+        state = (row["status"], round(row["progress"]), row["progress_message"])
+        if state != last and sys.stderr.isatty() or row["status"] in ("completed", "failed", "cancelled"):
+            filled = int(row["progress"] / 5)
+            sys.stderr.write(f"\r[{'#' * filled}{'.' * (20 - filled)}] {row['progress']:5.1f}% "
+                             f"{row['status']:<10} {(row['progress_message'] or '')[:40]:<40}")
+            sys.stderr.flush()
+            last = state
+        if row["status"] in ("completed", "failed", "cancelled"):
+            sys.stderr.write("\n")
+            if row["error"]:
+                print(row["error"], file=sys.stderr)
+            return EXIT_OK if row["status"] == "completed" else EXIT_ERROR
+        await asyncio.sleep(0.3)
+
+
+def _job_id(text: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a job id: {text!r}") from None
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+
+    async def action(rt: Any) -> int:
+        if args.follow:
+            return await _follow(rt, args.job_id)
+        row = await rt.pool.fetchrow("SELECT *, status::text AS status FROM jobs WHERE id = $1", args.job_id)
+        if row is None:
+            print(f"job {args.job_id} not found", file=sys.stderr)
+            return EXIT_NOT_FOUND
+        _print_job(row)
+        return EXIT_OK
+
+    return asyncio.run(_with_runtime(settings, action))
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+
+    async def action(rt: Any) -> int:
+        rows = await rt.pool.fetch(
+            """SELECT id, job_type, status::text, attempts, progress, created_at FROM jobs
+               WHERE ($1::text IS NULL OR status::text = $1) AND ($2::text IS NULL OR job_type = $2)
+               ORDER BY created_at DESC LIMIT $3""", args.status, args.job_type, args.limit)
+        print(f"{'id':36}  {'type':16} {'status':10} {'att':>3} {'prog':>5}  created")
+        for r in rows:
+            print(f"{r['id']}  {r['job_type'][:16]:16} {r['status']:10} {r['attempts']:>3} "
+                  f"{r['progress']:>5.0f}  {r['created_at']:%Y-%m-%d %H:%M:%S}")
+        return EXIT_OK
+
+    return asyncio.run(_with_runtime(settings, action))
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    from app.worker import queue
+
+    settings = _settings(args)
+
+    async def action(rt: Any) -> int:
+        async with rt.pool.acquire() as conn:
+            before = await queue.request_cancel(conn, args.job_id)
+        if before is None:
+            print(f"job {args.job_id} not found", file=sys.stderr)
+            return EXIT_NOT_FOUND
+        if before in ("completed", "failed", "cancelled"):
+            print(f"job {args.job_id} is already {before}", file=sys.stderr)
+            return EXIT_CONFLICT
+        print("cancelled" if before != "processing" else "cancel requested; the worker will stop it")
+        return EXIT_OK
+
+    return asyncio.run(_with_runtime(settings, action))
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    from app.worker import queue
+
+    settings = _settings(args)
+
+    async def action(rt: Any) -> int:
+        if await queue.requeue(rt.pool, args.job_id):
+            print("re-queued")
+            return EXIT_OK
+        status = await rt.pool.fetchval("SELECT status::text FROM jobs WHERE id = $1", args.job_id)
+        print(f"job {args.job_id} " + ("not found" if status is None else f"is {status}; only failed or "
+                                        "cancelled jobs can be retried"), file=sys.stderr)
+        return EXIT_NOT_FOUND if status is None else EXIT_CONFLICT
+
+    return asyncio.run(_with_runtime(settings, action))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m app", description="Skiplock: PostgreSQL-native job runner.",
+                                     epilog="Exit codes: 0 ok, 1 error or job not completed, 2 usage, "
+                                            "3 not found, 4 conflict.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("serve", help="run the API (with the embedded worker unless --no-worker)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--no-worker", action="store_true", help="don't start the embedded worker")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("worker", help="run a standalone worker")
+    _worker_flags(p)
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("migrate", help="apply database migrations")
+    p.add_argument("revision", nargs="?", default="head")
+    p.add_argument("--downgrade", metavar="REV", help="downgrade to REV instead (e.g. base)")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("enqueue", help="enqueue a job: enqueue TYPE '{\"param\": 1}'")
+    p.add_argument("job_type")
+    p.add_argument("params", nargs="?", default="{}", help="JSON object")
+    p.add_argument("--queue")
+    p.add_argument("--priority", type=int)
+    p.add_argument("--idempotency-key")
+    p.add_argument("--follow", "-f", action="store_true", help="show a progress bar until the job ends")
+    p.set_defaults(func=cmd_enqueue)
+
+    p = sub.add_parser("show", help="show a job")
+    p.add_argument("job_id", type=_job_id)
+    p.add_argument("--follow", "-f", action="store_true", help="show a progress bar until the job ends")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("list", help="list recent jobs")
+    p.add_argument("--status")
+    p.add_argument("--job-type")
+    p.add_argument("--limit", type=int, default=20)
+    p.set_defaults(func=cmd_list)
+
+    for name, func, text in (("cancel", cmd_cancel, "cancel a job"), ("retry", cmd_retry, "re-queue a failed job")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("job_id", type=_job_id)
+        p.set_defaults(func=func)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigurationError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,105 @@
+"""Database connections: the URL (or an embedded PostgreSQL), the SQLAlchemy engine and raw asyncpg pools.
+
+The ORM serves CRUD in the API; the queue's hot path talks to asyncpg directly (see `app.worker.queue`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from app.core.config import Settings
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_DB_NAME = "skiplock"
+_embedded_lock = threading.Lock()
+_embedded_server: Any = None
+
+
+class ConfigurationError(RuntimeError):
+    """The configuration cannot work; the message says what to set."""
+
+
+def start_embedded_postgres(data_dir: Path) -> str:
+    """Start (or join) the pgserver PostgreSQL in `data_dir` and return a plain postgresql:// URL.
+
+    Several processes (API, workers) share one server: pgserver finds the running postmaster by its data dir
+    and stops it when the last process using it exits.
+    """
+    global _embedded_server
+    with _embedded_lock:
+        if _embedded_server is None:
+            import pgserver  # heavy import, only when needed
+
+            data_dir.mkdir(parents=True, exist_ok=True)
+            log.info("starting embedded PostgreSQL in %s", data_dir)
+            _embedded_server = pgserver.get_server(data_dir, cleanup_mode="stop")
+        server = _embedded_server
+    base = server.get_uri()
+    _ensure_database(server, EMBEDDED_DB_NAME)
+    return str(base).replace("/postgres?", f"/{EMBEDDED_DB_NAME}?", 1)
+
+
+def _ensure_database(server: Any, name: str) -> None:
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}';")
+    if "(1 row)" not in exists:
+        server.psql(f'CREATE DATABASE "{name}";')
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """The postgresql:// URL to use: DATABASE_URL, or the embedded server in development."""
+    if settings.database_url:
+        return plain_url(settings.database_url)
+    if settings.is_production:
+        raise ConfigurationError(
+            "DATABASE_URL is not set. In production Skiplock needs a PostgreSQL URL, "
+            "e.g. DATABASE_URL=postgresql://user:password@db-host:5432/skiplock; "
+            "the embedded database is for development only."
+        )
+    return start_embedded_postgres(settings.embedded_pg_dir)
+
+
+def plain_url(url: str) -> str:
+    """postgresql+asyncpg://… or postgres://… → postgresql://… (what asyncpg and libpq accept)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.split("+", 1)[0]
+    if scheme == "postgres":
+        scheme = "postgresql"
+    if scheme != "postgresql":
+        raise ConfigurationError(f"DATABASE_URL must be a postgresql:// URL, got scheme {parts.scheme!r}")
+    return urlunsplit(parts._replace(scheme=scheme))
+
+
+def sqlalchemy_url(url: str) -> str:
+    return "postgresql+asyncpg://" + plain_url(url).split("://", 1)[1]
+
+
+def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(sqlalchemy_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def create_pool(url: str, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    """An asyncpg pool for the queue engine. Statements are prepared and cached per connection."""
+    pool = await asyncpg.create_pool(plain_url(url), min_size=min_size, max_size=max_size)
+    assert pool is not None
+    return pool
+
+
+async def raw_connection(session: AsyncSession) -> asyncpg.Connection:
+    """The asyncpg connection under a SQLAlchemy session, inside the session's current transaction."""
+    conn = await session.connection()
+    raw = await conn.get_raw_connection()
+    driver = raw.driver_connection
+    assert isinstance(driver, asyncpg.Connection)
+    return driver

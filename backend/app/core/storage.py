@@ -1,0 +1,93 @@
+"""Files under STORAGE_DIR: streamed writes with a size cap and sha256, paths that never leave the root."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,150}$")
+
+
+class UploadTooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"file is larger than the upload limit of {limit} bytes")
+        self.limit = limit
+
+
+class EmptyUpload(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    relative_path: str
+    size: int
+    sha256: str
+    head: bytes  # the first bytes, for content sniffing
+
+
+def safe_filename(name: str | None) -> str | None:
+    """The client's file name if it is a plain name, else None (path separators, control characters, dots)."""
+    if not name or "/" in name or "\\" in name or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return None
+    return name if _SAFE_NAME.match(name) and name not in {".", ".."} else None
+
+
+def file_extension(name: str | None) -> str:
+    suffix = Path(name or "").suffix.lower()
+    return suffix if re.fullmatch(r"\.[a-z0-9]{1,8}", suffix) else ""
+
+
+class Storage:
+    """All paths handed out are inside `root`; relative paths are what the database keeps."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+
+    def path(self, relative: str) -> Path:
+        full = (self.root / relative).resolve()
+        if not full.is_relative_to(self.root):
+            raise ValueError(f"path {relative!r} escapes the storage directory")
+        return full
+
+    def relative(self, path: Path) -> str:
+        return str(path.resolve().relative_to(self.root))
+
+    def job_dir(self, job_id: uuid.UUID) -> Path:
+        """A job's artifact folder, created on demand."""
+        folder = self.path(f"jobs/{job_id}")
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    async def save_stream(self, chunks: AsyncIterator[bytes], extension: str, limit: int) -> StoredFile:
+        """Write an upload under a generated name, hashing on the way; nothing is left behind on error."""
+        relative = f"uploads/{uuid.uuid4().hex}{extension}"
+        final = self.path(relative)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        partial = final.with_name(final.name + ".part")
+        digest, size, head = hashlib.sha256(), 0, b""
+        try:
+            with open(partial, "wb") as out:
+                async for chunk in chunks:
+                    size += len(chunk)
+                    if size > limit:
+                        raise UploadTooLarge(limit)
+                    if len(head) < 4096:
+                        head += chunk[: 4096 - len(head)]
+                    digest.update(chunk)
+                    out.write(chunk)
+            if size == 0:
+                raise EmptyUpload("the uploaded file is empty")
+            os.replace(partial, final)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        return StoredFile(relative_path=relative, size=size, sha256=digest.hexdigest(), head=head)
+
+    def delete(self, relative: str) -> None:
+        self.path(relative).unlink(missing_ok=True)

@@ -1,0 +1,62 @@
+"""Wires the application together: database, migrations, storage, handlers, and worker configuration.
+Shared by the API process (`app.main`) and standalone workers (`python -m app.worker`)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+import app.worker.handlers  # noqa: F401  (registers every job type)
+from app.core import db, migrations
+from app.core.config import Settings
+from app.core.storage import Storage
+from app.worker.executor import Backoff
+from app.worker.worker import Worker, WorkerConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    url: str
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    pool: asyncpg.Pool
+    storage: Storage
+
+    @classmethod
+    async def start(cls, settings: Settings, *, migrate: bool = True) -> Runtime:
+        url = await asyncio.to_thread(db.resolve_database_url, settings)
+        if migrate:
+            await asyncio.to_thread(migrations.upgrade, url)
+        engine = db.create_engine(url, settings.db_pool_size)
+        pool = await db.create_pool(url, max_size=settings.db_pool_size)
+        settings.storage_dir.mkdir(parents=True, exist_ok=True)
+        return cls(settings, url, engine, db.create_sessionmaker(engine), pool, Storage(settings.storage_dir))
+
+    async def close(self) -> None:
+        await self.pool.close()
+        await self.engine.dispose()
+
+    def resources(self) -> dict[str, Any]:
+        return {"settings": self.settings, "storage": self.storage, "sessionmaker": self.sessionmaker,
+                "pool": self.pool}
+
+    def worker_config(self, **overrides: Any) -> WorkerConfig:
+        s = self.settings
+        values: dict[str, Any] = dict(
+            concurrency=s.worker_concurrency, queues=list(s.worker_queues), poll_interval=s.worker_poll_interval,
+            batch_size=s.worker_batch_size, lease_seconds=s.lease_seconds, shutdown_grace=s.shutdown_grace_seconds,
+            reaper_interval=s.reaper_interval_seconds, backoff=Backoff(s.retry_backoff_base, s.retry_backoff_max),
+        )
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return WorkerConfig(**values)
+
+    def worker(self, **overrides: Any) -> Worker:
+        return Worker(self.pool, self.url, self.worker_config(**overrides), resources=self.resources())

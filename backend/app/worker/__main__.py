@@ -1,0 +1,6 @@
+"""`python -m app.worker`: a standalone worker process."""
+
+from app.cli import worker_main
+
+if __name__ == "__main__":
+    raise SystemExit(worker_main())

@@ -1,0 +1,90 @@
+"""Batched write-back: outcomes and progress of many jobs go to the database in one statement per kind."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import uuid
+from collections import defaultdict
+
+import asyncpg
+
+from app.worker import queue
+from app.worker.executor import Outcome
+
+log = logging.getLogger(__name__)
+
+
+class Acker:
+    """Collects job outcomes on the event loop and writes them in batches.
+
+    A flush starts as soon as the first outcome arrives (on the next loop turn), so every outcome that
+    lands while one flush is in flight is written by the next one: batches grow with the load, and an idle
+    worker acknowledges a lone job at once. A failed write is retried; nothing is dropped.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, worker_id: uuid.UUID) -> None:
+        self._pool = pool
+        self._worker_id = worker_id
+        self._pending: list[tuple[uuid.UUID, Outcome]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._progress: dict[uuid.UUID, tuple[float, str | None]] = {}
+        self._progress_lock = threading.Lock()
+        self.written: dict[str, int] = defaultdict(int)
+
+    # -- outcomes -----------------------------------------------------------------------------------
+    def add(self, job_id: uuid.UUID, outcome: Outcome) -> None:
+        self._pending.append((job_id, outcome))
+        with self._progress_lock:
+            self._progress.pop(job_id, None)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_loop())
+
+    async def _flush_loop(self) -> None:
+        delay = 0.05
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                await self._write(batch)
+                delay = 0.05
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("writing %d job outcomes failed (%s); retrying in %.2f s", len(batch), exc, delay)
+                self._pending[:0] = batch
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _write(self, batch: list[tuple[uuid.UUID, Outcome]]) -> None:
+        by_kind: dict[str, list[tuple[uuid.UUID, Outcome]]] = defaultdict(list)
+        for job_id, outcome in batch:
+            by_kind[outcome.kind].append((job_id, outcome))
+        wid = self._worker_id
+        async with self._pool.acquire() as conn:
+            if items := by_kind.get("completed"):
+                await queue.complete_many(conn, wid, [(i, o.result) for i, o in items])
+            if items := by_kind.get("failed"):
+                failures = [queue.Failure(i, o.error or "failed", o.retry_in) for i, o in items]
+                await queue.fail_many(conn, wid, failures)
+            if items := by_kind.get("cancelled"):
+                await queue.mark_cancelled(conn, wid, [i for i, _ in items], "cancelled on request while running")
+            if items := by_kind.get("released"):
+                await queue.release(conn, wid, [i for i, _ in items])
+        for kind, items in by_kind.items():
+            self.written[kind] += len(items)
+
+    async def drain(self) -> None:
+        """Wait until every outcome handed in so far is written."""
+        while self._flusher is not None and not self._flusher.done():
+            await asyncio.shield(self._flusher)
+
+    # -- progress -----------------------------------------------------------------------------------
+    def report(self, job_id: uuid.UUID, percent: float, message: str | None) -> None:
+        """Thread-safe: the latest value per job wins; `flush_progress` writes them."""
+        with self._progress_lock:
+            self._progress[job_id] = (percent, message)
+
+    async def flush_progress(self) -> None:
+        with self._progress_lock:
+            updates, self._progress = self._progress, {}
+        if updates:
+            await queue.write_progress(self._pool, self._worker_id, [(k, p, m) for k, (p, m) in updates.items()])

@@ -1,0 +1,90 @@
+"""JobContext: what a handler gets besides its params — progress, cancellation, storage, database."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
+from app.worker.dispatcher import JobCancelled
+
+T = TypeVar("T")
+
+
+class ProgressSink(Protocol):
+    def report(self, job_id: uuid.UUID, percent: float, message: str | None) -> None: ...
+
+
+class JobContext:
+    """Handed to every handler. Thread-safe where it matters: `progress` and `cancelled` may be used from
+    the worker thread that `to_thread` runs code in."""
+
+    def __init__(
+        self,
+        job_id: uuid.UUID,
+        job_type: str,
+        attempt: int,
+        max_attempts: int,
+        *,
+        asset_id: uuid.UUID | None = None,
+        progress_sink: ProgressSink | None = None,
+        resources: dict[str, Any] | None = None,
+    ) -> None:
+        self.job_id = job_id
+        self.job_type = job_type
+        self.attempt = attempt
+        self.max_attempts = max_attempts
+        self.asset_id = asset_id
+        self.resources = resources or {}
+        self.log = logging.LoggerAdapter(
+            logging.getLogger(f"app.jobs.{job_type}"), {"job_id": str(job_id), "job_type": job_type}
+        )
+        self._sink = progress_sink
+        self._stop = threading.Event()
+        self._stopped = asyncio.Event()
+        self.stop_reason: str | None = None
+
+    # -- progress -----------------------------------------------------------------------------------
+    def progress(self, percent: float, message: str | None = None) -> None:
+        """Report progress in percent (0–100) with an optional message; cheap, batched by the worker."""
+        if self._sink is not None:
+            self._sink.report(self.job_id, max(0.0, min(100.0, float(percent))), message)
+
+    # -- cancellation -------------------------------------------------------------------------------
+    @property
+    def cancelled(self) -> bool:
+        """True once the job must stop: cancelled by a user, timed out, or its worker is shutting down."""
+        return self._stop.is_set()
+
+    def should_stop(self) -> bool:
+        return self._stop.is_set()
+
+    def check_cancelled(self) -> None:
+        if self._stop.is_set():
+            raise JobCancelled(self.stop_reason or "stop requested")
+
+    def request_stop(self, reason: str) -> None:
+        """Ask the handler to stop (call on the event loop). The first reason wins."""
+        if not self._stop.is_set():
+            self.stop_reason = reason
+            self._stop.set()
+            self._stopped.set()
+
+    async def stopped(self) -> None:
+        await self._stopped.wait()
+
+    # -- resources ----------------------------------------------------------------------------------
+    def resource(self, name: str) -> Any:
+        """Something the host application provided (e.g. "storage", "sessionmaker", "settings")."""
+        try:
+            return self.resources[name]
+        except KeyError:
+            raise LookupError(f"resource {name!r} was not provided to the worker") from None
+
+    async def to_thread(self, func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run CPU-heavy code off the event loop. The function should poll `ctx.should_stop`."""
+        return await asyncio.to_thread(functools.partial(func, *args, **kwargs))

@@ -1,0 +1,140 @@
+"""DISPATCH_TABLE: job type name → JobType (handler, params model, queue, limits), filled by `@job_type`."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from app.worker.queue import NewJob
+
+if TYPE_CHECKING:
+    from app.worker.context import JobContext
+
+
+class PermanentJobError(Exception):
+    """Raised by a handler for bad input: the job fails at once, without retry. Say what to fix."""
+
+
+class JobCancelled(Exception):
+    """Raised by a handler when it stops because its job was cancelled."""
+
+
+class UnknownJobType(LookupError):
+    def __init__(self, name: str) -> None:
+        known = ", ".join(sorted(DISPATCH_TABLE)) or "none"
+        super().__init__(f"unknown job type {name!r}: no handler is registered for it (registered: {known})")
+        self.name = name
+
+
+class NoParams(BaseModel):
+    """For job types that take no parameters."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+Handler = Callable[["JobContext", Any], Awaitable[dict[str, Any] | None]]
+H = TypeVar("H", bound=Handler)
+
+
+@dataclass(frozen=True)
+class JobType:
+    name: str
+    handler: Handler
+    params_model: type[BaseModel]
+    description: str
+    queue: str = "default"
+    priority: int = 0
+    max_attempts: int | None = None
+    timeout: float | None = None
+    concurrency: int | None = None
+    schedule: str | None = None
+
+    def validate(self, params: dict[str, Any] | None) -> BaseModel:
+        """Raises pydantic.ValidationError when `params` do not fit the type's model."""
+        return self.params_model.model_validate(params or {})
+
+
+DISPATCH_TABLE: dict[str, JobType] = {}
+
+
+def job_type(
+    name: str,
+    *,
+    params: type[BaseModel] = NoParams,
+    description: str | None = None,
+    queue: str = "default",
+    priority: int = 0,
+    max_attempts: int | None = None,
+    timeout: float | None = None,
+    concurrency: int | None = None,
+    schedule: str | None = None,
+) -> Callable[[H], H]:
+    """Register an async handler `(ctx, params) -> dict | None` under `name`.
+
+    `max_attempts` None means the MAX_JOB_RETRIES setting decides; `timeout` is in seconds;
+    `concurrency` caps how many of this type run at once across all workers.
+    """
+
+    def register(handler: H) -> H:
+        if not inspect.iscoroutinefunction(handler):
+            raise TypeError(f"handler for {name!r} must be an async function")
+        if name in DISPATCH_TABLE and DISPATCH_TABLE[name].handler is not handler:
+            raise ValueError(f"job type {name!r} is registered twice")
+        doc = description or inspect.getdoc(handler) or ""
+        DISPATCH_TABLE[name] = JobType(
+            name=name,
+            handler=handler,
+            params_model=params,
+            description=doc.strip().splitlines()[0] if doc.strip() else "",
+            queue=queue,
+            priority=priority,
+            max_attempts=max_attempts,
+            timeout=timeout,
+            concurrency=concurrency,
+            schedule=schedule,
+        )
+        return handler
+
+    return register
+
+
+def get_job_type(name: str) -> JobType:
+    try:
+        return DISPATCH_TABLE[name]
+    except KeyError:
+        raise UnknownJobType(name) from None
+
+
+def build_job(
+    name: str,
+    params: dict[str, Any] | None,
+    *,
+    default_max_attempts: int,
+    queue: str | None = None,
+    priority: int | None = None,
+    run_at: Any = None,
+    idempotency_key: str | None = None,
+    asset_id: Any = None,
+    max_attempts: int | None = None,
+) -> NewJob:
+    """A validated NewJob for a registered type: params checked against its model, defaults from the type.
+
+    Raises UnknownJobType or pydantic.ValidationError.
+    """
+    jt = get_job_type(name)
+    model = jt.validate(params)
+    return NewJob(
+        job_type=name,
+        params=model.model_dump(mode="json", exclude_unset=True),
+        max_attempts=max_attempts or jt.max_attempts or default_max_attempts,
+        queue=queue or jt.queue,
+        priority=jt.priority if priority is None else priority,
+        run_at=run_at,
+        timeout_seconds=jt.timeout,
+        idempotency_key=idempotency_key,
+        asset_id=asset_id,
+    )

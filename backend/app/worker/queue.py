@@ -1,0 +1,381 @@
+"""The queue's SQL, in one place: enqueue, claim, complete, fail, cancel, heartbeat, release, reap.
+
+Every function takes an asyncpg connection (or pool) so it can run inside a caller's transaction.
+Batch operations are one statement per batch. JSON travels as text and is decoded here.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+JOBS_CHANNEL = "skiplock_jobs"
+CANCEL_CHANNEL = "skiplock_cancel"
+REAPER_LOCK_KEY = 0x736B6C7265617072  # one reaper at a time across all workers
+
+
+class Executor(Protocol):
+    async def fetch(self, query: str, *args: Any, timeout: float | None = None) -> list[Any]: ...
+    async def fetchrow(self, query: str, *args: Any, timeout: float | None = None) -> Any: ...
+    async def fetchval(self, query: str, *args: Any, column: int = 0, timeout: float | None = None) -> Any: ...
+    async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str: ...
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    id: uuid.UUID
+    job_type: str
+    queue: str
+    priority: int
+    params: dict[str, Any]
+    attempts: int
+    max_attempts: int
+    timeout_seconds: float | None
+    asset_id: uuid.UUID | None
+
+
+@dataclass(frozen=True)
+class NewJob:
+    job_type: str
+    params: dict[str, Any]
+    max_attempts: int
+    queue: str = "default"
+    priority: int = 0
+    run_at: datetime | None = None
+    timeout_seconds: float | None = None
+    idempotency_key: str | None = None
+    asset_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class Failure:
+    job_id: uuid.UUID
+    error: str
+    retry_in_seconds: float | None  # None: fail for good
+
+
+_ENQUEUE = f"""
+WITH ins AS (
+    INSERT INTO jobs (job_type, params, queue, priority, run_at, max_attempts, timeout_seconds,
+                      idempotency_key, asset_id)
+    SELECT t.job_type, t.params, t.queue, t.priority, COALESCE(t.run_at, now()), t.max_attempts,
+           t.timeout_seconds, t.idempotency_key, t.asset_id
+    FROM unnest($1::text[], $2::jsonb[], $3::text[], $4::int[], $5::timestamptz[], $6::int[],
+                $7::float8[], $8::text[], $9::uuid[])
+         AS t(job_type, params, queue, priority, run_at, max_attempts, timeout_seconds, idempotency_key, asset_id)
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id, queue, run_at, idempotency_key
+), woke AS (
+    SELECT pg_notify('{JOBS_CHANNEL}', q) FROM (SELECT DISTINCT queue AS q FROM ins WHERE run_at <= now()) s
+)
+SELECT ins.id, ins.idempotency_key, (SELECT count(*) FROM woke) AS notified FROM ins
+"""
+
+
+async def enqueue_many(conn: Executor, jobs: Sequence[NewJob]) -> list[tuple[uuid.UUID, bool]]:
+    """Insert jobs in one statement; returns (id, created) per job, in order.
+
+    A job whose idempotency key exists already is not inserted: the existing job's id comes back with
+    created=False. Workers listening on the job's queue are woken when the transaction commits.
+    """
+    if not jobs:
+        return []
+    rows = await conn.fetch(
+        _ENQUEUE,
+        [j.job_type for j in jobs],
+        [json.dumps(j.params) for j in jobs],
+        [j.queue for j in jobs],
+        [j.priority for j in jobs],
+        [j.run_at for j in jobs],
+        [j.max_attempts for j in jobs],
+        [j.timeout_seconds for j in jobs],
+        [j.idempotency_key for j in jobs],
+        [j.asset_id for j in jobs],
+    )
+    created = {r["idempotency_key"]: r["id"] for r in rows if r["idempotency_key"] is not None}
+    fresh = iter([r["id"] for r in rows if r["idempotency_key"] is None])
+    missing = [j.idempotency_key for j in jobs if j.idempotency_key and j.idempotency_key not in created]
+    existing: dict[str, uuid.UUID] = {}
+    if missing:
+        found = await conn.fetch("SELECT id, idempotency_key FROM jobs WHERE idempotency_key = ANY($1)", missing)
+        existing = {r["idempotency_key"]: r["id"] for r in found}
+    out: list[tuple[uuid.UUID, bool]] = []
+    for j in jobs:
+        if j.idempotency_key is None:
+            out.append((next(fresh), True))
+        elif j.idempotency_key in created:
+            out.append((created[j.idempotency_key], True))
+        else:
+            out.append((existing[j.idempotency_key], False))
+    return out
+
+
+async def enqueue(conn: Executor, job: NewJob) -> tuple[uuid.UUID, bool]:
+    return (await enqueue_many(conn, [job]))[0]
+
+
+_CLAIM = """
+UPDATE jobs AS j
+SET status = 'processing', attempts = j.attempts + 1, locked_by = $1,
+    locked_until = now() + make_interval(secs => $2), started_at = now(), updated_at = now(),
+    progress = 0, progress_message = NULL, error = NULL
+WHERE j.id IN (
+    SELECT id FROM jobs
+    WHERE status IN ('pending', 'retry') AND run_at <= now()
+      AND ($3::text[] IS NULL OR queue = ANY($3::text[]))
+      AND NOT (job_type = ANY($5::text[]))
+    ORDER BY priority, run_at
+    FOR UPDATE SKIP LOCKED
+    LIMIT $4
+)
+RETURNING j.id, j.job_type, j.queue, j.priority, j.params::text AS params, j.attempts, j.max_attempts,
+          j.timeout_seconds, j.asset_id
+"""
+
+
+def _claimed(rows: list[Any]) -> list[ClaimedJob]:
+    jobs = [
+        ClaimedJob(
+            id=r["id"],
+            job_type=r["job_type"],
+            queue=r["queue"],
+            priority=r["priority"],
+            params=json.loads(r["params"]),
+            attempts=r["attempts"],
+            max_attempts=r["max_attempts"],
+            timeout_seconds=r["timeout_seconds"],
+            asset_id=r["asset_id"],
+        )
+        for r in rows
+    ]
+    jobs.sort(key=lambda j: j.priority)
+    return jobs
+
+
+async def claim(
+    conn: Executor,
+    worker_id: uuid.UUID,
+    limit: int,
+    lease_seconds: float,
+    queues: Sequence[str] | None = None,
+    exclude_types: Sequence[str] = (),
+) -> list[ClaimedJob]:
+    """Lock up to `limit` due jobs (priority, then run_at) for `worker_id`, with a lease, in one statement."""
+    rows = await conn.fetch(_CLAIM, worker_id, lease_seconds, list(queues) if queues else None, limit,
+                            list(exclude_types))
+    return _claimed(rows)
+
+
+_CLAIM_LIMITED = """
+UPDATE jobs AS j
+SET status = 'processing', attempts = j.attempts + 1, locked_by = $1,
+    locked_until = now() + make_interval(secs => $2), started_at = now(), updated_at = now(),
+    progress = 0, progress_message = NULL, error = NULL
+WHERE j.id IN (
+    SELECT id FROM jobs
+    WHERE status IN ('pending', 'retry') AND run_at <= now() AND job_type = $3
+      AND ($4::text[] IS NULL OR queue = ANY($4::text[]))
+    ORDER BY priority, run_at
+    FOR UPDATE SKIP LOCKED
+    LIMIT GREATEST(0, LEAST($5::int, $6::int - (SELECT count(*) FROM jobs WHERE status = 'processing' AND job_type = $3)))
+)
+RETURNING j.id, j.job_type, j.queue, j.priority, j.params::text AS params, j.attempts, j.max_attempts,
+          j.timeout_seconds, j.asset_id
+"""
+
+
+async def claim_limited(
+    conn: Any, worker_id: uuid.UUID, job_type: str, cap: int, limit: int, lease_seconds: float,
+    queues: Sequence[str] | None = None,
+) -> list[ClaimedJob]:
+    """Claim jobs of a type whose concurrency is capped across all workers.
+
+    A transaction-level advisory lock per job type serialises these claims, so two workers cannot both see
+    a free slot and exceed the cap.
+    """
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('skiplock.type.' || $1))", job_type)
+        rows = await conn.fetch(_CLAIM_LIMITED, worker_id, lease_seconds, job_type,
+                                list(queues) if queues else None, limit, cap)
+    return _claimed(rows)
+
+
+_COMPLETE = """
+UPDATE jobs AS j
+SET status = 'completed', result = v.result::jsonb, finished_at = now(), updated_at = now(),
+    locked_by = NULL, locked_until = NULL, progress = 100, error = NULL
+FROM unnest($1::uuid[], $2::text[]) AS v(id, result)
+WHERE j.id = v.id AND j.locked_by = $3 AND j.status = 'processing'
+RETURNING j.id
+"""
+
+
+async def complete_many(
+    conn: Executor, worker_id: uuid.UUID, results: Sequence[tuple[uuid.UUID, dict[str, Any] | None]]
+) -> set[uuid.UUID]:
+    """Mark jobs completed; returns the ids updated (a job whose lease was lost is left alone)."""
+    if not results:
+        return set()
+    rows = await conn.fetch(
+        _COMPLETE, [r[0] for r in results], [json.dumps(r[1]) if r[1] is not None else None for r in results],
+        worker_id,
+    )
+    return {r["id"] for r in rows}
+
+
+_FAIL = """
+UPDATE jobs AS j
+SET status = CASE WHEN v.retry_in IS NULL THEN 'failed'::job_status ELSE 'retry'::job_status END,
+    run_at = CASE WHEN v.retry_in IS NULL THEN j.run_at ELSE now() + make_interval(secs => v.retry_in) END,
+    finished_at = CASE WHEN v.retry_in IS NULL THEN now() END,
+    error = v.error, updated_at = now(), locked_by = NULL, locked_until = NULL
+FROM unnest($1::uuid[], $2::text[], $3::float8[]) AS v(id, error, retry_in)
+WHERE j.id = v.id AND j.locked_by = $4 AND j.status = 'processing'
+RETURNING j.id
+"""
+
+
+async def fail_many(conn: Executor, worker_id: uuid.UUID, failures: Sequence[Failure]) -> set[uuid.UUID]:
+    """Record failures: `retry` with run_at pushed by `retry_in_seconds`, or `failed` for good."""
+    if not failures:
+        return set()
+    rows = await conn.fetch(
+        _FAIL, [f.job_id for f in failures], [f.error for f in failures],
+        [f.retry_in_seconds for f in failures], worker_id,
+    )
+    return {r["id"] for r in rows}
+
+
+async def mark_cancelled(conn: Executor, worker_id: uuid.UUID, ids: Sequence[uuid.UUID], reason: str) -> set[uuid.UUID]:
+    rows = await conn.fetch(
+        """UPDATE jobs SET status = 'cancelled', finished_at = now(), updated_at = now(), error = $3,
+                          locked_by = NULL, locked_until = NULL
+           WHERE id = ANY($1::uuid[]) AND locked_by = $2 AND status = 'processing' RETURNING id""",
+        list(ids), worker_id, reason,
+    )
+    return {r["id"] for r in rows}
+
+
+async def release(conn: Executor, worker_id: uuid.UUID, ids: Sequence[uuid.UUID] | None = None) -> int:
+    """Give a worker's unfinished jobs back to the queue without spending an attempt (clean shutdown)."""
+    status = await conn.execute(
+        """UPDATE jobs SET status = 'pending', attempts = GREATEST(attempts - 1, 0), locked_by = NULL,
+                          locked_until = NULL, started_at = NULL, updated_at = now(),
+                          progress_message = 'released by a stopping worker'
+           WHERE locked_by = $1 AND status = 'processing' AND ($2::uuid[] IS NULL OR id = ANY($2::uuid[]))""",
+        worker_id, list(ids) if ids is not None else None,
+    )
+    return int(status.split()[-1])
+
+
+async def extend_leases(
+    conn: Executor, worker_id: uuid.UUID, ids: Sequence[uuid.UUID], lease_seconds: float
+) -> dict[uuid.UUID, bool]:
+    """Push the lease of the jobs a worker holds; returns {job id: cancel requested} for those still its own."""
+    rows = await conn.fetch(
+        """UPDATE jobs SET locked_until = now() + make_interval(secs => $3)
+           WHERE id = ANY($2::uuid[]) AND locked_by = $1 AND status = 'processing'
+           RETURNING id, cancel_requested""",
+        worker_id, list(ids), lease_seconds,
+    )
+    return {r["id"]: r["cancel_requested"] for r in rows}
+
+
+async def write_progress(
+    conn: Executor, worker_id: uuid.UUID, updates: Sequence[tuple[uuid.UUID, float, str | None]]
+) -> None:
+    if not updates:
+        return
+    await conn.execute(
+        """UPDATE jobs AS j SET progress = v.progress, progress_message = COALESCE(v.message, j.progress_message),
+                               updated_at = now()
+           FROM unnest($1::uuid[], $2::float8[], $3::text[]) AS v(id, progress, message)
+           WHERE j.id = v.id AND j.locked_by = $4 AND j.status = 'processing'""",
+        [u[0] for u in updates], [u[1] for u in updates], [u[2] for u in updates], worker_id,
+    )
+
+
+async def reap_expired(conn: Any) -> list[tuple[uuid.UUID, str]]:
+    """Requeue (or fail) jobs whose lease expired: their worker died, froze or lost its connection.
+
+    Depends on nothing but `locked_until`, so a pruned or re-registered worker row cannot hide a stalled
+    job. Only one reaper runs at a time (advisory lock); returns (id, new status).
+    """
+    async with conn.transaction():
+        if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", REAPER_LOCK_KEY):
+            return []
+        rows = await conn.fetch(
+            """UPDATE jobs SET
+                 status = CASE WHEN attempts < max_attempts THEN 'retry'::job_status ELSE 'failed'::job_status END,
+                 finished_at = CASE WHEN attempts < max_attempts THEN NULL ELSE now() END,
+                 error = 'worker lost: its lease expired at ' || locked_until || ' (killed, frozen or disconnected)'
+                         || CASE WHEN attempts < max_attempts THEN '; retrying' ELSE '; no attempts left' END,
+                 run_at = now(), locked_by = NULL, locked_until = NULL, updated_at = now()
+               WHERE status = 'processing' AND locked_until < now()
+               RETURNING id, status::text""",
+        )
+    return [(r["id"], r["status"]) for r in rows]
+
+
+async def request_cancel(conn: Any, job_id: uuid.UUID) -> str | None:
+    """Cancel a job: waiting → `cancelled` at once; processing → flagged, and its worker told by NOTIFY.
+
+    Returns the status the job had before (finished jobs are left as they are), or None if no such job.
+    """
+    async with conn.transaction():
+        before = await conn.fetchval("SELECT status::text FROM jobs WHERE id = $1 FOR UPDATE", job_id)
+        if before in ("pending", "retry"):
+            await conn.execute(
+                """UPDATE jobs SET status = 'cancelled', finished_at = now(), updated_at = now(),
+                                  error = 'cancelled before it started' WHERE id = $1""",
+                job_id,
+            )
+        elif before == "processing":
+            await conn.execute("UPDATE jobs SET cancel_requested = true, updated_at = now() WHERE id = $1", job_id)
+            await conn.execute("SELECT pg_notify($1, $2)", CANCEL_CHANNEL, str(job_id))
+    return str(before) if before is not None else None
+
+
+async def requeue(conn: Executor, job_id: uuid.UUID) -> bool:
+    """Put a failed or cancelled job back to `pending` with fresh attempts; False if it was in another state."""
+    row = await conn.fetchrow(
+        """UPDATE jobs SET status = 'pending', attempts = 0, run_at = now(), error = NULL, result = NULL,
+                          finished_at = NULL, started_at = NULL, cancel_requested = false, progress = 0,
+                          progress_message = NULL, updated_at = now()
+           WHERE id = $1 AND status IN ('failed', 'cancelled')
+           RETURNING pg_notify($2, queue)""",
+        job_id, JOBS_CHANNEL,
+    )
+    return row is not None
+
+
+async def register_worker(
+    conn: Executor, worker_id: uuid.UUID, hostname: str, pid: int, queues: Sequence[str], concurrency: int
+) -> None:
+    await conn.execute(
+        "INSERT INTO workers (id, hostname, pid, queues, concurrency) VALUES ($1, $2, $3, $4, $5)",
+        worker_id, hostname, pid, list(queues), concurrency,
+    )
+
+
+async def worker_heartbeat(conn: Executor, worker_id: uuid.UUID, stopping: bool = False) -> bool:
+    """Refresh the worker's row; False if the row is gone (pruned while this worker was frozen)."""
+    status = await conn.execute(
+        "UPDATE workers SET heartbeat_at = now(), stopping = stopping OR $2 WHERE id = $1", worker_id, stopping
+    )
+    return status != "UPDATE 0"
+
+
+async def deregister_worker(conn: Executor, worker_id: uuid.UUID) -> None:
+    await conn.execute("DELETE FROM workers WHERE id = $1", worker_id)
+
+
+async def prune_workers(conn: Executor, older_than_seconds: float) -> int:
+    status = await conn.execute(
+        "DELETE FROM workers WHERE heartbeat_at < now() - make_interval(secs => $1)", older_than_seconds
+    )
+    return int(status.split()[-1])

@@ -1,0 +1,274 @@
+"""The Worker: claims jobs in batches, runs up to `concurrency` at once, heartbeats their leases, reaps
+expired ones, listens for wake-ups and cancels, and stops cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from app.worker import queue
+from app.worker.acks import Acker
+from app.worker.context import JobContext
+from app.worker.dispatcher import DISPATCH_TABLE, JobType
+from app.worker.executor import CANCEL, LEASE_LOST, SHUTDOWN, Backoff, Outcome, execute
+from app.worker.listener import Listener
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkerConfig:
+    concurrency: int = 4
+    queues: list[str] = field(default_factory=list)  # empty: every queue
+    poll_interval: float = 1.0
+    batch_size: int = 100
+    lease_seconds: float = 30.0
+    shutdown_grace: float = 30.0
+    reaper_interval: float = 10.0
+    cancel_grace: float = 5.0
+    backoff: Backoff = field(default_factory=Backoff)
+
+
+@dataclass
+class _Running:
+    job: queue.ClaimedJob
+    ctx: JobContext
+    task: asyncio.Task[None]
+    started: float
+
+
+class Worker:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        dsn: str,
+        config: WorkerConfig,
+        *,
+        resources: dict[str, Any] | None = None,
+        registry: dict[str, JobType] | None = None,
+    ) -> None:
+        self.id = uuid.uuid4()  # fresh per process start: a restarted worker never inherits old jobs
+        self.pool = pool
+        self.config = config
+        self.registry = DISPATCH_TABLE if registry is None else registry
+        self.resources = resources or {}
+        self.acker = Acker(pool, self.id)
+        self.listener = Listener(dsn, self._on_jobs_notice, self._on_cancel_notice, config.poll_interval)
+        self.running: dict[uuid.UUID, _Running] = {}
+        self.stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._slot_freed = asyncio.Event()
+        self.processed = 0
+
+    # -- notifications ------------------------------------------------------------------------------
+    def _on_jobs_notice(self, queue_name: str) -> None:
+        if queue_name == "*" or not self.config.queues or queue_name in self.config.queues:
+            self._wake.set()
+
+    def _on_cancel_notice(self, job_id: str) -> None:
+        try:
+            running = self.running.get(uuid.UUID(job_id))
+        except ValueError:
+            return
+        if running is not None:
+            running.ctx.log.info("cancel requested")
+            running.ctx.request_stop(CANCEL)
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Stop claiming; in-flight jobs get `shutdown_grace` to finish, then are released."""
+        if not self.stopping.is_set():
+            log.info("worker %s stopping: %d job(s) in flight", self.id, len(self.running))
+            self.stopping.set()
+            self._wake.set()
+            self._slot_freed.set()
+
+    async def run(self) -> None:
+        cfg = self.config
+        await queue.register_worker(self.pool, self.id, socket.gethostname(), os.getpid(), cfg.queues,
+                                    cfg.concurrency)
+        log.info("worker %s started: concurrency=%d queues=%s lease=%gs", self.id, cfg.concurrency,
+                 ",".join(cfg.queues) or "*", cfg.lease_seconds)
+        background = [
+            asyncio.create_task(self.listener.run(self.stopping), name="listener"),
+            asyncio.create_task(self._every(cfg.lease_seconds / 3, self._heartbeat), name="heartbeat"),
+            asyncio.create_task(self._every(0.5, self.acker.flush_progress), name="progress"),
+            asyncio.create_task(self._every(cfg.reaper_interval, self._reap), name="reaper"),
+        ]
+        try:
+            await self._claim_loop()
+        finally:
+            await self._shutdown(background)
+
+    async def _shutdown(self, background: list[asyncio.Task[None]]) -> None:
+        self.stopping.set()
+        tasks = [r.task for r in self.running.values()]
+        if tasks:
+            await asyncio.wait(tasks, timeout=self.config.shutdown_grace)
+        for r in list(self.running.values()):
+            r.ctx.request_stop(SHUTDOWN)
+        if self.running:
+            await asyncio.wait([r.task for r in self.running.values()])
+        await self.acker.drain()
+        await self.acker.flush_progress()
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        try:
+            released = await queue.release(self.pool, self.id)
+            if released:
+                log.warning("released %d job(s) left by this worker", released)
+            await queue.deregister_worker(self.pool, self.id)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.error("could not deregister (leases will expire and the reaper will recover): %s", exc)
+        log.info("worker %s stopped after %d job(s)", self.id, self.processed)
+
+    # -- claiming -----------------------------------------------------------------------------------
+    async def _claim_loop(self) -> None:
+        cfg = self.config
+        while not self.stopping.is_set():
+            free = cfg.concurrency - len(self.running)
+            if free <= 0:
+                self._slot_freed.clear()
+                await self._slot_freed.wait()
+                continue
+            self._wake.clear()
+            want = min(free, cfg.batch_size)
+            try:
+                jobs = await self._claim(want)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("claim failed (%s); retrying", exc)
+                jobs = []
+            for job in jobs:
+                self._start(job)
+            if len(jobs) < want:
+                await self._idle_wait()
+
+    async def _claim(self, want: int) -> list[queue.ClaimedJob]:
+        cfg = self.config
+        capped = {n: jt.concurrency for n, jt in self.registry.items() if jt.concurrency}
+        jobs: list[queue.ClaimedJob] = []
+        async with self.pool.acquire() as conn:
+            for name, cap in capped.items():
+                if len(jobs) < want and cap:
+                    jobs += await queue.claim_limited(conn, self.id, name, cap, want - len(jobs),
+                                                      cfg.lease_seconds, cfg.queues or None)
+            if len(jobs) < want:
+                jobs += await queue.claim(conn, self.id, want - len(jobs), cfg.lease_seconds,
+                                          cfg.queues or None, list(capped))
+        return jobs
+
+    async def _idle_wait(self) -> None:
+        try:
+            await asyncio.wait_for(self._wake.wait(), self.config.poll_interval)
+        except asyncio.TimeoutError:
+            pass
+
+    def _start(self, job: queue.ClaimedJob) -> None:
+        ctx = JobContext(job.id, job.job_type, job.attempts, job.max_attempts, asset_id=job.asset_id,
+                         progress_sink=self.acker, resources=self.resources)
+        task = asyncio.create_task(self._run_one(job, ctx), name=f"job-{job.id}")
+        self.running[job.id] = _Running(job, ctx, task, time.perf_counter())
+
+    async def _run_one(self, job: queue.ClaimedJob, ctx: JobContext) -> None:
+        started = time.perf_counter()
+        try:
+            outcome = await execute(job, ctx, self.config.backoff, registry=self.registry,
+                                    cancel_grace=self.config.cancel_grace)
+        except Exception as exc:  # the executor itself must never take the worker down
+            ctx.log.exception("executor error")
+            outcome = Outcome("failed", error=f"internal worker error: {exc!r}", retry_in=self.config.backoff.delay(1))
+        self._finish(job, ctx, outcome, started)
+
+    def _finish(self, job: queue.ClaimedJob, ctx: JobContext, outcome: Outcome, started: float) -> None:
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        if outcome.kind == "lost":
+            ctx.log.warning("lease lost after %.0f ms; the outcome is dropped (another worker owns the job)",
+                            elapsed_ms)
+        else:
+            self.acker.add(job.id, outcome)
+        if outcome.kind == "failed":
+            ctx.log.warning("attempt %d/%d failed after %.0f ms (%s): %s", job.attempts, job.max_attempts,
+                            elapsed_ms, "retry in %.1f s" % outcome.retry_in if outcome.retry_in is not None
+                            else "no retry", (outcome.error or "").splitlines()[0])
+        elif log.isEnabledFor(logging.DEBUG) or elapsed_ms > 1000:
+            ctx.log.info("%s in %.0f ms", outcome.kind, elapsed_ms)
+        self.running.pop(job.id, None)
+        self.processed += 1
+        self._slot_freed.set()
+
+    # -- housekeeping -------------------------------------------------------------------------------
+    async def _every(self, seconds: float, action: Any, until: asyncio.Event | None = None) -> None:
+        until = until or self.stopping
+        while not until.is_set():
+            try:
+                await action()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("%s failed: %s", getattr(action, "__name__", action), exc)
+            try:
+                await asyncio.wait_for(until.wait(), seconds)
+            except asyncio.TimeoutError:
+                pass
+
+    async def _heartbeat(self) -> None:
+        cfg = self.config
+        if not await queue.worker_heartbeat(self.pool, self.id, self.stopping.is_set()):
+            await queue.register_worker(self.pool, self.id, socket.gethostname(), os.getpid(), cfg.queues,
+                                        cfg.concurrency)
+        await self._extend_leases()
+
+    async def _extend_leases(self) -> None:
+        """Push the leases of held jobs; stop the ones this worker no longer owns or that were cancelled."""
+        held = list(self.running)
+        if not held:
+            return
+        alive = await queue.extend_leases(self.pool, self.id, held, self.config.lease_seconds)
+        for job_id in held:
+            running = self.running.get(job_id)
+            if running is None:
+                continue
+            if job_id not in alive:
+                running.ctx.request_stop(LEASE_LOST)
+            elif alive[job_id]:
+                running.ctx.request_stop(CANCEL)
+
+    async def _reap(self) -> None:
+        async with self.pool.acquire() as conn:
+            reaped = await queue.reap_expired(conn)
+            for job_id, status in reaped:
+                log.warning("reaped job %s (lease expired) -> %s", job_id, status)
+            await queue.prune_workers(conn, max(60.0, self.config.lease_seconds * 4))
+
+    # -- inline processing (development) ------------------------------------------------------------
+    async def process_one(self) -> tuple[queue.ClaimedJob, Outcome, float] | None:
+        """Claim and run one job in the caller's task (`POST /jobs/process`); None when nothing waits."""
+        jobs = await self._claim(1)
+        if not jobs:
+            return None
+        job = jobs[0]
+        ctx = JobContext(job.id, job.job_type, job.attempts, job.max_attempts, asset_id=job.asset_id,
+                         progress_sink=self.acker, resources=self.resources)
+        task = asyncio.ensure_future(execute(job, ctx, self.config.backoff, registry=self.registry,
+                                             cancel_grace=self.config.cancel_grace))
+        self.running[job.id] = _Running(job, ctx, task, time.perf_counter())
+        done = asyncio.Event()
+        beat = asyncio.create_task(self._every(self.config.lease_seconds / 3, self._extend_leases, done))
+        started = time.perf_counter()
+        try:
+            outcome = await task
+        finally:
+            done.set()
+            await beat
+            self.running.pop(job.id, None)
+            await self.acker.flush_progress()
+        self.acker.add(job.id, outcome)
+        await self.acker.drain()
+        return job, outcome, (time.perf_counter() - started) * 1000
