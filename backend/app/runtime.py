@@ -4,6 +4,7 @@ Shared by the API process (`app.main`) and standalone workers (`python -m app.wo
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,8 @@ class Runtime:
 
     @classmethod
     async def start(cls, settings: Settings, *, migrate: bool = True) -> Runtime:
+        for module in settings.handler_modules:
+            importlib.import_module(module)
         url = await asyncio.to_thread(db.resolve_database_url, settings)
         if migrate:
             await asyncio.to_thread(migrations.upgrade, url)

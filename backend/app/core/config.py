@@ -38,12 +38,16 @@ class Settings(BaseSettings):
     retry_backoff_base: float = Field(default=2.0, gt=0, description="Seconds; doubled per attempt.")
     retry_backoff_max: float = Field(default=600.0, gt=0)
 
+    handler_modules: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Extra modules to import so their @job_type handlers register."
+    )
+
     max_upload_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
     db_pool_size: int = Field(default=10, ge=1)
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
 
-    @field_validator("worker_queues", mode="before")
+    @field_validator("worker_queues", "handler_modules", mode="before")
     @classmethod
     def _split_queues(cls, value: object) -> object:
         if isinstance(value, str):

@@ -1,0 +1,96 @@
+"""POST /upload: stored, hashed, asset + job in one transaction, idempotent, and every refusal."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+from PIL import Image
+
+from tests.support.waiting import job_row
+
+
+def png_bytes(size: tuple[int, int] = (64, 48)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("L", size, 200).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def stored_files(settings) -> list:
+    folder = settings.storage_dir / "uploads"
+    return sorted(p for p in folder.iterdir()) if folder.exists() else []
+
+
+async def test_upload_stores_file_and_creates_asset_and_job(client, settings, pool):
+    data = png_bytes()
+    response = await client.post("/upload", files={"file": ("page.png", data, "image/png")},
+                                 data={"job_type": "noop"})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["kind"] == "image" and body["size_bytes"] == len(data)
+    assert body["sha256"] == hashlib.sha256(data).hexdigest()
+    asset = await pool.fetchrow("SELECT * FROM assets WHERE id = $1", __import__("uuid").UUID(body["asset_id"]))
+    assert (settings.storage_dir / asset["stored_path"]).read_bytes() == data
+    assert asset["original_filename"] == "page.png" and asset["content_type"] == "image/png"
+    job = await job_row(pool, body["job_id"])
+    assert job["status"] == "pending" and job["asset_id"] == asset["id"] and job["job_type"] == "noop"
+
+
+async def test_image_upload_defaults_to_restoration_job(client):
+    response = await client.post("/upload", files={"file": ("scan.png", png_bytes(), "image/png")})
+    assert response.status_code in (201, 422)
+    if response.status_code == 201:
+        assert response.json()["job_type"] == "restoration"
+
+
+async def test_idempotent_upload_returns_same_asset_and_job_and_stores_once(client, settings):
+    headers = {"Idempotency-Key": "upload-42"}
+    files = {"file": ("a.png", png_bytes(), "image/png")}
+    first = await client.post("/upload", files=files, data={"job_type": "noop"}, headers=headers)
+    second = await client.post("/upload", files=files, data={"job_type": "noop"}, headers=headers)
+    assert first.status_code == 201 and second.status_code == 200
+    assert first.json()["asset_id"] == second.json()["asset_id"]
+    assert first.json()["job_id"] == second.json()["job_id"] and second.json()["created"] is False
+    assert len(stored_files(settings)) == 1
+
+
+async def test_empty_file_is_400_and_nothing_stored(client, settings, pool):
+    response = await client.post("/upload", files={"file": ("e.png", b"", "image/png")})
+    assert response.status_code == 400 and "empty" in response.json()["detail"]
+    assert stored_files(settings) == [] and await pool.fetchval("SELECT count(*) FROM assets") == 0
+
+
+async def test_file_over_limit_is_413_and_nothing_stored(client, settings, pool):
+    big = b"\x89PNG\r\n\x1a\n" + b"\0" * (settings.max_upload_bytes + 10)
+    response = await client.post("/upload", files={"file": ("big.png", big, "image/png")})
+    assert response.status_code == 413 and "limit" in response.json()["detail"]
+    assert stored_files(settings) == [] and await pool.fetchval("SELECT count(*) FROM assets") == 0
+
+
+async def test_unsupported_type_is_415_and_nothing_stored(client, settings, pool):
+    response = await client.post("/upload", files={"file": ("notes.png", b"just some text\n" * 10, "image/png")})
+    assert response.status_code == 415 and "unsupported" in response.json()["detail"]
+    assert stored_files(settings) == [] and await pool.fetchval("SELECT count(*) FROM jobs") == 0
+
+
+async def test_hostile_filename_is_stored_under_generated_name_inside_storage(client, settings, pool):
+    for name in ("../../etc/passwd.png", "a/b\\c.png", "evil\x00\x1b[31m.png"):
+        response = await client.post("/upload", files={"file": (name, png_bytes(), "image/png")},
+                                     data={"job_type": "noop"})
+        assert response.status_code == 201, response.text
+        asset = await pool.fetchrow("SELECT * FROM assets WHERE id = $1",
+                                    __import__("uuid").UUID(response.json()["asset_id"]))
+        path = (settings.storage_dir / asset["stored_path"]).resolve()
+        assert path.is_relative_to(settings.storage_dir.resolve()) and path.exists()
+        assert "/" not in (asset["original_filename"] or "") and "\\" not in (asset["original_filename"] or "")
+        assert all(c.isprintable() for c in asset["original_filename"] or "")
+        assert name not in asset["stored_path"]
+
+
+async def test_unknown_job_type_or_bad_params_on_upload_is_422_and_nothing_stored(client, settings):
+    files = {"file": ("a.png", png_bytes(), "image/png")}
+    assert (await client.post("/upload", files=files, data={"job_type": "nope"})).status_code == 422
+    assert (await client.post("/upload", files=files, data={"job_type": "sleep", "params": "{bad"})).status_code == 422
+    assert (await client.post("/upload", files=files,
+                              data={"job_type": "sleep", "params": '{"seconds": -1}'})).status_code == 422
+    assert stored_files(settings) == []

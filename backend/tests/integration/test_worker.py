@@ -1,0 +1,147 @@
+"""The worker loop in this process: wake-ups, cancellation, timeouts, leases, the reaper, caps."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from contextlib import asynccontextmanager
+
+from app.worker import queue
+from app.worker.dispatcher import build_job
+from tests.support.waiting import job_row, wait_status, wait_until
+
+
+@asynccontextmanager
+async def running_worker(runtime, **overrides):
+    worker = runtime.worker(**overrides)
+    task = asyncio.create_task(worker.run())
+    await wait_until(lambda: runtime.pool.fetchval("SELECT count(*) FROM workers WHERE id = $1", worker.id))
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 30)
+
+
+async def submit(pool, job_type: str, params: dict | None = None, **kw) -> uuid.UUID:
+    job_id, _ = await queue.enqueue(pool, build_job(job_type, params or {}, default_max_attempts=3, **kw))
+    return job_id
+
+
+async def test_idle_worker_is_woken_by_notify_not_polling(runtime, pool):
+    async with running_worker(runtime, poll_interval=30.0):
+        await asyncio.sleep(0.3)  # the worker is now idle, waiting on LISTEN
+        started = time.monotonic()
+        job_id = await submit(pool, "noop")
+        await wait_status(pool, job_id, "completed", timeout=5)
+        assert time.monotonic() - started < 2.0  # far below the 30 s poll interval
+
+
+async def test_worker_runs_many_jobs_concurrently_and_records_results(runtime, pool):
+    ids = [await submit(pool, "sleep", {"seconds": 0.3}) for _ in range(8)]
+    started = time.monotonic()
+    async with running_worker(runtime, concurrency=8):
+        for job_id in ids:
+            await wait_status(pool, job_id, "completed")
+    assert time.monotonic() - started < 2.4  # 8 × 0.3 s run side by side, not one after another
+
+
+async def test_cancel_pending_job_is_immediate_and_cancel_twice_is_409(client, pool):
+    job_id = await submit(pool, "noop")
+    response = await client.post(f"/jobs/{job_id}/cancel")
+    assert response.status_code == 200 and response.json()["status"] == "cancelled"
+    assert (await client.post(f"/jobs/{job_id}/cancel")).status_code == 409
+    assert (await client.post("/jobs/process")).json()["processed"] is False
+
+
+async def test_cancel_running_async_job_stops_it_within_seconds(client, runtime, pool):
+    job_id = await submit(pool, "sleep", {"seconds": 60})
+    async with running_worker(runtime):
+        await wait_status(pool, job_id, "processing")
+        asked = time.monotonic()
+        assert (await client.post(f"/jobs/{job_id}/cancel")).status_code == 200
+        row = await wait_status(pool, job_id, "cancelled", timeout=5)
+        assert time.monotonic() - asked < 3 and row["finished_at"] is not None
+
+
+async def test_cancel_running_thread_job_stops_it(client, runtime, pool):
+    job_id = await submit(pool, "sleep", {"seconds": 60, "cpu": True})
+    async with running_worker(runtime):
+        await wait_status(pool, job_id, "processing")
+        assert (await client.post(f"/jobs/{job_id}/cancel")).status_code == 200
+        await wait_status(pool, job_id, "cancelled", timeout=5)
+
+
+async def test_retry_endpoint_requeues_failed_or_cancelled_and_409s_otherwise(client, pool):
+    job_id = await submit(pool, "fail", {"permanent": True})
+    assert (await client.post(f"/jobs/{job_id}/retry")).status_code == 409  # pending
+    await client.post("/jobs/process")
+    assert (await job_row(pool, job_id))["status"] == "failed"
+    response = await client.post(f"/jobs/{job_id}/retry")
+    assert response.status_code == 200 and response.json()["status"] == "pending"
+    assert response.json()["attempts"] == 0 and response.json()["error"] is None
+
+
+async def test_frozen_handler_is_timed_out(runtime, pool):
+    job_id = await submit(pool, "test_freeze")
+    async with running_worker(runtime, cancel_grace=0.5):
+        row = await wait_status(pool, job_id, "failed", timeout=10)
+    assert row["error"] == "timed out after 1 s"
+
+
+async def test_reaper_requeues_job_whose_lease_expired(runtime, pool):
+    job_id = await submit(pool, "noop")
+    dead_worker = uuid.uuid4()
+    [claimed] = await queue.claim(pool, dead_worker, 1, lease_seconds=0.2)
+    assert claimed.id == job_id
+    await asyncio.sleep(0.3)  # the "worker" died: nobody extends the lease
+    async with running_worker(runtime, reaper_interval=0.2):
+        row = await wait_status(pool, job_id, "completed", timeout=10)
+    assert row["attempts"] == 2  # the reclaim shows in the attempts
+
+
+async def test_reaper_fails_job_with_no_attempts_left(runtime, pool):
+    job_id = await submit(pool, "noop", max_attempts=1)
+    await queue.claim(pool, uuid.uuid4(), 1, lease_seconds=0.1)
+    await asyncio.sleep(0.2)
+    async with pool.acquire() as conn:
+        assert await queue.reap_expired(conn) == [(job_id, "failed")]
+    row = await job_row(pool, job_id)
+    assert row["status"] == "failed" and "worker lost" in row["error"]
+
+
+async def test_cpu_bound_job_longer_than_lease_is_not_reaped_or_run_twice(runtime, pool):
+    job_id = await submit(pool, "sleep", {"seconds": 2.5, "cpu": True})
+    async with running_worker(runtime, lease_seconds=0.6, reaper_interval=0.2):
+        row = await wait_status(pool, job_id, "completed", timeout=15)
+    assert row["attempts"] == 1 and row["error"] is None
+
+
+async def test_concurrency_cap_holds_across_workers(runtime, pool):
+    ids = [await submit(pool, "test_capped", {"sleep": 0.3}) for _ in range(4)]
+    async with running_worker(runtime, concurrency=4), running_worker(runtime, concurrency=4):
+        for job_id in ids:
+            row = await wait_status(pool, job_id, "completed", timeout=15)
+            assert row["result"]["running_together"] == 1
+
+
+async def test_clean_stop_releases_unfinished_jobs(runtime, pool):
+    job_id = await submit(pool, "sleep", {"seconds": 30})
+    async with running_worker(runtime, shutdown_grace=0.2):
+        await wait_status(pool, job_id, "processing")
+    row = await job_row(pool, job_id)
+    assert row["status"] == "pending" and row["attempts"] == 0 and row["locked_by"] is None
+    assert await pool.fetchval("SELECT count(*) FROM workers") == 0
+
+
+async def test_progress_is_visible_while_running(client, runtime, pool):
+    job_id = await submit(pool, "sleep", {"seconds": 2})
+    async with running_worker(runtime):
+        row = await wait_until(lambda: _progress_between(pool, job_id), timeout=5)
+        assert row["progress_message"]
+
+
+async def _progress_between(pool, job_id):
+    row = await job_row(pool, job_id)
+    return row if row["status"] == "processing" and 0 < row["progress"] < 100 else None
