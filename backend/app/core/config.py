@@ -42,6 +42,8 @@ class Settings(BaseSettings):
         default_factory=list, description="Extra modules to import so their @job_type handlers register."
     )
 
+    job_retention_days: float = Field(default=14.0, gt=0, description="Finished jobs older than this are pruned.")
+
     max_upload_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
     db_pool_size: int = Field(default=10, ge=1)
     log_level: str = "INFO"

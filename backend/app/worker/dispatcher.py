@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from app.worker.cron import CronSchedule
 from app.worker.queue import NewJob
 
 if TYPE_CHECKING:
@@ -76,7 +77,8 @@ def job_type(
     """Register an async handler `(ctx, params) -> dict | None` under `name`.
 
     `max_attempts` None means the MAX_JOB_RETRIES setting decides; `timeout` is in seconds;
-    `concurrency` caps how many of this type run at once across all workers.
+    `concurrency` caps how many of this type run at once across all workers; `schedule` is a cron
+    expression (UTC; 5 fields, or 6 with seconds) on which workers enqueue the job, once per tick.
     """
 
     def register(handler: H) -> H:
@@ -84,6 +86,9 @@ def job_type(
             raise TypeError(f"handler for {name!r} must be an async function")
         if name in DISPATCH_TABLE and DISPATCH_TABLE[name].handler is not handler:
             raise ValueError(f"job type {name!r} is registered twice")
+        if schedule is not None:
+            CronSchedule.parse(schedule)  # a bad expression fails at import, not at the first tick
+            params.model_validate({})  # periodic jobs run with default params
         doc = description or inspect.getdoc(handler) or ""
         DISPATCH_TABLE[name] = JobType(
             name=name,

@@ -379,3 +379,16 @@ async def prune_workers(conn: Executor, older_than_seconds: float) -> int:
         "DELETE FROM workers WHERE heartbeat_at < now() - make_interval(secs => $1)", older_than_seconds
     )
     return int(status.split()[-1])
+
+
+async def prune_finished(conn: Executor, older_than_seconds: float, batch_size: int) -> int:
+    """Delete up to `batch_size` finished jobs older than the retention age; returns how many."""
+    status = await conn.execute(
+        """DELETE FROM jobs WHERE id IN (
+               SELECT id FROM jobs
+               WHERE status IN ('completed', 'failed', 'cancelled')
+                 AND finished_at < now() - make_interval(secs => $1)
+               ORDER BY finished_at LIMIT $2 FOR UPDATE SKIP LOCKED)""",
+        older_than_seconds, batch_size,
+    )
+    return int(status.split()[-1])

@@ -20,6 +20,7 @@ from app.worker.context import JobContext
 from app.worker.dispatcher import DISPATCH_TABLE, JobType
 from app.worker.executor import CANCEL, LEASE_LOST, SHUTDOWN, Backoff, Outcome, execute
 from app.worker.listener import Listener
+from app.worker.scheduler import PeriodicScheduler
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ class WorkerConfig:
     reaper_interval: float = 10.0
     cancel_grace: float = 5.0
     backoff: Backoff = field(default_factory=Backoff)
+    default_max_attempts: int = 4
 
 
 @dataclass
@@ -66,6 +68,7 @@ class Worker:
         self.stopping = asyncio.Event()
         self._wake = asyncio.Event()
         self._slot_freed = asyncio.Event()
+        self.scheduler = PeriodicScheduler(self.registry, config.default_max_attempts)
         self.processed = 0
 
     # -- notifications ------------------------------------------------------------------------------
@@ -103,6 +106,9 @@ class Worker:
             asyncio.create_task(self._every(0.5, self.acker.flush_progress), name="progress"),
             asyncio.create_task(self._every(cfg.reaper_interval, self._reap), name="reaper"),
         ]
+        if self.scheduler.has_schedules:
+            background.append(asyncio.create_task(self._every(self.scheduler.check_interval, self._schedule),
+                                                  name="scheduler"))
         try:
             await self._claim_loop()
         finally:
@@ -239,6 +245,9 @@ class Worker:
                 running.ctx.request_stop(LEASE_LOST)
             elif alive[job_id]:
                 running.ctx.request_stop(CANCEL)
+
+    async def _schedule(self) -> None:
+        await self.scheduler.enqueue_due(self.pool)
 
     async def _reap(self) -> None:
         async with self.pool.acquire() as conn:

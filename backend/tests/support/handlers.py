@@ -47,3 +47,8 @@ class FreezeParams(BaseModel):
           description="Blocks far past its 1 s timeout.")
 async def freeze(ctx: JobContext, params: FreezeParams) -> None:
     await asyncio.sleep(params.seconds)
+
+
+@job_type("test_tick", schedule="* * * * * *", queue="ticks", description="Enqueued every second.")
+async def tick(ctx: JobContext, params: Any) -> None:
+    return None

@@ -1,0 +1,35 @@
+"""Maintenance jobs: pruning finished jobs past their retention age."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from app.worker import queue
+from app.worker.context import JobContext
+from app.worker.dispatcher import job_type
+
+
+class PruneParams(BaseModel):
+    older_than_days: float | None = Field(None, gt=0, description="Default: the JOB_RETENTION_DAYS setting.")
+    batch_size: int = Field(1000, ge=1, le=50_000, description="Rows deleted per statement.")
+    max_seconds: float = Field(60.0, gt=0, description="Stop after this long; the next run continues.")
+
+
+@job_type("prune_jobs", params=PruneParams, queue="maintenance", schedule="17 * * * *", max_attempts=2,
+          timeout=600, concurrency=1,
+          description="Deletes finished jobs older than the retention age, in bounded batches (hourly).")
+async def prune_jobs(ctx: JobContext, params: PruneParams) -> dict[str, Any]:
+    days = params.older_than_days or ctx.resource("settings").job_retention_days
+    pool = ctx.resource("pool")
+    deleted, batches, started = 0, 0, time.monotonic()
+    while time.monotonic() - started < params.max_seconds and not ctx.cancelled:
+        count = await queue.prune_finished(pool, days * 86_400, params.batch_size)
+        deleted += count
+        batches += 1
+        ctx.progress(min(99.0, batches), f"deleted {deleted} jobs")
+        if count < params.batch_size:
+            break
+    return {"deleted": deleted, "batches": batches, "older_than_days": days}
