@@ -48,7 +48,7 @@ class Acker:
             try:
                 await self._write(batch)
                 delay = 0.05
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except Exception as exc:  # connection trouble of any kind: log, back off, go on
                 log.warning("writing %d job outcomes failed (%s); retrying in %.2f s", len(batch), exc, delay)
                 self._pending[:0] = batch
                 await asyncio.sleep(delay)

@@ -62,7 +62,7 @@ class Listener:
                     delay = 0.2
                 else:
                     await self._conn.execute("SELECT 1", timeout=5)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError) as exc:
+            except Exception as exc:  # connection trouble of any kind: log, back off, go on
                 log.warning("LISTEN connection unavailable (%s); retrying in %.1f s", exc, delay)
                 await self._close()
                 await _sleep_or_stop(stopping, delay)

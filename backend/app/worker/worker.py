@@ -133,7 +133,7 @@ class Worker:
             if released:
                 log.warning("released %d job(s) left by this worker", released)
             await queue.deregister_worker(self.pool, self.id)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except Exception as exc:  # connection trouble of any kind: log, back off, go on
             log.error("could not deregister (leases will expire and the reaper will recover): %s", exc)
         log.info("worker %s stopped after %d job(s)", self.id, self.processed)
 
@@ -150,7 +150,7 @@ class Worker:
             want = min(free, cfg.batch_size)
             try:
                 jobs = await self._claim(want)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except Exception as exc:  # connection trouble of any kind: log, back off, go on
                 log.warning("claim failed (%s); retrying", exc)
                 jobs = []
             for job in jobs:
@@ -217,7 +217,7 @@ class Worker:
         while not until.is_set():
             try:
                 await action()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except Exception as exc:  # connection trouble of any kind: log, back off, go on
                 log.warning("%s failed: %s", getattr(action, "__name__", action), exc)
             try:
                 await asyncio.wait_for(until.wait(), seconds)
