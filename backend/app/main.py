@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
-from app.api.routes import health, jobs, uploads
+from app.api.routes import artifacts, health, jobs, uploads
 from app.core.config import Settings, get_settings
 from app.core.logging import configure_logging
 from app.runtime import Runtime
@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if not settings.is_production:
         app.include_router(jobs.process_router)
     app.include_router(jobs.router)
+    app.include_router(artifacts.router)
     return app
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Header, HTTPException, Response, UploadFile, status
@@ -105,6 +107,19 @@ async def upload(
         raise
 
 
+async def _probe(kind: str, path: Path) -> dict[str, Any]:
+    """Refuse, with 415, a file that looks like a video but has no decodable video stream."""
+    if kind != "video":
+        return {}
+    from app.video import VideoError, probe_video
+
+    try:
+        info = await asyncio.to_thread(probe_video, path)
+    except VideoError as exc:
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"not a usable video: {exc}") from None
+    return json.loads(json.dumps(info, default=str))
+
+
 async def _record(runtime: RuntimeDep, session: SessionDep, response: Response, stored: StoredFile,
                   filename: str | None, job_type: str | None, params: dict[str, Any],
                   idempotency_key: str | None) -> UploadOut:
@@ -116,6 +131,7 @@ async def _record(runtime: RuntimeDep, session: SessionDep, response: Response, 
     final = stored.relative_path + ftype.extension
     storage.path(stored.relative_path).rename(storage.path(final))
     stored = StoredFile(final, stored.size, stored.sha256, stored.head)
+    meta = await _probe(ftype.kind, storage.path(final))
     name = job_type or DEFAULT_JOB_TYPE[ftype.kind]
     asset_id = uuid.uuid4()
     try:
@@ -131,7 +147,7 @@ async def _record(runtime: RuntimeDep, session: SessionDep, response: Response, 
         async with session.begin():
             session.add(Asset(id=asset_id, kind=ftype.kind, original_filename=display_name(filename),
                               stored_path=stored.relative_path, size_bytes=stored.size, sha256=stored.sha256,
-                              content_type=ftype.content_type, idempotency_key=idempotency_key, meta={}))
+                              content_type=ftype.content_type, idempotency_key=idempotency_key, meta=meta))
             await session.flush()
             job_id, _ = await queue.enqueue(await raw_connection(session), new)
     except IntegrityError:

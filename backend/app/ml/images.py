@@ -1,0 +1,93 @@
+"""Safe image reading and atomic PNG writing.
+
+Every image that enters the ML code goes through :func:`read_image`, which checks the pixel count
+from the header *before* decoding (decompression-bomb guard) and turns every decoding failure
+(unknown format, corrupt or truncated data) into :class:`MLInputError`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from .errors import MLInputError
+
+DEFAULT_MAX_PIXELS = 50_000_000
+SUPPORTED_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp")
+
+
+def read_image(path: Path, *, mode: str | None = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode ``path`` into a float32 array in [0, 1], shape (H, W) for gray or (H, W, 3) for color.
+
+    ``mode`` is ``"L"`` (force gray), ``"RGB"`` (force color) or ``None`` (gray stays gray, anything
+    else becomes RGB). Alpha is composited on white, 16-bit gray keeps its precision.
+    Raises MLInputError for missing, corrupt, truncated or too large images.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MLInputError(f"image not found: {path.name}")
+    try:
+        with Image.open(path) as im:
+            width, height = im.size
+            if width * height > max_pixels:
+                raise MLInputError(
+                    f"{path.name}: {width}x{height} = {width * height:,} pixels exceeds the limit of "
+                    f"{max_pixels:,}; downscale or split the image"
+                )
+            im.load()
+            return _to_array(im, mode)
+    except MLInputError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise MLInputError(f"{path.name}: refused as a possible decompression bomb ({exc})") from exc
+    except UnidentifiedImageError as exc:
+        raise MLInputError(f"{path.name}: not a readable image (PNG, JPEG, TIFF or WebP expected)") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise MLInputError(f"{path.name}: corrupt or truncated image ({exc})") from exc
+
+
+def _to_array(im: Image.Image, mode: str | None) -> np.ndarray:
+    """Convert a decoded PIL image to float32 [0, 1] in the requested channel layout."""
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+        gray = np.asarray(im, dtype=np.float32) / 65535.0
+        return np.repeat(gray[..., None], 3, axis=2) if mode == "RGB" else gray
+    if im.mode in ("I", "F"):
+        arr = np.asarray(im, dtype=np.float32)
+        scale = 65535.0 if arr.max(initial=0) > 255 else 255.0
+        gray = np.clip(arr / scale, 0.0, 1.0)
+        return np.repeat(gray[..., None], 3, axis=2) if mode == "RGB" else gray
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(background, rgba).convert("RGB")
+    target = mode or ("L" if im.mode in ("1", "L") else "RGB")
+    if im.mode != target:
+        im = im.convert(target)
+    return np.asarray(im, dtype=np.float32) / 255.0
+
+
+def to_uint8(arr: np.ndarray) -> np.ndarray:
+    """Round a [0, 1] float image to uint8 (values outside the range are clipped)."""
+    return (np.clip(arr, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def write_png(arr: np.ndarray, out_path: Path) -> None:
+    """Write a [0, 1] float or uint8 image as PNG atomically (temp file in the same dir + os.replace).
+
+    A reader never sees a half-written file, and a crash leaves at most a stray ``.tmp`` file.
+    """
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    data = arr if arr.dtype == np.uint8 else to_uint8(arr)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=out_path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            Image.fromarray(data).save(fh, format="PNG", optimize=False)
+        os.replace(tmp, out_path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,214 @@
+"""Inference: load a restoration model and restore images of any size with overlapping tiles.
+
+Memory stays bounded for large pages: tiles are processed one horizontal band at a time and
+only the rows still overlapped by the next band are kept in float accumulators; finished rows
+go straight into the uint8 output. Overlapping tiles are blended with linear ramps, so tile
+seams are invisible.
+
+Color input with a gray (1-channel) model is restored via luma by default: the model restores
+Y = 0.299 R + 0.587 G + 0.114 B and the correction Y' - Y is added to every channel, which keeps
+colored stamps/highlights; ``color_mode="per_channel"`` instead runs the model on R, G and B
+separately (3x slower). Gray input stays gray.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .checkpoint import build_model, read_checkpoint, resolve_device
+from .errors import MLInputError, OperationCancelled
+from .images import DEFAULT_MAX_PIXELS, read_image, to_uint8, write_png
+from .nafnet import NAFNet, count_parameters
+from .quality import no_reference_metrics
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[float, str], None]
+StopFn = Callable[[], bool]
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+_cache: dict[tuple[str, int, int, str], tuple[NAFNet, dict[str, Any]]] = {}
+_cache_lock = threading.Lock()
+_CACHE_SIZE = 4
+
+
+def default_model_path() -> Path:
+    """The model shipped with the package (trained on synthetic pages, gray, ~0.9 MB)."""
+    return Path(__file__).resolve().parent / "weights" / "default.pt"
+
+
+def load_model(path: Path, device: str = "auto") -> tuple[NAFNet, dict[str, Any]]:
+    """Load a model or training checkpoint in eval mode; MLInputError if missing/corrupt/unknown."""
+    data = read_checkpoint(Path(path))
+    dev = resolve_device(device)
+    model = build_model(data).to(dev).to(memory_format=torch.channels_last).eval()  # type: ignore[call-overload]
+    meta = {
+        "path": str(path),
+        "kind": data.get("kind", "model"),
+        "arch": data["arch"],
+        "metrics": data.get("metrics", {}),
+        "train_config": data.get("train_config", data.get("config", {})),
+        "device": str(dev),
+        "parameters": count_parameters(model),
+    }
+    return model, meta
+
+
+def _cached_model(path: Path, device: str) -> tuple[NAFNet, dict[str, Any]]:
+    """load_model with a small thread-safe cache keyed on path, mtime and size (models are read-only)."""
+    path = Path(path)
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise MLInputError(f"model file not found: {path.name}") from exc
+    key = (str(path.resolve()), st.st_mtime_ns, st.st_size, device)
+    with _cache_lock:
+        if key in _cache:
+            return _cache[key]
+    loaded = load_model(path, device)
+    with _cache_lock:
+        if len(_cache) >= _CACHE_SIZE:
+            _cache.pop(next(iter(_cache)))
+        _cache[key] = loaded
+    return loaded
+
+
+def _starts(n: int, tile: int, stride: int) -> list[int]:
+    if n <= tile:
+        return [0]
+    starts = list(range(0, n - tile + 1, stride))
+    if starts[-1] + tile < n:
+        starts.append(n - tile)
+    return starts
+
+
+def _ramp(length: int, overlap: int) -> np.ndarray:
+    i = np.arange(length, dtype=np.float32)
+    return np.minimum(1.0, np.minimum(i + 1, length - i) / (overlap + 1)).astype(np.float32)
+
+
+@torch.inference_mode()
+def _run(model: NAFNet, patch: np.ndarray) -> np.ndarray:
+    """Model on one (C, h, w) float32 patch -> (C, h, w) float32 in [0, 1]."""
+    device = next(model.parameters()).device
+    x = (
+        torch.from_numpy(np.ascontiguousarray(patch))[None]
+        .to(device)
+        .contiguous(memory_format=torch.channels_last)
+    )
+    return model(x).float().clamp_(0, 1)[0].cpu().numpy()
+
+
+def restore_array(
+    model: NAFNet,
+    image: np.ndarray,
+    *,
+    tile: int = 256,
+    overlap: int = 32,
+    progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+) -> np.ndarray:
+    """Restore a (C, H, W) float32 [0, 1] array tile by tile; returns (C, H, W) uint8.
+
+    ``tile <= 0`` runs the whole image in one pass. Raises ValueError for a bad tile/overlap and
+    OperationCancelled when ``should_stop()`` turns True.
+    """
+    c, h, w = image.shape
+    if tile <= 0:
+        tile = max(h, w)
+    if not 0 <= overlap <= tile // 2:
+        raise MLInputError(f"overlap must be between 0 and tile/2 ({tile // 2}), got {overlap}")
+    stride = tile - overlap
+    ys, xs = _starts(h, tile, stride), _starts(w, tile, stride)
+    out = np.empty((c, h, w), dtype=np.uint8)
+    acc, wsum, base = np.zeros((c, 0, w), np.float32), np.zeros((1, 0, w), np.float32), 0
+    done, total = 0, len(ys) * len(xs)
+    for bi, y0 in enumerate(ys):
+        y1 = min(y0 + tile, h)
+        grow = y1 - base - acc.shape[1]
+        if grow > 0:
+            acc = np.concatenate([acc, np.zeros((c, grow, w), np.float32)], axis=1)
+            wsum = np.concatenate([wsum, np.zeros((1, grow, w), np.float32)], axis=1)
+        wy = _ramp(y1 - y0, overlap)[:, None]
+        for x0 in xs:
+            if should_stop is not None and should_stop():
+                raise OperationCancelled(f"restoration cancelled after {done} of {total} tiles")
+            x1 = min(x0 + tile, w)
+            weight = wy * _ramp(x1 - x0, overlap)[None, :]
+            acc[:, y0 - base : y1 - base, x0:x1] += _run(model, image[:, y0:y1, x0:x1]) * weight
+            wsum[:, y0 - base : y1 - base, x0:x1] += weight
+            done += 1
+            if progress is not None:
+                progress(done / total, f"tile {done}/{total}")
+        nxt = ys[bi + 1] if bi + 1 < len(ys) else h
+        k = nxt - base
+        out[:, base:nxt] = to_uint8(acc[:, :k] / wsum[:, :k])
+        acc, wsum, base = acc[:, k:], wsum[:, k:], nxt
+    return out
+
+
+def _restore_channels(model: NAFNet, img: np.ndarray, color_mode: str, **kw: Any) -> np.ndarray:
+    """Map an (H, W) or (H, W, 3) image through the model as its channel count requires -> uint8."""
+    channels = model.config.img_channels
+    if img.ndim == 2:
+        src = img[None] if channels == 1 else np.repeat(img[None], 3, axis=0)
+        res = restore_array(model, src, **kw)
+        return res[0] if channels == 1 else to_uint8(res.astype(np.float32).mean(axis=0) / 255.0)
+    if channels == 3:
+        return restore_array(model, np.ascontiguousarray(img.transpose(2, 0, 1)), **kw).transpose(1, 2, 0)
+    if color_mode == "per_channel":
+        return np.stack([restore_array(model, img[None, :, :, i], **kw)[0] for i in range(3)], axis=2)
+    if color_mode != "luma":
+        raise MLInputError(f"unknown color_mode {color_mode!r}; use 'luma' or 'per_channel'")
+    luma = img @ _LUMA
+    restored = restore_array(model, luma[None], **kw)[0].astype(np.float32) / 255.0
+    return to_uint8(img + (restored - luma)[..., None])
+
+
+def restore_image(
+    model_path: Path,
+    in_path: Path,
+    out_path: Path,
+    *,
+    tile: int = 256,
+    overlap: int = 32,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+    device: str = "auto",
+    color_mode: str = "luma",
+) -> dict[str, Any]:
+    """Restore one image file into a PNG written atomically at ``out_path``.
+
+    Returns ``{"width", "height", "seconds", "tiles", "color_mode", "quality", "input_quality"}``
+    where the quality dicts are :func:`quality.no_reference_metrics` of output and input.
+    Raises MLInputError (unreadable/too large image, bad model) or OperationCancelled.
+    """
+    t0 = time.perf_counter()
+    model, _ = _cached_model(Path(model_path), device)
+    img = read_image(Path(in_path), max_pixels=max_pixels)
+    h, w = img.shape[:2]
+    tile_eff = max(h, w) if tile <= 0 else tile
+    tiles = len(_starts(h, tile_eff, tile_eff - overlap)) * len(_starts(w, tile_eff, tile_eff - overlap))
+    out = _restore_channels(
+        model, img, color_mode, tile=tile, overlap=overlap, progress=progress, should_stop=should_stop
+    )
+    write_png(out, Path(out_path))
+    seconds = time.perf_counter() - t0
+    log.info("restored %s (%dx%d, %d tiles) in %.2f s", Path(in_path).name, w, h, tiles, seconds)
+    return {
+        "width": w,
+        "height": h,
+        "seconds": seconds,
+        "tiles": tiles,
+        "color_mode": color_mode if img.ndim == 3 else "gray",
+        "quality": no_reference_metrics(out),
+        "input_quality": no_reference_metrics(img),
+    }

@@ -1,0 +1,370 @@
+"""Train a NAFNet document restorer on a paired dataset (resumable, cancellable, time-bounded).
+
+Recipe: L1 loss on random crops (+flips), AdamW, linear warm-up then cosine decay of the learning
+rate, gradient clipping, bf16/fp16 autocast on CUDA, channels-last tensors. The schedule follows
+``max(step / steps, elapsed / max_seconds)`` so that a time-limited run still anneals fully.
+Run as ``python -m app.ml.train --dataset DIR --out DIR`` (see ``--help``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .checkpoint import FORMAT, atomic_torch_save, build_model, export_model, read_checkpoint, resolve_device
+from .data import Pair, PatchSampler, load_pairs, split_pairs
+from .errors import MLInputError, TrainingCancelled, TrainingDiverged
+from .nafnet import NAFNet, NAFNetConfig
+from .quality import psnr, ssim
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    """Training hyper-parameters. The defaults are the shipped recipe (CPU-friendly, ~0.44 M params)."""
+
+    width: int = 16
+    enc_blocks: list[int] = field(default_factory=lambda: [1, 1, 2])
+    middle_blocks: int = 2
+    dec_blocks: list[int] = field(default_factory=lambda: [1, 1, 1])
+    unshuffle: int = 2
+    channels: int = 1
+    steps: int = 3000
+    batch_size: int = 8
+    crop_size: int = 64
+    lr: float = 1e-3
+    min_lr_ratio: float = 0.01
+    warmup_steps: int = 100
+    weight_decay: float = 1e-4
+    grad_clip: float = 1.0
+    flips: bool = True
+    val_fraction: float = 0.1
+    max_val_images: int = 32
+    checkpoint_every: int = 500
+    log_every: int = 10
+    seed: int = 0
+    max_seconds: float | None = None
+    device: str = "auto"
+
+    def arch(self) -> NAFNetConfig:
+        return NAFNetConfig(
+            self.channels,
+            self.width,
+            list(self.enc_blocks),
+            self.middle_blocks,
+            list(self.dec_blocks),
+            self.unshuffle,
+        )
+
+    def check(self) -> None:
+        if self.steps < 1 or self.batch_size < 1 or self.lr <= 0:
+            raise MLInputError("steps and batch_size must be >= 1 and lr > 0")
+        multiple = self.unshuffle * 2 ** len(self.enc_blocks)
+        if self.crop_size < multiple or self.crop_size % multiple:
+            raise MLInputError(f"crop_size must be a positive multiple of {multiple}, got {self.crop_size}")
+        if not 0 <= self.val_fraction < 1:
+            raise MLInputError("val_fraction must be in [0, 1)")
+
+
+def lr_at(config: TrainConfig, step: int, elapsed: float) -> float:
+    """Warm-up then cosine decay; progress is the larger of step and time fractions."""
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    frac = step / config.steps
+    if config.max_seconds:
+        frac = max(frac, elapsed / config.max_seconds)
+    floor = config.lr * config.min_lr_ratio
+    return floor + 0.5 * (config.lr - floor) * (1.0 + math.cos(math.pi * min(1.0, frac)))
+
+
+def _to_tensor(arr: np.ndarray, device: torch.device) -> torch.Tensor:
+    t = torch.from_numpy(np.ascontiguousarray(arr)).to(device, non_blocking=True)
+    return t.contiguous(memory_format=torch.channels_last)
+
+
+@torch.no_grad()
+def evaluate(model: NAFNet, pairs: list[Pair], device: torch.device) -> dict[str, float]:
+    """Mean PSNR/SSIM of the model output (and of the raw input) against the clean images."""
+    model.eval()
+    out: dict[str, list[float]] = {"val_psnr": [], "val_ssim": [], "input_psnr": [], "input_ssim": []}
+    for pair in pairs:
+        x = pair.degraded.transpose(2, 0, 1)[None].astype(np.float32) / 255.0
+        y = model(_to_tensor(x, device)).float().clamp(0, 1)[0].permute(1, 2, 0).cpu().numpy()
+        out["val_psnr"].append(psnr(y, pair.clean))
+        out["val_ssim"].append(ssim(y, pair.clean))
+        out["input_psnr"].append(psnr(pair.degraded, pair.clean))
+        out["input_ssim"].append(ssim(pair.degraded, pair.clean))
+    model.train()
+    return {k: float(np.mean([min(v, 100.0) for v in vals])) for k, vals in out.items() if vals}
+
+
+@dataclass
+class _State:
+    """Mutable training state shared by the loop helpers."""
+
+    model: NAFNet
+    optimizer: torch.optim.Optimizer
+    step: int = 0
+    elapsed: float = 0.0
+    resumed_from: int = 0
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def _initial_state(
+    config: TrainConfig, out_dir: Path, init_checkpoint: Path | None, resume: bool, device: torch.device
+) -> _State:
+    """Build model+optimizer from last.pt (resume), an init model (fine-tune) or from scratch."""
+    last = out_dir / "last.pt"
+    ckpt = read_checkpoint(last) if resume and last.is_file() else None
+    if ckpt is not None:
+        model = build_model(ckpt)
+    elif init_checkpoint is not None:
+        model = build_model(read_checkpoint(init_checkpoint))
+        log.info("fine-tuning from %s", Path(init_checkpoint).name)
+    else:
+        torch.manual_seed(config.seed)
+        model = NAFNet.from_config(config.arch())
+    model = model.to(device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    opt = torch.optim.AdamW(
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay, betas=(0.9, 0.9)
+    )
+    state = _State(model, opt)
+    if ckpt is not None:
+        opt.load_state_dict(ckpt["optimizer"])
+        state.step = state.resumed_from = int(ckpt["step"])
+        state.elapsed = float(ckpt["scheduler"]["elapsed"])
+        state.metrics = dict(ckpt.get("metrics", {}))
+        log.info("resuming from %s at step %d", last, state.step)
+    return state
+
+
+def _save_checkpoint(state: _State, config: TrainConfig, path: Path) -> None:
+    atomic_torch_save(
+        {
+            "format": FORMAT,
+            "kind": "checkpoint",
+            "arch": state.model.config.to_dict(),
+            "model": {k: v.detach().cpu() for k, v in state.model.state_dict().items()},
+            "optimizer": state.optimizer.state_dict(),
+            "scheduler": {
+                "step": state.step,
+                "elapsed": state.elapsed,
+                "lr": lr_at(config, state.step, state.elapsed),
+            },
+            "step": state.step,
+            "config": asdict(config),
+            "metrics": state.metrics,
+        },
+        path,
+    )
+
+
+class _Reporter:
+    """Throttled progress callback with a patches/s estimate."""
+
+    def __init__(
+        self, config: TrainConfig, progress: Callable[[dict[str, Any]], None] | None, start_step: int
+    ) -> None:
+        self.config, self.progress = config, progress
+        self.t0, self.n0 = time.perf_counter(), start_step
+        self.losses: list[float] = []
+        self.patches_per_s = 0.0
+
+    def update(self, step: int, loss: float, lr: float) -> None:
+        self.losses.append(loss)
+        if step % self.config.log_every and step != self.config.steps:
+            return
+        now = time.perf_counter()
+        self.patches_per_s = (step - self.n0) * self.config.batch_size / max(now - self.t0, 1e-9)
+        self.t0, self.n0 = now, step
+        mean_loss = float(np.mean(self.losses))
+        self.losses = []
+        if self.progress is not None:
+            self.progress(
+                {
+                    "step": step,
+                    "steps": self.config.steps,
+                    "loss": mean_loss,
+                    "lr": lr,
+                    "patches_per_s": self.patches_per_s,
+                    "percent": 100.0 * step / self.config.steps,
+                    "message": f"step {step}/{self.config.steps} loss {mean_loss:.4f}",
+                }
+            )
+
+
+def _train_step(
+    state: _State,
+    config: TrainConfig,
+    sampler: PatchSampler,
+    device: torch.device,
+    amp: torch.dtype | None,
+    scaler: torch.amp.GradScaler,
+) -> tuple[float, float]:
+    lr = lr_at(config, state.step, state.elapsed)
+    for group in state.optimizer.param_groups:
+        group["lr"] = lr
+    x, y = (_to_tensor(a, device) for a in sampler.next_batch())
+    with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
+        loss = F.l1_loss(state.model(x).float(), y)
+    value = float(loss.detach())
+    if not math.isfinite(value):
+        raise TrainingDiverged(
+            f"loss became {value} at step {state.step + 1} (lr {lr:.2e}); "
+            f"retry with a lower learning rate, e.g. lr={config.lr / 10:.1e}"
+        )
+    state.optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.unscale_(state.optimizer)
+    torch.nn.utils.clip_grad_norm_(state.model.parameters(), config.grad_clip)
+    scaler.step(state.optimizer)
+    scaler.update()
+    state.step += 1
+    return value, lr
+
+
+def train(
+    dataset_dir: Path,
+    out_dir: Path,
+    config: TrainConfig,
+    *,
+    init_checkpoint: Path | None = None,
+    resume: bool = True,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> dict[str, Any]:
+    """Train (or resume/fine-tune) and write ``out_dir/last.pt`` + ``out_dir/model.pt``; see module doc."""
+    config.check()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(config.device)
+    state = _initial_state(config, out_dir, init_checkpoint, resume, device)
+    pairs = load_pairs(Path(dataset_dir), state.model.config.img_channels, min_size=config.crop_size)
+    train_pairs, val_pairs = split_pairs(pairs, config.val_fraction, config.seed)
+    val_pairs = val_pairs[: config.max_val_images] or train_pairs[: min(4, config.max_val_images)]
+    sampler = PatchSampler(
+        train_pairs,
+        config.crop_size,
+        config.batch_size,
+        config.seed * 100_003 + state.step,
+        flips=config.flips,
+    )
+    amp = None
+    if device.type == "cuda":
+        amp = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
+    reporter, last_path = _Reporter(config, progress, state.step), out_dir / "last.pt"
+    state.model.train()
+    final_loss, t_start = float("nan"), time.perf_counter() - state.elapsed
+    while state.step < config.steps:
+        if config.max_seconds is not None and state.elapsed >= config.max_seconds:
+            log.info("time budget of %.0f s reached at step %d", config.max_seconds, state.step)
+            break
+        if should_stop is not None and should_stop():
+            _save_checkpoint(state, config, last_path)
+            raise TrainingCancelled(f"training cancelled at step {state.step}; checkpoint saved, resumable")
+        final_loss, lr = _train_step(state, config, sampler, device, amp, scaler)
+        state.elapsed = time.perf_counter() - t_start
+        reporter.update(state.step, final_loss, lr)
+        if state.step % config.checkpoint_every == 0:
+            state.metrics = evaluate(state.model, val_pairs, device)
+            _save_checkpoint(state, config, last_path)
+    state.metrics = {
+        **evaluate(state.model, val_pairs, device),
+        "final_loss": final_loss,
+        "steps": state.step,
+        "patches_per_s": reporter.patches_per_s,
+    }
+    _save_checkpoint(state, config, last_path)
+    export_model(state.model, out_dir / "model.pt", metrics=state.metrics, train_config=asdict(config))
+    return {
+        "steps": state.step,
+        "final_loss": final_loss,
+        "val_psnr": state.metrics["val_psnr"],
+        "val_ssim": state.metrics["val_ssim"],
+        "input_psnr": state.metrics["input_psnr"],
+        "input_ssim": state.metrics["input_ssim"],
+        "model_path": str(out_dir / "model.pt"),
+        "checkpoint_path": str(last_path),
+        "device": str(device),
+        "patches_per_s": reporter.patches_per_s,
+        "seconds": state.elapsed,
+        "resumed_from_step": state.resumed_from,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """CLI: optionally generate a synthetic dataset, train, and optionally export a float16 copy."""
+    import argparse
+    import json
+
+    from .synth import SynthConfig, generate_dataset
+
+    defaults = TrainConfig()
+    ap = argparse.ArgumentParser(prog="python -m app.ml.train", description=__doc__)
+    ap.add_argument("--dataset", type=Path, required=True, help="paired dataset folder (clean/ + degraded/)")
+    ap.add_argument("--out", type=Path, required=True, help="output folder for last.pt and model.pt")
+    ap.add_argument("--generate", type=int, default=0, help="first generate this many synthetic pairs")
+    ap.add_argument("--data-seed", type=int, default=1, help="seed of the generated dataset")
+    ap.add_argument("--steps", type=int, default=defaults.steps)
+    ap.add_argument("--max-seconds", type=float, default=None)
+    ap.add_argument("--width", type=int, default=defaults.width)
+    ap.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    ap.add_argument("--crop-size", type=int, default=defaults.crop_size)
+    ap.add_argument("--lr", type=float, default=defaults.lr)
+    ap.add_argument("--seed", type=int, default=defaults.seed)
+    ap.add_argument("--device", default=defaults.device)
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
+    ap.add_argument("--no-resume", action="store_true")
+    ap.add_argument("--export", type=Path, default=None, help="also write a float16 model file here")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.generate:
+        print(generate_dataset(args.dataset, SynthConfig(count=args.generate, seed=args.data_seed)))
+    config = TrainConfig(
+        width=args.width,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        crop_size=args.crop_size,
+        lr=args.lr,
+        seed=args.seed,
+        max_seconds=args.max_seconds,
+        device=args.device,
+        log_every=50,
+    )
+    result = train(
+        args.dataset,
+        args.out,
+        config,
+        resume=not args.no_resume,
+        progress=lambda p: print(
+            p["message"], f"lr {p['lr']:.2e} {p['patches_per_s']:.0f} patches/s", flush=True
+        ),
+    )
+    if args.export is not None:
+        data = read_checkpoint(Path(result["model_path"]))
+        export_model(
+            build_model(data),
+            args.export,
+            metrics=data["metrics"],
+            train_config=data["train_config"],
+            half=True,
+        )
+        result["exported"] = str(args.export)
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""`analyze_video`: decode once, extract features, detect shots, propose clips.
+
+Thread-safe (no shared mutable state; every call owns its container and buffers) and free of asyncio, so a
+queue handler can run it with `asyncio.to_thread`. Progress is reported from the calling thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from .clips import propose_clips
+from .decode import FrameCounter, frame_rotation, iter_frames, luma_plane, open_video, stream_info
+from .detect import build_shots, detect_transitions
+from .errors import AnalysisCancelled, VideoError
+from .features import FeatureExtractor, FrameFeatures
+from .models import AnalysisOptions, AnalysisResult
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[float, str], None]
+
+
+class _Progress:
+    """Monotonic percent-of-frames-decoded reporter, throttled to ~2 % steps or 0.5 s."""
+
+    def __init__(self, callback: ProgressFn | None, total_frames: int | None, duration_s: float | None) -> None:
+        self.callback = callback
+        self.total = total_frames if total_frames and total_frames > 0 else None
+        self.duration_s = duration_s if duration_s and duration_s > 0 else None
+        self.last_pct = 0.0
+        self.last_emit = time.monotonic()
+
+    def update(self, frames: int, t_s: float) -> None:
+        if self.callback is None:
+            return
+        if self.total is not None:
+            pct = 100.0 * frames / self.total
+        elif self.duration_s is not None:
+            pct = 100.0 * t_s / self.duration_s
+        else:  # length unknown: approach 95 % asymptotically
+            pct = 95.0 * (1.0 - math.exp(-frames / 3000.0))
+        pct = min(99.0, max(self.last_pct, pct))
+        now = time.monotonic()
+        if pct - self.last_pct >= 2.0 or (now - self.last_emit >= 0.5 and pct > self.last_pct):
+            self.last_pct, self.last_emit = pct, now
+            self.callback(round(pct, 2), f"decoded {frames} frames")
+
+    def done(self, message: str) -> None:
+        if self.callback is not None:
+            self.last_pct = 100.0
+            self.callback(100.0, message)
+
+
+def _decode_features(
+    path: str | Path,
+    opt: AnalysisOptions,
+    progress: _Progress | None,
+    should_stop: Callable[[], bool] | None,
+) -> tuple[FrameFeatures, dict[str, float | int]]:
+    with open_video(path, opt.threads) as (container, stream):
+        info = stream_info(container, stream)
+        fps_hint = info.fps if info.fps > 0 else 30.0
+        extractor = FeatureExtractor(opt.analysis_width, fps_hint, opt.batch_frames)
+        counter = FrameCounter()
+        reporter = progress or _Progress(None, None, None)
+        reporter.total = reporter.total or info.frames_estimate
+        reporter.duration_s = reporter.duration_s or info.duration_s
+        first_s: float | None = None
+        last_ms = -math.inf
+        meta: dict[str, float | int] = {"fps": info.fps, "rotation": 0, "width": info.width, "height": info.height}
+        tb = float(stream.time_base) if stream.time_base is not None else None  # float maths: Fraction is slow
+        for i, frame in enumerate(iter_frames(container, stream, counter)):
+            pts = frame.pts
+            t_s = pts * tb if pts is not None and tb is not None else None
+            if t_s is None:
+                t_s = (first_s or 0.0) + (max(last_ms, 0.0) / 1000.0 + 1.0 / fps_hint if i else 0.0)
+            if first_s is None:
+                first_s = t_s
+                meta.update(rotation=frame_rotation(frame), width=frame.width, height=frame.height)
+            ms = max((t_s - first_s) * 1000.0, last_ms + 1e-3)  # broken pts: keep time increasing
+            last_ms = ms
+            y, shift = luma_plane(frame)
+            extractor.add(y, shift, ms)
+            if (i + 1) % opt.batch_frames == 0:
+                if should_stop is not None and should_stop():
+                    raise AnalysisCancelled(f"analysis cancelled after {i + 1} frames")
+                reporter.update(i + 1, t_s - (info.start_s or 0.0))
+        if counter.decoded == 0:
+            reason = "the file is truncated or corrupt" if counter.corrupt or counter.demux_failed else "it is empty"
+            raise VideoError(f"{Path(path).name}: no video frame could be decoded; {reason}")
+        meta["corrupt"] = counter.corrupt
+    return extractor.finish(), meta
+
+
+def _timing(f: FrameFeatures, declared_fps: float) -> tuple[float, int]:
+    """(fps, duration_ms): fps from the stream when declared, else from timestamps."""
+    diffs = np.diff(f.t_ms)
+    step = float(np.median(diffs)) if diffs.size else 0.0
+    fps = declared_fps if declared_fps > 0 else (1000.0 / step if step > 0 else 0.0)
+    if step <= 0:
+        step = 1000.0 / fps if fps > 0 else 0.0
+    return fps, int(round(float(f.t_ms[-1]) + step))
+
+
+def analyze_video(
+    path: str | Path,
+    options: AnalysisOptions | None = None,
+    *,
+    progress: ProgressFn | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> AnalysisResult:
+    """Analyse a video file: shots, transitions (cut/fade/dissolve) and ranked clip proposals.
+
+    `progress(percent, message)` is called from this thread with a monotonic percent of frames decoded
+    (100 at the end); `should_stop()` is polled between frame batches and raises `AnalysisCancelled`.
+    Raises `VideoError` for unusable input. Width/height are the display size (rotation applied).
+    """
+    opt = options or AnalysisOptions()
+    reporter = _Progress(progress, None, None)
+    started = time.monotonic()
+    features, meta = _decode_features(path, opt, reporter, should_stop)
+    fps, duration_ms = _timing(features, float(meta["fps"]))
+    transitions = detect_transitions(features, fps)
+    shots = build_shots(transitions, features.t_ms, duration_ms)
+    clips = propose_clips(shots, features, duration_ms, opt)
+    rotation = int(meta["rotation"])
+    width, height = int(meta["width"]), int(meta["height"])
+    if rotation in (90, 270):
+        width, height = height, width
+    log.info(
+        "analysed %s: %d frames, %d transitions, %d clips in %.2fs",
+        Path(path).name, features.n, len(transitions), len(clips), time.monotonic() - started,
+    )
+    reporter.done(f"analysed {features.n} frames: {len(shots)} shots, {len(clips)} clips")
+    return AnalysisResult(
+        duration_ms=duration_ms,
+        fps=round(fps, 3),
+        frames=features.n,
+        width=width,
+        height=height,
+        corrupt_frames=int(meta["corrupt"]),
+        shots=shots,
+        transitions=transitions,
+        clips=clips,
+        rotation=rotation,
+    )

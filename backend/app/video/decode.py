@@ -1,0 +1,238 @@
+"""PyAV decoding helpers: open/probe a file, iterate decoded frames robustly, read the luma plane.
+
+Why this shape: analysis only needs luma, so `luma_plane` returns a zero-copy numpy view of the Y plane
+of planar YUV frames (the common case for every codec FFmpeg decodes) and only reformats to gray for
+other pixel formats. `iter_frames` demuxes packet by packet and decodes each inside try/except, so a
+corrupt packet in the middle of a file is counted and skipped instead of aborting the whole analysis.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+
+from .errors import VideoError
+
+log = logging.getLogger(__name__)
+
+_IMAGE_FORMATS = ("image2", "_pipe", "gif", "apng", "webp")
+# Planar formats whose first plane is luma (nv12/p010 are semi-planar: Y plane then interleaved UV).
+_LUMA_FIRST = ("yuv", "yuvj", "nv12", "nv21", "nv16", "nv24", "p010", "p016", "gray")
+_PACKED = ("yuyv", "uyvy", "yvyu", "y210", "ayuv", "vuya", "xv30", "xv36", "v30x")
+
+
+@dataclass
+class StreamInfo:
+    """Static facts about the chosen video stream."""
+
+    width: int
+    height: int
+    fps: float
+    duration_s: float | None
+    frames_estimate: int | None
+    codec: str
+    container: str
+    rotation: int
+    time_base: Fraction | None
+    start_s: float
+
+
+def _open_error(path: Path, exc: BaseException) -> VideoError:
+    if isinstance(exc, FileNotFoundError) or not path.exists():
+        return VideoError(f"file not found: {path.name}")
+    if path.stat().st_size == 0:
+        return VideoError("the file is empty (0 bytes); upload it again")
+    return VideoError(
+        f"could not read {path.name} as a video ({type(exc).__name__}: {exc}); "
+        "the file is not a video or is truncated/corrupt"
+    )
+
+
+@contextmanager
+def open_video(path: str | Path, threads: int = 0) -> Iterator[tuple[Any, Any]]:
+    """Open `path` and yield `(container, video_stream)`; raise `VideoError` for unusable input."""
+    p = Path(path)
+    if p.exists() and p.is_file() and p.stat().st_size == 0:
+        raise VideoError("the file is empty (0 bytes); upload it again")
+    try:
+        container = av.open(str(p), mode="r")
+    except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
+        raise _open_error(p, exc) from exc
+    try:
+        fmt = container.format.name or ""
+        if any(tag in fmt for tag in _IMAGE_FORMATS):
+            raise VideoError(f"{p.name} is a still image ({fmt}), not a video")
+        if not container.streams.video:
+            kinds = sorted({s.type for s in container.streams})
+            what = "audio-only" if "audio" in kinds else "without any video stream"
+            raise VideoError(f"{p.name} is {what}; upload a file that contains video")
+        stream = container.streams.video[0]
+        if stream.codec_context is None or not stream.codec_context.name:
+            raise VideoError(f"{p.name}: the video codec is not supported")
+        stream.thread_type = "AUTO"
+        stream.thread_count = threads
+        yield container, stream
+    finally:
+        container.close()
+
+
+def stream_info(container: Any, stream: Any) -> StreamInfo:
+    """Collect size, fps, duration and frame-count estimates (each may be missing in the file)."""
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    fps = float(rate) if rate else 0.0
+    duration_s: float | None = None
+    if stream.duration is not None and stream.time_base is not None:
+        duration_s = float(stream.duration * stream.time_base)
+    elif container.duration is not None:
+        duration_s = container.duration / 1_000_000
+    frames = int(stream.frames or 0) or None
+    if frames is None and duration_s and fps > 0:
+        frames = int(round(duration_s * fps))
+    start_s = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+    cc = stream.codec_context
+    return StreamInfo(
+        width=int(cc.width or 0),
+        height=int(cc.height or 0),
+        fps=fps,
+        duration_s=duration_s,
+        frames_estimate=frames,
+        codec=cc.name,
+        container=container.format.name,
+        rotation=0,
+        time_base=stream.time_base,
+        start_s=start_s,
+    )
+
+
+class FrameCounter:
+    """Mutable counters filled by `iter_frames` (decoded, corrupt)."""
+
+    def __init__(self) -> None:
+        self.decoded = 0
+        self.corrupt = 0
+        self.demux_failed = False
+
+
+def _decode_packet(stream: Any, packet: Any, counter: FrameCounter) -> list[Any]:
+    try:
+        frames = stream.decode(packet)
+    except (av.InvalidDataError, av.FFmpegError, ValueError) as exc:
+        counter.corrupt += 1
+        log.debug("skipping undecodable packet pts=%s: %s", packet.pts, exc)
+        return []
+    good = []
+    for frame in frames:
+        if getattr(frame, "is_corrupt", False):
+            counter.corrupt += 1
+            continue
+        good.append(frame)
+    return good
+
+
+def iter_frames(container: Any, stream: Any, counter: FrameCounter) -> Iterator[Any]:
+    """Yield decoded `av.VideoFrame`s in presentation order, skipping (and counting) corrupt ones.
+
+    A demuxer error (e.g. truncated file) ends the iteration early after flushing the decoder.
+    """
+    packets = container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            break
+        except (av.FFmpegError, ValueError, OSError) as exc:
+            counter.demux_failed = True
+            log.info("demuxing stopped early (file truncated or damaged): %s", exc)
+            break
+        if packet.size == 0 and packet.pts is None and packet.dts is None:
+            continue  # the flush packet; flushed explicitly below
+        for frame in _decode_packet(stream, packet, counter):
+            counter.decoded += 1
+            yield frame
+    for frame in _decode_packet(stream, None, counter):
+        counter.decoded += 1
+        yield frame
+
+
+def luma_plane(frame: Any) -> tuple[np.ndarray, int]:
+    """Return `(Y, bit_shift)`: a 2-D view of the frame's luma and the shift that maps it to 8 bits.
+
+    Planar YUV / NV12 / gray frames are read straight from plane 0 honouring the line stride (no copy,
+    no colour conversion); anything else (RGB, palette, packed YUV) is reformatted to gray8 first.
+    """
+    fmt = frame.format
+    name = fmt.name
+    w, h = frame.width, frame.height
+    if name.startswith(_LUMA_FIRST) and not name.startswith(_PACKED) and not fmt.is_rgb:
+        bits = fmt.components[0].bits
+        plane = frame.planes[0]
+        if bits <= 8:
+            buf = np.frombuffer(plane, dtype=np.uint8)
+            return buf.reshape(-1, plane.line_size)[:h, :w], 0
+        if bits <= 16 and not fmt.is_big_endian:
+            buf = np.frombuffer(plane, dtype="<u2")
+            y = buf.reshape(-1, plane.line_size // 2)[:h, :w]
+            if name.startswith(("p010", "p016")):  # MSB-aligned samples
+                return y, 8
+            return y, bits - 8
+    gray = frame.reformat(format="gray")
+    plane = gray.planes[0]
+    buf = np.frombuffer(plane, dtype=np.uint8)
+    return buf.reshape(-1, plane.line_size)[:h, :w], 0
+
+
+def frame_time(frame: Any, stream: Any) -> float | None:
+    """Presentation time in seconds from pts and the stream time base (None when unknown).
+
+    Computed from the stream's time base because frames returned while flushing the decoder may
+    carry no time base of their own.
+    """
+    if frame.pts is None or stream.time_base is None:
+        return None
+    return float(frame.pts * stream.time_base)
+
+
+def frame_rotation(frame: Any) -> int:
+    """Display rotation in degrees (0/90/180/270, counter-clockwise as FFmpeg reports) or 0."""
+    try:
+        rot = int(round(float(frame.rotation or 0)))
+    except (AttributeError, TypeError, ValueError):
+        return 0
+    return rot % 360
+
+
+def probe_video(path: str | Path) -> dict[str, Any]:
+    """Quick upload-time check: open the file and decode its first frame.
+
+    Returns `{"duration_ms", "fps", "width", "height", "codec", "container", "frames", "rotation"}`
+    (`frames` is an estimate, possibly None). Raises `VideoError` if there is no decodable video.
+    """
+    with open_video(path) as (container, stream):
+        info = stream_info(container, stream)
+        counter = FrameCounter()
+        first = next(iter_frames(container, stream, counter), None)
+        if first is None:
+            raise VideoError(
+                f"{Path(path).name}: no video frame could be decoded; the file is truncated or corrupt"
+            )
+        rotation = frame_rotation(first)
+        width, height = first.width, first.height
+    duration_ms = int(round(info.duration_s * 1000)) if info.duration_s else None
+    return {
+        "duration_ms": duration_ms,
+        "fps": round(info.fps, 3),
+        "width": width,
+        "height": height,
+        "codec": info.codec,
+        "container": info.container,
+        "frames": info.frames_estimate,
+        "rotation": rotation,
+    }

@@ -1,0 +1,180 @@
+"""Thumbnails (JPEG) and clip export (MP4/H.264) with PyAV.
+
+`export_clip` stream-copies when that is safe (H.264/HEVC without B-frame reordering, clip starting on a
+keyframe) and otherwise re-encodes with libx264, keeping the source timestamps (variable frame rate
+survives) and the display rotation. Only the video stream is exported.
+"""
+
+from __future__ import annotations
+
+import logging
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+
+from .decode import FrameCounter, frame_rotation, frame_time, iter_frames, open_video, stream_info
+from .errors import VideoError
+
+log = logging.getLogger(__name__)
+
+_COPY_CODECS = {"h264", "hevc"}
+_MS = Fraction(1, 1000)
+
+
+def _seek(container: Any, stream: Any, abs_s: float) -> None:
+    """Seek to the keyframe at or before `abs_s` (seconds on the stream clock); ignore failures."""
+    if stream.time_base is None or abs_s <= 0:
+        return
+    try:
+        container.seek(int(abs_s / stream.time_base), stream=stream, backward=True, any_frame=False)
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        log.debug("seek failed (%s); decoding from the start", exc)
+
+
+def _frame_at(path: str | Path, time_ms: int) -> Any:
+    """Decode and return the frame shown at `time_ms` (ms after the first frame), or the last one."""
+    with open_video(path) as (container, stream):
+        first = next(iter_frames(container, stream, FrameCounter()), None)
+        if first is None:
+            raise VideoError(f"{Path(path).name}: no decodable video frame")
+        first_t = frame_time(first, stream)
+        if first_t is None:
+            return first
+        target = first_t + max(0, time_ms) / 1000.0
+        _seek(container, stream, target)
+        best = None
+        for frame in iter_frames(container, stream, FrameCounter()):
+            t = frame_time(frame, stream)
+            if t is not None and t > target + 1e-6:
+                return best or frame
+            best = frame
+        return best or first
+
+
+def write_thumbnail(path: str | Path, time_ms: int, out_path: str | Path, max_width: int = 320) -> None:
+    """Write the frame shown at `time_ms` as a JPEG at most `max_width` wide (display rotation applied)."""
+    frame = _frame_at(path, time_ms)
+    image = frame.to_image()
+    rotation = frame_rotation(frame)
+    if rotation:
+        image = image.rotate(rotation, expand=True)
+    if image.width > max_width:
+        image = image.resize((max_width, max(1, round(image.height * max_width / image.width))))
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    image.convert("RGB").save(out, format="JPEG", quality=85)
+
+
+def _keyframe_start(container: Any, stream: Any, start_abs: float, tolerance_s: float) -> bool:
+    """True when a keyframe sits at the clip start (within `tolerance_s`)."""
+    _seek(container, stream, start_abs)
+    for packet in container.demux(stream):
+        if packet.pts is None:
+            continue
+        t = float(packet.pts * stream.time_base)
+        if packet.is_keyframe:
+            return abs(t - start_abs) <= tolerance_s
+        return False
+    return False
+
+
+def _copy(container: Any, stream: Any, start_abs: float, end_abs: float, out_path: Path) -> tuple[float, float]:
+    """Stream-copy packets with pts in [start, end); returns (first, last_end) times in seconds."""
+    _seek(container, stream, start_abs)
+    tb = stream.time_base
+    first_pts = None
+    last_end = start_abs
+    with av.open(str(out_path), mode="w", format="mp4") as out:
+        ostream = out.add_stream_from_template(stream)
+        for packet in container.demux(stream):
+            if packet.pts is None or packet.dts is None:
+                continue
+            t = float(packet.pts * tb)
+            if t < start_abs - 1e-6:
+                continue
+            if t >= end_abs - 1e-6:
+                break
+            if first_pts is None:
+                first_pts = packet.pts
+            packet.pts -= first_pts
+            packet.dts -= first_pts
+            packet.stream = ostream
+            last_end = t + float((packet.duration or 0) * tb)
+            out.mux(packet)
+    if first_pts is None:
+        raise VideoError("no video frames in the requested range")
+    return float(first_pts * tb), last_end
+
+
+def _reencode(container: Any, stream: Any, start_abs: float, end_abs: float, out_path: Path) -> tuple[float, float]:
+    """Decode [start, end) and encode H.264 (yuv420p, even size, ms timestamps)."""
+    info = stream_info(container, stream)
+    _seek(container, stream, start_abs)
+    rate = Fraction(info.fps).limit_denominator(1001) if info.fps > 0 else Fraction(30)
+    first_t: float | None = None
+    last_t, last_pts = start_abs, -1
+    with av.open(str(out_path), mode="w", format="mp4") as out:
+        ostream: Any = None
+        for frame in iter_frames(container, stream, FrameCounter()):
+            t = frame_time(frame, stream)
+            if t is None or t < start_abs - 1e-6:
+                continue
+            if t >= end_abs - 1e-6:
+                break
+            if ostream is None:
+                ostream = out.add_stream("libx264", rate=rate)
+                ostream.width, ostream.height = frame.width - frame.width % 2, frame.height - frame.height % 2
+                ostream.pix_fmt = "yuv420p"
+                ostream.time_base = _MS
+                ostream.codec_context.time_base = _MS
+                ostream.options = {"preset": "veryfast", "crf": "20"}
+                if frame_rotation(frame):
+                    ostream.set_display_rotation(frame_rotation(frame))
+                first_t = t
+            pts = max(int(round((t - first_t) * 1000)), last_pts + 1)
+            img = frame.reformat(width=ostream.width, height=ostream.height, format="yuv420p")
+            img.pts, img.time_base = pts, _MS
+            last_pts, last_t = pts, t
+            for packet in ostream.encode(img):
+                out.mux(packet)
+        if ostream is None or first_t is None:
+            raise VideoError("no video frames in the requested range")
+        for packet in ostream.encode(None):
+            out.mux(packet)
+    step = 1.0 / info.fps if info.fps > 0 else 0.0
+    return first_t, last_t + step
+
+
+def export_clip(path: str | Path, start_ms: int, end_ms: int, out_path: str | Path) -> dict[str, Any]:
+    """Export `[start_ms, end_ms)` (ms after the first frame) as an MP4.
+
+    Returns `{"mode": "copy" | "reencode", "duration_ms": int, "size": bytes}`.
+    """
+    if end_ms <= start_ms or start_ms < 0:
+        raise ValueError(f"invalid clip range {start_ms}..{end_ms} ms")
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open_video(path) as (container, stream):
+        first = next(iter_frames(container, stream, FrameCounter()), None)
+        if first is None:
+            raise VideoError(f"{Path(path).name}: no decodable video frame")
+        origin = frame_time(first, stream) or 0.0
+        info = stream_info(container, stream)
+        start_abs, end_abs = origin + start_ms / 1000.0, origin + end_ms / 1000.0
+        half_frame = 0.5 / info.fps if info.fps > 0 else 0.02
+        can_copy = (
+            info.codec in _COPY_CODECS
+            and not stream.codec_context.has_b_frames
+            and _keyframe_start(container, stream, start_abs, half_frame)
+        )
+        mode = "copy" if can_copy else "reencode"
+        try:
+            span = (_copy if can_copy else _reencode)(container, stream, start_abs, end_abs, out)
+        except (av.FFmpegError, ValueError) as exc:
+            if not can_copy:
+                raise
+            log.info("stream copy failed (%s); re-encoding", exc)
+            mode, span = "reencode", _reencode(container, stream, start_abs, end_abs, out)
+    return {"mode": mode, "duration_ms": int(round((span[1] - span[0]) * 1000)), "size": out.stat().st_size}

@@ -1,0 +1,126 @@
+"""cut_analysis and clip_export: shots, transitions and clip proposals from an uploaded video."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pydantic import BaseModel, Field, model_validator
+from sqlalchemy import delete, select
+
+from app.models import Clip
+from app.worker.context import JobContext
+from app.worker.dispatcher import JobCancelled, PermanentJobError, job_type
+from app.worker.handlers.assets import artifact_url, job_asset
+
+
+class CutAnalysisParams(BaseModel):
+    min_clip_ms: int = Field(1500, ge=100, le=3_600_000, description="Shortest clip to propose.")
+    max_clip_ms: int = Field(30_000, ge=100, le=3_600_000, description="Longest clip to propose.")
+    max_clips: int = Field(50, ge=0, le=1000, description="Most clips to propose (best first).")
+    thumbnails: bool = Field(True, description="Write a JPEG thumbnail per clip.")
+    analysis_width: int = Field(64, ge=16, le=512, description="Width of the luma image the detector sees.")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> CutAnalysisParams:
+        if self.max_clip_ms < self.min_clip_ms:
+            raise ValueError("max_clip_ms must be at least min_clip_ms")
+        return self
+
+
+@job_type("cut_analysis", params=CutAnalysisParams, queue="media", timeout=3600, max_attempts=3,
+          description="Decodes an uploaded video, finds its shots and cuts, and proposes scored clips.")
+async def cut_analysis(ctx: JobContext, params: CutAnalysisParams) -> dict[str, Any]:
+    from app.video import AnalysisCancelled, AnalysisOptions, VideoError, analyze_video, write_thumbnail
+
+    asset, path = await job_asset(ctx)
+    options = AnalysisOptions(min_clip_ms=params.min_clip_ms, max_clip_ms=params.max_clip_ms,
+                              max_clips=params.max_clips, analysis_width=params.analysis_width)
+    share = 90.0 if params.thumbnails else 99.0
+    ctx.progress(0, "decoding")
+    try:
+        result = await ctx.to_thread(analyze_video, path, options,
+                                     progress=lambda pct, msg: ctx.progress(pct * share / 100, msg),
+                                     should_stop=ctx.should_stop)
+    except VideoError as exc:
+        raise PermanentJobError(f"cannot analyse this video: {exc}") from exc
+    except AnalysisCancelled as exc:
+        raise JobCancelled(str(exc)) from exc
+
+    storage = ctx.resource("storage")
+    folder = storage.job_dir(ctx.job_id)
+    thumbs: list[str | None] = []
+    for rank, clip in enumerate(result.clips):
+        ctx.check_cancelled()
+        name = f"clip-{rank:03d}.jpg"
+        if params.thumbnails:
+            try:
+                await ctx.to_thread(write_thumbnail, path, clip.thumbnail_frame_ms, folder / name)
+                thumbs.append(storage.relative(folder / name))
+            except VideoError as exc:
+                ctx.log.warning("no thumbnail for clip %d: %s", rank, exc)
+                thumbs.append(None)
+            ctx.progress(share + (100 - share) * (rank + 1) / max(1, len(result.clips)), "thumbnails")
+        else:
+            thumbs.append(None)
+
+    async with ctx.resource("sessionmaker")() as session, session.begin():
+        # A retried job replaces what an earlier attempt wrote.
+        await session.execute(delete(Clip).where(Clip.job_id == ctx.job_id))
+        rows = [Clip(id=uuid.uuid4(), asset_id=asset.id, job_id=ctx.job_id, rank=rank, start_ms=c.start_ms,
+                     end_ms=c.end_ms, visual_score=float(c.visual_score), thumbnail_path=thumb)
+                for rank, (c, thumb) in enumerate(zip(result.clips, thumbs, strict=True))]
+        session.add_all(rows)
+
+    data = result.to_dict()
+    variants = [
+        {**clip, "clip_id": str(row.id), "rank": row.rank,
+         "thumbnail_url": artifact_url(ctx.job_id, f"clip-{row.rank:03d}.jpg") if row.thumbnail_path else None}
+        for clip, row in zip(data.pop("clips"), rows, strict=True)
+    ]
+    return {"asset_id": str(asset.id), "clips_created": len(rows), **data, "variants": variants}
+
+
+class ClipExportParams(BaseModel):
+    clip_id: uuid.UUID | None = Field(None, description="A clip from cut analysis; or give start_ms/end_ms.")
+    start_ms: int | None = Field(None, ge=0)
+    end_ms: int | None = Field(None, gt=0)
+    asset_id: uuid.UUID | None = Field(None, description="The video (default: the clip's or the job's asset).")
+
+    @model_validator(mode="after")
+    def _range(self) -> ClipExportParams:
+        if self.clip_id is None and (self.start_ms is None or self.end_ms is None):
+            raise ValueError("give clip_id, or start_ms and end_ms")
+        if self.start_ms is not None and self.end_ms is not None and self.end_ms <= self.start_ms:
+            raise ValueError("end_ms must be after start_ms")
+        return self
+
+
+@job_type("clip_export", params=ClipExportParams, queue="media", timeout=1800, max_attempts=3,
+          description="Cuts a clip out of a video into its own MP4 (stream copy when keyframes allow).")
+async def clip_export(ctx: JobContext, params: ClipExportParams) -> dict[str, Any]:
+    from app.video import VideoError, export_clip
+
+    clip = None
+    start_ms, end_ms, asset_id = params.start_ms, params.end_ms, params.asset_id
+    if params.clip_id is not None:
+        async with ctx.resource("sessionmaker")() as session:
+            clip = await session.scalar(select(Clip).where(Clip.id == params.clip_id))
+        if clip is None:
+            raise PermanentJobError(f"clip {params.clip_id} does not exist")
+        start_ms, end_ms, asset_id = clip.start_ms, clip.end_ms, asset_id or clip.asset_id
+    assert start_ms is not None and end_ms is not None
+    _, path = await job_asset(ctx, asset_id)
+    storage = ctx.resource("storage")
+    out = storage.job_dir(ctx.job_id) / "clip.mp4"
+    ctx.progress(5, "exporting")
+    try:
+        info = await ctx.to_thread(export_clip, path, start_ms, end_ms, out)
+    except VideoError as exc:
+        raise PermanentJobError(f"cannot export this clip: {exc}") from exc
+    if clip is not None:
+        async with ctx.resource("sessionmaker")() as session, session.begin():
+            row = await session.get(Clip, clip.id)
+            if row is not None:
+                row.export_path = storage.relative(out)
+    return {"start_ms": start_ms, "end_ms": end_ms, **info, "download_url": artifact_url(ctx.job_id, "clip.mp4")}

@@ -1,0 +1,81 @@
+"""cut_analysis and clip_export through the API and a worker, on generated videos."""
+
+from __future__ import annotations
+
+import uuid
+
+import av
+
+from tests.support.media import make_audio_only, make_video
+from tests.support.waiting import job_row
+
+
+async def upload(client, path, **data):
+    with open(path, "rb") as fh:
+        return await client.post("/upload", files={"file": (path.name, fh.read(), "video/mp4")}, data=data)
+
+
+async def test_video_upload_runs_cut_analysis_with_clips_thumbnails_and_progress(client, pool, tmp_path):
+    video = tmp_path / "three-shots.mp4"
+    cuts = make_video(video, shots=3, seconds_per_shot=2.0)
+    response = await upload(client, video, params='{"min_clip_ms": 500, "max_clip_ms": 1800}')
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["kind"] == "video" and body["job_type"] == "cut_analysis"
+    processed = (await client.post("/jobs/process")).json()
+    assert processed["status"] == "completed", processed.get("error")
+    result = processed["result"]
+    found = [s["start_frame"] for s in result["shots"] if s["transition_in"] == "cut"]
+    assert len(found) == len(cuts) and all(abs(a - b) <= 1 for a, b in zip(found, cuts, strict=True))
+    assert result["frames"] == 150 and abs(result["duration_ms"] - 6000) <= 80 and result["fps"] == 25
+    assert result["clips_created"] == len(result["variants"]) >= 3
+    for clip in result["variants"]:
+        assert 500 <= clip["end_ms"] - clip["start_ms"] <= 1800 and 0 <= clip["visual_score"] <= 1
+        thumb = await client.get(clip["thumbnail_url"])
+        assert thumb.status_code == 200 and thumb.content[:3] == b"\xff\xd8\xff"
+    rows = await pool.fetch("SELECT * FROM clips WHERE asset_id = $1 ORDER BY rank", uuid.UUID(body["asset_id"]))
+    assert len(rows) == result["clips_created"]
+    asset = (await client.get(f"/assets/{body['asset_id']}")).json()
+    assert len(asset["clips"]) == len(rows)
+    job = await job_row(pool, body["job_id"])
+    assert job["progress"] == 100
+
+    export = await client.post("/jobs", json={"job_type": "clip_export", "params": {"clip_id": str(rows[0]["id"])}})
+    assert export.status_code == 201
+    done = (await client.post("/jobs/process")).json()
+    assert done["status"] == "completed", done.get("error")
+    clip_file = await client.get(done["result"]["download_url"])
+    assert clip_file.status_code == 200
+    out = tmp_path / "clip.mp4"
+    out.write_bytes(clip_file.content)
+    with av.open(str(out)) as container:
+        frames = sum(1 for _ in container.decode(video=0))
+    expected = (rows[0]["end_ms"] - rows[0]["start_ms"]) / 40
+    assert abs(frames - expected) <= 3
+
+
+async def test_not_a_video_is_415_at_upload(client, tmp_path):
+    fake = tmp_path / "fake.mp4"
+    fake.write_bytes(b"\x00\x00\x00\x18ftypisom" + b"\x00" * 500)  # looks like MP4, holds nothing
+    response = await upload(client, fake)
+    assert response.status_code == 415 and "video" in response.json()["detail"]
+
+
+async def test_audio_only_file_is_refused(client, tmp_path):
+    audio = tmp_path / "sound.mp4"
+    make_audio_only(audio)
+    response = await upload(client, audio)
+    assert response.status_code == 415
+
+
+async def test_truncated_video_fails_job_clearly_without_retry(client, pool, tmp_path, settings):
+    video = tmp_path / "ok.mp4"
+    make_video(video, shots=2)
+    response = await upload(client, video)
+    assert response.status_code == 201
+    asset = await pool.fetchrow("SELECT stored_path FROM assets WHERE id = $1", uuid.UUID(response.json()["asset_id"]))
+    stored = settings.storage_dir / asset["stored_path"]
+    stored.write_bytes(stored.read_bytes()[:300])  # damaged after upload
+    body = (await client.post("/jobs/process")).json()
+    assert body["status"] == "failed" and "cannot analyse this video" in body["error"]
+    assert (await job_row(pool, response.json()["job_id"]))["attempts"] == 1
