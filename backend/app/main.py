@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
-from app.api.routes import artifacts, health, jobs, uploads
+from app.api.routes import artifacts, health, jobs, models, uploads
 from app.core.config import Settings, get_settings
 from app.core.logging import configure_logging
 from app.runtime import Runtime
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(jobs.process_router)
     app.include_router(jobs.router)
     app.include_router(artifacts.router)
+    app.include_router(models.router)
     return app
 
 

@@ -1,0 +1,122 @@
+"""restoration, batch_restoration and quality_assessment of document images."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy import Float, cast, select
+
+from app.models import MLModel
+from app.worker.context import JobContext
+from app.worker.dispatcher import JobCancelled, PermanentJobError, job_type
+from app.worker.handlers.assets import artifact_url, job_asset
+
+MAX_PIXELS = 60_000_000
+
+
+async def model_file(ctx: JobContext, model_id: uuid.UUID | None) -> tuple[Path, uuid.UUID | None]:
+    """The chosen model's file; without a choice, the trained model with the best validation PSNR, or the
+    model shipped with Skiplock when none was trained."""
+    from app.ml.infer import default_model_path
+
+    async with ctx.resource("sessionmaker")() as session:
+        if model_id is not None:
+            row = await session.get(MLModel, model_id)
+            if row is None:
+                raise PermanentJobError(f"model {model_id} does not exist (see GET /models)")
+        else:
+            row = await session.scalar(select(MLModel).order_by(
+                cast(MLModel.metrics["val_psnr"].astext, Float).desc().nulls_last()).limit(1))
+    if row is None:
+        return default_model_path(), None
+    return ctx.resource("storage").path(row.path), row.id
+
+
+class RestorationParams(BaseModel):
+    model_id: uuid.UUID | None = Field(None, description="Default: the best trained model, else the shipped one.")
+    tile: int = Field(256, ge=64, le=2048, description="Tile size for inference; memory stays bounded.")
+    overlap: int = Field(32, ge=0, le=256)
+    asset_id: uuid.UUID | None = Field(None, description="Default: the job's uploaded asset.")
+
+
+async def _restore_one(ctx: JobContext, params: RestorationParams, asset_id: uuid.UUID | None, out_name: str,
+                       model: tuple[Path, uuid.UUID | None], share: tuple[float, float] = (0, 100)) -> dict[str, Any]:
+    from app.ml.errors import MLInputError, OperationCancelled
+    from app.ml.infer import restore_image
+
+    asset, path = await job_asset(ctx, asset_id)
+    out = ctx.resource("storage").job_dir(ctx.job_id) / out_name
+    low, high = share
+    try:
+        info = await ctx.to_thread(restore_image, model[0], path, out, tile=params.tile, overlap=params.overlap,
+                                   max_pixels=MAX_PIXELS, should_stop=ctx.should_stop,
+                                   progress=lambda pct, msg: ctx.progress(low + (high - low) * pct / 100, msg))
+    except MLInputError as exc:
+        raise PermanentJobError(f"cannot restore asset {asset.id}: {exc}") from exc
+    except OperationCancelled as exc:
+        raise JobCancelled(str(exc)) from exc
+    return {"asset_id": str(asset.id), "model_id": str(model[1]) if model[1] else "default",
+            "restored_url": artifact_url(ctx.job_id, out_name), "original_url": f"/assets/{asset.id}/file", **info}
+
+
+@job_type("restoration", params=RestorationParams, queue="ml", timeout=3600, max_attempts=3,
+          description="Restores an uploaded document image with a trained model (tiled, bounded memory).")
+async def restoration(ctx: JobContext, params: RestorationParams) -> dict[str, Any]:
+    model = await model_file(ctx, params.model_id)
+    return await _restore_one(ctx, params, params.asset_id, "restored.png", model)
+
+
+class BatchRestorationParams(RestorationParams):
+    asset_ids: list[uuid.UUID] = Field(min_length=1, max_length=1000)
+
+
+@job_type("batch_restoration", params=BatchRestorationParams, queue="ml", timeout=6 * 3600, max_attempts=2,
+          description="Restores many uploaded images in one job, with a status per item.")
+async def batch_restoration(ctx: JobContext, params: BatchRestorationParams) -> dict[str, Any]:
+    model = await model_file(ctx, params.model_id)
+    items: list[dict[str, Any]] = []
+    n = len(params.asset_ids)
+    for i, asset_id in enumerate(params.asset_ids):
+        ctx.check_cancelled()
+        try:
+            info = await _restore_one(ctx, params, asset_id, f"restored-{i:04d}.png", model,
+                                      (100 * i / n, 100 * (i + 1) / n))
+            items.append({"status": "completed", **info})
+        except PermanentJobError as exc:
+            items.append({"asset_id": str(asset_id), "status": "failed", "error": str(exc)})
+    done = sum(item["status"] == "completed" for item in items)
+    if done == 0:
+        raise PermanentJobError(f"none of the {n} images could be restored: {items[0]['error']}")
+    return {"completed": done, "failed": n - done, "items": items}
+
+
+class QualityParams(BaseModel):
+    asset_id: uuid.UUID | None = Field(None, description="The image to judge (default: the job's asset).")
+    restored_job_id: uuid.UUID | None = Field(None, description="Judge a restoration job's output instead.")
+    reference_asset_id: uuid.UUID | None = Field(None, description="Clean reference: PSNR and SSIM against it.")
+
+
+@job_type("quality_assessment", params=QualityParams, queue="ml", timeout=600,
+          description="PSNR/SSIM against a reference image, or no-reference quality figures.")
+async def quality_assessment(ctx: JobContext, params: QualityParams) -> dict[str, Any]:
+    from app.ml.errors import MLInputError
+    from app.ml.images import read_image
+    from app.ml.quality import compare_images, no_reference_metrics
+
+    if params.restored_job_id is not None:
+        path = ctx.resource("storage").path(f"jobs/{params.restored_job_id}/restored.png")
+        if not path.is_file():
+            raise PermanentJobError(f"job {params.restored_job_id} has no restored image")
+    else:
+        _, path = await job_asset(ctx, params.asset_id)
+    try:
+        if params.reference_asset_id is not None:
+            _, reference = await job_asset(ctx, params.reference_asset_id)
+            return {"mode": "reference", **await ctx.to_thread(compare_images, path, reference)}
+        image = await ctx.to_thread(read_image, path, max_pixels=MAX_PIXELS)
+        return {"mode": "no_reference", **await ctx.to_thread(no_reference_metrics, image)}
+    except MLInputError as exc:
+        raise PermanentJobError(str(exc)) from exc

@@ -1,0 +1,147 @@
+"""Document-restoration data and training jobs: synthetic_data, validate_dataset, training, fine_tuning."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from app.models import Dataset, MLModel
+from app.worker.context import JobContext
+from app.worker.dispatcher import JobCancelled, PermanentJobError, job_type
+
+
+class SyntheticDataParams(BaseModel):
+    count: int = Field(200, ge=1, le=100_000, description="Clean/degraded pairs to generate.")
+    seed: int = Field(0, ge=0, description="Same seed, same dataset, byte for byte.")
+    size: int = Field(256, ge=64, le=2048, description="Page crop size in pixels (square).")
+    name: str | None = Field(None, max_length=200)
+
+
+@job_type("synthetic_data", params=SyntheticDataParams, queue="ml", timeout=3600, max_attempts=2,
+          description="Generates a seeded dataset of clean and degraded document page pairs.")
+async def synthetic_data(ctx: JobContext, params: SyntheticDataParams) -> dict[str, Any]:
+    from app.ml.errors import MLInputError, OperationCancelled
+    from app.ml.synth import SynthConfig, generate_dataset
+
+    storage = ctx.resource("storage")
+    out = storage.path(f"datasets/{ctx.job_id}")
+    try:
+        summary = await ctx.to_thread(generate_dataset, out, SynthConfig(count=params.count, seed=params.seed,
+                                                                          size=params.size),
+                                      progress=ctx.progress, should_stop=ctx.should_stop)
+    except MLInputError as exc:
+        raise PermanentJobError(str(exc)) from exc
+    except OperationCancelled as exc:
+        raise JobCancelled(str(exc)) from exc
+    dataset_id = uuid.uuid4()
+    async with ctx.resource("sessionmaker")() as session, session.begin():
+        session.add(Dataset(id=dataset_id, job_id=ctx.job_id, name=params.name, path=storage.relative(out),
+                            pairs=summary["count"], size_bytes=summary["size_bytes"], seed=params.seed,
+                            params=params.model_dump(mode="json")))
+    return {"dataset_id": str(dataset_id), **{k: v for k, v in summary.items() if k != "path"}}
+
+
+async def _dataset_dir(ctx: JobContext, dataset_id: uuid.UUID) -> tuple[Dataset, Path]:
+    async with ctx.resource("sessionmaker")() as session:
+        dataset = await session.get(Dataset, dataset_id)
+    if dataset is None:
+        raise PermanentJobError(f"dataset {dataset_id} does not exist; create one with a synthetic_data job")
+    return dataset, ctx.resource("storage").path(dataset.path)
+
+
+class ValidateDatasetParams(BaseModel):
+    dataset_id: uuid.UUID
+
+
+@job_type("validate_dataset", params=ValidateDatasetParams, queue="ml", timeout=1800,
+          description="Checks a dataset: every image readable, paired, and of matching size.")
+async def validate_dataset(ctx: JobContext, params: ValidateDatasetParams) -> dict[str, Any]:
+    from app.ml.errors import MLInputError
+    from app.ml.synth import validate_dataset as check
+
+    _, folder = await _dataset_dir(ctx, params.dataset_id)
+    try:
+        report = await ctx.to_thread(check, folder)
+    except MLInputError as exc:
+        raise PermanentJobError(str(exc)) from exc
+    return {"dataset_id": str(params.dataset_id), **report}
+
+
+class TrainingParams(BaseModel):
+    dataset_id: uuid.UUID
+    steps: int = Field(3000, ge=1, le=10_000_000)
+    max_seconds: float | None = Field(None, gt=0, description="Stop (annealed) after this much training time.")
+    width: int = Field(16, ge=4, le=256)
+    enc_blocks: list[int] = Field(default_factory=lambda: [1, 1, 2], min_length=1, max_length=5)
+    middle_blocks: int = Field(2, ge=0, le=32)
+    dec_blocks: list[int] = Field(default_factory=lambda: [1, 1, 1], min_length=1, max_length=5)
+    batch_size: int = Field(8, ge=1, le=512)
+    crop_size: int = Field(64, ge=16, le=1024)
+    lr: float = Field(1e-3, gt=0, le=1.0)
+    checkpoint_every: int = Field(500, ge=1)
+    seed: int = Field(0, ge=0)
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
+    name: str | None = Field(None, max_length=200)
+
+
+class FineTuningParams(TrainingParams):
+    model_id: uuid.UUID | None = Field(None, description="Model to start from; default: the shipped model.")
+    steps: int = Field(500, ge=1, le=10_000_000)
+    lr: float = Field(2e-4, gt=0, le=1.0)
+
+
+def _progress_adapter(ctx: JobContext):  # type: ignore[no-untyped-def]
+    def report(info: dict[str, Any]) -> None:
+        message = (f"step {info.get('step')}/{info.get('steps')} loss {info.get('loss', float('nan')):.4f} "
+                   f"lr {info.get('lr', 0):.2e} {info.get('patches_per_s', 0):.0f} patches/s")
+        ctx.progress(float(info.get("percent", 0.0)), message)
+
+    return report
+
+
+async def _train(ctx: JobContext, params: TrainingParams, init: Path | None, parent: uuid.UUID | None) -> dict[str, Any]:
+    from app.ml.errors import MLInputError, TrainingCancelled, TrainingDiverged
+    from app.ml.train import TrainConfig, train
+
+    dataset, folder = await _dataset_dir(ctx, params.dataset_id)
+    fields = params.model_dump(exclude={"dataset_id", "name", "model_id"})
+    config = TrainConfig(**fields)
+    storage = ctx.resource("storage")
+    out = storage.job_dir(ctx.job_id)  # the same folder on every attempt: a retried job resumes from last.pt
+    try:
+        summary = await ctx.to_thread(train, folder, out, config, init_checkpoint=init, resume=True,
+                                      progress=_progress_adapter(ctx), should_stop=ctx.should_stop)
+    except TrainingDiverged as exc:
+        raise PermanentJobError(str(exc)) from exc
+    except MLInputError as exc:
+        raise PermanentJobError(str(exc)) from exc
+    except TrainingCancelled as exc:
+        raise JobCancelled(str(exc)) from exc
+    model_id = uuid.uuid4()
+    metrics = {k: summary[k] for k in ("val_psnr", "val_ssim", "input_psnr", "input_ssim", "final_loss",
+                                        "steps", "patches_per_s", "seconds")}
+    async with ctx.resource("sessionmaker")() as session, session.begin():
+        session.add(MLModel(id=model_id, job_id=ctx.job_id, dataset_id=dataset.id, parent_id=parent,
+                            name=params.name, architecture=asdict(config.arch()), metrics=metrics,
+                            path=storage.relative(Path(summary["model_path"]))))
+    return {"model_id": str(model_id), "device": summary["device"],
+            "resumed_from_step": summary["resumed_from_step"], **metrics}
+
+
+@job_type("training", params=TrainingParams, queue="ml", timeout=24 * 3600, max_attempts=3, concurrency=1,
+          description="Trains a NAFNet document-restoration model on a dataset (resumes from its checkpoint).")
+async def training(ctx: JobContext, params: TrainingParams) -> dict[str, Any]:
+    return await _train(ctx, params, None, None)
+
+
+@job_type("fine_tuning", params=FineTuningParams, queue="ml", timeout=24 * 3600, max_attempts=3, concurrency=1,
+          description="Continues training an existing model on a dataset.")
+async def fine_tuning(ctx: JobContext, params: FineTuningParams) -> dict[str, Any]:
+    from app.worker.handlers.restoration import model_file
+
+    path, model_id = await model_file(ctx, params.model_id)
+    return await _train(ctx, params, path, model_id)
