@@ -10,7 +10,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
-from app.api.routes import artifacts, health, jobs, models, uploads
+from app.api.events import EventHub
+from app.api.routes import artifacts, health, jobs, metrics, models, operators, uploads
 from app.core.config import Settings, get_settings
 from app.core.logging import configure_logging
 from app.runtime import Runtime
@@ -25,6 +26,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await Runtime.start(settings)
         app.state.runtime = runtime
+        app.state.events = EventHub(runtime.url)
         worker_task = None
         worker = None
         if settings.worker_enabled:
@@ -38,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if worker is not None and worker_task is not None:
                 worker.stop()
                 await worker_task
+            await app.state.events.close()
             await runtime.close()
 
     app = FastAPI(
@@ -66,6 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(jobs.router)
     app.include_router(artifacts.router)
     app.include_router(models.router)
+    app.include_router(operators.router)
+    app.include_router(metrics.router)
     return app
 
 

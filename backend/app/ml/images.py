@@ -87,6 +87,7 @@ def write_png(arr: np.ndarray, out_path: Path) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             Image.fromarray(data).save(fh, format="PNG", optimize=False)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
         os.replace(tmp, out_path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -11,7 +11,8 @@ Each frame gets four components in [0, 1] computed from the features of `feature
 * exposure ``E = 1 - |mean - 118| / 118`` clipped to [0, 1]: 1 for mid-grey average luma, 0 for black/white.
 
 ``visual_score = 0.35*S + 0.25*C + 0.20*M + 0.20*E`` averaged over the frames of the clip, so it lies in
-[0, 1]. The thumbnail is the frame of the clip with the highest still-image quality ``0.5*S + 0.25*C + 0.25*E``.
+[0, 1]. The thumbnail is the frame of the clip with the highest still-image quality
+``0.5*S + 0.25*C + 0.25*E``.
 
 Proposal rules: transition frames are excluded from clips; shots longer than ``max_clip_ms`` are split into
 equal windows (each at most ``max_clip_ms``); consecutive shots shorter than ``min_clip_ms`` are merged
@@ -93,7 +94,9 @@ class _Timeline:
         return int(np.clip(np.searchsorted(self.t, ms, side="right") - 1, 0, self.t.shape[0] - 1))
 
 
-def _groups(ranges: list[tuple[int, int, int]], tl: _Timeline, opt: AnalysisOptions) -> list[tuple[int, int, int]]:
+def _groups(
+    ranges: list[tuple[int, int, int]], tl: _Timeline, opt: AnalysisOptions
+) -> list[tuple[int, int, int]]:
     """Merge consecutive too-short ranges; drop groups that stay too short."""
     out: list[tuple[int, int, int]] = []
     pending: tuple[int, int, int] | None = None
@@ -145,7 +148,13 @@ def propose_clips(
             score = float(np.clip((csum[fb + 1] - csum[fa]) / (fb - fa + 1), 0.0, 1.0))
             thumb = fa + int(np.argmax(still[fa : fb + 1]))
             clips.append(
-                ClipProposal(int(round(s_ms)), int(round(e_ms)), round(score, 4), shot_index, int(round(tl.start(thumb))))
+                ClipProposal(
+                    int(round(s_ms)),
+                    int(round(e_ms)),
+                    round(score, 4),
+                    shot_index,
+                    int(round(tl.start(thumb))),
+                )
             )
     clips.sort(key=lambda c: (-c.visual_score, c.start_ms))
     return clips[: options.max_clips]

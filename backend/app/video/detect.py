@@ -4,17 +4,22 @@ All thresholds are relative to the video itself (rolling medians / MAD of the sa
 absolute floors so that static or black footage (where the local spread is ~0) stays quiet.
 
 * Cuts: the change signal ``s = 2*dpix/255 + dhist*min(dpix/20, 1)`` must spike above the statistics
-  (median + several MADs) of the frames on at least one side and be a clear multiple of the median level
-  on both sides, so the onset of fast motion (high level after) is not a cut but a cut out of a
-  fast-motion shot (high, noisy level before) still is. Flash rejection: a cut is real only if every pair of frames
-  (before the cut, after it) within a short lag still differs by at least half of the jump; a flash
-  returns to the previous content, so some pair is similar again.
+  (median + several MADs, and 2.5x the median) of the frames on one side and be well above (1.8x) the
+  median level on the other side, so the onset of fast motion (high level after) is not a cut but a
+  cut out of a fast-motion shot (high, noisy level before) still is. Flash rejection: a cut is real
+  only if every pair of frames (before the cut, after it) within ~0.25 s still differs by at least half of the jump, and also in
+  structure (1 - NCC >= 0.2: codecs often smear the frames after a flash, changing brightness and
+  detail but not layout); a flash returns to the previous content, so some pair is similar again.
 * Fades: runs of near-black (or near-white) flat frames reached by a monotonic luma ramp of several
   frames (a cut to black has no ramp and is left to the cut detector).
-* Dissolves: the middle frame is close to the average of the frames at the span ends (``rr`` small),
-  the ends differ structurally more than motion explains (``se`` above its local level), and no single
-  frame carries most of the change (plateau, not a spike). Votes from many (centre, half-span) pairs are
-  clustered; the span is the union of the "inner" votes (ends still inside the blend).
+* Dissolves: for many (centre c, half-span h) pairs, a vote needs: the middle frame close to the
+  average of the frames at c-h and c+h (``rr`` small, and a dip compared with ``rr`` one span away, since
+  smooth motion of soft content looks blend-like everywhere); the ends differing structurally more than
+  motion explains (``se`` above its level in the neighbouring windows); the middle frame's contrast equal
+  to that of a blend of the ends (moving content keeps its contrast); enough contrast to judge; and no
+  single frame carrying most of the change (plateau, not a spike). Votes are clustered; a cluster
+  needs >= 3 votes including one clean blend of unrelated images; its span is the union of the "inner"
+  votes (ends still inside the blend).
 """
 
 from __future__ import annotations
@@ -34,10 +39,12 @@ log = logging.getLogger(__name__)
 CUT_K_SIGMA = 6.0
 CUT_RATIO = 1.5
 CUT_ABS_MIN = 0.10
+CUT_OTHER_RATIO = 1.8
 FLASH_PERSIST = 0.5
+FLASH_STRUCT = 0.2
 DARK_MEAN, BRIGHT_MEAN, FLAT_STD = 28.0, 228.0, 12.0
 FADE_MIN_RISE = 15.0
-RR_MAX = 0.35
+RR_MAX = 0.4
 DE_MIN = 8.0
 SPIKE_MAX = 0.5
 MIN_VOTES = 3
@@ -45,7 +52,8 @@ SE_MARGIN = 0.3
 SE_MIN = 0.35
 BLEND_STD_TOL = 0.06
 SE_STRONG = 0.8
-RR_STRONG = 0.2
+RR_LOCAL = 0.7
+RR_STRONG = 0.25
 LOW_CONTRAST = 8.0
 
 
@@ -81,18 +89,21 @@ def _side_threshold(window: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return med, med + np.maximum(np.maximum(CUT_K_SIGMA * sigma, CUT_RATIO * med), CUT_ABS_MIN)
 
 
-def _persistence(lag: np.ndarray, t: int, kmax: int) -> float:
-    """min over (a, b) of diff(frame t-1-a, frame t+b), relative to the jump diff(t-1, t)."""
+def _min_pair(lag: np.ndarray, t: int, kmax: int) -> float:
+    """min over a, b >= 0 (a + b <= kmax) of lag[t+b, a+b] = distance(frame t-1-a, frame t+b)."""
     n = lag.shape[0]
-    jump = float(lag[t, 0])
     best = np.inf
-    for b in range(kmax + 1):
-        if t + b >= n:
-            break
-        for a in range(kmax + 1 - b):
-            if t - 1 - a < 0:
-                break
-            best = min(best, float(lag[t + b, a + b]))
+    for b in range(min(kmax, n - 1 - t) + 1):
+        a_max = min(kmax - b, t - 1)
+        if a_max >= 0:
+            best = min(best, float(np.nanmin(lag[t + b, b : b + a_max + 1])))
+    return best
+
+
+def _persistence(lag: np.ndarray, t: int, kmax: int) -> float:
+    """Smallest before/after frame difference around t, relative to the jump diff(t-1, t)."""
+    jump = float(lag[t, 0])
+    best = _min_pair(lag, t, kmax)
     if not np.isfinite(best) or jump <= 1e-6:
         return 0.0
     return best / jump
@@ -113,7 +124,7 @@ def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
     # A spike over one calm side's statistics that is also well above both sides' levels: a cut out of
     # (or into) a noisy fast-motion shot is judged against the calm side; the onset of motion is not
     # (its spike is not above the level after it).
-    spike = ((s > thr_a) | (s > thr_b)) & (s > (1.0 + CUT_RATIO) * base) & (s > CUT_ABS_MIN)
+    spike = ((s > thr_a) & (s > CUT_OTHER_RATIO * med_b)) | ((s > thr_b) & (s > CUT_OTHER_RATIO * med_a))
     local_max = s >= sliding_window_view(np.pad(s, gap, constant_values=-1.0), 2 * gap + 1).max(axis=1)
     candidates = np.flatnonzero(spike & local_max)
     kmax = f.lagdiff.shape[1] - 1
@@ -121,7 +132,10 @@ def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
     for t in candidates:
         if t == 0:
             continue
-        if _persistence(f.lagdiff, int(t), kmax) < FLASH_PERSIST:
+        if (
+            _persistence(f.lagdiff, int(t), kmax) < FLASH_PERSIST
+            or _min_pair(f.lag_se, int(t), kmax) < FLASH_STRUCT
+        ):
             log.debug("frame %d: change does not persist (flash?)", t)
             continue
         conf = float(np.clip((s[t] - base[t]) / max(s[t], 1e-6), 0.0, 1.0))
@@ -212,6 +226,20 @@ class _Vote:
     de: float
     rr: float
     se: float
+    se_excess: float  # se above the neighbouring (motion) level
+
+
+def _neighbour_mean(x: np.ndarray, c: np.ndarray, h: int) -> np.ndarray:
+    """Mean of x at c-2h and c+2h (NaN-aware; +inf when neither exists).
+
+    Used for the blend residual: a dissolve is a local dip of ``rr``, while smooth motion of soft or
+    periodic content looks blend-like everywhere in the shot.
+    """
+    xp = np.concatenate([np.full(2 * h, np.nan), x, np.full(2 * h, np.nan)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        m = np.nanmean(np.stack([xp[c], xp[c + 4 * h]]), axis=0)
+    return np.where(np.isnan(m), np.inf, m)
 
 
 def _blend_contrast_ok(sig_std: np.ndarray, se: np.ndarray, c: np.ndarray, h: int) -> np.ndarray:
@@ -237,16 +265,35 @@ def _dissolve_votes(f: FrameFeatures, fps: float, blocked: np.ndarray) -> list[_
             break
         rr, de, se = f.blend_rr[:, j], f.blend_de[:, j], f.blend_se[:, j]
         c = np.arange(h, n - h)
-        thr_se = np.maximum(_neighbour_level(se, c, h) + SE_MARGIN, SE_MIN)
+        level = _neighbour_level(se, c, h)
+        thr_se = np.maximum(level + SE_MARGIN, SE_MIN)
         wsum = csum[c + h + 1] - csum[c - h + 1]
         wmax = sliding_window_view(dpix[1:], 2 * h).max(axis=1)[c - h]
-        ok = (rr[c] < RR_MAX) & (se[c] > thr_se) & (de[c] > DE_MIN) & (wmax < SPIKE_MAX * np.maximum(wsum, 1e-6))
+        rr_level = _neighbour_mean(rr, c, h)
+        ok = (
+            (rr[c] < RR_MAX)
+            & (rr[c] <= RR_LOCAL * rr_level)
+            & (se[c] > thr_se)
+            & (de[c] > DE_MIN)
+            & (wmax < SPIKE_MAX * np.maximum(wsum, 1e-6))
+        )
         ok &= blocked_sum[c + h + 1] - blocked_sum[c - h] == 0
         ok &= _blend_contrast_ok(f.sig_std, se, c, h)
-        ok &= np.maximum(f.sig_std[c - h], f.sig_std[c + h]) >= LOW_CONTRAST  # NCC of two near-flat images is noise
-        for ci in c[ok]:
-            votes.append(_Vote(int(ci - h), int(ci + h), float(de[ci]), float(rr[ci]), float(se[ci])))
+        ok &= (
+            np.maximum(f.sig_std[c - h], f.sig_std[c + h]) >= LOW_CONTRAST
+        )  # NCC of two near-flat images is noise
+        for ci, lv in zip(c[ok], level[ok]):
+            votes.append(
+                _Vote(
+                    int(ci - h), int(ci + h), float(de[ci]), float(rr[ci]), float(se[ci]), float(se[ci] - lv)
+                )
+            )
     return votes
+
+
+def _strong(v: _Vote) -> bool:
+    """A clean blend (small residual) of two unrelated images (structural distance near 1)."""
+    return v.se >= SE_STRONG and v.rr <= RR_STRONG
 
 
 def detect_dissolves(f: FrameFeatures, fps: float, blocked: np.ndarray) -> list[tuple[int, int, float]]:
@@ -260,7 +307,7 @@ def detect_dissolves(f: FrameFeatures, fps: float, blocked: np.ndarray) -> list[
             clusters.append([v])
     out: list[tuple[int, int, float]] = []
     for cl in clusters:
-        if len(cl) < MIN_VOTES or not any(v.se >= SE_STRONG and v.rr <= RR_STRONG for v in cl):
+        if len(cl) < MIN_VOTES or not any(_strong(v) for v in cl):
             continue  # too little evidence, or never a clean blend of unrelated images
         max_de = max(v.de for v in cl)
         inner = [v for v in cl if v.de <= 0.85 * max_de] or [min(cl, key=lambda v: (v.end - v.start, v.rr))]
@@ -304,5 +351,7 @@ def build_shots(transitions: list[Transition], t_ms: np.ndarray, duration_ms: in
         nxt = bounds[i + 1][0] if i + 1 < len(bounds) else n
         end_ms = int(round(t_ms[nxt])) if nxt < n else duration_ms
         span = None if tr is None or tr.kind == "cut" else (tr.start_frame, tr.end_frame)
-        shots.append(Shot(i, b, nxt - 1, int(round(t_ms[b])), end_ms, "start" if tr is None else tr.kind, span))
+        shots.append(
+            Shot(i, b, nxt - 1, int(round(t_ms[b])), end_ms, "start" if tr is None else tr.kind, span)
+        )
     return shots

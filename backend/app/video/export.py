@@ -80,7 +80,9 @@ def _keyframe_start(container: Any, stream: Any, start_abs: float, tolerance_s: 
     return False
 
 
-def _copy(container: Any, stream: Any, start_abs: float, end_abs: float, out_path: Path) -> tuple[float, float]:
+def _copy(
+    container: Any, stream: Any, start_abs: float, end_abs: float, out_path: Path
+) -> tuple[float, float]:
     """Stream-copy packets with pts in [start, end); returns (first, last_end) times in seconds."""
     _seek(container, stream, start_abs)
     tb = stream.time_base
@@ -108,7 +110,9 @@ def _copy(container: Any, stream: Any, start_abs: float, end_abs: float, out_pat
     return float(first_pts * tb), last_end
 
 
-def _reencode(container: Any, stream: Any, start_abs: float, end_abs: float, out_path: Path) -> tuple[float, float]:
+def _reencode(
+    container: Any, stream: Any, start_abs: float, end_abs: float, out_path: Path
+) -> tuple[float, float]:
     """Decode [start, end) and encode H.264 (yuv420p, even size, ms timestamps)."""
     info = stream_info(container, stream)
     _seek(container, stream, start_abs)

@@ -9,12 +9,15 @@ For every decoded frame we keep only a few dozen float32 numbers, never the fram
 * ``sharp``: variance of the 4-neighbour Laplacian on a full-resolution centre crop (focus/detail),
   measured on every 4th frame (NaN on the others);
 * ``lagdiff[t, l-1]``: mean absolute difference between the ~16 px wide "signature" images of frames
-  t and t-l, for l = 1..L with L ~ 0.25 s of frames (at most FLASH_LAGS). Used to check that content *after* a candidate cut differs from
-  content *before* it (camera flashes come back to the same content);
+  t and t-l, for l = 1..L with L ~ 0.25 s of frames (at most FLASH_LAGS). Used to check that content
+  *after* a candidate cut differs from content *before* it (camera flashes come back to the same content); ``lag_se`` is the same for the
+  structural distance 1 - NCC (brightness/contrast invariant);
 * ``blend_rr/blend_de/blend_se[c, j]`` for half-spans h_j: with A = frame c-h, M = frame c, B = frame c+h,
   ``rr = mean|M - (A+B)/2| / mean|A-B|`` (how far the middle frame is from a linear blend of the ends; ~0
-  inside a cross-dissolve), ``de = mean|A-B|`` and ``se = 1 - NCC(A, B)`` (structural change between
-  the ends, insensitive to brightness/contrast so lighting changes do not look like dissolves);
+  inside a cross-dissolve). ``rr`` uses point samples of the analysis image rather than block averages:
+  blending commutes with any linear sampling, so dissolves stay exactly linear, while the aliasing
+  makes moving content non-linear (block-averaged edges move *linearly*, which mimics a dissolve);
+  ``de = mean|A-B|`` and ``se = 1 - NCC(A, B)`` (structural change between the ends, insensitive to brightness/contrast so lighting changes do not look like dissolves);
 * ``hist``: the 32-bin luma histogram itself (float16, 64 bytes): content statistics stay put under
   motion but move from one shot's to the other's during a dissolve;
 * ``sig_std``: standard deviation of the signature image (a blend of two images has a predictable,
@@ -64,6 +67,7 @@ class FrameFeatures:
     dhist: np.ndarray
     sharp: np.ndarray
     lagdiff: np.ndarray
+    lag_se: np.ndarray
     sig_std: np.ndarray
     hist: np.ndarray
     half_spans: tuple[int, ...]
@@ -98,8 +102,11 @@ class _Plan:
         self.br, self.bc = h // ah, w // aw
         r0, c0 = (h - ah * self.br) // 2, (w - aw * self.bc) // 2
         self.views = [
-            (slice(r0 + orow, r0 + orow + ah * self.br, self.br), slice(c0 + ocol, c0 + ocol + aw * self.bc, self.bc))
-            for orow, ocol in zip(_offsets(self.br), _offsets(self.bc))
+            (
+                slice(r0 + orow, r0 + orow + ah * self.br, self.br),
+                slice(c0 + ocol, c0 + ocol + aw * self.bc, self.bc),
+            )
+            for orow, ocol in zip(_offsets(self.br), _offsets(self.bc), strict=True)
         ]
         cs = min(CROP, h, w)
         cy, cx = (h - cs) // 2, (w - cs) // 2
@@ -137,6 +144,7 @@ class FeatureExtractor:
         self._prev_h: np.ndarray | None = None
         self._sig_hist = np.empty((0, (ah // self.sig_block) * (aw // self.sig_block)), np.float32)
         self._z_hist = self._sig_hist.copy()
+        self._detail_hist = self._sig_hist.copy()
         self._flat_hist = np.empty(0, bool)
 
     def add(self, y: np.ndarray, shift: int, t_ms: float) -> None:
@@ -155,7 +163,9 @@ class FeatureExtractor:
         else:
             np.add(y[plan.views[0]], y[plan.views[1]], out=slot, dtype=np.uint16)
         self._scale[self._k] = 1.0 / (2 * (1 << shift))
-        self._has_crop[self._k] = plan.rows is None and plan.crop is not None and self._count % SHARP_EVERY == 0
+        self._has_crop[self._k] = (
+            plan.rows is None and plan.crop is not None and self._count % SHARP_EVERY == 0
+        )
         self._count += 1
         if self._has_crop[self._k]:
             np.copyto(self._crop[self._k], y[plan.crop], casting="unsafe")
@@ -210,33 +220,52 @@ class FeatureExtractor:
         mu, sd = sig.mean(axis=1, keepdims=True), sig.std(axis=1, keepdims=True)
         flat = sd[:, 0] < FLAT_STD
         z = np.where(flat[:, None], 0.0, (sig - mu) / np.maximum(sd, 1e-6)).astype(np.float32)
+        off = sb // 2
+        detail = np.ascontiguousarray(a[:, off::sb, off::sb]).reshape(
+            k, -1
+        )  # point samples: aliased on purpose
         m = self._sig_hist.shape[0]
         sx = np.concatenate([self._sig_hist, sig])
+        dx = np.concatenate([self._detail_hist, detail])
         zx = np.concatenate([self._z_hist, z])
         fx = np.concatenate([self._flat_hist, flat])
         t = np.arange(m, m + k)[:, None]
         cur = sig[:, None, :]
         prev = t - np.arange(1, self.lags + 1)[None, :]
-        lag = np.abs(cur - sx[np.maximum(prev, 0)]).mean(axis=2)
+        prev0 = np.maximum(prev, 0)
+        lag = np.abs(cur - sx[prev0]).mean(axis=2)
         lag[prev < 0] = np.nan
+        fp = fx[prev0]
+        lag_se = np.where(
+            fp & flat[:, None],
+            0.0,
+            np.where(fp | flat[:, None], 1.0, 1.0 - (zx[prev0] * z[:, None, :]).mean(axis=2)),
+        )
+        lag_se[prev < 0] = np.nan
         hs = np.asarray(self.half_spans)[None, :]
         ia, ic = t - 2 * hs, t - hs
         valid = ia >= 0
         ia, ic = np.maximum(ia, 0), np.maximum(ic, 0)
         sa = sx[ia]
         de = np.abs(sa - cur).mean(axis=2)
-        rr = np.abs(sx[ic] - 0.5 * (sa + cur)).mean(axis=2) / np.maximum(de, 0.5)
+        da, dcur = dx[ia], detail[:, None, :]
+        rr = np.abs(dx[ic] - 0.5 * (da + dcur)).mean(axis=2) / np.maximum(np.abs(da - dcur).mean(axis=2), 0.5)
         ncc = (zx[ia] * z[:, None, :]).mean(axis=2)
         fa, fb = fx[ia], flat[:, None]
         se = np.where(fa & fb, 0.0, np.where(fa | fb, 1.0, 1.0 - ncc))
         for arr in (de, rr, se):
             arr[~valid] = np.nan
         self._store(
-            lagdiff=lag.astype(np.float32), rr=rr.astype(np.float32), de=de.astype(np.float32),
-            se=se.astype(np.float32), sig_std=sd[:, 0],
+            lagdiff=lag.astype(np.float32),
+            lag_se=lag_se.astype(np.float32),
+            rr=rr.astype(np.float32),
+            de=de.astype(np.float32),
+            se=se.astype(np.float32),
+            sig_std=sd[:, 0],
         )
         keep = self.history_len
         self._sig_hist, self._z_hist, self._flat_hist = sx[-keep:], zx[-keep:], fx[-keep:]
+        self._detail_hist = dx[-keep:]
 
     # ------------------------------------------------------------------ result
     def finish(self) -> FrameFeatures:
@@ -264,6 +293,7 @@ class FeatureExtractor:
             dhist=cat["dhist"],
             sharp=cat["sharp"],
             lagdiff=cat["lagdiff"],
+            lag_se=cat["lag_se"],
             sig_std=cat["sig_std"],
             hist=cat["hist"],
             half_spans=self.half_spans,

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 JOBS_CHANNEL = "skiplock_jobs"
 CANCEL_CHANNEL = "skiplock_cancel"
+EVENTS_CHANNEL = "skiplock_events"  # sent by a trigger on jobs (migration 0003): state and progress changes
 REAPER_LOCK_KEY = 0x736B6C7265617072  # one reaper at a time across all workers
 
 
@@ -314,7 +315,7 @@ async def reap_expired(conn: Any) -> list[tuple[uuid.UUID, str]]:
                  finished_at = CASE WHEN attempts < max_attempts THEN NULL ELSE now() END,
                  error = 'worker lost: its lease expired at ' || locked_until || ' (killed, frozen or disconnected)'
                          || CASE WHEN attempts < max_attempts THEN '; retrying' ELSE '; no attempts left' END,
-                 run_at = now(), locked_by = NULL, locked_until = NULL, updated_at = now()
+                 run_at = now(), locked_by = NULL, locked_until = NULL, updated_at = now(), reaped = reaped + 1
                WHERE status = 'processing' AND locked_until < now()
                RETURNING id, status::text""",
         )

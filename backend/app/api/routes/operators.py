@@ -1,0 +1,102 @@
+"""What operators watch: the task catalogue, live workers, queue statistics, and a job's live events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi.responses import StreamingResponse
+
+from app.api.deps import RuntimeDep
+from app.worker import stats
+from app.worker.dispatcher import DISPATCH_TABLE
+
+router = APIRouter(tags=["operators"])
+
+FINISHED = {"completed", "failed", "cancelled"}
+
+
+@router.get("/tasks", response_model=list[dict[str, Any]])
+async def list_tasks(runtime: RuntimeDep) -> list[dict[str, Any]]:
+    """Every registered job type, from the DISPATCH_TABLE, with its params JSON schema."""
+    return [
+        {"name": jt.name, "description": jt.description, "queue": jt.queue, "priority": jt.priority,
+         "params_schema": jt.params_model.model_json_schema(), "timeout_seconds": jt.timeout,
+         "max_attempts": jt.max_attempts or runtime.settings.default_max_attempts,
+         "concurrency_limit": jt.concurrency, "schedule": jt.schedule}
+        for jt in sorted(DISPATCH_TABLE.values(), key=lambda t: t.name)
+    ]
+
+
+@router.get("/workers", response_model=list[dict[str, Any]])
+async def list_workers(runtime: RuntimeDep) -> list[dict[str, Any]]:
+    """Registered workers with their heartbeat age and the jobs they hold."""
+    rows = await stats.workers(runtime.pool, runtime.settings.lease_seconds)
+    return [{**r, "id": str(r["id"]), "started_at": r["started_at"].isoformat(),
+             "heartbeat_at": r["heartbeat_at"].isoformat()} for r in rows]
+
+
+@router.get("/stats", response_model=dict[str, Any])
+async def get_stats(runtime: RuntimeDep, minutes: Annotated[int, Query(ge=1, le=1440)] = 15) -> dict[str, Any]:
+    """Counts by status, type and queue; depth and oldest waiting job per queue; throughput, failure rate and
+    p50/p95 durations over the last `minutes`."""
+    async with runtime.pool.acquire() as conn:
+        rows = await stats.counts(conn)
+        depth = await stats.queue_depth(conn)
+        per_minute = await stats.throughput(conn, minutes)
+        per_type = await stats.durations(conn, minutes)
+    by_status: dict[str, int] = {}
+    by_type: dict[str, dict[str, int]] = {}
+    by_queue: dict[str, dict[str, int]] = {}
+    for r in rows:
+        by_status[r["status"]] = by_status.get(r["status"], 0) + r["n"]
+        by_type.setdefault(r["job_type"], {})[r["status"]] = by_type.get(r["job_type"], {}).get(r["status"], 0) + r["n"]
+        by_queue.setdefault(r["queue"], {})[r["status"]] = by_queue.get(r["queue"], {}).get(r["status"], 0) + r["n"]
+    finished = sum(m["completed"] + m["failed"] for m in per_minute)
+    failed = sum(m["failed"] for m in per_minute)
+    return {
+        "by_status": by_status, "by_type": by_type, "by_queue": by_queue, "queues": depth,
+        "window_minutes": minutes, "throughput_per_minute": per_minute,
+        "completed_per_second": sum(m["completed"] for m in per_minute) / (minutes * 60),
+        "failure_rate": failed / finished if finished else 0.0, "durations": per_type,
+    }
+
+
+def _sse(event: str, data: dict[str, Any]) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n"
+
+
+@router.get("/jobs/{job_id}/events", response_class=StreamingResponse,
+            responses={200: {"content": {"text/event-stream": {}}}, 404: {"description": "No such job"}})
+async def job_events(job_id: uuid.UUID, request: Request, runtime: RuntimeDep) -> StreamingResponse:
+    """Server-Sent Events: `state` once with the job as it is, then `progress` and `status` events pushed by
+    LISTEN/NOTIFY as they happen; the stream ends when the job is completed, failed or cancelled."""
+    hub = request.app.state.events
+    query = "SELECT status::text, progress, progress_message, error, result::text FROM jobs WHERE id = $1"
+    if await runtime.pool.fetchrow(query, job_id) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {job_id} not found")
+
+    async def stream() -> AsyncIterator[str]:
+        async with hub.subscribe(str(job_id)) as events:
+            row = await runtime.pool.fetchrow(query, job_id)  # after subscribing: nothing slips between
+            last = {"status": row["status"], "progress": row["progress"], "message": row["progress_message"]}
+            yield _sse("state", {"id": str(job_id), **last, "error": row["error"]})
+            while last["status"] not in FINISHED:
+                try:
+                    event = await asyncio.wait_for(events.get(), 15)
+                except TimeoutError:
+                    yield ": keep-alive\n\n"
+                    continue
+                kind = "status" if event["status"] != last["status"] else "progress"
+                last = {"status": event["status"], "progress": event["progress"], "message": event["message"]}
+                if kind == "status" and event["status"] in FINISHED:
+                    row = await runtime.pool.fetchrow(query, job_id)
+                    event = {**event, "error": row["error"], "result": json.loads(row["result"] or "null")}
+                yield _sse(kind, event)
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -1,0 +1,87 @@
+"""Read-only figures about the queue for operators: counts, depth, throughput, durations, workers.
+
+Every query is served by an index (see migrations 0001 and 0003) and bounded by a time window, so the
+figures stay cheap with millions of finished jobs in the table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.worker.queue import Executor
+
+
+async def counts(conn: Executor) -> list[dict[str, Any]]:
+    """Jobs by (status, job_type, queue)."""
+    rows = await conn.fetch(
+        "SELECT status::text AS status, job_type, queue, count(*) AS n FROM jobs GROUP BY 1, 2, 3 ORDER BY 1, 2, 3")
+    return [dict(r) for r in rows]
+
+
+async def queue_depth(conn: Executor) -> list[dict[str, Any]]:
+    """Waiting jobs per queue that are due now, and the age of the oldest one (seconds)."""
+    rows = await conn.fetch(
+        """SELECT queue, count(*) AS depth,
+                  COALESCE(EXTRACT(EPOCH FROM now() - min(run_at)), 0)::float8 AS oldest_age_seconds,
+                  count(*) FILTER (WHERE status = 'retry') AS retrying
+           FROM jobs WHERE status IN ('pending', 'retry') AND run_at <= now() GROUP BY queue ORDER BY queue""")
+    return [dict(r) for r in rows]
+
+
+async def throughput(conn: Executor, minutes: int) -> list[dict[str, Any]]:
+    """Finished jobs per minute over the last `minutes`, by outcome."""
+    rows = await conn.fetch(
+        """SELECT date_trunc('minute', finished_at) AS minute,
+                  count(*) FILTER (WHERE status = 'completed') AS completed,
+                  count(*) FILTER (WHERE status = 'failed') AS failed,
+                  count(*) FILTER (WHERE status = 'cancelled') AS cancelled
+           FROM jobs WHERE finished_at > now() - make_interval(mins => $1)
+           GROUP BY 1 ORDER BY 1""", minutes)
+    return [{**dict(r), "minute": r["minute"].isoformat()} for r in rows]
+
+
+async def durations(conn: Executor, minutes: int) -> list[dict[str, Any]]:
+    """p50/p95 run time (started → finished) per job type over the last `minutes`, with the failure rate."""
+    rows = await conn.fetch(
+        """SELECT job_type, count(*) AS finished,
+                  count(*) FILTER (WHERE status = 'failed') AS failed,
+                  percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM finished_at - started_at))
+                      AS p50_seconds,
+                  percentile_cont(0.95) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM finished_at - started_at))
+                      AS p95_seconds
+           FROM jobs WHERE finished_at > now() - make_interval(mins => $1) AND started_at IS NOT NULL
+           GROUP BY job_type ORDER BY job_type""", minutes)
+    return [{**dict(r), "failure_rate": r["failed"] / r["finished"] if r["finished"] else 0.0} for r in rows]
+
+
+async def duration_histogram(conn: Executor, minutes: int, bounds: list[float]) -> list[dict[str, Any]]:
+    """Per job type: counts of completed jobs whose run time is ≤ each bound (cumulative), sum and count."""
+    rows = await conn.fetch(
+        """SELECT job_type,
+                  array_agg(cnt ORDER BY b) AS buckets, max(total) AS total, max(sum_s) AS sum_seconds
+           FROM (SELECT job_type, b, count(*) FILTER (WHERE d <= b) AS cnt,
+                        count(*) AS total, sum(d) AS sum_s
+                 FROM (SELECT job_type, EXTRACT(EPOCH FROM finished_at - started_at)::float8 AS d FROM jobs
+                       WHERE finished_at > now() - make_interval(mins => $1) AND status = 'completed'
+                         AND started_at IS NOT NULL) j
+                 CROSS JOIN unnest($2::float8[]) AS b GROUP BY job_type, b) s
+           GROUP BY job_type""", minutes, bounds)
+    return [dict(r) for r in rows]
+
+
+async def workers(conn: Executor, alive_within_seconds: float) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        """SELECT w.id, w.hostname, w.pid, w.queues, w.concurrency, w.started_at, w.heartbeat_at, w.stopping,
+                  EXTRACT(EPOCH FROM now() - w.heartbeat_at)::float8 AS heartbeat_age_seconds,
+                  (w.heartbeat_at > now() - make_interval(secs => $1)) AS alive,
+                  (SELECT count(*) FROM jobs j WHERE j.locked_by = w.id AND j.status = 'processing') AS jobs_in_hand
+           FROM workers w ORDER BY w.started_at""", alive_within_seconds)
+    return [dict(r) for r in rows]
+
+
+async def totals(conn: Executor) -> dict[str, int]:
+    """Retries performed and jobs reaped from lost workers, over the jobs still retained."""
+    row = await conn.fetchrow(
+        """SELECT COALESCE(sum(attempts - 1), 0)::bigint AS retries, COALESCE(sum(reaped), 0)::bigint AS reaped
+           FROM jobs WHERE attempts > 1""")
+    return {"retries": int(row["retries"]), "reaped": int(row["reaped"])}

@@ -1,0 +1,75 @@
+"""Operator endpoints: task catalogue, workers, stats, metrics, and the live event stream."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from app.worker import queue
+from app.worker.dispatcher import build_job
+from tests.integration.test_worker import running_worker
+from tests.support.waiting import wait_status
+
+
+async def test_tasks_catalogue_comes_from_the_dispatch_table(client):
+    tasks = {t["name"]: t for t in (await client.get("/tasks")).json()}
+    assert {"noop", "sleep", "fail", "health_check", "cut_analysis", "restoration", "training"} <= set(tasks)
+    assert tasks["sleep"]["params_schema"]["properties"]["seconds"]["type"] == "number"
+    assert tasks["training"]["concurrency_limit"] == 1 and tasks["training"]["queue"] == "ml"
+    assert tasks["prune_jobs"]["schedule"] == "17 * * * *"
+    assert tasks["cut_analysis"]["description"]
+
+
+async def test_workers_lists_live_worker_with_jobs_in_hand(client, runtime, pool):
+    job_id, _ = await queue.enqueue(pool, build_job("sleep", {"seconds": 5}, default_max_attempts=1))
+    async with running_worker(runtime, concurrency=3, queues=["default"]) as worker:
+        await wait_status(pool, job_id, "processing")
+        workers = (await client.get("/workers")).json()
+        mine = next(w for w in workers if w["id"] == str(worker.id))
+        assert mine["alive"] and mine["jobs_in_hand"] == 1 and mine["concurrency"] == 3
+        assert mine["queues"] == ["default"] and mine["heartbeat_age_seconds"] < 5
+        await client.post(f"/jobs/{job_id}/cancel")
+
+
+async def test_stats_counts_depth_throughput_and_durations(client, pool):
+    for _ in range(3):
+        await client.post("/jobs", json={"job_type": "noop"})
+    await client.post("/jobs", json={"job_type": "fail", "params": {"permanent": True}})
+    for _ in range(2):
+        await client.post("/jobs/process")
+    body = (await client.get("/stats")).json()
+    assert sum(body["by_status"].values()) == 4 and body["by_status"]["completed"] == 2
+    default = next(q for q in body["queues"] if q["queue"] == "default")
+    assert default["depth"] == 2 and default["oldest_age_seconds"] >= 0
+    assert sum(m["completed"] for m in body["throughput_per_minute"]) == 2
+    noop = next(d for d in body["durations"] if d["job_type"] == "noop")
+    assert noop["finished"] == 2 and noop["p50_seconds"] is not None and noop["p95_seconds"] >= noop["p50_seconds"]
+
+
+async def test_metrics_in_prometheus_format(client):
+    await client.post("/jobs", json={"job_type": "noop"})
+    await client.post("/jobs/process")
+    await client.post("/jobs", json={"job_type": "noop"})
+    text = (await client.get("/metrics")).text
+    assert 'skiplock_jobs{job_type="noop",queue="default",status="completed"} 1.0' in text
+    assert 'skiplock_queue_depth{queue="default"} 1.0' in text
+    assert 'skiplock_job_duration_seconds_count{job_type="noop"} 1.0' in text
+    assert "skiplock_workers_alive" in text and "skiplock_jobs_reaped_total" in text
+
+
+async def test_job_events_stream_progress_until_completed(client, runtime, pool):
+    job_id, _ = await queue.enqueue(pool, build_job("sleep", {"seconds": 1.5}, default_max_attempts=1))
+    async with running_worker(runtime):
+        response = await asyncio.wait_for(client.get(f"/jobs/{job_id}/events"), 20)
+    assert response.headers["content-type"].startswith("text/event-stream")
+    events = [(block.split("\n")[0][7:], json.loads(block.split("\n")[1][6:]))
+              for block in response.text.strip().split("\n\n") if block.startswith("event:")]
+    assert events[0][0] == "state"
+    progress = [e["progress"] for kind, e in events if kind == "progress"]
+    assert len(progress) >= 2 and progress == sorted(progress)
+    assert events[-1][0] == "status" and events[-1][1]["status"] == "completed"
+    assert events[-1][1]["result"]["slept"] >= 1.5
+
+
+async def test_events_of_unknown_job_is_404(client):
+    assert (await client.get("/jobs/00000000-0000-0000-0000-000000000000/events")).status_code == 404
