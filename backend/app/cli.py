@@ -1,4 +1,4 @@
-"""Command line: `python -m app serve|worker|migrate|enqueue|show|list|cancel|retry`."""
+"""Command line: `python -m app serve|worker|migrate|enqueue|show|list|cancel|retry|stats`."""
 
 from __future__ import annotations
 
@@ -118,10 +118,12 @@ def _print_job(row: Any) -> None:
 def cmd_enqueue(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
+    from app.runtime import load_handlers
     from app.worker import queue
     from app.worker.dispatcher import UnknownJobType, build_job
 
     settings = _settings(args)
+    load_handlers(settings)
     try:
         params = json.loads(args.params)
         new = build_job(args.job_type, params, default_max_attempts=settings.default_max_attempts,
@@ -238,6 +240,39 @@ def cmd_retry(args: argparse.Namespace) -> int:
     return asyncio.run(_with_runtime(settings, action))
 
 
+def cmd_stats(args: argparse.Namespace) -> int:
+    from app.worker import stats
+
+    settings = _settings(args)
+
+    async def action(rt: Any) -> int:
+        async with rt.pool.acquire() as conn:
+            counts = await stats.counts(conn)
+            depth = await stats.queue_depth(conn)
+            durations = await stats.durations(conn, args.minutes)
+            workers = await stats.workers(conn, settings.lease_seconds)
+        if args.json:
+            print(json.dumps({"counts": counts, "queues": depth, "durations": durations,
+                              "workers": workers}, default=str, indent=2))
+            return EXIT_OK
+        by_status: dict[str, int] = {}
+        for row in counts:
+            by_status[row["status"]] = by_status.get(row["status"], 0) + row["n"]
+        print("jobs:    " + "  ".join(f"{k}={v}" for k, v in sorted(by_status.items())) if by_status else "jobs:    none")
+        for q in depth:
+            print(f"queue {q['queue']:<12} depth={q['depth']:<6} oldest={q['oldest_age_seconds']:.1f}s")
+        alive = [w for w in workers if w["alive"]]
+        print(f"workers: {len(alive)} alive, {sum(w['jobs_in_hand'] for w in alive)} jobs in hand")
+        if durations:
+            print(f"last {args.minutes} min:  type             finished  failed%    p50 s    p95 s")
+            for d in durations:
+                print(f"  {d['job_type']:<26} {d['finished']:>8} {100 * d['failure_rate']:>7.1f} "
+                      f"{d['p50_seconds']:>8.3f} {d['p95_seconds']:>8.3f}")
+        return EXIT_OK
+
+    return asyncio.run(_with_runtime(settings, action))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m app", description="Skiplock: PostgreSQL-native job runner.",
                                      epilog="Exit codes: 0 ok, 1 error or job not completed, 2 usage, "
@@ -278,6 +313,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--job-type")
     p.add_argument("--limit", type=int, default=20)
     p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("stats", help="queue statistics: counts, depth, workers, durations")
+    p.add_argument("--minutes", type=int, default=15, help="window for durations (default 15)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_stats)
 
     for name, func, text in (("cancel", cmd_cancel, "cancel a job"), ("retry", cmd_retry, "re-queue a failed job")):
         p = sub.add_parser(name, help=text)

@@ -22,6 +22,12 @@ from app.worker.worker import Worker, WorkerConfig
 log = logging.getLogger(__name__)
 
 
+def load_handlers(settings: Settings) -> None:
+    """Register the built-in job types (imported above) and those of HANDLER_MODULES."""
+    for module in settings.handler_modules:
+        importlib.import_module(module)
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -33,8 +39,7 @@ class Runtime:
 
     @classmethod
     async def start(cls, settings: Settings, *, migrate: bool = True) -> Runtime:
-        for module in settings.handler_modules:
-            importlib.import_module(module)
+        load_handlers(settings)
         url = await asyncio.to_thread(db.resolve_database_url, settings)
         if migrate:
             await asyncio.to_thread(migrations.upgrade, url)
