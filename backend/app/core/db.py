@@ -89,9 +89,16 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+async def _light_reset(conn: asyncpg.Connection) -> None:
+    # asyncpg's default reset (UNLISTEN *, RESET ALL, …) costs a round trip on every release; the queue
+    # leaves no session state behind, so only an unfinished transaction needs undoing.
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
+
+
 async def create_pool(url: str, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
     """An asyncpg pool for the queue engine. Statements are prepared and cached per connection."""
-    pool = await asyncpg.create_pool(plain_url(url), min_size=min_size, max_size=max_size)
+    pool = await asyncpg.create_pool(plain_url(url), min_size=min_size, max_size=max_size, reset=_light_reset)
     assert pool is not None
     return pool
 

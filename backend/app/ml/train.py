@@ -39,7 +39,7 @@ class TrainConfig:
     dec_blocks: list[int] = field(default_factory=lambda: [1, 1, 1])
     unshuffle: int = 2
     channels: int = 1
-    steps: int = 3000
+    steps: int = 4000
     batch_size: int = 8
     crop_size: int = 64
     lr: float = 1e-3
@@ -140,7 +140,7 @@ class _State:
     step: int = 0
     elapsed: float = 0.0
     resumed_from: int = 0
-    metrics: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
 
 
 def _initial_state(
@@ -259,6 +259,39 @@ def _train_step(
     return value, lr
 
 
+def _finish(
+    state: _State,
+    config: TrainConfig,
+    val_pairs: list[Pair],
+    device: torch.device,
+    out_dir: Path,
+    final_loss: float,
+    patches_per_s: float,
+) -> dict[str, Any]:
+    """Final validation, last checkpoint and exported model; builds the result dict of :func:`train`."""
+    loss: float | None = final_loss if math.isfinite(final_loss) else state.metrics.get("final_loss")
+    state.metrics = {
+        **evaluate(state.model, val_pairs, device),
+        "final_loss": loss,
+        "steps": state.step,
+        "patches_per_s": patches_per_s,
+    }
+    _save_checkpoint(state, config, out_dir / "last.pt")
+    export_model(state.model, out_dir / "model.pt", metrics=state.metrics, train_config=asdict(config))
+    keys = ("val_psnr", "val_ssim", "input_psnr", "input_ssim")
+    return {
+        "steps": state.step,
+        "final_loss": loss,
+        **{k: state.metrics[k] for k in keys},
+        "model_path": str(out_dir / "model.pt"),
+        "checkpoint_path": str(out_dir / "last.pt"),
+        "device": str(device),
+        "patches_per_s": patches_per_s,
+        "seconds": state.elapsed,
+        "resumed_from_step": state.resumed_from,
+    }
+
+
 def train(
     dataset_dir: Path,
     out_dir: Path,
@@ -305,28 +338,7 @@ def train(
         if state.step % config.checkpoint_every == 0:
             state.metrics = evaluate(state.model, val_pairs, device)
             _save_checkpoint(state, config, last_path)
-    state.metrics = {
-        **evaluate(state.model, val_pairs, device),
-        "final_loss": final_loss,
-        "steps": state.step,
-        "patches_per_s": reporter.patches_per_s,
-    }
-    _save_checkpoint(state, config, last_path)
-    export_model(state.model, out_dir / "model.pt", metrics=state.metrics, train_config=asdict(config))
-    return {
-        "steps": state.step,
-        "final_loss": final_loss,
-        "val_psnr": state.metrics["val_psnr"],
-        "val_ssim": state.metrics["val_ssim"],
-        "input_psnr": state.metrics["input_psnr"],
-        "input_ssim": state.metrics["input_ssim"],
-        "model_path": str(out_dir / "model.pt"),
-        "checkpoint_path": str(last_path),
-        "device": str(device),
-        "patches_per_s": reporter.patches_per_s,
-        "seconds": state.elapsed,
-        "resumed_from_step": state.resumed_from,
-    }
+    return _finish(state, config, val_pairs, device, out_dir, final_loss, reporter.patches_per_s)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -342,6 +354,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, required=True, help="output folder for last.pt and model.pt")
     ap.add_argument("--generate", type=int, default=0, help="first generate this many synthetic pairs")
     ap.add_argument("--data-seed", type=int, default=1, help="seed of the generated dataset")
+    ap.add_argument(
+        "--pillow-font-only", action="store_true", help="generate with Pillow's bundled font only (portable)"
+    )
     ap.add_argument("--steps", type=int, default=defaults.steps)
     ap.add_argument("--max-seconds", type=float, default=None)
     ap.add_argument("--width", type=int, default=defaults.width)
@@ -358,7 +373,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.generate:
-        print(generate_dataset(args.dataset, SynthConfig(count=args.generate, seed=args.data_seed)))
+        synth = SynthConfig(
+            count=args.generate, seed=args.data_seed, use_system_fonts=not args.pillow_font_only
+        )
+        print(generate_dataset(args.dataset, synth))
     config = TrainConfig(
         width=args.width,
         steps=args.steps,

@@ -71,8 +71,9 @@ def _clean_ranges(shots: list[Shot]) -> list[tuple[int, int, int]]:
         start, end = shot.start_frame, shot.end_frame
         if shot.transition_in_span is not None:
             start = max(start, shot.transition_in_span[1] + 1)
-        if i + 1 < len(shots) and shots[i + 1].transition_in_span is not None:
-            end = min(end, shots[i + 1].transition_in_span[0] - 1)
+        next_span = shots[i + 1].transition_in_span if i + 1 < len(shots) else None
+        if next_span is not None:
+            end = min(end, next_span[0] - 1)
         if end >= start:
             out.append((shot.index, start, end))
     return out

@@ -7,9 +7,10 @@ absolute floors so that static or black footage (where the local spread is ~0) s
   (median + several MADs, and 2.5x the median) of the frames on one side and be well above (1.8x) the
   median level on the other side, so the onset of fast motion (high level after) is not a cut but a
   cut out of a fast-motion shot (high, noisy level before) still is. Flash rejection: a cut is real
-  only if every pair of frames (before the cut, after it) within ~0.25 s still differs by at least half of the jump, and also in
-  structure (1 - NCC >= 0.2: codecs often smear the frames after a flash, changing brightness and
-  detail but not layout); a flash returns to the previous content, so some pair is similar again.
+  only if every pair of frames (before the cut, after it) within ~0.25 s still differs by at least
+  half of the jump, and also in structure (1 - NCC >= 0.2: codecs often smear the frames after a flash,
+  changing brightness and detail but not layout); a flash returns to the previous content, so some
+  pair is similar again.
 * Fades: runs of near-black (or near-white) flat frames reached by a monotonic luma ramp of several
   frames (a cut to black has no ramp and is left to the cut detector).
 * Dissolves: for many (centre c, half-span h) pairs, a vote needs: the middle frame close to the
@@ -166,7 +167,8 @@ def _ramp(mean: np.ndarray, start: int, step: int, sign: float, max_len: int) ->
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(edges == 1).tolist(), (np.flatnonzero(edges == -1) - 1).tolist()))
+    starts, ends = np.flatnonzero(edges == 1).tolist(), (np.flatnonzero(edges == -1) - 1).tolist()
+    return list(zip(starts, ends, strict=True))
 
 
 def _smooth_ramp(values: np.ndarray) -> bool:
@@ -226,7 +228,6 @@ class _Vote:
     de: float
     rr: float
     se: float
-    se_excess: float  # se above the neighbouring (motion) level
 
 
 def _neighbour_mean(x: np.ndarray, c: np.ndarray, h: int) -> np.ndarray:
@@ -279,15 +280,10 @@ def _dissolve_votes(f: FrameFeatures, fps: float, blocked: np.ndarray) -> list[_
         )
         ok &= blocked_sum[c + h + 1] - blocked_sum[c - h] == 0
         ok &= _blend_contrast_ok(f.sig_std, se, c, h)
-        ok &= (
-            np.maximum(f.sig_std[c - h], f.sig_std[c + h]) >= LOW_CONTRAST
-        )  # NCC of two near-flat images is noise
-        for ci, lv in zip(c[ok], level[ok]):
-            votes.append(
-                _Vote(
-                    int(ci - h), int(ci + h), float(de[ci]), float(rr[ci]), float(se[ci]), float(se[ci] - lv)
-                )
-            )
+        # the NCC of two near-flat images is noise
+        ok &= np.maximum(f.sig_std[c - h], f.sig_std[c + h]) >= LOW_CONTRAST
+        for ci in c[ok]:
+            votes.append(_Vote(int(ci - h), int(ci + h), float(de[ci]), float(rr[ci]), float(se[ci])))
     return votes
 
 
@@ -347,11 +343,10 @@ def build_shots(transitions: list[Transition], t_ms: np.ndarray, duration_ms: in
         if bounds[-1][0] < b < n:
             bounds.append((b, tr))
     shots: list[Shot] = []
-    for i, (b, tr) in enumerate(bounds):
+    for i, (b, opening) in enumerate(bounds):
         nxt = bounds[i + 1][0] if i + 1 < len(bounds) else n
-        end_ms = int(round(t_ms[nxt])) if nxt < n else duration_ms
-        span = None if tr is None or tr.kind == "cut" else (tr.start_frame, tr.end_frame)
-        shots.append(
-            Shot(i, b, nxt - 1, int(round(t_ms[b])), end_ms, "start" if tr is None else tr.kind, span)
-        )
+        end_ms = int(round(float(t_ms[nxt]))) if nxt < n else duration_ms
+        span = None if opening is None or opening.kind == "cut" else (opening.start_frame, opening.end_frame)
+        kind = "start" if opening is None else opening.kind
+        shots.append(Shot(i, b, nxt - 1, int(round(float(t_ms[b]))), end_ms, kind, span))
     return shots

@@ -137,6 +137,7 @@ def _reencode(
                 if frame_rotation(frame):
                     ostream.set_display_rotation(frame_rotation(frame))
                 first_t = t
+            assert first_t is not None
             pts = max(int(round((t - first_t) * 1000)), last_pts + 1)
             img = frame.reformat(width=ostream.width, height=ostream.height, format="yuv420p")
             img.pts, img.time_base = pts, _MS

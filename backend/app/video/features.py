@@ -10,14 +10,15 @@ For every decoded frame we keep only a few dozen float32 numbers, never the fram
   measured on every 4th frame (NaN on the others);
 * ``lagdiff[t, l-1]``: mean absolute difference between the ~16 px wide "signature" images of frames
   t and t-l, for l = 1..L with L ~ 0.25 s of frames (at most FLASH_LAGS). Used to check that content
-  *after* a candidate cut differs from content *before* it (camera flashes come back to the same content); ``lag_se`` is the same for the
-  structural distance 1 - NCC (brightness/contrast invariant);
+  *after* a candidate cut differs from content *before* it (camera flashes come back to the same
+  content); ``lag_se`` is the same for the structural distance 1 - NCC (brightness/contrast invariant);
 * ``blend_rr/blend_de/blend_se[c, j]`` for half-spans h_j: with A = frame c-h, M = frame c, B = frame c+h,
   ``rr = mean|M - (A+B)/2| / mean|A-B|`` (how far the middle frame is from a linear blend of the ends; ~0
   inside a cross-dissolve). ``rr`` uses point samples of the analysis image rather than block averages:
   blending commutes with any linear sampling, so dissolves stay exactly linear, while the aliasing
   makes moving content non-linear (block-averaged edges move *linearly*, which mimics a dissolve);
-  ``de = mean|A-B|`` and ``se = 1 - NCC(A, B)`` (structural change between the ends, insensitive to brightness/contrast so lighting changes do not look like dissolves);
+  ``de = mean|A-B|`` and ``se = 1 - NCC(A, B)`` (structural change between the ends, insensitive to
+  brightness/contrast so lighting changes do not look like dissolves);
 * ``hist``: the 32-bin luma histogram itself (float16, 64 bytes): content statistics stay put under
   motion but move from one shot's to the other's during a dissolve;
 * ``sig_std``: standard deviation of the signature image (a blend of two images has a predictable,
@@ -31,7 +32,6 @@ The analysis image is built straight from the luma plane by averaging two diagon
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -303,7 +303,3 @@ class FeatureExtractor:
             size=self._size,
         )
 
-
-def describe(features: FrameFeatures) -> dict[str, Any]:
-    """Small summary for logging/debugging."""
-    return {"frames": features.n, "analysis_size": features.size, "half_spans": features.half_spans}

@@ -45,8 +45,10 @@ class JobContext:
         )
         self._sink = progress_sink
         self._stop = threading.Event()
-        self._stopped = asyncio.Event()
         self.stop_reason: str | None = None
+        self._task: asyncio.Task[Any] | None = None
+        self._cancel_grace = 0.0
+        self._cancel_handle: asyncio.TimerHandle | None = None
 
     # -- progress -----------------------------------------------------------------------------------
     def progress(self, percent: float, message: str | None = None) -> None:
@@ -68,14 +70,29 @@ class JobContext:
             raise JobCancelled(self.stop_reason or "stop requested")
 
     def request_stop(self, reason: str) -> None:
-        """Ask the handler to stop (call on the event loop). The first reason wins."""
-        if not self._stop.is_set():
-            self.stop_reason = reason
-            self._stop.set()
-            self._stopped.set()
+        """Ask the handler to stop (call on the event loop). The first reason wins. A handler still running
+        after the grace period is cancelled."""
+        if self._stop.is_set():
+            return
+        self.stop_reason = reason
+        self._stop.set()
+        if self._task is not None:
+            self._cancel_handle = asyncio.get_running_loop().call_later(self._cancel_grace, self._cancel_task)
 
-    async def stopped(self) -> None:
-        await self._stopped.wait()
+    def _cancel_task(self) -> None:
+        if self._task is not None and not self._task.done():
+            self.log.warning("handler did not stop within %.1f s of being asked (%s); cancelling it",
+                             self._cancel_grace, self.stop_reason)
+            self._task.cancel()
+
+    def bind_task(self, task: asyncio.Task[Any] | None, cancel_grace: float) -> None:
+        """Called by the executor: the task running the handler, cancelled if it ignores a stop request."""
+        self._task, self._cancel_grace = task, cancel_grace
+
+    def unbind_task(self) -> None:
+        self._task = None
+        if self._cancel_handle is not None:
+            self._cancel_handle.cancel()
 
     # -- resources ----------------------------------------------------------------------------------
     def resource(self, name: str) -> Any:

@@ -73,32 +73,38 @@ async def execute(
         return _failure(job, f"invalid params for {job.job_type!r}: {exc}", backoff, retryable=False)
 
     timeout = job.timeout_seconds or jt.timeout
-    task = asyncio.ensure_future(jt.handler(ctx, params))
-    stop_wait = asyncio.ensure_future(ctx.stopped())
+    loop = asyncio.get_running_loop()
+    # The handler runs in this very task (no extra task per job): a stop request (cancel, timeout, shutdown,
+    # lost lease) sets ctx.cancelled and, if the handler has not returned after `cancel_grace`, cancels it.
+    ctx.bind_task(asyncio.current_task(), cancel_grace)
+    timer = loop.call_later(timeout, ctx.request_stop, TIMEOUT) if timeout else None
     try:
-        await asyncio.wait({task, stop_wait}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        if not task.done():
-            ctx.request_stop(TIMEOUT)  # no-op if another reason came first
-            # Let the handler stop by itself (threads cannot be killed), then cancel what is left.
-            await asyncio.wait({task}, timeout=cancel_grace)
-            if not task.done():
-                task.cancel()
-                await asyncio.wait({task})
+        result = await jt.handler(ctx, params)
     except asyncio.CancelledError:
-        task.cancel()
-        raise
+        if ctx.stop_reason is None:
+            raise  # cancelled from outside the worker's own stop mechanism: let it propagate
+        _uncancel()
+        return _stopped(job, ctx, None, timeout, backoff)
+    except Exception as exc:
+        return _stopped(job, ctx, exc, timeout, backoff) if ctx.stop_reason else _raised(job, exc, backoff)
     finally:
-        stop_wait.cancel()
-    return _outcome(job, ctx, task, timeout, backoff)
+        if timer is not None:
+            timer.cancel()
+        ctx.unbind_task()
+    return _success(job, result, backoff)
 
 
-def _outcome(job: ClaimedJob, ctx: JobContext, task: asyncio.Future[Any], timeout: float | None,
+def _uncancel() -> None:
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()
+
+
+def _stopped(job: ClaimedJob, ctx: JobContext, exc: BaseException | None, timeout: float | None,
              backoff: Backoff) -> Outcome:
-    exc = None if task.cancelled() else task.exception()
-    if not task.cancelled() and exc is None:
-        return _success(job, task.result(), backoff)
+    """The outcome of a handler that ended (raised or was cancelled) after it was asked to stop."""
     reason = ctx.stop_reason
-    if reason == CANCEL or (reason is None and isinstance(exc, JobCancelled)):
+    if reason == CANCEL:
         return Outcome("cancelled", error="cancelled on request while running")
     if reason == TIMEOUT:
         return _failure(job, f"timed out after {timeout:g} s", backoff)
@@ -106,9 +112,12 @@ def _outcome(job: ClaimedJob, ctx: JobContext, task: asyncio.Future[Any], timeou
         return Outcome("released")
     if reason == LEASE_LOST:
         return Outcome("lost")
-    if task.cancelled():
-        return _failure(job, "handler was cancelled unexpectedly", backoff)
-    assert exc is not None
+    return _raised(job, exc, backoff) if exc else _failure(job, "handler was cancelled", backoff)
+
+
+def _raised(job: ClaimedJob, exc: BaseException, backoff: Backoff) -> Outcome:
+    if isinstance(exc, JobCancelled):
+        return Outcome("cancelled", error=str(exc) or "cancelled by its handler")
     if isinstance(exc, PermanentJobError):
         return _failure(job, str(exc), backoff, retryable=False)
     return _failure(job, _describe(exc), backoff)

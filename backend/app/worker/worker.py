@@ -146,6 +146,11 @@ class Worker:
                 self._slot_freed.clear()
                 await self._slot_freed.wait()
                 continue
+            if free < self._claim_target and self.running:
+                # Jobs finish one by one; claiming for each freed slot alone would make every claim (and
+                # every ack) a batch of one. Give other slots a moment to free up.
+                await self._wait_slot(0.005)
+                free = cfg.concurrency - len(self.running)
             self._wake.clear()
             want = min(free, cfg.batch_size)
             try:
@@ -171,6 +176,17 @@ class Worker:
                 jobs += await queue.claim(conn, self.id, want - len(jobs), cfg.lease_seconds,
                                           cfg.queues or None, list(capped))
         return jobs
+
+    @property
+    def _claim_target(self) -> int:
+        return max(1, min(self.config.batch_size, self.config.concurrency) // 2)
+
+    async def _wait_slot(self, seconds: float) -> None:
+        self._slot_freed.clear()
+        try:
+            await asyncio.wait_for(self._slot_freed.wait(), seconds)
+        except asyncio.TimeoutError:
+            pass
 
     async def _idle_wait(self) -> None:
         try:
