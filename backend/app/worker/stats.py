@@ -11,10 +11,16 @@ from typing import Any
 from app.worker.queue import Executor
 
 
-async def counts(conn: Executor) -> list[dict[str, Any]]:
-    """Jobs by (status, job_type, queue)."""
+async def counts(conn: Executor, finished_within_minutes: int = 1440) -> list[dict[str, Any]]:
+    """Jobs by (status, job_type, queue): every waiting or running job, and the jobs that finished within
+    the window (all of them would mean scanning the whole table)."""
     rows = await conn.fetch(
-        "SELECT status::text AS status, job_type, queue, count(*) AS n FROM jobs GROUP BY 1, 2, 3 ORDER BY 1, 2, 3")
+        """SELECT status::text AS status, job_type, queue, count(*) AS n FROM jobs
+           WHERE status IN ('pending', 'processing', 'retry') GROUP BY 1, 2, 3
+           UNION ALL
+           SELECT status::text, job_type, queue, count(*) FROM jobs
+           WHERE finished_at > now() - make_interval(mins => $1) GROUP BY 1, 2, 3
+           ORDER BY 1, 2, 3""", finished_within_minutes)
     return [dict(r) for r in rows]
 
 
@@ -55,18 +61,30 @@ async def durations(conn: Executor, minutes: int) -> list[dict[str, Any]]:
 
 
 async def duration_histogram(conn: Executor, minutes: int, bounds: list[float]) -> list[dict[str, Any]]:
-    """Per job type: counts of completed jobs whose run time is ≤ each bound (cumulative), sum and count."""
+    """Per job type: cumulative counts of completed jobs whose run time is ≤ each bound, sum and count."""
     rows = await conn.fetch(
-        """SELECT job_type,
-                  array_agg(cnt ORDER BY b) AS buckets, max(total) AS total, max(sum_s) AS sum_seconds
-           FROM (SELECT job_type, b, count(*) FILTER (WHERE d <= b) AS cnt,
-                        count(*) AS total, sum(d) AS sum_s
-                 FROM (SELECT job_type, EXTRACT(EPOCH FROM finished_at - started_at)::float8 AS d FROM jobs
-                       WHERE finished_at > now() - make_interval(mins => $1) AND status = 'completed'
-                         AND started_at IS NOT NULL) j
-                 CROSS JOIN unnest($2::float8[]) AS b GROUP BY job_type, b) s
-           GROUP BY job_type""", minutes, bounds)
-    return [dict(r) for r in rows]
+        """SELECT job_type, width_bucket(d, $2::float8[]) AS bucket, count(*) AS n, sum(d) AS total
+           FROM (SELECT job_type, EXTRACT(EPOCH FROM finished_at - started_at)::float8 AS d FROM jobs
+                 WHERE finished_at > now() - make_interval(mins => $1) AND status = 'completed'
+                   AND started_at IS NOT NULL) j
+           GROUP BY 1, 2""", minutes, bounds)
+    per_type: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        entry = per_type.setdefault(r["job_type"], {"job_type": r["job_type"], "counts": [0] * (len(bounds) + 1),
+                                                     "total": 0, "sum_seconds": 0.0})
+        # width_bucket: 0 below the first bound, i for [bound i-1, bound i), len(bounds) at or above the last
+        entry["counts"][r["bucket"]] += r["n"]
+        entry["total"] += r["n"]
+        entry["sum_seconds"] += r["total"] or 0.0
+    for entry in per_type.values():
+        # Prometheus buckets are "≤ bound": cumulative over width_bucket's half-open ranges (a run time equal
+        # to a bound lands one bucket up; at millisecond resolution the difference does not matter).
+        running, cumulative = 0, []
+        for count in entry.pop("counts")[:-1]:
+            running += count
+            cumulative.append(running)
+        entry["buckets"] = cumulative
+    return list(per_type.values())
 
 
 async def workers(conn: Executor, alive_within_seconds: float) -> list[dict[str, Any]]:
@@ -83,5 +101,5 @@ async def totals(conn: Executor) -> dict[str, int]:
     """Retries performed and jobs reaped from lost workers, over the jobs still retained."""
     row = await conn.fetchrow(
         """SELECT COALESCE(sum(attempts - 1), 0)::bigint AS retries, COALESCE(sum(reaped), 0)::bigint AS reaped
-           FROM jobs WHERE attempts > 1""")
+           FROM jobs WHERE attempts > 1 OR reaped > 0""")
     return {"retries": int(row["retries"]), "reaped": int(row["reaped"])}

@@ -41,11 +41,16 @@ async def list_workers(runtime: RuntimeDep) -> list[dict[str, Any]]:
 
 
 @router.get("/stats", response_model=dict[str, Any])
-async def get_stats(runtime: RuntimeDep, minutes: Annotated[int, Query(ge=1, le=1440)] = 15) -> dict[str, Any]:
-    """Counts by status, type and queue; depth and oldest waiting job per queue; throughput, failure rate and
-    p50/p95 durations over the last `minutes`."""
+async def get_stats(
+    runtime: RuntimeDep,
+    minutes: Annotated[int, Query(ge=1, le=1440)] = 15,
+    finished_hours: Annotated[int, Query(ge=1, le=24 * 90)] = 24,
+) -> dict[str, Any]:
+    """Counts by status, type and queue (every waiting or running job, and jobs finished in the last
+    `finished_hours`); depth and oldest waiting job per queue; throughput, failure rate and p50/p95
+    durations over the last `minutes`."""
     async with runtime.pool.acquire() as conn:
-        rows = await stats.counts(conn)
+        rows = await stats.counts(conn, finished_hours * 60)
         depth = await stats.queue_depth(conn)
         per_minute = await stats.throughput(conn, minutes)
         per_type = await stats.durations(conn, minutes)
@@ -60,7 +65,7 @@ async def get_stats(runtime: RuntimeDep, minutes: Annotated[int, Query(ge=1, le=
     failed = sum(m["failed"] for m in per_minute)
     return {
         "by_status": by_status, "by_type": by_type, "by_queue": by_queue, "queues": depth,
-        "window_minutes": minutes, "throughput_per_minute": per_minute,
+        "finished_window_hours": finished_hours, "window_minutes": minutes, "throughput_per_minute": per_minute,
         "completed_per_second": sum(m["completed"] for m in per_minute) / (minutes * 60),
         "failure_rate": failed / finished if finished else 0.0, "durations": per_type,
     }
