@@ -20,8 +20,9 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_CONFLICT = 0, 1, 2, 3, 4
 
 def _settings(args: argparse.Namespace) -> Settings:
     settings = get_settings()
-    configure_logging(getattr(args, "log_level", None) or settings.log_level,
-                      getattr(args, "log_format", None) or settings.log_format)
+    configure_logging(
+        getattr(args, "log_level", None) or settings.log_level, getattr(args, "log_format", None) or settings.log_format
+    )
     return settings
 
 
@@ -42,8 +43,9 @@ async def _run_worker(settings: Settings, args: argparse.Namespace) -> int:
     from app.runtime import Runtime
 
     runtime = await Runtime.start(settings)
-    worker = runtime.worker(concurrency=args.concurrency,
-                            queues=[q for q in (args.queues or "").split(",") if q] or None)
+    worker = runtime.worker(
+        concurrency=args.concurrency, queues=[q for q in (args.queues or "").split(",") if q] or None
+    )
     loop = asyncio.get_running_loop()
     signals = 0
 
@@ -126,8 +128,14 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
     load_handlers(settings)
     try:
         params = json.loads(args.params)
-        new = build_job(args.job_type, params, default_max_attempts=settings.default_max_attempts,
-                        queue=args.queue, priority=args.priority, idempotency_key=args.idempotency_key)
+        new = build_job(
+            args.job_type,
+            params,
+            default_max_attempts=settings.default_max_attempts,
+            queue=args.queue,
+            priority=args.priority,
+            idempotency_key=args.idempotency_key,
+        )
     except (json.JSONDecodeError, UnknownJobType, ValidationError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -146,13 +154,16 @@ async def _follow(rt: Any, job_id: uuid.UUID) -> int:
     """Draw a progress bar until the job finishes; exit code 0 only if it completed."""
     last = None
     while True:
-        row = await rt.pool.fetchrow("SELECT status::text, progress, progress_message, error FROM jobs WHERE id=$1",
-                                     job_id)
+        row = await rt.pool.fetchrow(
+            "SELECT status::text, progress, progress_message, error FROM jobs WHERE id=$1", job_id
+        )
         state = (row["status"], round(row["progress"]), row["progress_message"])
         if state != last and sys.stderr.isatty() or row["status"] in ("completed", "failed", "cancelled"):
             filled = int(row["progress"] / 5)
-            sys.stderr.write(f"\r[{'#' * filled}{'.' * (20 - filled)}] {row['progress']:5.1f}% "
-                             f"{row['status']:<10} {(row['progress_message'] or '')[:40]:<40}")
+            sys.stderr.write(
+                f"\r[{'#' * filled}{'.' * (20 - filled)}] {row['progress']:5.1f}% "
+                f"{row['status']:<10} {(row['progress_message'] or '')[:40]:<40}"
+            )
             sys.stderr.flush()
             last = state
         if row["status"] in ("completed", "failed", "cancelled"):
@@ -193,11 +204,17 @@ def cmd_list(args: argparse.Namespace) -> int:
         rows = await rt.pool.fetch(
             """SELECT id, job_type, status::text, attempts, progress, created_at FROM jobs
                WHERE ($1::text IS NULL OR status::text = $1) AND ($2::text IS NULL OR job_type = $2)
-               ORDER BY created_at DESC LIMIT $3""", args.status, args.job_type, args.limit)
+               ORDER BY created_at DESC LIMIT $3""",
+            args.status,
+            args.job_type,
+            args.limit,
+        )
         print(f"{'id':36}  {'type':16} {'status':10} {'att':>3} {'prog':>5}  created")
         for r in rows:
-            print(f"{r['id']}  {r['job_type'][:16]:16} {r['status']:10} {r['attempts']:>3} "
-                  f"{r['progress']:>5.0f}  {r['created_at']:%Y-%m-%d %H:%M:%S}")
+            print(
+                f"{r['id']}  {r['job_type'][:16]:16} {r['status']:10} {r['attempts']:>3} "
+                f"{r['progress']:>5.0f}  {r['created_at']:%Y-%m-%d %H:%M:%S}"
+            )
         return EXIT_OK
 
     return asyncio.run(_with_runtime(settings, action))
@@ -233,8 +250,11 @@ def cmd_retry(args: argparse.Namespace) -> int:
             print("re-queued")
             return EXIT_OK
         status = await rt.pool.fetchval("SELECT status::text FROM jobs WHERE id = $1", args.job_id)
-        print(f"job {args.job_id} " + ("not found" if status is None else f"is {status}; only failed or "
-                                        "cancelled jobs can be retried"), file=sys.stderr)
+        print(
+            f"job {args.job_id} "
+            + ("not found" if status is None else f"is {status}; only failed or cancelled jobs can be retried"),
+            file=sys.stderr,
+        )
         return EXIT_NOT_FOUND if status is None else EXIT_CONFLICT
 
     return asyncio.run(_with_runtime(settings, action))
@@ -252,13 +272,20 @@ def cmd_stats(args: argparse.Namespace) -> int:
             durations = await stats.durations(conn, args.minutes)
             workers = await stats.workers(conn, settings.lease_seconds)
         if args.json:
-            print(json.dumps({"counts": counts, "queues": depth, "durations": durations,
-                              "workers": workers}, default=str, indent=2))
+            print(
+                json.dumps(
+                    {"counts": counts, "queues": depth, "durations": durations, "workers": workers},
+                    default=str,
+                    indent=2,
+                )
+            )
             return EXIT_OK
         by_status: dict[str, int] = {}
         for row in counts:
             by_status[row["status"]] = by_status.get(row["status"], 0) + row["n"]
-        print("jobs:    " + "  ".join(f"{k}={v}" for k, v in sorted(by_status.items())) if by_status else "jobs:    none")
+        print(
+            "jobs:    " + "  ".join(f"{k}={v}" for k, v in sorted(by_status.items())) if by_status else "jobs:    none"
+        )
         for q in depth:
             print(f"queue {q['queue']:<12} depth={q['depth']:<6} oldest={q['oldest_age_seconds']:.1f}s")
         alive = [w for w in workers if w["alive"]]
@@ -266,17 +293,21 @@ def cmd_stats(args: argparse.Namespace) -> int:
         if durations:
             print(f"last {args.minutes} min:  type             finished  failed%    p50 s    p95 s")
             for d in durations:
-                print(f"  {d['job_type']:<26} {d['finished']:>8} {100 * d['failure_rate']:>7.1f} "
-                      f"{d['p50_seconds']:>8.3f} {d['p95_seconds']:>8.3f}")
+                print(
+                    f"  {d['job_type']:<26} {d['finished']:>8} {100 * d['failure_rate']:>7.1f} "
+                    f"{d['p50_seconds']:>8.3f} {d['p95_seconds']:>8.3f}"
+                )
         return EXIT_OK
 
     return asyncio.run(_with_runtime(settings, action))
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m app", description="Skiplock: PostgreSQL-native job runner.",
-                                     epilog="Exit codes: 0 ok, 1 error or job not completed, 2 usage, "
-                                            "3 not found, 4 conflict.")
+    parser = argparse.ArgumentParser(
+        prog="python -m app",
+        description="Skiplock: PostgreSQL-native job runner.",
+        epilog="Exit codes: 0 ok, 1 error or job not completed, 2 usage, 3 not found, 4 conflict.",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("serve", help="run the API (with the embedded worker unless --no-worker)")

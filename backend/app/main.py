@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
 from app.api.events import EventHub
-from app.api.routes import artifacts, health, jobs, metrics, models, operators, uploads
+from app.api.routes import artifacts, dashboard, health, jobs, metrics, models, operators, uploads
 from app.core.config import Settings, get_settings
 from app.core.logging import configure_logging
 from app.runtime import Runtime
@@ -32,8 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.worker_enabled:
             worker = runtime.worker()
             worker_task = asyncio.create_task(worker.run(), name="embedded-worker")
-        log.info("Skiplock API ready (%s, embedded worker %s)", settings.environment,
-                 "on" if worker_task else "off")
+        log.info("Skiplock API ready (%s, embedded worker %s)", settings.environment, "on" if worker_task else "off")
         try:
             yield
         finally:
@@ -55,11 +54,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def reject_oversized_uploads(request: Request, call_next):  # type: ignore[no-untyped-def]
         """Refuse an upload whose declared size is over the limit before reading any of it."""
         length = request.headers.get("content-length")
-        if request.url.path == "/upload" and length and length.isdigit():
-            if int(length) > settings.max_upload_bytes + 64 * 1024:
-                return JSONResponse({"detail": f"file is larger than the upload limit of "
-                                               f"{settings.max_upload_bytes} bytes"},
-                                    status_code=status.HTTP_413_CONTENT_TOO_LARGE)
+        declared = int(length) if length and length.isdigit() else 0
+        if request.url.path == "/upload" and declared > settings.max_upload_bytes + 64 * 1024:
+            return JSONResponse(
+                {"detail": f"file is larger than the upload limit of {settings.max_upload_bytes} bytes"},
+                status_code=status.HTTP_413_CONTENT_TOO_LARGE,
+            )
         return await call_next(request)
 
     app.include_router(health.router)
@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(models.router)
     app.include_router(operators.router)
     app.include_router(metrics.router)
+    app.include_router(dashboard.router)
     return app
 
 

@@ -16,7 +16,7 @@ class Base(DeclarativeBase):
     pass
 
 
-class JobStatus(str, enum.Enum):
+class JobStatus(enum.StrEnum):
     pending = "pending"
     processing = "processing"
     retry = "retry"
@@ -122,8 +122,11 @@ class MLModel(Base):
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=func.gen_random_uuid())
     job_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("jobs.id", ondelete="SET NULL"))
     dataset_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("datasets.id", ondelete="SET NULL"))
-    parent_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("models.id", ondelete="SET NULL"))
+        UUID(as_uuid=True), ForeignKey("datasets.id", ondelete="SET NULL")
+    )
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("models.id", ondelete="SET NULL")
+    )
     name: Mapped[str | None] = mapped_column(Text)
     architecture: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     metrics: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")

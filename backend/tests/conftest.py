@@ -18,11 +18,12 @@ import pytest
 BACKEND = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BACKEND))
 
-import tests.support.handlers  # noqa: E402,F401  (registers the test job types in this process)
 from app.core import db, migrations  # noqa: E402
 from app.core.config import PROJECT_ROOT, Settings  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.runtime import Runtime  # noqa: E402
+
+import tests.support.handlers  # noqa: E402,F401  (registers the test job types in this process)
 
 
 def _with_database(url: str, name: str) -> str:
@@ -63,7 +64,10 @@ def database_url(server_url: str) -> Iterator[str]:
 async def _create_side_tables(url: str) -> None:
     conn = await asyncpg.connect(url)
     try:
-        await conn.execute("CREATE TABLE exec_log (job_id uuid PRIMARY KEY, attempt int, runs int NOT NULL DEFAULT 1, at timestamptz DEFAULT now())")
+        await conn.execute(
+            "CREATE TABLE exec_log (job_id uuid PRIMARY KEY, attempt int, runs int NOT NULL DEFAULT 1,"
+            " at timestamptz DEFAULT now())"
+        )
     finally:
         await conn.close()
 
@@ -71,9 +75,15 @@ async def _create_side_tables(url: str) -> None:
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(
-        database_url=database_url, storage_dir=tmp_path / "storage", worker_enabled=False,
-        worker_poll_interval=0.2, retry_backoff_base=0.05, retry_backoff_max=0.2, reaper_interval_seconds=0.5,
-        handler_modules=["tests.support.handlers"], max_upload_bytes=2 * 1024 * 1024,
+        database_url=database_url,
+        storage_dir=tmp_path / "storage",
+        worker_enabled=False,
+        worker_poll_interval=0.2,
+        retry_backoff_base=0.05,
+        retry_backoff_max=0.2,
+        reaper_interval_seconds=0.5,
+        handler_modules=["tests.support.handlers"],
+        max_upload_bytes=2 * 1024 * 1024,
     )
 
 
@@ -81,9 +91,16 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 def subprocess_env(database_url: str, tmp_path: Path) -> dict[str, str]:
     """Environment for worker processes started by a test."""
     env = dict(os.environ)
-    env.update(DATABASE_URL=database_url, STORAGE_DIR=str(tmp_path / "storage"), HANDLER_MODULES="tests.support.handlers",
-               PYTHONPATH=str(BACKEND) + os.pathsep + env.get("PYTHONPATH", ""), WORKER_POLL_INTERVAL="0.2",
-               RETRY_BACKOFF_BASE="0.05", RETRY_BACKOFF_MAX="0.2", REAPER_INTERVAL_SECONDS="0.5")
+    env.update(
+        DATABASE_URL=database_url,
+        STORAGE_DIR=str(tmp_path / "storage"),
+        HANDLER_MODULES="tests.support.handlers",
+        PYTHONPATH=str(BACKEND) + os.pathsep + env.get("PYTHONPATH", ""),
+        WORKER_POLL_INTERVAL="0.2",
+        RETRY_BACKOFF_BASE="0.05",
+        RETRY_BACKOFF_MAX="0.2",
+        REAPER_INTERVAL_SECONDS="0.5",
+    )
     return env
 
 

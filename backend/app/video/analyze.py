@@ -29,9 +29,7 @@ ProgressFn = Callable[[float, str], None]
 class _Progress:
     """Monotonic percent-of-frames-decoded reporter, throttled to ~2 % steps or 0.5 s."""
 
-    def __init__(
-        self, callback: ProgressFn | None, total_frames: int | None, duration_s: float | None
-    ) -> None:
+    def __init__(self, callback: ProgressFn | None, total_frames: int | None, duration_s: float | None) -> None:
         self.callback = callback
         self.total = total_frames if total_frames and total_frames > 0 else None
         self.duration_s = duration_s if duration_s and duration_s > 0 else None
@@ -81,9 +79,7 @@ def _decode_features(
             "width": info.width,
             "height": info.height,
         }
-        tb = (
-            float(stream.time_base) if stream.time_base is not None else None
-        )  # float maths: Fraction is slow
+        tb = float(stream.time_base) if stream.time_base is not None else None  # float maths: Fraction is slow
         for i, frame in enumerate(iter_frames(container, stream, counter)):
             pts = frame.pts
             t_s = pts * tb if pts is not None and tb is not None else None
@@ -101,11 +97,7 @@ def _decode_features(
                     raise AnalysisCancelled(f"analysis cancelled after {i + 1} frames")
                 reporter.update(i + 1, t_s - (info.start_s or 0.0))
         if counter.decoded == 0:
-            reason = (
-                "the file is truncated or corrupt"
-                if counter.corrupt or counter.demux_failed
-                else "it is empty"
-            )
+            reason = "the file is truncated or corrupt" if counter.corrupt or counter.demux_failed else "it is empty"
             raise VideoError(f"{Path(path).name}: no video frame could be decoded; {reason}")
         meta["corrupt"] = counter.corrupt
     return extractor.finish(), meta

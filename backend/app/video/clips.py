@@ -3,7 +3,7 @@
 Each frame gets four components in [0, 1] computed from the features of `features.py` (luma in 0..255):
 
 * sharpness ``S = v / (v + 200)`` where ``v`` is the variance of the 4-neighbour Laplacian of the luma on a
-  full-resolution 64x64 centre crop, sampled every 4th frame and carried forward (blurred or flat
+  full-resolution 64x64 centre crop, sampled every 8th frame and carried forward (blurred or flat
   frames have low ``v``); ``S = 0.5`` when the frame is smaller than 64x64;
 * contrast ``C = min(std / 64, 1)`` with ``std`` the luma standard deviation;
 * motion ``M = exp(-0.5 * ln((d + 0.5) / 5.5)**2)`` where ``d`` is the mean absolute luma difference to the
@@ -33,7 +33,7 @@ WEIGHTS = {"sharpness": 0.35, "contrast": 0.25, "motion": 0.20, "exposure": 0.20
 
 
 def _ffill(x: np.ndarray, default: float) -> np.ndarray:
-    """Replace NaN by the last valid value before it (sharpness is sampled on every 4th frame)."""
+    """Replace NaN by the last valid value before it (sharpness is sampled on every 8th frame)."""
     valid = ~np.isnan(x)
     if not valid.any():
         return np.full_like(x, default)
@@ -95,9 +95,7 @@ class _Timeline:
         return int(np.clip(np.searchsorted(self.t, ms, side="right") - 1, 0, self.t.shape[0] - 1))
 
 
-def _groups(
-    ranges: list[tuple[int, int, int]], tl: _Timeline, opt: AnalysisOptions
-) -> list[tuple[int, int, int]]:
+def _groups(ranges: list[tuple[int, int, int]], tl: _Timeline, opt: AnalysisOptions) -> list[tuple[int, int, int]]:
     """Merge consecutive too-short ranges; drop groups that stay too short."""
     out: list[tuple[int, int, int]] = []
     pending: tuple[int, int, int] | None = None

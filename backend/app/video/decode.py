@@ -162,27 +162,41 @@ def iter_frames(container: Any, stream: Any, counter: FrameCounter) -> Iterator[
         yield frame
 
 
+_LAYOUTS: dict[str, tuple[int, int]] = {}
+
+
+def _luma_layout(fmt: Any) -> tuple[int, int]:
+    """(sample bits 8/16 when plane 0 is directly usable luma else 0, shift to 8 bits); cached by name."""
+    name = fmt.name
+    layout = _LAYOUTS.get(name)
+    if layout is None:
+        layout = (0, 0)
+        if name.startswith(_LUMA_FIRST) and not name.startswith(_PACKED) and not fmt.is_rgb:
+            bits = fmt.components[0].bits
+            if bits <= 8:
+                layout = (8, 0)
+            elif bits <= 16 and not fmt.is_big_endian:
+                layout = (16, 8 if name.startswith(("p010", "p016")) else bits - 8)  # p01x: MSB-aligned
+        _LAYOUTS[name] = layout  # a benign race between threads writes the same value
+    return layout
+
+
 def luma_plane(frame: Any) -> tuple[np.ndarray, int]:
     """Return `(Y, bit_shift)`: a 2-D view of the frame's luma and the shift that maps it to 8 bits.
 
     Planar YUV / NV12 / gray frames are read straight from plane 0 honouring the line stride (no copy,
     no colour conversion); anything else (RGB, palette, packed YUV) is reformatted to gray8 first.
     """
-    fmt = frame.format
-    name = fmt.name
     w, h = frame.width, frame.height
-    if name.startswith(_LUMA_FIRST) and not name.startswith(_PACKED) and not fmt.is_rgb:
-        bits = fmt.components[0].bits
+    kind, shift = _luma_layout(frame.format)
+    if kind == 8:
         plane = frame.planes[0]
-        if bits <= 8:
-            buf = np.frombuffer(plane, dtype=np.uint8)
-            return buf.reshape(-1, plane.line_size)[:h, :w], 0
-        if bits <= 16 and not fmt.is_big_endian:
-            buf = np.frombuffer(plane, dtype="<u2")
-            y = buf.reshape(-1, plane.line_size // 2)[:h, :w]
-            if name.startswith(("p010", "p016")):  # MSB-aligned samples
-                return y, 8
-            return y, bits - 8
+        buf = np.frombuffer(plane, dtype=np.uint8)
+        return buf.reshape(-1, plane.line_size)[:h, :w], 0
+    if kind == 16:
+        plane = frame.planes[0]
+        buf = np.frombuffer(plane, dtype="<u2")
+        return buf.reshape(-1, plane.line_size // 2)[:h, :w], shift
     gray = frame.reformat(format="gray")
     plane = gray.planes[0]
     buf = np.frombuffer(plane, dtype=np.uint8)
@@ -220,9 +234,7 @@ def probe_video(path: str | Path) -> dict[str, Any]:
         counter = FrameCounter()
         first = next(iter_frames(container, stream, counter), None)
         if first is None:
-            raise VideoError(
-                f"{Path(path).name}: no video frame could be decoded; the file is truncated or corrupt"
-            )
+            raise VideoError(f"{Path(path).name}: no video frame could be decoded; the file is truncated or corrupt")
         rotation = frame_rotation(first)
         width, height = first.width, first.height
     duration_ms = int(round(info.duration_s * 1000)) if info.duration_s else None

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from .features import FLAT_STD as FLAT_SIG_STD
 from .features import FrameFeatures
 from .models import Shot, Transition
 
@@ -90,24 +91,33 @@ def _side_threshold(window: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return med, med + np.maximum(np.maximum(CUT_K_SIGMA * sigma, CUT_RATIO * med), CUT_ABS_MIN)
 
 
-def _min_pair(lag: np.ndarray, t: int, kmax: int) -> float:
-    """min over a, b >= 0 (a + b <= kmax) of lag[t+b, a+b] = distance(frame t-1-a, frame t+b)."""
-    n = lag.shape[0]
-    best = np.inf
-    for b in range(min(kmax, n - 1 - t) + 1):
-        a_max = min(kmax - b, t - 1)
-        if a_max >= 0:
-            best = min(best, float(np.nanmin(lag[t + b, b : b + a_max + 1])))
-    return best
+def _normalised(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Zero-mean unit-variance rows (for NCC) and a mask of flat rows (std below FLAT_SIG_STD)."""
+    sd = x.std(axis=1, keepdims=True)
+    flat = sd[:, 0] < FLAT_SIG_STD
+    return np.where(flat[:, None], 0.0, (x - x.mean(axis=1, keepdims=True)) / np.maximum(sd, 1e-6)), flat
 
 
-def _persistence(lag: np.ndarray, t: int, kmax: int) -> float:
-    """Smallest before/after frame difference around t, relative to the jump diff(t-1, t)."""
-    jump = float(lag[t, 0])
-    best = _min_pair(lag, t, kmax)
-    if not np.isfinite(best) or jump <= 1e-6:
-        return 0.0
-    return best / jump
+def _flash_check(sig: np.ndarray, t: int, kmax: int) -> tuple[float, float]:
+    """(persistence, structural persistence) of a change at frame t.
+
+    Over all pairs (frame t-1-a, frame t+b) with a + b <= kmax: the smallest mean absolute difference
+    relative to the jump between t-1 and t, and the smallest structural distance 1 - NCC.
+    """
+    pre = sig[max(0, t - 1 - kmax) : t][::-1].astype(np.float32)  # t-1, t-2, ...
+    post = sig[t : t + kmax + 1].astype(np.float32)
+    if pre.shape[0] == 0 or post.shape[0] == 0:
+        return 0.0, 0.0
+    raw = np.abs(pre[:, None, :] - post[None, :, :]).mean(axis=2)
+    zp, fp = _normalised(pre)
+    zq, fq = _normalised(post)
+    ncc = (zp @ zq.T) / pre.shape[1]
+    both, one = fp[:, None] & fq[None, :], fp[:, None] | fq[None, :]
+    struct = np.where(both, 0.0, np.where(one, 1.0, 1.0 - ncc))
+    mask = np.add.outer(np.arange(pre.shape[0]), np.arange(post.shape[0])) <= kmax
+    jump = float(raw[0, 0])
+    persistence = float(raw[mask].min()) / jump if jump > 1e-6 else 0.0
+    return persistence, float(struct[mask].min())
 
 
 def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
@@ -128,15 +138,13 @@ def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
     spike = ((s > thr_a) & (s > CUT_OTHER_RATIO * med_b)) | ((s > thr_b) & (s > CUT_OTHER_RATIO * med_a))
     local_max = s >= sliding_window_view(np.pad(s, gap, constant_values=-1.0), 2 * gap + 1).max(axis=1)
     candidates = np.flatnonzero(spike & local_max)
-    kmax = f.lagdiff.shape[1] - 1
+    kmax = f.flash_lags - 1
     cuts: list[tuple[int, float]] = []
     for t in candidates:
         if t == 0:
             continue
-        if (
-            _persistence(f.lagdiff, int(t), kmax) < FLASH_PERSIST
-            or _min_pair(f.lag_se, int(t), kmax) < FLASH_STRUCT
-        ):
+        persistence, structural = _flash_check(f.sig, int(t), kmax)
+        if persistence < FLASH_PERSIST or structural < FLASH_STRUCT:
             log.debug("frame %d: change does not persist (flash?)", t)
             continue
         conf = float(np.clip((s[t] - base[t]) / max(s[t], 1e-6), 0.0, 1.0))

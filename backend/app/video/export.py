@@ -24,11 +24,15 @@ _MS = Fraction(1, 1000)
 
 
 def _seek(container: Any, stream: Any, abs_s: float) -> None:
-    """Seek to the keyframe at or before `abs_s` (seconds on the stream clock); ignore failures."""
-    if stream.time_base is None or abs_s <= 0:
+    """Seek to the keyframe at or before `abs_s` (seconds on the stream clock); ignore failures.
+
+    Always seeks, even to the very start: callers have usually consumed packets already (to read the
+    first frame's timestamp), so the demuxer is not at the beginning any more.
+    """
+    if stream.time_base is None:
         return
     try:
-        container.seek(int(abs_s / stream.time_base), stream=stream, backward=True, any_frame=False)
+        container.seek(max(0, int(abs_s / stream.time_base)), stream=stream, backward=True, any_frame=False)
     except (av.FFmpegError, OSError, ValueError) as exc:
         log.debug("seek failed (%s); decoding from the start", exc)
 
@@ -80,9 +84,7 @@ def _keyframe_start(container: Any, stream: Any, start_abs: float, tolerance_s: 
     return False
 
 
-def _copy(
-    container: Any, stream: Any, start_abs: float, end_abs: float, out_path: Path
-) -> tuple[float, float]:
+def _copy(container: Any, stream: Any, start_abs: float, end_abs: float, out_path: Path) -> tuple[float, float]:
     """Stream-copy packets with pts in [start, end); returns (first, last_end) times in seconds."""
     _seek(container, stream, start_abs)
     tb = stream.time_base
@@ -110,9 +112,7 @@ def _copy(
     return float(first_pts * tb), last_end
 
 
-def _reencode(
-    container: Any, stream: Any, start_abs: float, end_abs: float, out_path: Path
-) -> tuple[float, float]:
+def _reencode(container: Any, stream: Any, start_abs: float, end_abs: float, out_path: Path) -> tuple[float, float]:
     """Decode [start, end) and encode H.264 (yuv420p, even size, ms timestamps)."""
     info = stream_info(container, stream)
     _seek(container, stream, start_abs)

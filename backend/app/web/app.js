@@ -377,8 +377,11 @@ function applyEvent(ev, source) {
     if (tr && tr.dataset.sig !== rowSig(job)) updateRow(job);
   }
   if (state.selected && state.selected.id === id) {
+    const changed = state.selected.status !== ev.status;
     Object.assign(state.selected, patch);
     renderDetail();
+    // A new status brings new attempts, times and worker: read the whole job again.
+    if (changed && !FINISHED.has(ev.status)) setTimeout(refreshSelected, 100);
   }
   if (FINISHED.has(ev.status)) {
     source.close();
@@ -826,7 +829,9 @@ function wire() {
 }
 
 function tick() {
-  if (!state.live || document.hidden) return;
+  if (document.hidden) return;
+  for (const t of document.querySelectorAll("#detail-body time")) t.textContent = ago(t.getAttribute("datetime"));
+  if (!state.live) return;
   const now = Date.now();
   if (now - state.lastJobs >= JOBS_EVERY_MS) {
     loadJobs();

@@ -81,8 +81,11 @@ class JobContext:
 
     def _cancel_task(self) -> None:
         if self._task is not None and not self._task.done():
-            self.log.warning("handler did not stop within %.1f s of being asked (%s); cancelling it",
-                             self._cancel_grace, self.stop_reason)
+            self.log.warning(
+                "handler did not stop within %.1f s of being asked (%s); cancelling it",
+                self._cancel_grace,
+                self.stop_reason,
+            )
             self._task.cancel()
 
     def bind_task(self, task: asyncio.Task[Any] | None, cancel_grace: float) -> None:

@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-_BOUNDS = {"second": (0, 59), "minute": (0, 59), "hour": (0, 23), "day": (1, 31), "month": (1, 12),
-           "weekday": (0, 7)}
+_BOUNDS = {"second": (0, 59), "minute": (0, 59), "hour": (0, 23), "day": (1, 31), "month": (1, 12), "weekday": (0, 7)}
 
 
 def _parse_field(text: str, name: str) -> frozenset[int]:
@@ -58,13 +57,19 @@ class CronSchedule:
         if not has_seconds:
             fields = ["0", *fields]
         names = ("second", "minute", "hour", "day", "month", "weekday")
-        parsed = [_parse_field(f, n) for f, n in zip(fields, names, strict=True)]
-        return cls(expression, *parsed, has_seconds=has_seconds)
+        sec, minute, hour, day, month, weekday = (_parse_field(f, n) for f, n in zip(fields, names, strict=True))
+        return cls(expression, sec, minute, hour, day, month, weekday, has_seconds)
 
     def matches(self, moment: datetime) -> bool:
         weekday = (moment.weekday() + 1) % 7  # cron: Sunday is 0
-        return (moment.second in self.seconds and moment.minute in self.minutes and moment.hour in self.hours
-                and moment.day in self.days and moment.month in self.months and weekday in self.weekdays)
+        return (
+            moment.second in self.seconds
+            and moment.minute in self.minutes
+            and moment.hour in self.hours
+            and moment.day in self.days
+            and moment.month in self.months
+            and weekday in self.weekdays
+        )
 
     def latest_tick(self, now: datetime, window: timedelta) -> datetime | None:
         """The most recent tick at or before `now`, if one falls within `window`."""

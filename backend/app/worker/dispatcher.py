@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
 
@@ -92,7 +92,7 @@ def job_type(
         doc = description or inspect.getdoc(handler) or ""
         DISPATCH_TABLE[name] = JobType(
             name=name,
-            handler=handler,
+            handler=cast(Handler, handler),
             params_model=params,
             description=doc.strip().splitlines()[0] if doc.strip() else "",
             queue=queue,

@@ -42,8 +42,8 @@ class Backoff:
     cap: float = 600.0
 
     def delay(self, attempt: int) -> float:
-        raw = min(self.cap, self.base * (2 ** max(0, attempt - 1)))
-        return raw * (0.5 + random.random() / 2)
+        raw = min(self.cap, self.base * 2.0 ** max(0, attempt - 1))
+        return float(raw * (0.5 + random.random() / 2))
 
 
 def _failure(job: ClaimedJob, error: str, backoff: Backoff, *, retryable: bool = True) -> Outcome:
@@ -100,8 +100,9 @@ def _uncancel() -> None:
         task.uncancel()
 
 
-def _stopped(job: ClaimedJob, ctx: JobContext, exc: BaseException | None, timeout: float | None,
-             backoff: Backoff) -> Outcome:
+def _stopped(
+    job: ClaimedJob, ctx: JobContext, exc: BaseException | None, timeout: float | None, backoff: Backoff
+) -> Outcome:
     """The outcome of a handler that ended (raised or was cancelled) after it was asked to stop."""
     reason = ctx.stop_reason
     if reason == CANCEL:
@@ -125,8 +126,9 @@ def _raised(job: ClaimedJob, exc: BaseException, backoff: Backoff) -> Outcome:
 
 def _success(job: ClaimedJob, result: Any, backoff: Backoff) -> Outcome:
     if result is not None and not isinstance(result, dict):
-        return _failure(job, f"handler returned {type(result).__name__}, expected a dict or None", backoff,
-                        retryable=False)
+        return _failure(
+            job, f"handler returned {type(result).__name__}, expected a dict or None", backoff, retryable=False
+        )
     try:
         json.dumps(result)
     except (TypeError, ValueError) as exc:

@@ -7,6 +7,7 @@ notifications sent meanwhile are lost; polling covers the gap.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -81,7 +82,5 @@ class Listener:
 
 
 async def _sleep_or_stop(stopping: asyncio.Event, seconds: float) -> None:
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stopping.wait(), seconds)
-    except asyncio.TimeoutError:
-        pass

@@ -166,8 +166,9 @@ async def claim(
     exclude_types: Sequence[str] = (),
 ) -> list[ClaimedJob]:
     """Lock up to `limit` due jobs (priority, then run_at) for `worker_id`, with a lease, in one statement."""
-    rows = await conn.fetch(_CLAIM, worker_id, lease_seconds, list(queues) if queues else None, limit,
-                            list(exclude_types))
+    rows = await conn.fetch(
+        _CLAIM, worker_id, lease_seconds, list(queues) if queues else None, limit, list(exclude_types)
+    )
     return _claimed(rows)
 
 
@@ -182,7 +183,8 @@ WHERE j.id IN (
       AND ($4::text[] IS NULL OR queue = ANY($4::text[]))
     ORDER BY priority, run_at
     FOR UPDATE SKIP LOCKED
-    LIMIT GREATEST(0, LEAST($5::int, $6::int - (SELECT count(*) FROM jobs WHERE status = 'processing' AND job_type = $3)))
+    LIMIT GREATEST(0, LEAST($5::int,
+                            $6::int - (SELECT count(*) FROM jobs WHERE status = 'processing' AND job_type = $3)))
 )
 RETURNING j.id, j.job_type, j.queue, j.priority, j.params::text AS params, j.attempts, j.max_attempts,
           j.timeout_seconds, j.asset_id
@@ -190,7 +192,12 @@ RETURNING j.id, j.job_type, j.queue, j.priority, j.params::text AS params, j.att
 
 
 async def claim_limited(
-    conn: Any, worker_id: uuid.UUID, job_type: str, cap: int, limit: int, lease_seconds: float,
+    conn: Any,
+    worker_id: uuid.UUID,
+    job_type: str,
+    cap: int,
+    limit: int,
+    lease_seconds: float,
     queues: Sequence[str] | None = None,
 ) -> list[ClaimedJob]:
     """Claim jobs of a type whose concurrency is capped across all workers.
@@ -200,8 +207,9 @@ async def claim_limited(
     """
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext('skiplock.type.' || $1))", job_type)
-        rows = await conn.fetch(_CLAIM_LIMITED, worker_id, lease_seconds, job_type,
-                                list(queues) if queues else None, limit, cap)
+        rows = await conn.fetch(
+            _CLAIM_LIMITED, worker_id, lease_seconds, job_type, list(queues) if queues else None, limit, cap
+        )
     return _claimed(rows)
 
 
@@ -222,7 +230,9 @@ async def complete_many(
     if not results:
         return set()
     rows = await conn.fetch(
-        _COMPLETE, [r[0] for r in results], [json.dumps(r[1]) if r[1] is not None else None for r in results],
+        _COMPLETE,
+        [r[0] for r in results],
+        [json.dumps(r[1]) if r[1] is not None else None for r in results],
         worker_id,
     )
     return {r["id"] for r in rows}
@@ -245,8 +255,11 @@ async def fail_many(conn: Executor, worker_id: uuid.UUID, failures: Sequence[Fai
     if not failures:
         return set()
     rows = await conn.fetch(
-        _FAIL, [f.job_id for f in failures], [f.error for f in failures],
-        [f.retry_in_seconds for f in failures], worker_id,
+        _FAIL,
+        [f.job_id for f in failures],
+        [f.error for f in failures],
+        [f.retry_in_seconds for f in failures],
+        worker_id,
     )
     return {r["id"] for r in rows}
 
@@ -256,7 +269,9 @@ async def mark_cancelled(conn: Executor, worker_id: uuid.UUID, ids: Sequence[uui
         """UPDATE jobs SET status = 'cancelled', finished_at = now(), updated_at = now(), error = $3,
                           locked_by = NULL, locked_until = NULL
            WHERE id = ANY($1::uuid[]) AND locked_by = $2 AND status = 'processing' RETURNING id""",
-        list(ids), worker_id, reason,
+        list(ids),
+        worker_id,
+        reason,
     )
     return {r["id"] for r in rows}
 
@@ -268,7 +283,8 @@ async def release(conn: Executor, worker_id: uuid.UUID, ids: Sequence[uuid.UUID]
                           locked_until = NULL, started_at = NULL, updated_at = now(),
                           progress_message = 'released by a stopping worker'
            WHERE locked_by = $1 AND status = 'processing' AND ($2::uuid[] IS NULL OR id = ANY($2::uuid[]))""",
-        worker_id, list(ids) if ids is not None else None,
+        worker_id,
+        list(ids) if ids is not None else None,
     )
     return int(status.split()[-1])
 
@@ -281,7 +297,9 @@ async def extend_leases(
         """UPDATE jobs SET locked_until = now() + make_interval(secs => $3)
            WHERE id = ANY($2::uuid[]) AND locked_by = $1 AND status = 'processing'
            RETURNING id, cancel_requested""",
-        worker_id, list(ids), lease_seconds,
+        worker_id,
+        list(ids),
+        lease_seconds,
     )
     return {r["id"]: r["cancel_requested"] for r in rows}
 
@@ -296,7 +314,10 @@ async def write_progress(
                                updated_at = now()
            FROM unnest($1::uuid[], $2::float8[], $3::text[]) AS v(id, progress, message)
            WHERE j.id = v.id AND j.locked_by = $4 AND j.status = 'processing'""",
-        [u[0] for u in updates], [u[1] for u in updates], [u[2] for u in updates], worker_id,
+        [u[0] for u in updates],
+        [u[1] for u in updates],
+        [u[2] for u in updates],
+        worker_id,
     )
 
 
@@ -349,7 +370,8 @@ async def requeue(conn: Executor, job_id: uuid.UUID) -> bool:
                           progress_message = NULL, updated_at = now()
            WHERE id = $1 AND status IN ('failed', 'cancelled')
            RETURNING pg_notify($2, queue)""",
-        job_id, JOBS_CHANNEL,
+        job_id,
+        JOBS_CHANNEL,
     )
     return row is not None
 
@@ -359,7 +381,11 @@ async def register_worker(
 ) -> None:
     await conn.execute(
         "INSERT INTO workers (id, hostname, pid, queues, concurrency) VALUES ($1, $2, $3, $4, $5)",
-        worker_id, hostname, pid, list(queues), concurrency,
+        worker_id,
+        hostname,
+        pid,
+        list(queues),
+        concurrency,
     )
 
 
@@ -390,6 +416,7 @@ async def prune_finished(conn: Executor, older_than_seconds: float, batch_size: 
                WHERE status IN ('completed', 'failed', 'cancelled')
                  AND finished_at < now() - make_interval(secs => $1)
                ORDER BY finished_at LIMIT $2 FOR UPDATE SKIP LOCKED)""",
-        older_than_seconds, batch_size,
+        older_than_seconds,
+        batch_size,
     )
     return int(status.split()[-1])

@@ -42,12 +42,18 @@ class PeriodicScheduler:
             tick = cron.latest_tick(now, window)
             if tick is None or self._last.get(jt.name) == tick:
                 continue
-            jobs.append(queue.NewJob(
-                job_type=jt.name, params=jt.validate({}).model_dump(mode="json"),
-                max_attempts=jt.max_attempts or self._default_max_attempts, queue=jt.queue,
-                priority=jt.priority, run_at=tick, timeout_seconds=jt.timeout,
-                idempotency_key=self.tick_key(jt.name, tick),
-            ))
+            jobs.append(
+                queue.NewJob(
+                    job_type=jt.name,
+                    params=jt.validate({}).model_dump(mode="json"),
+                    max_attempts=jt.max_attempts or self._default_max_attempts,
+                    queue=jt.queue,
+                    priority=jt.priority,
+                    run_at=tick,
+                    timeout_seconds=jt.timeout,
+                    idempotency_key=self.tick_key(jt.name, tick),
+                )
+            )
         return jobs
 
     async def enqueue_due(self, conn: queue.Executor) -> int:

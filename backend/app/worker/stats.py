@@ -20,7 +20,9 @@ async def counts(conn: Executor, finished_within_minutes: int = 1440) -> list[di
            UNION ALL
            SELECT status::text, job_type, queue, count(*) FROM jobs
            WHERE finished_at > now() - make_interval(mins => $1) GROUP BY 1, 2, 3
-           ORDER BY 1, 2, 3""", finished_within_minutes)
+           ORDER BY 1, 2, 3""",
+        finished_within_minutes,
+    )
     return [dict(r) for r in rows]
 
 
@@ -30,7 +32,8 @@ async def queue_depth(conn: Executor) -> list[dict[str, Any]]:
         """SELECT queue, count(*) AS depth,
                   COALESCE(EXTRACT(EPOCH FROM now() - min(run_at)), 0)::float8 AS oldest_age_seconds,
                   count(*) FILTER (WHERE status = 'retry') AS retrying
-           FROM jobs WHERE status IN ('pending', 'retry') AND run_at <= now() GROUP BY queue ORDER BY queue""")
+           FROM jobs WHERE status IN ('pending', 'retry') AND run_at <= now() GROUP BY queue ORDER BY queue"""
+    )
     return [dict(r) for r in rows]
 
 
@@ -42,7 +45,9 @@ async def throughput(conn: Executor, minutes: int) -> list[dict[str, Any]]:
                   count(*) FILTER (WHERE status = 'failed') AS failed,
                   count(*) FILTER (WHERE status = 'cancelled') AS cancelled
            FROM jobs WHERE finished_at > now() - make_interval(mins => $1)
-           GROUP BY 1 ORDER BY 1""", minutes)
+           GROUP BY 1 ORDER BY 1""",
+        minutes,
+    )
     return [{**dict(r), "minute": r["minute"].isoformat()} for r in rows]
 
 
@@ -56,7 +61,9 @@ async def durations(conn: Executor, minutes: int) -> list[dict[str, Any]]:
                   percentile_cont(0.95) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM finished_at - started_at))
                       AS p95_seconds
            FROM jobs WHERE finished_at > now() - make_interval(mins => $1) AND started_at IS NOT NULL
-           GROUP BY job_type ORDER BY job_type""", minutes)
+           GROUP BY job_type ORDER BY job_type""",
+        minutes,
+    )
     return [{**dict(r), "failure_rate": r["failed"] / r["finished"] if r["finished"] else 0.0} for r in rows]
 
 
@@ -67,11 +74,16 @@ async def duration_histogram(conn: Executor, minutes: int, bounds: list[float]) 
            FROM (SELECT job_type, EXTRACT(EPOCH FROM finished_at - started_at)::float8 AS d FROM jobs
                  WHERE finished_at > now() - make_interval(mins => $1) AND status = 'completed'
                    AND started_at IS NOT NULL) j
-           GROUP BY 1, 2""", minutes, bounds)
+           GROUP BY 1, 2""",
+        minutes,
+        bounds,
+    )
     per_type: dict[str, dict[str, Any]] = {}
     for r in rows:
-        entry = per_type.setdefault(r["job_type"], {"job_type": r["job_type"], "counts": [0] * (len(bounds) + 1),
-                                                     "total": 0, "sum_seconds": 0.0})
+        entry = per_type.setdefault(
+            r["job_type"],
+            {"job_type": r["job_type"], "counts": [0] * (len(bounds) + 1), "total": 0, "sum_seconds": 0.0},
+        )
         # width_bucket: 0 below the first bound, i for [bound i-1, bound i), len(bounds) at or above the last
         entry["counts"][r["bucket"]] += r["n"]
         entry["total"] += r["n"]
@@ -93,7 +105,9 @@ async def workers(conn: Executor, alive_within_seconds: float) -> list[dict[str,
                   EXTRACT(EPOCH FROM now() - w.heartbeat_at)::float8 AS heartbeat_age_seconds,
                   (w.heartbeat_at > now() - make_interval(secs => $1)) AS alive,
                   (SELECT count(*) FROM jobs j WHERE j.locked_by = w.id AND j.status = 'processing') AS jobs_in_hand
-           FROM workers w ORDER BY w.started_at""", alive_within_seconds)
+           FROM workers w ORDER BY w.started_at""",
+        alive_within_seconds,
+    )
     return [dict(r) for r in rows]
 
 
@@ -101,5 +115,6 @@ async def totals(conn: Executor) -> dict[str, int]:
     """Retries performed and jobs reaped from lost workers, over the jobs still retained."""
     row = await conn.fetchrow(
         """SELECT COALESCE(sum(attempts - 1), 0)::bigint AS retries, COALESCE(sum(reaped), 0)::bigint AS reaped
-           FROM jobs WHERE attempts > 1 OR reaped > 0""")
+           FROM jobs WHERE attempts > 1 OR reaped > 0"""
+    )
     return {"retries": int(row["retries"]), "reaped": int(row["reaped"])}

@@ -4,6 +4,7 @@ expired ones, listens for wake-ups and cancels, and stops cleanly."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -43,7 +44,7 @@ class WorkerConfig:
 class _Running:
     job: queue.ClaimedJob
     ctx: JobContext
-    task: asyncio.Task[None]
+    task: asyncio.Task[Any]
     started: float
 
 
@@ -96,10 +97,14 @@ class Worker:
 
     async def run(self) -> None:
         cfg = self.config
-        await queue.register_worker(self.pool, self.id, socket.gethostname(), os.getpid(), cfg.queues,
-                                    cfg.concurrency)
-        log.info("worker %s started: concurrency=%d queues=%s lease=%gs", self.id, cfg.concurrency,
-                 ",".join(cfg.queues) or "*", cfg.lease_seconds)
+        await queue.register_worker(self.pool, self.id, socket.gethostname(), os.getpid(), cfg.queues, cfg.concurrency)
+        log.info(
+            "worker %s started: concurrency=%d queues=%s lease=%gs",
+            self.id,
+            cfg.concurrency,
+            ",".join(cfg.queues) or "*",
+            cfg.lease_seconds,
+        )
         background = [
             asyncio.create_task(self.listener.run(self.stopping), name="listener"),
             asyncio.create_task(self._every(cfg.lease_seconds / 3, self._heartbeat), name="heartbeat"),
@@ -107,8 +112,9 @@ class Worker:
             asyncio.create_task(self._every(cfg.reaper_interval, self._reap), name="reaper"),
         ]
         if self.scheduler.has_schedules:
-            background.append(asyncio.create_task(self._every(self.scheduler.check_interval, self._schedule),
-                                                  name="scheduler"))
+            background.append(
+                asyncio.create_task(self._every(self.scheduler.check_interval, self._schedule), name="scheduler")
+            )
         try:
             await self._claim_loop()
         finally:
@@ -170,11 +176,13 @@ class Worker:
         async with self.pool.acquire() as conn:
             for name, cap in capped.items():
                 if len(jobs) < want and cap:
-                    jobs += await queue.claim_limited(conn, self.id, name, cap, want - len(jobs),
-                                                      cfg.lease_seconds, cfg.queues or None)
+                    jobs += await queue.claim_limited(
+                        conn, self.id, name, cap, want - len(jobs), cfg.lease_seconds, cfg.queues or None
+                    )
             if len(jobs) < want:
-                jobs += await queue.claim(conn, self.id, want - len(jobs), cfg.lease_seconds,
-                                          cfg.queues or None, list(capped))
+                jobs += await queue.claim(
+                    conn, self.id, want - len(jobs), cfg.lease_seconds, cfg.queues or None, list(capped)
+                )
         return jobs
 
     @property
@@ -183,28 +191,32 @@ class Worker:
 
     async def _wait_slot(self, seconds: float) -> None:
         self._slot_freed.clear()
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._slot_freed.wait(), seconds)
-        except asyncio.TimeoutError:
-            pass
 
     async def _idle_wait(self) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), self.config.poll_interval)
-        except asyncio.TimeoutError:
-            pass
 
     def _start(self, job: queue.ClaimedJob) -> None:
-        ctx = JobContext(job.id, job.job_type, job.attempts, job.max_attempts, asset_id=job.asset_id,
-                         progress_sink=self.acker, resources=self.resources)
+        ctx = JobContext(
+            job.id,
+            job.job_type,
+            job.attempts,
+            job.max_attempts,
+            asset_id=job.asset_id,
+            progress_sink=self.acker,
+            resources=self.resources,
+        )
         task = asyncio.create_task(self._run_one(job, ctx), name=f"job-{job.id}")
         self.running[job.id] = _Running(job, ctx, task, time.perf_counter())
 
     async def _run_one(self, job: queue.ClaimedJob, ctx: JobContext) -> None:
         started = time.perf_counter()
         try:
-            outcome = await execute(job, ctx, self.config.backoff, registry=self.registry,
-                                    cancel_grace=self.config.cancel_grace)
+            outcome = await execute(
+                job, ctx, self.config.backoff, registry=self.registry, cancel_grace=self.config.cancel_grace
+            )
         except Exception as exc:  # the executor itself must never take the worker down
             ctx.log.exception("executor error")
             outcome = Outcome("failed", error=f"internal worker error: {exc!r}", retry_in=self.config.backoff.delay(1))
@@ -213,14 +225,20 @@ class Worker:
     def _finish(self, job: queue.ClaimedJob, ctx: JobContext, outcome: Outcome, started: float) -> None:
         elapsed_ms = (time.perf_counter() - started) * 1000
         if outcome.kind == "lost":
-            ctx.log.warning("lease lost after %.0f ms; the outcome is dropped (another worker owns the job)",
-                            elapsed_ms)
+            ctx.log.warning(
+                "lease lost after %.0f ms; the outcome is dropped (another worker owns the job)", elapsed_ms
+            )
         else:
             self.acker.add(job.id, outcome)
         if outcome.kind == "failed":
-            ctx.log.warning("attempt %d/%d failed after %.0f ms (%s): %s", job.attempts, job.max_attempts,
-                            elapsed_ms, "retry in %.1f s" % outcome.retry_in if outcome.retry_in is not None
-                            else "no retry", (outcome.error or "").splitlines()[0])
+            ctx.log.warning(
+                "attempt %d/%d failed after %.0f ms (%s): %s",
+                job.attempts,
+                job.max_attempts,
+                elapsed_ms,
+                f"retry in {outcome.retry_in:.1f} s" if outcome.retry_in is not None else "no retry",
+                (outcome.error or "").splitlines()[0],
+            )
         elif log.isEnabledFor(logging.DEBUG) or elapsed_ms > 1000:
             ctx.log.info("%s in %.0f ms", outcome.kind, elapsed_ms)
         self.running.pop(job.id, None)
@@ -235,16 +253,15 @@ class Worker:
                 await action()
             except Exception as exc:  # connection trouble of any kind: log, back off, go on
                 log.warning("%s failed: %s", getattr(action, "__name__", action), exc)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(until.wait(), seconds)
-            except asyncio.TimeoutError:
-                pass
 
     async def _heartbeat(self) -> None:
         cfg = self.config
         if not await queue.worker_heartbeat(self.pool, self.id, self.stopping.is_set()):
-            await queue.register_worker(self.pool, self.id, socket.gethostname(), os.getpid(), cfg.queues,
-                                        cfg.concurrency)
+            await queue.register_worker(
+                self.pool, self.id, socket.gethostname(), os.getpid(), cfg.queues, cfg.concurrency
+            )
         await self._extend_leases()
 
     async def _extend_leases(self) -> None:
@@ -279,10 +296,18 @@ class Worker:
         if not jobs:
             return None
         job = jobs[0]
-        ctx = JobContext(job.id, job.job_type, job.attempts, job.max_attempts, asset_id=job.asset_id,
-                         progress_sink=self.acker, resources=self.resources)
-        task = asyncio.ensure_future(execute(job, ctx, self.config.backoff, registry=self.registry,
-                                             cancel_grace=self.config.cancel_grace))
+        ctx = JobContext(
+            job.id,
+            job.job_type,
+            job.attempts,
+            job.max_attempts,
+            asset_id=job.asset_id,
+            progress_sink=self.acker,
+            resources=self.resources,
+        )
+        task = asyncio.ensure_future(
+            execute(job, ctx, self.config.backoff, registry=self.registry, cancel_grace=self.config.cancel_grace)
+        )
         self.running[job.id] = _Running(job, ctx, task, time.perf_counter())
         done = asyncio.Event()
         beat = asyncio.create_task(self._every(self.config.lease_seconds / 3, self._extend_leases, done))

@@ -6,10 +6,10 @@ import uuid
 
 import httpx
 import pytest
-
 from app.core.config import Settings
 from app.main import create_app
 from app.worker import queue
+
 from tests.support.waiting import job_row
 
 
@@ -160,10 +160,10 @@ async def test_future_run_at_is_not_claimed_early(client):
 async def test_process_endpoint_is_absent_in_production(settings: Settings):
     prod = settings.model_copy(update={"environment": "production"})
     app = create_app(prod)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
-            assert (await http.post("/jobs/process")).status_code in (404, 405)
-            assert (await http.get("/health")).json()["environment"] == "production"
+    transport = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        assert (await http.post("/jobs/process")).status_code in (404, 405)
+        assert (await http.get("/health")).json()["environment"] == "production"
 
 
 @pytest.mark.parametrize("path", ["cancel", "retry"])

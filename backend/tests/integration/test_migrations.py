@@ -8,7 +8,6 @@ import uuid
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
-
 from app.core import migrations
 
 
@@ -53,9 +52,18 @@ async def test_two_processes_migrating_at_once_both_succeed(server_url, subproce
     url = urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
     try:
         env = {**subprocess_env, "DATABASE_URL": url}
-        procs = [await asyncio.create_subprocess_exec(sys.executable, "-m", "app", "migrate", env=env,
-                                                      stdout=asyncio.subprocess.PIPE,
-                                                      stderr=asyncio.subprocess.STDOUT) for _ in range(2)]
+        procs = [
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "app",
+                "migrate",
+                env=env,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+            for _ in range(2)
+        ]
         outputs = [await p.communicate() for p in procs]
         assert [p.returncode for p in procs] == [0, 0], outputs
         assert "jobs" in await _tables(url)

@@ -37,16 +37,30 @@ async def test_synthetic_data_training_restoration_and_quality_end_to_end(client
     check = await run(client, "validate_dataset", {"dataset_id": dataset_id})
     assert check["result"]["ok"] is True and check["result"]["pairs"] == 12
 
-    trained = await run(client, "training", {"dataset_id": dataset_id, "steps": 30, "width": 8, "batch_size": 4,
-                                             "crop_size": 32, "checkpoint_every": 10, "lr": 2e-3})
+    trained = await run(
+        client,
+        "training",
+        {
+            "dataset_id": dataset_id,
+            "steps": 30,
+            "width": 8,
+            "batch_size": 4,
+            "crop_size": 32,
+            "checkpoint_every": 10,
+            "lr": 2e-3,
+        },
+    )
     assert trained["status"] == "completed", trained["error"]
     metrics = trained["result"]
     assert metrics["steps"] == 30 and metrics["val_psnr"] > 0
     models = (await client.get("/models")).json()
     assert models[0]["id"] == metrics["model_id"] and models[0]["metrics"]["val_psnr"] == metrics["val_psnr"]
 
-    upload = await client.post("/upload", files={"file": ("scan.png", noisy_page_png(), "image/png")},
-                               data={"params": f'{{"model_id": "{metrics["model_id"]}", "tile": 64}}'})
+    upload = await client.post(
+        "/upload",
+        files={"file": ("scan.png", noisy_page_png(), "image/png")},
+        data={"params": f'{{"model_id": "{metrics["model_id"]}", "tile": 64}}'},
+    )
     assert upload.status_code == 201 and upload.json()["job_type"] == "restoration"
     restored = (await client.post("/jobs/process")).json()
     assert restored["status"] == "completed", restored["error"]
@@ -60,16 +74,22 @@ async def test_synthetic_data_training_restoration_and_quality_end_to_end(client
 
 
 async def test_unknown_model_and_corrupt_image_fail_without_retry(client, pool):
-    upload = await client.post("/upload", files={"file": ("bad.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, "image/png")},
-                               data={"params": f'{{"model_id": "{uuid.uuid4()}"}}'})
+    upload = await client.post(
+        "/upload",
+        files={"file": ("bad.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, "image/png")},
+        data={"params": f'{{"model_id": "{uuid.uuid4()}"}}'},
+    )
     assert upload.status_code == 201
     body = (await client.post("/jobs/process")).json()
     assert body["status"] == "failed" and "does not exist" in body["error"]
     assert (await job_row(pool, upload.json()["job_id"]))["attempts"] == 1
 
     ds = await run(client, "synthetic_data", {"count": 2, "seed": 1, "size": 64})
-    bad = await client.post("/upload", files={"file": ("bad.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, "image/png")},
-                            data={"job_type": "quality_assessment"})
+    bad = await client.post(
+        "/upload",
+        files={"file": ("bad.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, "image/png")},
+        data={"job_type": "quality_assessment"},
+    )
     body = (await client.post("/jobs/process")).json()
     assert body["job_id"] == bad.json()["job_id"] and body["status"] == "failed" and body["error"]
     assert ds["status"] == "completed"

@@ -7,6 +7,7 @@ import json
 
 from app.worker import queue
 from app.worker.dispatcher import build_job
+
 from tests.integration.test_worker import running_worker
 from tests.support.waiting import wait_status
 
@@ -62,8 +63,11 @@ async def test_job_events_stream_progress_until_completed(client, runtime, pool)
     async with running_worker(runtime):
         response = await asyncio.wait_for(client.get(f"/jobs/{job_id}/events"), 20)
     assert response.headers["content-type"].startswith("text/event-stream")
-    events = [(block.split("\n")[0][7:], json.loads(block.split("\n")[1][6:]))
-              for block in response.text.strip().split("\n\n") if block.startswith("event:")]
+    events = [
+        (block.split("\n")[0][7:], json.loads(block.split("\n")[1][6:]))
+        for block in response.text.strip().split("\n\n")
+        if block.startswith("event:")
+    ]
     assert events[0][0] == "state"
     progress = [e["progress"] for kind, e in events if kind == "progress"]
     assert len(progress) >= 2 and progress == sorted(progress)

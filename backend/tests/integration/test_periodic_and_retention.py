@@ -6,21 +6,28 @@ import asyncio
 
 from app.worker import queue
 from app.worker.dispatcher import build_job
+
 from tests.support.processes import start_worker, stop_all
-from tests.support.waiting import job_row
+from tests.support.waiting import job_row, wait_until
+
+
+async def _workers_up(pool, count: int) -> bool:
+    return await pool.fetchval("SELECT count(*) FROM workers") >= count
 
 
 async def test_three_workers_enqueue_one_job_per_tick(pool, subprocess_env, tmp_path):
     procs = [start_worker(subprocess_env, tmp_path / "logs", "--queues", "none") for _ in range(3)]
     try:
-        await asyncio.sleep(6)
+        # Workers start slowly on a busy machine: count ticks only once all three run.
+        await wait_until(lambda: _workers_up(pool, 3), timeout=60, interval=0.2)
+        await asyncio.sleep(5)
     finally:
         stop_all(procs)
     rows = await pool.fetch("SELECT run_at, idempotency_key FROM jobs WHERE job_type = 'test_tick' ORDER BY run_at")
     assert len(rows) >= 3  # several ticks while the workers ran
     ticks = [r["run_at"] for r in rows]
     assert len(set(ticks)) == len(ticks)  # exactly one job per tick
-    gaps = {(b - a).total_seconds() for a, b in zip(ticks, ticks[1:])}
+    gaps = {(b - a).total_seconds() for a, b in zip(ticks, ticks[1:], strict=False)}
     assert gaps == {1.0}  # no tick skipped while workers were up
     assert all(r["idempotency_key"].startswith("cron:test_tick:") for r in rows)
 
@@ -28,12 +35,15 @@ async def test_three_workers_enqueue_one_job_per_tick(pool, subprocess_env, tmp_
 async def test_prune_jobs_deletes_only_old_finished_jobs_in_batches(client, pool):
     new = [build_job("noop", {}, default_max_attempts=1) for _ in range(25)]
     ids = [i for i, _ in await queue.enqueue_many(pool, new)]
-    await pool.execute("UPDATE jobs SET status = 'completed', finished_at = now() - interval '30 days' "
-                       "WHERE id = ANY($1)", ids[:20])
-    await pool.execute("UPDATE jobs SET status = 'failed', finished_at = now() - interval '1 day' "
-                       "WHERE id = ANY($1)", ids[20:22])
-    response = await client.post("/jobs", json={"job_type": "prune_jobs",
-                                                "params": {"older_than_days": 7, "batch_size": 6}})
+    await pool.execute(
+        "UPDATE jobs SET status = 'completed', finished_at = now() - interval '30 days' WHERE id = ANY($1)", ids[:20]
+    )
+    await pool.execute(
+        "UPDATE jobs SET status = 'failed', finished_at = now() - interval '1 day' WHERE id = ANY($1)", ids[20:22]
+    )
+    response = await client.post(
+        "/jobs", json={"job_type": "prune_jobs", "params": {"older_than_days": 7, "batch_size": 6}}
+    )
     prune_id = response.json()["job"]["id"]
     processed = [(await client.post("/jobs/process")).json() for _ in range(4)]
     prune = next(p for p in processed if p.get("job_id") == prune_id)

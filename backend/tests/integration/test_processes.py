@@ -8,6 +8,7 @@ import time
 
 from app.worker import queue
 from app.worker.dispatcher import build_job
+
 from tests.support.processes import start_worker, stop_all
 from tests.support.waiting import job_row, wait_status, wait_until
 
@@ -15,7 +16,7 @@ from tests.support.waiting import job_row, wait_status, wait_until
 async def enqueue_many(pool, count: int, params: dict) -> None:
     jobs = [build_job("test_record", params, default_max_attempts=5) for _ in range(count)]
     for start in range(0, count, 500):
-        await queue.enqueue_many(pool, jobs[start:start + 500])
+        await queue.enqueue_many(pool, jobs[start : start + 500])
 
 
 async def test_four_worker_processes_drain_2000_jobs_each_exactly_once(pool, subprocess_env, tmp_path):
@@ -27,23 +28,30 @@ async def test_four_worker_processes_drain_2000_jobs_each_exactly_once(pool, sub
         stop_all(procs)
     stats = await pool.fetchrow(
         """SELECT count(*) FILTER (WHERE status = 'completed') AS completed, count(*) AS total,
-                  max(attempts) AS max_attempts FROM jobs WHERE job_type = 'test_record'""")
+                  max(attempts) AS max_attempts FROM jobs WHERE job_type = 'test_record'"""
+    )
     assert stats["completed"] == stats["total"] == 2000 and stats["max_attempts"] == 1
     assert await pool.fetchval("SELECT count(*) FROM exec_log") == 2000
     assert all(p.returncode == 0 for p in procs)
 
 
 async def _all_finished(pool) -> bool:
-    return await pool.fetchval("SELECT count(*) FROM jobs WHERE job_type = 'test_record' "
-                               "AND status NOT IN ('completed', 'failed')") == 0
+    return (
+        await pool.fetchval(
+            "SELECT count(*) FROM jobs WHERE job_type = 'test_record' AND status NOT IN ('completed', 'failed')"
+        )
+        == 0
+    )
 
 
 async def test_sigterm_of_busy_worker_leaves_no_job_processing(pool, subprocess_env, tmp_path):
     env = {**subprocess_env, "SHUTDOWN_GRACE_SECONDS": "1"}
-    quick = [(await queue.enqueue(pool, build_job("sleep", {"seconds": 0.2}, default_max_attempts=3)))[0]
-             for _ in range(2)]
-    slow = [(await queue.enqueue(pool, build_job("sleep", {"seconds": 60}, default_max_attempts=3)))[0]
-            for _ in range(2)]
+    quick = [
+        (await queue.enqueue(pool, build_job("sleep", {"seconds": 0.2}, default_max_attempts=3)))[0] for _ in range(2)
+    ]
+    slow = [
+        (await queue.enqueue(pool, build_job("sleep", {"seconds": 60}, default_max_attempts=3)))[0] for _ in range(2)
+    ]
     proc = start_worker(env, tmp_path / "logs", "--concurrency", "4")
     try:
         for job_id in slow:
@@ -84,12 +92,14 @@ async def test_chaos_sigkill_a_worker_every_second_loses_nothing(pool, subproces
     stats = await pool.fetchrow(
         """SELECT count(*) FILTER (WHERE status = 'completed') AS completed,
                   count(*) FILTER (WHERE status = 'processing') AS processing,
-                  count(*) FILTER (WHERE attempts > 1) AS reclaimed FROM jobs WHERE job_type = 'test_record'""")
+                  count(*) FILTER (WHERE attempts > 1) AS reclaimed FROM jobs WHERE job_type = 'test_record'"""
+    )
     assert stats["completed"] == 2000 and stats["processing"] == 0
     assert stats["reclaimed"] >= 1  # killed workers' jobs came back through the reaper
     # A job ran more than once only if it was reclaimed from a killed worker (at-least-once, never twice
     # at the same time and never completed twice).
     rerun_without_reclaim = await pool.fetchval(
-        "SELECT count(*) FROM exec_log e JOIN jobs j ON j.id = e.job_id WHERE e.runs > 1 AND j.attempts = 1")
+        "SELECT count(*) FROM exec_log e JOIN jobs j ON j.id = e.job_id WHERE e.runs > 1 AND j.attempts = 1"
+    )
     assert rerun_without_reclaim == 0
     assert await pool.fetchval("SELECT count(*) FROM exec_log") == 2000

@@ -23,8 +23,7 @@ def stored_files(settings) -> list:
 
 async def test_upload_stores_file_and_creates_asset_and_job(client, settings, pool):
     data = png_bytes()
-    response = await client.post("/upload", files={"file": ("page.png", data, "image/png")},
-                                 data={"job_type": "noop"})
+    response = await client.post("/upload", files={"file": ("page.png", data, "image/png")}, data={"job_type": "noop"})
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["kind"] == "image" and body["size_bytes"] == len(data)
@@ -73,11 +72,13 @@ async def test_unsupported_type_is_415_and_nothing_stored(client, settings, pool
 
 async def test_hostile_filename_is_stored_under_generated_name_inside_storage(client, settings, pool):
     for name in ("../../etc/passwd.png", "a/b\\c.png", "evil\x00\x1b[31m.png"):
-        response = await client.post("/upload", files={"file": (name, png_bytes(), "image/png")},
-                                     data={"job_type": "noop"})
+        response = await client.post(
+            "/upload", files={"file": (name, png_bytes(), "image/png")}, data={"job_type": "noop"}
+        )
         assert response.status_code == 201, response.text
-        asset = await pool.fetchrow("SELECT * FROM assets WHERE id = $1",
-                                    __import__("uuid").UUID(response.json()["asset_id"]))
+        asset = await pool.fetchrow(
+            "SELECT * FROM assets WHERE id = $1", __import__("uuid").UUID(response.json()["asset_id"])
+        )
         path = (settings.storage_dir / asset["stored_path"]).resolve()
         assert path.is_relative_to(settings.storage_dir.resolve()) and path.exists()
         assert "/" not in (asset["original_filename"] or "") and "\\" not in (asset["original_filename"] or "")
@@ -89,6 +90,7 @@ async def test_unknown_job_type_or_bad_params_on_upload_is_422_and_nothing_store
     files = {"file": ("a.png", png_bytes(), "image/png")}
     assert (await client.post("/upload", files=files, data={"job_type": "nope"})).status_code == 422
     assert (await client.post("/upload", files=files, data={"job_type": "sleep", "params": "{bad"})).status_code == 422
-    assert (await client.post("/upload", files=files,
-                              data={"job_type": "sleep", "params": '{"seconds": -1}'})).status_code == 422
+    assert (
+        await client.post("/upload", files=files, data={"job_type": "sleep", "params": '{"seconds": -1}'})
+    ).status_code == 422
     assert stored_files(settings) == []

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from app.worker import queue
 from app.worker.dispatcher import build_job
+
 from tests.support.waiting import job_row, wait_status, wait_until
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from pydantic import BaseModel
-
 from app.worker.context import JobContext
 from app.worker.dispatcher import job_type
+from pydantic import BaseModel
 
 
 class RecordParams(BaseModel):
@@ -26,7 +25,10 @@ async def record(ctx: JobContext, params: RecordParams) -> dict[str, Any]:
     else:  # count runs instead of failing on a re-run (chaos tests kill workers mid-job)
         await pool.execute(
             """INSERT INTO exec_log (job_id, attempt) VALUES ($1, $2)
-               ON CONFLICT (job_id) DO UPDATE SET runs = exec_log.runs + 1, attempt = $2""", ctx.job_id, ctx.attempt)
+               ON CONFLICT (job_id) DO UPDATE SET runs = exec_log.runs + 1, attempt = $2""",
+            ctx.job_id,
+            ctx.attempt,
+        )
     return {"recorded": str(ctx.job_id)}
 
 
@@ -43,8 +45,9 @@ class FreezeParams(BaseModel):
     seconds: float = 3600
 
 
-@job_type("test_freeze", params=FreezeParams, timeout=1.0, max_attempts=1,
-          description="Blocks far past its 1 s timeout.")
+@job_type(
+    "test_freeze", params=FreezeParams, timeout=1.0, max_attempts=1, description="Blocks far past its 1 s timeout."
+)
 async def freeze(ctx: JobContext, params: FreezeParams) -> None:
     await asyncio.sleep(params.seconds)
 

@@ -8,8 +8,14 @@ import av
 import numpy as np
 
 
-def make_video(path: Path, shots: int = 3, seconds_per_shot: float = 1.0, fps: int = 25,
-               size: tuple[int, int] = (160, 120), codec: str = "libx264") -> list[int]:
+def make_video(
+    path: Path,
+    shots: int = 3,
+    seconds_per_shot: float = 1.0,
+    fps: int = 25,
+    size: tuple[int, int] = (160, 120),
+    codec: str = "libx264",
+) -> list[int]:
     """Write a video of `shots` visually distinct moving scenes; returns the first frame of each new shot."""
     rng = np.random.default_rng(7)
     width, height = size

@@ -12,8 +12,7 @@ from pathlib import Path
 def start_worker(env: dict[str, str], log_dir: Path, *args: str) -> subprocess.Popen[bytes]:
     log_dir.mkdir(parents=True, exist_ok=True)
     log = open(log_dir / f"worker-{len(list(log_dir.iterdir()))}.log", "wb")  # noqa: SIM115
-    return subprocess.Popen([sys.executable, "-m", "app.worker", *args], env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
+    return subprocess.Popen([sys.executable, "-m", "app.worker", *args], env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
 def stop_all(procs: list[subprocess.Popen[bytes]], sig: int = signal.SIGTERM, timeout: float = 30) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from app.core.config import Settings
 from app.core.db import ConfigurationError, plain_url, resolve_database_url
 from app.core.filetypes import sniff
@@ -38,11 +37,20 @@ def test_backoff_grows_exponentially_with_bounded_jitter():
         assert max(delays) - min(delays) > 0  # jittered, not fixed
 
 
-@pytest.mark.parametrize(("head", "kind"), [
-    (b"\x89PNG\r\n\x1a\n" + b"\0" * 8, "image"), (b"\xff\xd8\xff\xe0", "image"), (b"II*\x00", "image"),
-    (b"RIFF\0\0\0\0WEBPVP8 ", "image"), (b"\0\0\0\x18ftypisom", "video"), (b"\x1a\x45\xdf\xa3webm", "video"),
-    (b"RIFF\0\0\0\0AVI LIST", "video"), (b"hello world", None), (b"%PDF-1.7", None),
-])
+@pytest.mark.parametrize(
+    ("head", "kind"),
+    [
+        (b"\x89PNG\r\n\x1a\n" + b"\0" * 8, "image"),
+        (b"\xff\xd8\xff\xe0", "image"),
+        (b"II*\x00", "image"),
+        (b"RIFF\0\0\0\0WEBPVP8 ", "image"),
+        (b"\0\0\0\x18ftypisom", "video"),
+        (b"\x1a\x45\xdf\xa3webm", "video"),
+        (b"RIFF\0\0\0\0AVI LIST", "video"),
+        (b"hello world", None),
+        (b"%PDF-1.7", None),
+    ],
+)
 def test_uploads_are_recognised_by_content(head, kind):
     found = sniff(head)
     assert (found.kind if found else None) == kind

@@ -23,12 +23,16 @@ async def list_artifacts(job_id: uuid.UUID, runtime: RuntimeDep) -> list[dict[st
     folder = runtime.storage.path(f"jobs/{job_id}")
     if not folder.is_dir():
         return []
-    return [{"name": p.name, "size_bytes": p.stat().st_size, "url": f"/jobs/{job_id}/artifacts/{p.name}"}
-            for p in sorted(folder.iterdir()) if p.is_file() and not p.name.endswith(".part")]
+    return [
+        {"name": p.name, "size_bytes": p.stat().st_size, "url": f"/jobs/{job_id}/artifacts/{p.name}"}
+        for p in sorted(folder.iterdir())
+        if p.is_file() and not p.name.endswith(".part")
+    ]
 
 
-@router.get("/jobs/{job_id}/artifacts/{name}", response_class=FileResponse,
-            responses={404: {"description": "No such artifact"}})
+@router.get(
+    "/jobs/{job_id}/artifacts/{name}", response_class=FileResponse, responses={404: {"description": "No such artifact"}}
+)
 async def get_artifact(job_id: uuid.UUID, name: str, runtime: RuntimeDep) -> FileResponse:
     if not _NAME.match(name):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such artifact")
@@ -45,12 +49,26 @@ async def get_asset(asset_id: uuid.UUID, session: SessionDep) -> dict[str, objec
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"asset {asset_id} not found")
     clips = (await session.scalars(select(Clip).where(Clip.asset_id == asset_id).order_by(Clip.rank))).all()
     return {
-        "id": str(asset.id), "kind": asset.kind, "original_filename": asset.original_filename,
-        "size_bytes": asset.size_bytes, "sha256": asset.sha256, "content_type": asset.content_type,
-        "created_at": asset.created_at.isoformat(), "file_url": f"/assets/{asset.id}/file",
-        "clips": [{"id": str(c.id), "rank": c.rank, "start_ms": c.start_ms, "end_ms": c.end_ms,
-                   "visual_score": c.visual_score, "job_id": str(c.job_id) if c.job_id else None,
-                   "thumbnail_url": f"/clips/{c.id}/thumbnail" if c.thumbnail_path else None} for c in clips],
+        "id": str(asset.id),
+        "kind": asset.kind,
+        "original_filename": asset.original_filename,
+        "size_bytes": asset.size_bytes,
+        "sha256": asset.sha256,
+        "content_type": asset.content_type,
+        "created_at": asset.created_at.isoformat(),
+        "file_url": f"/assets/{asset.id}/file",
+        "clips": [
+            {
+                "id": str(c.id),
+                "rank": c.rank,
+                "start_ms": c.start_ms,
+                "end_ms": c.end_ms,
+                "visual_score": c.visual_score,
+                "job_id": str(c.job_id) if c.job_id else None,
+                "thumbnail_url": f"/clips/{c.id}/thumbnail" if c.thumbnail_path else None,
+            }
+            for c in clips
+        ],
     }
 
 
@@ -59,8 +77,9 @@ async def get_asset_file(asset_id: uuid.UUID, session: SessionDep, runtime: Runt
     asset = await session.get(Asset, asset_id)
     if asset is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"asset {asset_id} not found")
-    return FileResponse(runtime.storage.path(asset.stored_path), media_type=asset.content_type,
-                        filename=asset.original_filename or None)
+    return FileResponse(
+        runtime.storage.path(asset.stored_path), media_type=asset.content_type, filename=asset.original_filename or None
+    )
 
 
 @router.get("/clips/{clip_id}/thumbnail", response_class=FileResponse, responses={404: {"description": "No thumbnail"}})

@@ -26,12 +26,12 @@ async def root() -> RedirectResponse:
     return RedirectResponse("/dashboard", status_code=status.HTTP_307_TEMPORARY_REDIRECT)
 
 
-@router.get("/dashboard")
+@router.api_route("/dashboard", methods=["GET", "HEAD"])
 async def dashboard() -> FileResponse:
     return FileResponse(WEB_DIR / "index.html", media_type=_TYPES["html"], headers=_NO_CACHE)
 
 
-@router.get("/dashboard/static/{name}")
+@router.api_route("/dashboard/static/{name}", methods=["GET", "HEAD"])
 async def dashboard_asset(name: str) -> FileResponse:
     """A file of the dashboard, by plain name only (no folders, no dot-files, known types)."""
     match = _NAME.match(name)

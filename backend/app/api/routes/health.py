@@ -21,18 +21,24 @@ async def health(runtime: RuntimeDep, response: Response) -> HealthOut:
     try:
         current = await migrations.current_revision(runtime.engine)
         async with runtime.engine.connect() as conn:
-            workers = await conn.scalar(
-                text("SELECT count(*) FROM workers WHERE heartbeat_at > now() - make_interval(secs => :s)"),
-                {"s": runtime.settings.lease_seconds},
-            ) or 0
+            workers = (
+                await conn.scalar(
+                    text("SELECT count(*) FROM workers WHERE heartbeat_at > now() - make_interval(secs => :s)"),
+                    {"s": runtime.settings.lease_seconds},
+                )
+                or 0
+            )
     except Exception:  # any failure here means "not healthy", reported rather than raised
         database = False
     healthy = database and current == head
     if not healthy:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     return HealthOut(
-        status="ok" if healthy else "degraded", database=database,
-        migrations={"current": current, "head": head}, migrations_at_head=current == head,
-        workers_alive=workers, embedded_worker=runtime.settings.worker_enabled,
+        status="ok" if healthy else "degraded",
+        database=database,
+        migrations={"current": current, "head": head},
+        migrations_at_head=current == head,
+        workers_alive=workers,
+        embedded_worker=runtime.settings.worker_enabled,
         environment=runtime.settings.environment,
     )

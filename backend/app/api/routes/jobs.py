@@ -26,15 +26,28 @@ async def _get_job(session: SessionDep, job_id: uuid.UUID) -> Job:
     return job
 
 
-@router.post("", response_model=JobCreated, status_code=status.HTTP_201_CREATED,
-             responses={200: {"description": "An existing job with the same idempotency key"},
-                        422: {"description": "Unknown job type or invalid params"}})
+@router.post(
+    "",
+    response_model=JobCreated,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"description": "An existing job with the same idempotency key"},
+        422: {"description": "Unknown job type or invalid params"},
+    },
+)
 async def create_job(body: JobCreate, session: SessionDep, runtime: RuntimeDep, response: Response) -> JobCreated:
     """Enqueue a job of any registered type; params are validated against the type's model."""
     try:
-        new = build_job(body.job_type, body.params, default_max_attempts=runtime.settings.default_max_attempts,
-                        queue=body.queue, priority=body.priority, run_at=body.run_at,
-                        idempotency_key=body.idempotency_key, max_attempts=body.max_attempts)
+        new = build_job(
+            body.job_type,
+            body.params,
+            default_max_attempts=runtime.settings.default_max_attempts,
+            queue=body.queue,
+            priority=body.priority,
+            run_at=body.run_at,
+            idempotency_key=body.idempotency_key,
+            max_attempts=body.max_attempts,
+        )
     except UnknownJobType as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     except ValidationError as exc:
@@ -76,8 +89,11 @@ async def get_job(job_id: uuid.UUID, session: SessionDep) -> Job:
     return await _get_job(session, job_id)
 
 
-@router.post("/{job_id}/cancel", response_model=JobOut,
-             responses={404: {"description": "No such job"}, 409: {"description": "Already finished"}})
+@router.post(
+    "/{job_id}/cancel",
+    response_model=JobOut,
+    responses={404: {"description": "No such job"}, 409: {"description": "Already finished"}},
+)
 async def cancel_job(job_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep) -> Job:
     """Waiting jobs are cancelled at once; a running job is asked to stop and ends `cancelled` shortly."""
     async with runtime.pool.acquire() as conn:
@@ -89,8 +105,11 @@ async def cancel_job(job_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep
     return await _get_job(session, job_id)
 
 
-@router.post("/{job_id}/retry", response_model=JobOut,
-             responses={404: {"description": "No such job"}, 409: {"description": "Not failed or cancelled"}})
+@router.post(
+    "/{job_id}/retry",
+    response_model=JobOut,
+    responses={404: {"description": "No such job"}, 409: {"description": "Not failed or cancelled"}},
+)
 async def retry_job(job_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep) -> Job:
     """Re-queue a failed or cancelled job with fresh attempts."""
     async with runtime.pool.acquire() as conn:
@@ -98,8 +117,9 @@ async def retry_job(job_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep)
             current = await conn.fetchval("SELECT status::text FROM jobs WHERE id = $1", job_id)
             if current is None:
                 raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {job_id} not found")
-            raise HTTPException(status.HTTP_409_CONFLICT,
-                                f"job {job_id} is {current}; only failed or cancelled jobs can be retried")
+            raise HTTPException(
+                status.HTTP_409_CONFLICT, f"job {job_id} is {current}; only failed or cancelled jobs can be retried"
+            )
     return await _get_job(session, job_id)
 
 
@@ -116,5 +136,12 @@ async def process_one(runtime: RuntimeDep) -> ProcessOut:
     job, outcome, elapsed_ms = ran
     async with runtime.pool.acquire() as conn:
         row = await conn.fetchrow("SELECT status::text, error FROM jobs WHERE id = $1", job.id)
-    return ProcessOut(processed=True, job_id=job.id, job_type=job.job_type, status=row["status"],
-                      result=outcome.result, error=row["error"], processing_time_ms=round(elapsed_ms, 2))
+    return ProcessOut(
+        processed=True,
+        job_id=job.id,
+        job_type=job.job_type,
+        status=row["status"],
+        result=outcome.result,
+        error=row["error"],
+        processing_time_ms=round(elapsed_ms, 2),
+    )

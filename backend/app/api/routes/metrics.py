@@ -36,13 +36,13 @@ async def metrics(runtime: RuntimeDep) -> Response:
         histograms = await stats.duration_histogram(conn, WINDOW_MINUTES, BUCKETS)
         totals = await stats.totals(conn)
 
-    jobs = GaugeMetricFamily("skiplock_jobs", "Jobs in the table by type, queue and status",
-                             labels=["job_type", "queue", "status"])
+    jobs = GaugeMetricFamily(
+        "skiplock_jobs", "Jobs in the table by type, queue and status", labels=["job_type", "queue", "status"]
+    )
     for r in counts:
         jobs.add_metric([r["job_type"], r["queue"], r["status"]], r["n"])
     depth_g = GaugeMetricFamily("skiplock_queue_depth", "Jobs due and waiting", labels=["queue"])
-    age_g = GaugeMetricFamily("skiplock_oldest_job_age_seconds", "Age of the oldest due waiting job",
-                              labels=["queue"])
+    age_g = GaugeMetricFamily("skiplock_oldest_job_age_seconds", "Age of the oldest due waiting job", labels=["queue"])
     for q in depth:
         depth_g.add_metric([q["queue"]], q["depth"])
         age_g.add_metric([q["queue"]], q["oldest_age_seconds"])
@@ -52,9 +52,11 @@ async def metrics(runtime: RuntimeDep) -> Response:
     retries.add_metric([], totals["retries"])
     reaped = CounterMetricFamily("skiplock_jobs_reaped", "Times a job was recovered from a lost worker")
     reaped.add_metric([], totals["reaped"])
-    duration = HistogramMetricFamily("skiplock_job_duration_seconds",
-                                     f"Run time of jobs completed in the last {WINDOW_MINUTES} minutes",
-                                     labels=["job_type"])
+    duration = HistogramMetricFamily(
+        "skiplock_job_duration_seconds",
+        f"Run time of jobs completed in the last {WINDOW_MINUTES} minutes",
+        labels=["job_type"],
+    )
     for h in histograms:
         buckets = [(str(b), c) for b, c in zip(BUCKETS, h["buckets"], strict=True)] + [("+Inf", h["total"])]
         duration.add_metric([h["job_type"]], buckets, sum_value=h["sum_seconds"] or 0.0)

@@ -24,10 +24,17 @@ FINISHED = {"completed", "failed", "cancelled"}
 async def list_tasks(runtime: RuntimeDep) -> list[dict[str, Any]]:
     """Every registered job type, from the DISPATCH_TABLE, with its params JSON schema."""
     return [
-        {"name": jt.name, "description": jt.description, "queue": jt.queue, "priority": jt.priority,
-         "params_schema": jt.params_model.model_json_schema(), "timeout_seconds": jt.timeout,
-         "max_attempts": jt.max_attempts or runtime.settings.default_max_attempts,
-         "concurrency_limit": jt.concurrency, "schedule": jt.schedule}
+        {
+            "name": jt.name,
+            "description": jt.description,
+            "queue": jt.queue,
+            "priority": jt.priority,
+            "params_schema": jt.params_model.model_json_schema(),
+            "timeout_seconds": jt.timeout,
+            "max_attempts": jt.max_attempts or runtime.settings.default_max_attempts,
+            "concurrency_limit": jt.concurrency,
+            "schedule": jt.schedule,
+        }
         for jt in sorted(DISPATCH_TABLE.values(), key=lambda t: t.name)
     ]
 
@@ -36,8 +43,15 @@ async def list_tasks(runtime: RuntimeDep) -> list[dict[str, Any]]:
 async def list_workers(runtime: RuntimeDep) -> list[dict[str, Any]]:
     """Registered workers with their heartbeat age and the jobs they hold."""
     rows = await stats.workers(runtime.pool, runtime.settings.lease_seconds)
-    return [{**r, "id": str(r["id"]), "started_at": r["started_at"].isoformat(),
-             "heartbeat_at": r["heartbeat_at"].isoformat()} for r in rows]
+    return [
+        {
+            **r,
+            "id": str(r["id"]),
+            "started_at": r["started_at"].isoformat(),
+            "heartbeat_at": r["heartbeat_at"].isoformat(),
+        }
+        for r in rows
+    ]
 
 
 @router.get("/stats", response_model=dict[str, Any])
@@ -64,10 +78,16 @@ async def get_stats(
     finished = sum(m["completed"] + m["failed"] for m in per_minute)
     failed = sum(m["failed"] for m in per_minute)
     return {
-        "by_status": by_status, "by_type": by_type, "by_queue": by_queue, "queues": depth,
-        "finished_window_hours": finished_hours, "window_minutes": minutes, "throughput_per_minute": per_minute,
+        "by_status": by_status,
+        "by_type": by_type,
+        "by_queue": by_queue,
+        "queues": depth,
+        "finished_window_hours": finished_hours,
+        "window_minutes": minutes,
+        "throughput_per_minute": per_minute,
         "completed_per_second": sum(m["completed"] for m in per_minute) / (minutes * 60),
-        "failure_rate": failed / finished if finished else 0.0, "durations": per_type,
+        "failure_rate": failed / finished if finished else 0.0,
+        "durations": per_type,
     }
 
 
@@ -75,8 +95,11 @@ def _sse(event: str, data: dict[str, Any]) -> str:
     return f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n"
 
 
-@router.get("/jobs/{job_id}/events", response_class=StreamingResponse,
-            responses={200: {"content": {"text/event-stream": {}}}, 404: {"description": "No such job"}})
+@router.get(
+    "/jobs/{job_id}/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}, 404: {"description": "No such job"}},
+)
 async def job_events(job_id: uuid.UUID, request: Request, runtime: RuntimeDep) -> StreamingResponse:
     """Server-Sent Events: `state` once with the job as it is, then `progress` and `status` events pushed by
     LISTEN/NOTIFY as they happen; the stream ends when the job is completed, failed or cancelled."""
@@ -103,5 +126,6 @@ async def job_events(job_id: uuid.UUID, request: Request, runtime: RuntimeDep) -
                     event = {**event, "error": row["error"], "result": json.loads(row["result"] or "null")}
                 yield _sse(kind, event)
 
-    return StreamingResponse(stream(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )

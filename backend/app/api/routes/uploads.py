@@ -62,8 +62,15 @@ async def _existing(session: SessionDep, key: str) -> UploadOut | None:
             return None
         job = await session.scalar(select(Job).where(Job.asset_id == asset.id).order_by(Job.created_at).limit(1))
     assert job is not None
-    return UploadOut(asset_id=asset.id, job_id=job.id, job_type=job.job_type, kind=asset.kind,
-                     size_bytes=asset.size_bytes, sha256=asset.sha256, created=False)
+    return UploadOut(
+        asset_id=asset.id,
+        job_id=job.id,
+        job_type=job.job_type,
+        kind=asset.kind,
+        size_bytes=asset.size_bytes,
+        sha256=asset.sha256,
+        created=False,
+    )
 
 
 async def _store(storage: Storage, file: UploadFile, limit: int) -> StoredFile:
@@ -76,11 +83,16 @@ async def _store(storage: Storage, file: UploadFile, limit: int) -> StoredFile:
 
 
 @router.post(
-    "/upload", response_model=UploadOut, status_code=status.HTTP_201_CREATED,
-    responses={200: {"description": "Idempotent repeat: the asset and job created the first time"},
-               400: {"description": "Empty file"}, 413: {"description": "Over the upload limit"},
-               415: {"description": "Not a supported video or image"},
-               422: {"description": "Unknown job type or invalid params"}},
+    "/upload",
+    response_model=UploadOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"description": "Idempotent repeat: the asset and job created the first time"},
+        400: {"description": "Empty file"},
+        413: {"description": "Over the upload limit"},
+        415: {"description": "Not a supported video or image"},
+        422: {"description": "Unknown job type or invalid params"},
+    },
 )
 async def upload(
     runtime: RuntimeDep,
@@ -99,8 +111,7 @@ async def upload(
     storage = runtime.storage
     stored = await _store(storage, file, runtime.settings.max_upload_bytes)
     try:
-        return await _record(runtime, session, response, stored, file.filename, job_type, job_params,
-                             idempotency_key)
+        return await _record(runtime, session, response, stored, file.filename, job_type, job_params, idempotency_key)
     except BaseException:
         for leftover in storage.path(stored.relative_path).parent.glob(stored.relative_path.rsplit("/", 1)[-1] + "*"):
             leftover.unlink(missing_ok=True)
@@ -120,14 +131,20 @@ async def _probe(kind: str, path: Path) -> dict[str, Any]:
     return json.loads(json.dumps(info, default=str))
 
 
-async def _record(runtime: RuntimeDep, session: SessionDep, response: Response, stored: StoredFile,
-                  filename: str | None, job_type: str | None, params: dict[str, Any],
-                  idempotency_key: str | None) -> UploadOut:
+async def _record(
+    runtime: RuntimeDep,
+    session: SessionDep,
+    response: Response,
+    stored: StoredFile,
+    filename: str | None,
+    job_type: str | None,
+    params: dict[str, Any],
+    idempotency_key: str | None,
+) -> UploadOut:
     storage = runtime.storage
     ftype = sniff(stored.head)
     if ftype is None:
-        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-                            f"unsupported file type: expected a {SUPPORTED}")
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"unsupported file type: expected a {SUPPORTED}")
     final = stored.relative_path + ftype.extension
     storage.path(stored.relative_path).rename(storage.path(final))
     stored = StoredFile(final, stored.size, stored.sha256, stored.head)
@@ -135,19 +152,35 @@ async def _record(runtime: RuntimeDep, session: SessionDep, response: Response, 
     name = job_type or DEFAULT_JOB_TYPE[ftype.kind]
     asset_id = uuid.uuid4()
     try:
-        new = build_job(name, params, default_max_attempts=runtime.settings.default_max_attempts,
-                        idempotency_key=f"upload:{idempotency_key}" if idempotency_key else None,
-                        asset_id=asset_id)
+        new = build_job(
+            name,
+            params,
+            default_max_attempts=runtime.settings.default_max_attempts,
+            idempotency_key=f"upload:{idempotency_key}" if idempotency_key else None,
+            asset_id=asset_id,
+        )
     except UnknownJobType as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     except ValidationError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            [{"loc": ["body", "params", *e["loc"]], "msg": e["msg"]} for e in exc.errors()]) from None
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [{"loc": ["body", "params", *e["loc"]], "msg": e["msg"]} for e in exc.errors()],
+        ) from None
     try:
         async with session.begin():
-            session.add(Asset(id=asset_id, kind=ftype.kind, original_filename=display_name(filename),
-                              stored_path=stored.relative_path, size_bytes=stored.size, sha256=stored.sha256,
-                              content_type=ftype.content_type, idempotency_key=idempotency_key, meta=meta))
+            session.add(
+                Asset(
+                    id=asset_id,
+                    kind=ftype.kind,
+                    original_filename=display_name(filename),
+                    stored_path=stored.relative_path,
+                    size_bytes=stored.size,
+                    sha256=stored.sha256,
+                    content_type=ftype.content_type,
+                    idempotency_key=idempotency_key,
+                    meta=meta,
+                )
+            )
             await session.flush()
             job_id, _ = await queue.enqueue(await raw_connection(session), new)
     except IntegrityError:
@@ -158,5 +191,12 @@ async def _record(runtime: RuntimeDep, session: SessionDep, response: Response, 
             response.status_code = status.HTTP_200_OK
             return found
         raise
-    return UploadOut(asset_id=asset_id, job_id=job_id, job_type=name, kind=ftype.kind, size_bytes=stored.size,
-                     sha256=stored.sha256, created=True)
+    return UploadOut(
+        asset_id=asset_id,
+        job_id=job_id,
+        job_type=name,
+        kind=ftype.kind,
+        size_bytes=stored.size,
+        sha256=stored.sha256,
+        created=True,
+    )

@@ -15,8 +15,9 @@ async def job_asset(ctx: JobContext, asset_id: uuid.UUID | None = None) -> tuple
     """The asset the job works on (its own `asset_id`, or the one given) and its file on disk."""
     wanted = asset_id or ctx.asset_id
     if wanted is None:
-        raise PermanentJobError(f"{ctx.job_type} needs an asset: upload a file with POST /upload, "
-                                "or pass params.asset_id")
+        raise PermanentJobError(
+            f"{ctx.job_type} needs an asset: upload a file with POST /upload, or pass params.asset_id"
+        )
     async with ctx.resource("sessionmaker")() as session:
         asset = await session.get(Asset, wanted)
     if asset is None:

@@ -72,8 +72,13 @@ async def fail(ctx: JobContext, params: FailParams) -> dict[str, Any]:
     return {"succeeded_on_attempt": ctx.attempt}
 
 
-@job_type("health_check", params=NoParams, queue="default", timeout=60,
-          description="Checks the database and storage from a worker and reports what it sees.")
+@job_type(
+    "health_check",
+    params=NoParams,
+    queue="default",
+    timeout=60,
+    description="Checks the database and storage from a worker and reports what it sees.",
+)
 async def health_check(ctx: JobContext, params: NoParams) -> dict[str, Any]:
     started = time.perf_counter()
     sessionmaker = ctx.resource("sessionmaker")
@@ -87,8 +92,13 @@ async def health_check(ctx: JobContext, params: NoParams) -> dict[str, Any]:
     probe.unlink()
     disk = shutil.disk_usage(storage.root)
     return {
-        "database": {"ok": True, "version": row[0].split(",")[0], "latency_ms": round(db_ms, 2),
-                     "server_time": row[1].isoformat(), "jobs_by_status": counts},
+        "database": {
+            "ok": True,
+            "version": row[0].split(",")[0],
+            "latency_ms": round(db_ms, 2),
+            "server_time": row[1].isoformat(),
+            "jobs_by_status": counts,
+        },
         "storage": {"ok": True, "free_bytes": disk.free, "total_bytes": disk.total},
         "worker": {"python": platform.python_version(), "host": platform.node()},
     }

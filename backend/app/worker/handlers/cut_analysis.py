@@ -28,20 +28,34 @@ class CutAnalysisParams(BaseModel):
         return self
 
 
-@job_type("cut_analysis", params=CutAnalysisParams, queue="media", timeout=3600, max_attempts=3,
-          description="Decodes an uploaded video, finds its shots and cuts, and proposes scored clips.")
+@job_type(
+    "cut_analysis",
+    params=CutAnalysisParams,
+    queue="media",
+    timeout=3600,
+    max_attempts=3,
+    description="Decodes an uploaded video, finds its shots and cuts, and proposes scored clips.",
+)
 async def cut_analysis(ctx: JobContext, params: CutAnalysisParams) -> dict[str, Any]:
     from app.video import AnalysisCancelled, AnalysisOptions, VideoError, analyze_video, write_thumbnail
 
     asset, path = await job_asset(ctx)
-    options = AnalysisOptions(min_clip_ms=params.min_clip_ms, max_clip_ms=params.max_clip_ms,
-                              max_clips=params.max_clips, analysis_width=params.analysis_width)
+    options = AnalysisOptions(
+        min_clip_ms=params.min_clip_ms,
+        max_clip_ms=params.max_clip_ms,
+        max_clips=params.max_clips,
+        analysis_width=params.analysis_width,
+    )
     share = 90.0 if params.thumbnails else 99.0
     ctx.progress(0, "decoding")
     try:
-        result = await ctx.to_thread(analyze_video, path, options,
-                                     progress=lambda pct, msg: ctx.progress(pct * share / 100, msg),
-                                     should_stop=ctx.should_stop)
+        result = await ctx.to_thread(
+            analyze_video,
+            path,
+            options,
+            progress=lambda pct, msg: ctx.progress(pct * share / 100, msg),
+            should_stop=ctx.should_stop,
+        )
     except VideoError as exc:
         raise PermanentJobError(f"cannot analyse this video: {exc}") from exc
     except AnalysisCancelled as exc:
@@ -67,15 +81,29 @@ async def cut_analysis(ctx: JobContext, params: CutAnalysisParams) -> dict[str, 
     async with ctx.resource("sessionmaker")() as session, session.begin():
         # A retried job replaces what an earlier attempt wrote.
         await session.execute(delete(Clip).where(Clip.job_id == ctx.job_id))
-        rows = [Clip(id=uuid.uuid4(), asset_id=asset.id, job_id=ctx.job_id, rank=rank, start_ms=c.start_ms,
-                     end_ms=c.end_ms, visual_score=float(c.visual_score), thumbnail_path=thumb)
-                for rank, (c, thumb) in enumerate(zip(result.clips, thumbs, strict=True))]
+        rows = [
+            Clip(
+                id=uuid.uuid4(),
+                asset_id=asset.id,
+                job_id=ctx.job_id,
+                rank=rank,
+                start_ms=c.start_ms,
+                end_ms=c.end_ms,
+                visual_score=float(c.visual_score),
+                thumbnail_path=thumb,
+            )
+            for rank, (c, thumb) in enumerate(zip(result.clips, thumbs, strict=True))
+        ]
         session.add_all(rows)
 
     data = result.to_dict()
     variants = [
-        {**clip, "clip_id": str(row.id), "rank": row.rank,
-         "thumbnail_url": artifact_url(ctx.job_id, f"clip-{row.rank:03d}.jpg") if row.thumbnail_path else None}
+        {
+            **clip,
+            "clip_id": str(row.id),
+            "rank": row.rank,
+            "thumbnail_url": artifact_url(ctx.job_id, f"clip-{row.rank:03d}.jpg") if row.thumbnail_path else None,
+        }
         for clip, row in zip(data.pop("clips"), rows, strict=True)
     ]
     return {"asset_id": str(asset.id), "clips_created": len(rows), **data, "variants": variants}
@@ -96,8 +124,14 @@ class ClipExportParams(BaseModel):
         return self
 
 
-@job_type("clip_export", params=ClipExportParams, queue="media", timeout=1800, max_attempts=3,
-          description="Cuts a clip out of a video into its own MP4 (stream copy when keyframes allow).")
+@job_type(
+    "clip_export",
+    params=ClipExportParams,
+    queue="media",
+    timeout=1800,
+    max_attempts=3,
+    description="Cuts a clip out of a video into its own MP4 (stream copy when keyframes allow).",
+)
 async def clip_export(ctx: JobContext, params: ClipExportParams) -> dict[str, Any]:
     from app.video import VideoError, export_clip
 

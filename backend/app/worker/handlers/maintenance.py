@@ -18,9 +18,16 @@ class PruneParams(BaseModel):
     max_seconds: float = Field(60.0, gt=0, description="Stop after this long; the next run continues.")
 
 
-@job_type("prune_jobs", params=PruneParams, queue="maintenance", schedule="17 * * * *", max_attempts=2,
-          timeout=600, concurrency=1,
-          description="Deletes finished jobs older than the retention age, in bounded batches (hourly).")
+@job_type(
+    "prune_jobs",
+    params=PruneParams,
+    queue="maintenance",
+    schedule="17 * * * *",
+    max_attempts=2,
+    timeout=600,
+    concurrency=1,
+    description="Deletes finished jobs older than the retention age, in bounded batches (hourly).",
+)
 async def prune_jobs(ctx: JobContext, params: PruneParams) -> dict[str, Any]:
     days = params.older_than_days or ctx.resource("settings").job_retention_days
     pool = ctx.resource("pool")

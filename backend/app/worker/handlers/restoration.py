@@ -28,8 +28,9 @@ async def model_file(ctx: JobContext, model_id: uuid.UUID | None) -> tuple[Path,
             if row is None:
                 raise PermanentJobError(f"model {model_id} does not exist (see GET /models)")
         else:
-            row = await session.scalar(select(MLModel).order_by(
-                cast(MLModel.metrics["val_psnr"].astext, Float).desc().nulls_last()).limit(1))
+            row = await session.scalar(
+                select(MLModel).order_by(cast(MLModel.metrics["val_psnr"].astext, Float).desc().nulls_last()).limit(1)
+            )
     if row is None:
         return default_model_path(), None
     return ctx.resource("storage").path(row.path), row.id
@@ -42,8 +43,14 @@ class RestorationParams(BaseModel):
     asset_id: uuid.UUID | None = Field(None, description="Default: the job's uploaded asset.")
 
 
-async def _restore_one(ctx: JobContext, params: RestorationParams, asset_id: uuid.UUID | None, out_name: str,
-                       model: tuple[Path, uuid.UUID | None], share: tuple[float, float] = (0, 100)) -> dict[str, Any]:
+async def _restore_one(
+    ctx: JobContext,
+    params: RestorationParams,
+    asset_id: uuid.UUID | None,
+    out_name: str,
+    model: tuple[Path, uuid.UUID | None],
+    share: tuple[float, float] = (0, 100),
+) -> dict[str, Any]:
     from app.ml.errors import MLInputError, OperationCancelled
     from app.ml.infer import restore_image
 
@@ -51,19 +58,38 @@ async def _restore_one(ctx: JobContext, params: RestorationParams, asset_id: uui
     out = ctx.resource("storage").job_dir(ctx.job_id) / out_name
     low, high = share
     try:
-        info = await ctx.to_thread(restore_image, model[0], path, out, tile=params.tile, overlap=params.overlap,
-                                   max_pixels=MAX_PIXELS, should_stop=ctx.should_stop,
-                                   progress=lambda pct, msg: ctx.progress(low + (high - low) * pct / 100, msg))
+        info = await ctx.to_thread(
+            restore_image,
+            model[0],
+            path,
+            out,
+            tile=params.tile,
+            overlap=params.overlap,
+            max_pixels=MAX_PIXELS,
+            should_stop=ctx.should_stop,
+            progress=lambda pct, msg: ctx.progress(low + (high - low) * pct / 100, msg),
+        )
     except MLInputError as exc:
         raise PermanentJobError(f"cannot restore asset {asset.id}: {exc}") from exc
     except OperationCancelled as exc:
         raise JobCancelled(str(exc)) from exc
-    return {"asset_id": str(asset.id), "model_id": str(model[1]) if model[1] else "default",
-            "restored_url": artifact_url(ctx.job_id, out_name), "original_url": f"/assets/{asset.id}/file", **info}
+    return {
+        "asset_id": str(asset.id),
+        "model_id": str(model[1]) if model[1] else "default",
+        "restored_url": artifact_url(ctx.job_id, out_name),
+        "original_url": f"/assets/{asset.id}/file",
+        **info,
+    }
 
 
-@job_type("restoration", params=RestorationParams, queue="ml", timeout=3600, max_attempts=3,
-          description="Restores an uploaded document image with a trained model (tiled, bounded memory).")
+@job_type(
+    "restoration",
+    params=RestorationParams,
+    queue="ml",
+    timeout=3600,
+    max_attempts=3,
+    description="Restores an uploaded document image with a trained model (tiled, bounded memory).",
+)
 async def restoration(ctx: JobContext, params: RestorationParams) -> dict[str, Any]:
     model = await model_file(ctx, params.model_id)
     return await _restore_one(ctx, params, params.asset_id, "restored.png", model)
@@ -73,8 +99,14 @@ class BatchRestorationParams(RestorationParams):
     asset_ids: list[uuid.UUID] = Field(min_length=1, max_length=1000)
 
 
-@job_type("batch_restoration", params=BatchRestorationParams, queue="ml", timeout=6 * 3600, max_attempts=2,
-          description="Restores many uploaded images in one job, with a status per item.")
+@job_type(
+    "batch_restoration",
+    params=BatchRestorationParams,
+    queue="ml",
+    timeout=6 * 3600,
+    max_attempts=2,
+    description="Restores many uploaded images in one job, with a status per item.",
+)
 async def batch_restoration(ctx: JobContext, params: BatchRestorationParams) -> dict[str, Any]:
     model = await model_file(ctx, params.model_id)
     items: list[dict[str, Any]] = []
@@ -82,8 +114,9 @@ async def batch_restoration(ctx: JobContext, params: BatchRestorationParams) -> 
     for i, asset_id in enumerate(params.asset_ids):
         ctx.check_cancelled()
         try:
-            info = await _restore_one(ctx, params, asset_id, f"restored-{i:04d}.png", model,
-                                      (100 * i / n, 100 * (i + 1) / n))
+            info = await _restore_one(
+                ctx, params, asset_id, f"restored-{i:04d}.png", model, (100 * i / n, 100 * (i + 1) / n)
+            )
             items.append({"status": "completed", **info})
         except PermanentJobError as exc:
             items.append({"asset_id": str(asset_id), "status": "failed", "error": str(exc)})
@@ -99,8 +132,13 @@ class QualityParams(BaseModel):
     reference_asset_id: uuid.UUID | None = Field(None, description="Clean reference: PSNR and SSIM against it.")
 
 
-@job_type("quality_assessment", params=QualityParams, queue="ml", timeout=600,
-          description="PSNR/SSIM against a reference image, or no-reference quality figures.")
+@job_type(
+    "quality_assessment",
+    params=QualityParams,
+    queue="ml",
+    timeout=600,
+    description="PSNR/SSIM against a reference image, or no-reference quality figures.",
+)
 async def quality_assessment(ctx: JobContext, params: QualityParams) -> dict[str, Any]:
     from app.ml.errors import MLInputError
     from app.ml.images import read_image

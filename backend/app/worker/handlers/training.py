@@ -21,8 +21,14 @@ class SyntheticDataParams(BaseModel):
     name: str | None = Field(None, max_length=200)
 
 
-@job_type("synthetic_data", params=SyntheticDataParams, queue="ml", timeout=3600, max_attempts=2,
-          description="Generates a seeded dataset of clean and degraded document page pairs.")
+@job_type(
+    "synthetic_data",
+    params=SyntheticDataParams,
+    queue="ml",
+    timeout=3600,
+    max_attempts=2,
+    description="Generates a seeded dataset of clean and degraded document page pairs.",
+)
 async def synthetic_data(ctx: JobContext, params: SyntheticDataParams) -> dict[str, Any]:
     from app.ml.errors import MLInputError, OperationCancelled
     from app.ml.synth import SynthConfig, generate_dataset
@@ -30,18 +36,31 @@ async def synthetic_data(ctx: JobContext, params: SyntheticDataParams) -> dict[s
     storage = ctx.resource("storage")
     out = storage.path(f"datasets/{ctx.job_id}")
     try:
-        summary = await ctx.to_thread(generate_dataset, out, SynthConfig(count=params.count, seed=params.seed,
-                                                                          size=params.size),
-                                      progress=ctx.progress, should_stop=ctx.should_stop)
+        summary = await ctx.to_thread(
+            generate_dataset,
+            out,
+            SynthConfig(count=params.count, seed=params.seed, size=params.size),
+            progress=ctx.progress,
+            should_stop=ctx.should_stop,
+        )
     except MLInputError as exc:
         raise PermanentJobError(str(exc)) from exc
     except OperationCancelled as exc:
         raise JobCancelled(str(exc)) from exc
     dataset_id = uuid.uuid4()
     async with ctx.resource("sessionmaker")() as session, session.begin():
-        session.add(Dataset(id=dataset_id, job_id=ctx.job_id, name=params.name, path=storage.relative(out),
-                            pairs=summary["count"], size_bytes=summary["size_bytes"], seed=params.seed,
-                            params=params.model_dump(mode="json")))
+        session.add(
+            Dataset(
+                id=dataset_id,
+                job_id=ctx.job_id,
+                name=params.name,
+                path=storage.relative(out),
+                pairs=summary["count"],
+                size_bytes=summary["size_bytes"],
+                seed=params.seed,
+                params=params.model_dump(mode="json"),
+            )
+        )
     return {"dataset_id": str(dataset_id), **{k: v for k, v in summary.items() if k != "path"}}
 
 
@@ -57,8 +76,13 @@ class ValidateDatasetParams(BaseModel):
     dataset_id: uuid.UUID
 
 
-@job_type("validate_dataset", params=ValidateDatasetParams, queue="ml", timeout=1800,
-          description="Checks a dataset: every image readable, paired, and of matching size.")
+@job_type(
+    "validate_dataset",
+    params=ValidateDatasetParams,
+    queue="ml",
+    timeout=1800,
+    description="Checks a dataset: every image readable, paired, and of matching size.",
+)
 async def validate_dataset(ctx: JobContext, params: ValidateDatasetParams) -> dict[str, Any]:
     from app.ml.errors import MLInputError
     from app.ml.synth import validate_dataset as check
@@ -96,14 +120,18 @@ class FineTuningParams(TrainingParams):
 
 def _progress_adapter(ctx: JobContext):  # type: ignore[no-untyped-def]
     def report(info: dict[str, Any]) -> None:
-        message = (f"step {info.get('step')}/{info.get('steps')} loss {info.get('loss', float('nan')):.4f} "
-                   f"lr {info.get('lr', 0):.2e} {info.get('patches_per_s', 0):.0f} patches/s")
+        message = (
+            f"step {info.get('step')}/{info.get('steps')} loss {info.get('loss', float('nan')):.4f} "
+            f"lr {info.get('lr', 0):.2e} {info.get('patches_per_s', 0):.0f} patches/s"
+        )
         ctx.progress(float(info.get("percent", 0.0)), message)
 
     return report
 
 
-async def _train(ctx: JobContext, params: TrainingParams, init: Path | None, parent: uuid.UUID | None) -> dict[str, Any]:
+async def _train(
+    ctx: JobContext, params: TrainingParams, init: Path | None, parent: uuid.UUID | None
+) -> dict[str, Any]:
     from app.ml.errors import MLInputError, TrainingCancelled, TrainingDiverged
     from app.ml.train import TrainConfig, train
 
@@ -113,8 +141,16 @@ async def _train(ctx: JobContext, params: TrainingParams, init: Path | None, par
     storage = ctx.resource("storage")
     out = storage.job_dir(ctx.job_id)  # the same folder on every attempt: a retried job resumes from last.pt
     try:
-        summary = await ctx.to_thread(train, folder, out, config, init_checkpoint=init, resume=True,
-                                      progress=_progress_adapter(ctx), should_stop=ctx.should_stop)
+        summary = await ctx.to_thread(
+            train,
+            folder,
+            out,
+            config,
+            init_checkpoint=init,
+            resume=True,
+            progress=_progress_adapter(ctx),
+            should_stop=ctx.should_stop,
+        )
     except TrainingDiverged as exc:
         raise PermanentJobError(str(exc)) from exc
     except MLInputError as exc:
@@ -122,24 +158,53 @@ async def _train(ctx: JobContext, params: TrainingParams, init: Path | None, par
     except TrainingCancelled as exc:
         raise JobCancelled(str(exc)) from exc
     model_id = uuid.uuid4()
-    metrics = {k: summary[k] for k in ("val_psnr", "val_ssim", "input_psnr", "input_ssim", "final_loss",
-                                        "steps", "patches_per_s", "seconds")}
+    metrics = {
+        k: summary[k]
+        for k in ("val_psnr", "val_ssim", "input_psnr", "input_ssim", "final_loss", "steps", "patches_per_s", "seconds")
+    }
     async with ctx.resource("sessionmaker")() as session, session.begin():
-        session.add(MLModel(id=model_id, job_id=ctx.job_id, dataset_id=dataset.id, parent_id=parent,
-                            name=params.name, architecture=asdict(config.arch()), metrics=metrics,
-                            path=storage.relative(Path(summary["model_path"]))))
-    return {"model_id": str(model_id), "device": summary["device"],
-            "resumed_from_step": summary["resumed_from_step"], **metrics}
+        session.add(
+            MLModel(
+                id=model_id,
+                job_id=ctx.job_id,
+                dataset_id=dataset.id,
+                parent_id=parent,
+                name=params.name,
+                architecture=asdict(config.arch()),
+                metrics=metrics,
+                path=storage.relative(Path(summary["model_path"])),
+            )
+        )
+    return {
+        "model_id": str(model_id),
+        "device": summary["device"],
+        "resumed_from_step": summary["resumed_from_step"],
+        **metrics,
+    }
 
 
-@job_type("training", params=TrainingParams, queue="ml", timeout=24 * 3600, max_attempts=3, concurrency=1,
-          description="Trains a NAFNet document-restoration model on a dataset (resumes from its checkpoint).")
+@job_type(
+    "training",
+    params=TrainingParams,
+    queue="ml",
+    timeout=24 * 3600,
+    max_attempts=3,
+    concurrency=1,
+    description="Trains a NAFNet document-restoration model on a dataset (resumes from its checkpoint).",
+)
 async def training(ctx: JobContext, params: TrainingParams) -> dict[str, Any]:
     return await _train(ctx, params, None, None)
 
 
-@job_type("fine_tuning", params=FineTuningParams, queue="ml", timeout=24 * 3600, max_attempts=3, concurrency=1,
-          description="Continues training an existing model on a dataset.")
+@job_type(
+    "fine_tuning",
+    params=FineTuningParams,
+    queue="ml",
+    timeout=24 * 3600,
+    max_attempts=3,
+    concurrency=1,
+    description="Continues training an existing model on a dataset.",
+)
 async def fine_tuning(ctx: JobContext, params: FineTuningParams) -> dict[str, Any]:
     from app.worker.handlers.restoration import model_file
 

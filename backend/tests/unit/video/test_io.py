@@ -1,0 +1,99 @@
+"""Bad inputs, probing, thumbnails and clip export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import pytest
+from app.video import VideoError, analyze_video, export_clip, probe_video, write_thumbnail
+from PIL import Image
+
+
+def test_probe_reports_basic_facts(videos: dict[str, Path]) -> None:
+    info = probe_video(videos["cuts"])
+    assert (info["width"], info["height"]) == (160, 120)
+    assert info["codec"] == "h264"
+    assert info["fps"] == pytest.approx(25.0)
+    assert info["duration_ms"] == pytest.approx(3000, abs=100)
+
+
+@pytest.mark.parametrize("kind", ["random", "truncated", "empty", "audio"])
+def test_bad_input_raises_video_error(kind: str, tmp_path: Path, videos: dict[str, Path], audio_only: Path) -> None:
+    path = tmp_path / "bad.mp4"
+    if kind == "random":
+        path.write_bytes(bytes(range(256)) * 64)
+    elif kind == "truncated":
+        data = videos["cuts"].read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    elif kind == "empty":
+        path.write_bytes(b"")
+    else:
+        path = audio_only
+    with pytest.raises(VideoError) as probe_err:
+        probe_video(path)
+    with pytest.raises(VideoError):
+        analyze_video(path)
+    assert str(probe_err.value)
+    if kind == "audio":
+        assert "audio" in str(probe_err.value)
+    if kind == "empty":
+        assert "empty" in str(probe_err.value)
+
+
+def test_thumbnail_is_a_jpeg(videos: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "thumbs" / "t.jpg"
+    write_thumbnail(videos["cuts"], 1500, out, max_width=80)
+    with Image.open(out) as img:
+        assert img.format == "JPEG"
+        assert img.size == (80, 60)
+        pixels = img.convert("L").getextrema()
+    assert pixels[1] - pixels[0] > 20  # real content, not a blank frame
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "mode"),
+    [(0, 1000, "copy"), (1240, 2520, "reencode")],  # keyframe start (no B-frames) / mid-GOP start
+)
+def test_export_clip_decodable_with_right_duration(
+    videos: dict[str, Path], tmp_path: Path, start: int, end: int, mode: str
+) -> None:
+    out = tmp_path / f"clip_{start}.mp4"
+    info = export_clip(videos["long"], start, end, out)
+    assert info["mode"] == mode
+    assert info["size"] == out.stat().st_size > 0
+    assert info["duration_ms"] == pytest.approx(end - start, abs=45)
+    with av.open(str(out)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264"
+        frames = sum(1 for _ in container.decode(stream))
+    assert frames == pytest.approx((end - start) / 40, abs=1)
+
+
+def test_export_clip_rejects_bad_range(videos: dict[str, Path], tmp_path: Path) -> None:
+    with pytest.raises(ValueError):
+        export_clip(videos["long"], 2000, 1000, tmp_path / "x.mp4")
+
+
+def test_rotation_metadata_is_applied(videos: dict[str, Path], tmp_path: Path) -> None:
+    info = probe_video(videos["rotated"])
+    assert info["rotation"] in (90, 270)
+    res = analyze_video(videos["rotated"])
+    assert (res.width, res.height) == (120, 160)
+    out = tmp_path / "portrait.jpg"
+    write_thumbnail(videos["rotated"], 200, out)
+    with Image.open(out) as img:
+        assert img.size == (120, 160)
+
+
+def test_corrupt_middle_is_skipped_not_fatal(videos: dict[str, Path], tmp_path: Path) -> None:
+    data = bytearray(videos["cuts"].read_bytes())
+    mid = len(data) // 2
+    data[mid : mid + 400] = bytes(400)  # wipe part of one frame's data
+    path = tmp_path / "damaged.mp4"
+    path.write_bytes(bytes(data))
+    res = analyze_video(path)
+    assert res.frames + res.corrupt_frames >= 74
+    assert res.frames >= 70
+    cut_ms = [t.start_ms for t in res.transitions if t.kind == "cut"]
+    assert cut_ms == [pytest.approx(1000, abs=45), pytest.approx(2000, abs=45)]  # times come from pts
