@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
-from sqlalchemy import pool, text
-from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
-
 from app.core.config import get_settings
 from app.core.db import resolve_database_url, sqlalchemy_url
 from app.models import Base
+from sqlalchemy import pool, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
 
 MIGRATION_LOCK_KEY = 0x736B69706C6F636B  # "skiplock": one migrator at a time across processes
 

@@ -45,8 +45,9 @@ FROM generate_series(1, $1) AS g
 """
 
 LIST_PAGE = "SELECT * FROM jobs ORDER BY created_at DESC, id LIMIT 50"
-LIST_FILTERED = ("SELECT * FROM jobs WHERE status = 'failed' AND job_type = 'restoration' "
-                 "ORDER BY created_at DESC, id LIMIT 50")
+LIST_FILTERED = (
+    "SELECT * FROM jobs WHERE status = 'failed' AND job_type = 'restoration' ORDER BY created_at DESC, id LIMIT 50"
+)
 LIST_COUNT = "SELECT count(*) FROM jobs WHERE status = 'failed' AND job_type = 'restoration'"
 
 
@@ -62,8 +63,9 @@ async def timed(fn, runs: int = 7) -> float:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL",
-                                                                 "postgresql://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument(
+        "--database-url", default=os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    )
     args = parser.parse_args()
     name = f"skiplock_bench_stats_{uuid.uuid4().hex[:6]}"
     admin = await asyncpg.connect(args.database_url)
@@ -83,8 +85,7 @@ async def main() -> None:
             ("GET /stats: queue depth and oldest job", lambda: stats.queue_depth(conn)),
             ("GET /stats: throughput per minute (15 min)", lambda: stats.throughput(conn, 15)),
             ("GET /stats: p50/p95 per type (15 min)", lambda: stats.durations(conn, 15)),
-            ("GET /metrics: duration histogram (60 min)",
-             lambda: stats.duration_histogram(conn, 60, [0.1, 1, 10, 60])),
+            ("GET /metrics: duration histogram (60 min)", lambda: stats.duration_histogram(conn, 60, [0.1, 1, 10, 60])),
             ("GET /metrics: retries and reaped totals", lambda: stats.totals(conn)),
             ("GET /workers", lambda: stats.workers(conn, 30)),
             ("GET /jobs first page", lambda: conn.fetch(LIST_PAGE)),
@@ -107,7 +108,8 @@ async def main() -> None:
         "`python bench/stats/run.py` (needs a PostgreSQL; `--database-url`, default the local server).\n\n"
         "Each figure is the median of 7 runs of the SQL behind an endpoint, on a table of "
         f"{args.rows:,} jobs (mixed types, queues and states over a week; VACUUM ANALYZEd), on a "
-        f"{os.cpu_count()}-core machine.\n\n" + table + "\n")
+        f"{os.cpu_count()}-core machine.\n\n" + table + "\n"
+    )
 
 
 if __name__ == "__main__":

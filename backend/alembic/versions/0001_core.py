@@ -56,7 +56,7 @@ def upgrade() -> None:
             cancel_requested boolean NOT NULL DEFAULT false,
             progress double precision NOT NULL DEFAULT 0,
             progress_message text,
-            idempotency_key text UNIQUE,
+            idempotency_key text,
             asset_id uuid REFERENCES assets(id) ON DELETE SET NULL,
             created_at timestamptz NOT NULL DEFAULT now(),
             started_at timestamptz,
@@ -66,8 +66,10 @@ def upgrade() -> None:
         -- The claim query: waiting jobs in (priority, run_at) order
         CREATE INDEX jobs_claim_idx ON jobs (priority, run_at, queue) WHERE status IN ('pending', 'retry');
         -- Lease expiry (reaper) and a worker's own jobs (heartbeat, release).
-        CREATE INDEX jobs_processing_idx ON jobs (locked_until) WHERE status = 'processing';
-        CREATE INDEX jobs_locked_by_idx ON jobs (locked_by) WHERE locked_by IS NOT NULL;
+        -- Running jobs are few: one small index serves heartbeats, release and the reaper.
+        CREATE INDEX jobs_processing_idx ON jobs (locked_by, locked_until) WHERE status = 'processing';
+        -- Every index on jobs is written on each state change (no HOT updates), so keep them partial.
+        CREATE UNIQUE INDEX jobs_idempotency_key_idx ON jobs (idempotency_key) WHERE idempotency_key IS NOT NULL;
         CREATE INDEX jobs_created_idx ON jobs (created_at DESC);
         CREATE INDEX jobs_status_type_idx ON jobs (status, job_type);
         CREATE INDEX jobs_finished_idx ON jobs (finished_at) WHERE finished_at IS NOT NULL;

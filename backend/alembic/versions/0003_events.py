@@ -34,18 +34,21 @@ def upgrade() -> None:
     # are counted over a time window (covering index), retried ones are rare (partial index).
     op.execute("DROP INDEX jobs_status_type_idx")
     op.execute("DROP INDEX jobs_finished_idx")
-    op.execute("CREATE INDEX jobs_active_idx ON jobs (status, job_type, queue) "
-               "WHERE status IN ('pending', 'processing', 'retry')")
-    op.execute("CREATE INDEX jobs_finished_idx ON jobs (finished_at) INCLUDE (status, job_type, queue, started_at) "
-               "WHERE finished_at IS NOT NULL")
-    op.execute("CREATE INDEX jobs_retried_idx ON jobs (job_type) INCLUDE (attempts, reaped) "
-               "WHERE attempts > 1 OR reaped > 0")
+    op.execute(
+        "CREATE INDEX jobs_active_idx ON jobs (status, job_type, queue) "
+        "WHERE status IN ('pending', 'processing', 'retry')"
+    )
+    op.execute(
+        "CREATE INDEX jobs_finished_idx ON jobs (finished_at) INCLUDE (status, job_type, queue, started_at) "
+        "WHERE finished_at IS NOT NULL"
+    )
+    op.execute(
+        "CREATE INDEX jobs_retried_idx ON jobs (job_type) INCLUDE (attempts, reaped) WHERE attempts > 1 OR reaped > 0"
+    )
     op.execute("CREATE INDEX jobs_type_created_idx ON jobs (job_type, created_at DESC)")
-    op.execute("CREATE INDEX jobs_status_created_idx ON jobs (status, created_at DESC)")
 
 
 def downgrade() -> None:
-    op.execute("DROP INDEX jobs_status_created_idx")
     op.execute("DROP INDEX jobs_type_created_idx")
     op.execute("DROP INDEX jobs_retried_idx")
     op.execute("DROP INDEX jobs_finished_idx")

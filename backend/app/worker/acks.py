@@ -61,7 +61,7 @@ class Acker:
         wid = self._worker_id
         async with self._pool.acquire() as conn:
             if items := by_kind.get("completed"):
-                await queue.complete_many(conn, wid, [(i, o.result) for i, o in items])
+                await queue.complete_many(conn, wid, [(i, o.result_json) for i, o in items])
             if items := by_kind.get("failed"):
                 failures = [queue.Failure(i, o.error or "failed", o.retry_in) for i, o in items]
                 await queue.fail_many(conn, wid, failures)

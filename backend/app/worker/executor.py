@@ -29,6 +29,7 @@ CANCEL, TIMEOUT, SHUTDOWN, LEASE_LOST = "cancelled", "timeout", "shutdown", "lea
 class Outcome:
     kind: OutcomeKind
     result: dict[str, Any] | None = None
+    result_json: str | None = None  # the result, encoded once
     error: str | None = None
     retry_in: float | None = None  # failed: seconds until the retry; None means failed for good
 
@@ -130,7 +131,7 @@ def _success(job: ClaimedJob, result: Any, backoff: Backoff) -> Outcome:
             job, f"handler returned {type(result).__name__}, expected a dict or None", backoff, retryable=False
         )
     try:
-        json.dumps(result)
+        encoded = json.dumps(result) if result is not None else None
     except (TypeError, ValueError) as exc:
         return _failure(job, f"handler result is not JSON-serialisable: {exc}", backoff, retryable=False)
-    return Outcome("completed", result=result)
+    return Outcome("completed", result=result, result_json=encoded)

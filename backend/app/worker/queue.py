@@ -68,7 +68,7 @@ WITH ins AS (
     FROM unnest($1::text[], $2::jsonb[], $3::text[], $4::int[], $5::timestamptz[], $6::int[],
                 $7::float8[], $8::text[], $9::uuid[])
          AS t(job_type, params, queue, priority, run_at, max_attempts, timeout_seconds, idempotency_key, asset_id)
-    ON CONFLICT (idempotency_key) DO NOTHING
+    ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING id, queue, run_at, idempotency_key
 ), woke AS (
     SELECT pg_notify('{JOBS_CHANNEL}', q) FROM (SELECT DISTINCT queue AS q FROM ins WHERE run_at <= now()) s
@@ -224,17 +224,13 @@ RETURNING j.id
 
 
 async def complete_many(
-    conn: Executor, worker_id: uuid.UUID, results: Sequence[tuple[uuid.UUID, dict[str, Any] | None]]
+    conn: Executor, worker_id: uuid.UUID, results: Sequence[tuple[uuid.UUID, str | None]]
 ) -> set[uuid.UUID]:
-    """Mark jobs completed; returns the ids updated (a job whose lease was lost is left alone)."""
+    """Mark jobs completed with their results (JSON text); returns the ids updated (a job whose lease was
+    lost is left alone)."""
     if not results:
         return set()
-    rows = await conn.fetch(
-        _COMPLETE,
-        [r[0] for r in results],
-        [json.dumps(r[1]) if r[1] is not None else None for r in results],
-        worker_id,
-    )
+    rows = await conn.fetch(_COMPLETE, [r[0] for r in results], [r[1] for r in results], worker_id)
     return {r["id"] for r in rows}
 
 
@@ -319,6 +315,17 @@ async def write_progress(
         [u[2] for u in updates],
         worker_id,
     )
+
+
+async def waiting_types(conn: Executor, job_types: Sequence[str], queues: Sequence[str] | None) -> list[str]:
+    """Which of `job_types` have a job due and waiting (cheap: the partial index of active jobs)."""
+    rows = await conn.fetch(
+        """SELECT DISTINCT job_type FROM jobs
+           WHERE status IN ('pending', 'retry') AND job_type = ANY($1::text[]) AND run_at <= now()
+             AND ($2::text[] IS NULL OR queue = ANY($2::text[]))""",
+        list(job_types), list(queues) if queues else None,
+    )
+    return [r["job_type"] for r in rows]
 
 
 async def reap_expired(conn: Any) -> list[tuple[uuid.UUID, str]]:

@@ -70,6 +70,7 @@ class Worker:
         self._wake = asyncio.Event()
         self._slot_freed = asyncio.Event()
         self.scheduler = PeriodicScheduler(self.registry, config.default_max_attempts)
+        self._capped_next_check = 0.0
         self.processed = 0
 
     # -- notifications ------------------------------------------------------------------------------
@@ -174,16 +175,25 @@ class Worker:
         capped = {n: jt.concurrency for n, jt in self.registry.items() if jt.concurrency}
         jobs: list[queue.ClaimedJob] = []
         async with self.pool.acquire() as conn:
-            for name, cap in capped.items():
-                if len(jobs) < want and cap:
+            for name in await self._capped_waiting(conn, capped):
+                if len(jobs) < want:
                     jobs += await queue.claim_limited(
-                        conn, self.id, name, cap, want - len(jobs), cfg.lease_seconds, cfg.queues or None
+                        conn, self.id, name, capped[name], want - len(jobs), cfg.lease_seconds, cfg.queues or None
                     )
             if len(jobs) < want:
                 jobs += await queue.claim(
                     conn, self.id, want - len(jobs), cfg.lease_seconds, cfg.queues or None, list(capped)
                 )
         return jobs
+
+    async def _capped_waiting(self, conn: Any, capped: dict[str, int]) -> list[str]:
+        """Capped job types with a job waiting, looked up at most every 0.25 s: a capped claim serialises
+        workers on an advisory lock, so it only runs when there is something to claim."""
+        now = time.monotonic()
+        if not capped or now < self._capped_next_check:
+            return []
+        self._capped_next_check = now + 0.25
+        return await queue.waiting_types(conn, list(capped), self.config.queues or None)
 
     @property
     def _claim_target(self) -> int:
