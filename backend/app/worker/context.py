@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import threading
 import uuid
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
@@ -40,15 +39,24 @@ class JobContext:
         self.max_attempts = max_attempts
         self.asset_id = asset_id
         self.resources = resources or {}
-        self.log = logging.LoggerAdapter(
-            logging.getLogger(f"app.jobs.{job_type}"), {"job_id": str(job_id), "job_type": job_type}
-        )
+        self._log: logging.LoggerAdapter[logging.Logger] | None = None
         self._sink = progress_sink
-        self._stop = threading.Event()
+        # A plain flag, not a threading.Event: set on the event loop, read by handler threads (one
+        # attribute read is atomic), and a job context is made for every job on the hot path.
+        self._stop = False
         self.stop_reason: str | None = None
         self._task: asyncio.Task[Any] | None = None
         self._cancel_grace = 0.0
         self._cancel_handle: asyncio.TimerHandle | None = None
+
+    @property
+    def log(self) -> logging.LoggerAdapter[logging.Logger]:
+        """A logger whose lines carry this job's id and type."""
+        if self._log is None:
+            self._log = logging.LoggerAdapter(
+                logging.getLogger(f"app.jobs.{self.job_type}"), {"job_id": str(self.job_id), "job_type": self.job_type}
+            )
+        return self._log
 
     # -- progress -----------------------------------------------------------------------------------
     def progress(self, percent: float, message: str | None = None) -> None:
@@ -60,22 +68,22 @@ class JobContext:
     @property
     def cancelled(self) -> bool:
         """True once the job must stop: cancelled by a user, timed out, or its worker is shutting down."""
-        return self._stop.is_set()
+        return self._stop
 
     def should_stop(self) -> bool:
-        return self._stop.is_set()
+        return self._stop
 
     def check_cancelled(self) -> None:
-        if self._stop.is_set():
+        if self._stop:
             raise JobCancelled(self.stop_reason or "stop requested")
 
     def request_stop(self, reason: str) -> None:
         """Ask the handler to stop (call on the event loop). The first reason wins. A handler still running
         after the grace period is cancelled."""
-        if self._stop.is_set():
+        if self._stop:
             return
         self.stop_reason = reason
-        self._stop.set()
+        self._stop = True
         if self._task is not None:
             self._cancel_handle = asyncio.get_running_loop().call_later(self._cancel_grace, self._cancel_task)
 
