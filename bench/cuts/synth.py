@@ -1,0 +1,163 @@
+"""Seeded synthetic videos with known shot boundaries (ground truth), encoded with PyAV.
+
+Content is deliberately varied so that detectors cannot be tuned to one look: smooth-noise textures with
+colour gradients under camera-like pans and zooms, moving random shapes, drifting Gaussian blobs and
+stripe patterns, each with its own palette, contrast and speed. Transitions: hard cuts, fades to
+black/white and back, cross-dissolves of varying length. Hard negatives inside shots: camera flashes
+(1-3 bright frames), fast motion / whip pans, slow lighting changes, frozen (static) sections and
+near-black shots.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+Frame = np.ndarray  # (H, W, 3) uint8
+Scene = Callable[[int], np.ndarray]  # frame index within shot -> float32 RGB
+
+
+@dataclass
+class Spec:
+    name: str
+    width: int
+    height: int
+    fps: int
+    codec: str
+    container: str
+    seconds: float
+    seed: int
+    vfr: bool = False
+
+
+SPECS = [
+    Spec("h264_320x240_24", 320, 240, 24, "libx264", "mp4", 30, 1),
+    Spec("h264_640x360_30", 640, 360, 30, "libx264", "mp4", 30, 2),
+    Spec("vp9_320x240_25", 320, 240, 25, "libvpx-vp9", "webm", 20, 3),
+    Spec("mpeg4_642x362_25", 642, 362, 25, "mpeg4", "avi", 30, 4),
+    Spec("h264_480x270_60_mkv", 480, 270, 60, "libx264", "mkv", 20, 5),
+    Spec("h264_320x240_vfr", 320, 240, 30, "libx264", "mp4", 30, 6, vfr=True),
+    Spec("h264_1280x720_30", 1280, 720, 30, "libx264", "mp4", 12, 7),
+    Spec("h264_426x240_30_mov", 426, 240, 30, "libx264", "mov", 30, 8),
+    Spec("h264_320x240_30", 320, 240, 30, "libx264", "mp4", 40, 9),
+    Spec("vp9_480x270_30", 480, 270, 30, "libvpx-vp9", "webm", 20, 10),
+    Spec("h264_640x360_25_mkv", 640, 360, 25, "libx264", "mkv", 30, 11),
+    Spec("mpeg4_320x240_30", 320, 240, 30, "mpeg4", "avi", 30, 12),
+    Spec("h264_352x288_50", 352, 288, 50, "libx264", "mp4", 20, 13),
+    Spec("h264_320x240_24_vfr_mkv", 320, 240, 24, "libx264", "mkv", 30, 14, vfr=True),
+]
+QUICK = ["h264_320x240_24", "vp9_320x240_25", "h264_320x240_vfr"]
+
+
+def _smooth_noise(rng: np.random.Generator, h: int, w: int, cells: int) -> np.ndarray:
+    small = rng.random((max(2, cells * h // w), cells)).astype(np.float32)
+    img = Image.fromarray((small * 255).astype(np.uint8)).resize((w, h), Image.BICUBIC)
+    return np.asarray(img, np.float32) / 255.0
+
+
+def _bounce(x: np.ndarray | float, span: float) -> np.ndarray | float:
+    """Triangle wave in [0, span]: positions bounce off the edges instead of wrapping (no teleports)."""
+    if span <= 0:
+        return 0.0 * x
+    period = 2 * span
+    r = np.mod(x, period)
+    return np.where(r > span, period - r, r)
+
+
+def _palette(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    return rng.uniform(0, 255, 3).astype(np.float32), rng.uniform(0, 255, 3).astype(np.float32)
+
+
+def texture_pan(rng: np.random.Generator, h: int, w: int, speed: float) -> Scene:
+    """Noise-textured gradient seen through a panning, slowly zooming camera."""
+    big_h, big_w = h * 2, w * 2
+    tex = 0.6 * _smooth_noise(rng, big_h, big_w, int(rng.integers(6, 40))) + 0.4 * _smooth_noise(
+        rng, big_h, big_w, int(rng.integers(40, 120))
+    )
+    c0, c1 = _palette(rng)
+    grad = np.linspace(0, 1, big_w, dtype=np.float32)[None, :, None]
+    img = (c0 * (1 - grad) + c1 * grad) * (0.5 + tex[..., None])
+    img = np.clip(img, 0, 255)
+    angle = rng.uniform(0, 2 * np.pi)
+    vx, vy = speed * np.cos(angle), speed * np.sin(angle)
+    zoom = rng.uniform(-0.002, 0.002)
+
+    def render(i: int) -> np.ndarray:
+        z = 1.0 + zoom * i
+        ch, cw = int(min(big_h, h / z)), int(min(big_w, w / z))
+        y = int(_bounce((big_h - ch) / 2 + vy * i, big_h - ch))
+        x = int(_bounce((big_w - cw) / 2 + vx * i, big_w - cw))
+        crop = img[y : y + ch, x : x + cw]
+        if (ch, cw) != (h, w):
+            crop = np.asarray(Image.fromarray(crop.astype(np.uint8)).resize((w, h), Image.BILINEAR), np.float32)
+        return crop
+
+    return render
+
+
+def shapes(rng: np.random.Generator, h: int, w: int, speed: float) -> Scene:
+    """Random rectangles and ellipses moving over a gradient background."""
+    n = int(rng.integers(5, 25))
+    pos = rng.uniform(0, 1, (n, 2)) * [w, h]
+    vel = rng.normal(0, speed, (n, 2))
+    size = rng.uniform(0.05, 0.3, n) * min(w, h)
+    cols = [tuple(int(c) for c in rng.integers(0, 256, 3)) for _ in range(n)]
+    kinds = rng.integers(0, 2, n)
+    c0, c1 = _palette(rng)
+    grad = np.linspace(0, 1, h, dtype=np.float32)[:, None, None]
+    bg = Image.fromarray(np.broadcast_to(c0 * (1 - grad) + c1 * grad, (h, w, 3)).astype(np.uint8))
+
+    def render(i: int) -> np.ndarray:
+        im = bg.copy()
+        d = ImageDraw.Draw(im)
+        for k in range(n):
+            x, y = _bounce(pos[k][0] + vel[k][0] * i, w), _bounce(pos[k][1] + vel[k][1] * i, h)
+            s = size[k]
+            box = (x - s / 2, y - s / 2, x + s / 2, y + s / 2)
+            (d.rectangle if kinds[k] else d.ellipse)(box, fill=cols[k])
+        return np.asarray(im, np.float32)
+
+    return render
+
+
+def blobs(rng: np.random.Generator, h: int, w: int, speed: float) -> Scene:
+    """Drifting Gaussian blobs plus fine static grain (soft, low-detail content)."""
+    n = int(rng.integers(3, 8))
+    pos = rng.uniform(0, 1, (n, 2)) * [w, h]
+    vel = rng.normal(0, speed, (n, 2))
+    rad = rng.uniform(0.1, 0.4, n) * min(w, h)
+    cols = rng.uniform(0, 255, (n, 3)).astype(np.float32)
+    base = rng.uniform(0, 120, 3).astype(np.float32)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    grain = rng.normal(0, 6, (h, w, 1)).astype(np.float32)
+
+    def render(i: int) -> np.ndarray:
+        img = np.broadcast_to(base, (h, w, 3)).copy()
+        for k in range(n):
+            x, y = _bounce(pos[k][0] + vel[k][0] * i, w), _bounce(pos[k][1] + vel[k][1] * i, h)
+            g = np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * rad[k] ** 2))
+            img += g[..., None] * cols[k]
+        return np.clip(img + grain, 0, 255)
+
+    return render
+
+
+def stripes(rng: np.random.Generator, h: int, w: int, speed: float) -> Scene:
+    """Moving sinusoidal stripes at a random angle and frequency."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    ang = rng.uniform(0, np.pi)
+    freq = rng.uniform(0.02, 0.15)
+    proj = xx * np.cos(ang) + yy * np.sin(ang)
+    c0, c1 = _palette(rng)
+
+    def render(i: int) -> np.ndarray:
+        s = 0.5 + 0.5 * np.sin(freq * (proj + speed * i))
+        return c0 * (1 - s[..., None]) + c1 * s[..., None]
+
+    return render
+
+
+GENERATORS = [texture_pan, texture_pan, shapes, blobs, stripes]
