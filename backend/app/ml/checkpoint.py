@@ -48,12 +48,7 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for truncated/garbage files
         raise MLInputError(f"{path.name}: not a readable model file ({type(exc).__name__})") from exc
-    if (
-        not isinstance(data, dict)
-        or data.get("format") != FORMAT
-        or "model" not in data
-        or "arch" not in data
-    ):
+    if not isinstance(data, dict) or data.get("format") != FORMAT or "model" not in data or "arch" not in data:
         raise MLInputError(f"{path.name}: not a Skiplock restoration model (unknown format)")
     return data
 

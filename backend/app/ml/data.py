@@ -21,9 +21,7 @@ DEGRADED_DIR = "degraded"
 def _images_by_stem(folder: Path) -> dict[str, Path]:
     if not folder.is_dir():
         return {}
-    return {
-        p.stem: p for p in sorted(folder.iterdir()) if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
-    }
+    return {p.stem: p for p in sorted(folder.iterdir()) if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES}
 
 
 def list_pairs(dataset_dir: Path) -> tuple[list[tuple[str, Path, Path]], list[str]]:
@@ -82,9 +80,7 @@ def load_pairs(dataset_dir: Path, channels: int, min_size: int = 0) -> list[Pair
             continue
         if clean.shape != degraded.shape:
             continue
-        loaded.append(
-            Pair(name, _pad_to(_as_uint8_hwc(clean), min_size), _pad_to(_as_uint8_hwc(degraded), min_size))
-        )
+        loaded.append(Pair(name, _pad_to(_as_uint8_hwc(clean), min_size), _pad_to(_as_uint8_hwc(degraded), min_size)))
     if not loaded:
         raise MLInputError(
             f"dataset {Path(dataset_dir).name!r} has no usable clean/degraded image pairs; "

@@ -37,6 +37,7 @@ _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 _cache: dict[tuple[str, int, int, str], tuple[NAFNet, dict[str, Any]]] = {}
 _cache_lock = threading.Lock()
 _CACHE_SIZE = 4
+MIN_SIDE = 8
 
 
 def default_model_path() -> Path:
@@ -98,11 +99,7 @@ def _ramp(length: int, overlap: int) -> np.ndarray:
 def _run(model: NAFNet, patch: np.ndarray) -> np.ndarray:
     """Model on one (C, h, w) float32 patch -> (C, h, w) float32 in [0, 1]."""
     device = next(model.parameters()).device
-    x = (
-        torch.from_numpy(np.ascontiguousarray(patch))[None]
-        .to(device)
-        .contiguous(memory_format=torch.channels_last)
-    )
+    x = torch.from_numpy(np.ascontiguousarray(patch))[None].to(device).contiguous(memory_format=torch.channels_last)
     return model(x).float().clamp_(0, 1)[0].cpu().numpy()
 
 
@@ -195,6 +192,8 @@ def restore_image(
     model, _ = _cached_model(Path(model_path), device)
     img = read_image(Path(in_path), max_pixels=max_pixels)
     h, w = img.shape[:2]
+    if min(h, w) < MIN_SIDE:
+        raise MLInputError(f"{Path(in_path).name}: {w}x{h} is too small to restore (minimum {MIN_SIDE} px a side)")
     tile_eff = max(h, w) if tile <= 0 else tile
     tiles = len(_starts(h, tile_eff, tile_eff - overlap)) * len(_starts(w, tile_eff, tile_eff - overlap))
     out = _restore_channels(

@@ -134,9 +134,7 @@ class NAFNet(nn.Module):
 
     @classmethod
     def from_config(cls, cfg: NAFNetConfig) -> NAFNet:
-        return cls(
-            cfg.img_channels, cfg.width, cfg.enc_blk_nums, cfg.middle_blk_num, cfg.dec_blk_nums, cfg.unshuffle
-        )
+        return cls(cfg.img_channels, cfg.width, cfg.enc_blk_nums, cfg.middle_blk_num, cfg.dec_blk_nums, cfg.unshuffle)
 
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         _, _, h, w = inp.shape

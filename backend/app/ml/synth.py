@@ -95,9 +95,7 @@ def generate_dataset(
         name = f"{i:05d}.png"
         write_png(clean, out_dir / CLEAN_DIR / name)
         write_png(degraded, out_dir / DEGRADED_DIR / name)
-        size_bytes += (out_dir / CLEAN_DIR / name).stat().st_size + (
-            out_dir / DEGRADED_DIR / name
-        ).stat().st_size
+        size_bytes += (out_dir / CLEAN_DIR / name).stat().st_size + (out_dir / DEGRADED_DIR / name).stat().st_size
         samples.append({"name": name, "degradations": applied})
         if progress is not None and (i % 10 == 9 or i == config.count - 1):
             progress((i + 1) / config.count, f"generated {i + 1}/{config.count} pages")

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from .checkpoint import FORMAT, atomic_torch_save, build_model, export_model, read_checkpoint, resolve_device
 from .data import Pair, PatchSampler, load_pairs, split_pairs
 from .errors import MLInputError, TrainingCancelled, TrainingDiverged
+from .losses import ssim_torch
 from .nafnet import NAFNet, NAFNetConfig
 from .quality import psnr, ssim
 
@@ -88,28 +89,6 @@ def lr_at(config: TrainConfig, step: int, elapsed: float) -> float:
     return floor + 0.5 * (config.lr - floor) * (1.0 + math.cos(math.pi * min(1.0, frac)))
 
 
-def ssim_torch(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Differentiable mean SSIM (11x11 Gaussian window, sigma 1.5, data range 1) of NCHW batches.
-
-    Adding ``1 - SSIM`` to L1 targets what readers notice on documents: speckles on flat paper and
-    the stroke shape of glyphs, which a pure per-pixel loss under-weights.
-    """
-    t = torch.arange(11, dtype=x.dtype, device=x.device) - 5
-    g = torch.exp(-0.5 * (t / 1.5) ** 2)
-    g = g / g.sum()
-    c = x.shape[1]
-    kh, kw = g.view(1, 1, 11, 1).repeat(c, 1, 1, 1), g.view(1, 1, 1, 11).repeat(c, 1, 1, 1)
-
-    def blur(a: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(F.conv2d(a, kh, groups=c), kw, groups=c)
-
-    mx, my = blur(x), blur(y)
-    sxx, syy, sxy = blur(x * x) - mx * mx, blur(y * y) - my * my, blur(x * y) - mx * my
-    c1, c2 = 0.01**2, 0.03**2
-    s = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))
-    return s.mean()
-
-
 def _to_tensor(arr: np.ndarray, device: torch.device) -> torch.Tensor:
     t = torch.from_numpy(np.ascontiguousarray(arr)).to(device, non_blocking=True)
     return t.contiguous(memory_format=torch.channels_last)
@@ -158,9 +137,7 @@ def _initial_state(
         torch.manual_seed(config.seed)
         model = NAFNet.from_config(config.arch())
     model = model.to(device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-    opt = torch.optim.AdamW(
-        model.parameters(), lr=config.lr, weight_decay=config.weight_decay, betas=(0.9, 0.9)
-    )
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, betas=(0.9, 0.9))
     state = _State(model, opt)
     if ckpt is not None:
         opt.load_state_dict(ckpt["optimizer"])
@@ -195,9 +172,7 @@ def _save_checkpoint(state: _State, config: TrainConfig, path: Path) -> None:
 class _Reporter:
     """Throttled progress callback with a patches/s estimate."""
 
-    def __init__(
-        self, config: TrainConfig, progress: Callable[[dict[str, Any]], None] | None, start_step: int
-    ) -> None:
+    def __init__(self, config: TrainConfig, progress: Callable[[dict[str, Any]], None] | None, start_step: int) -> None:
         self.config, self.progress = config, progress
         self.t0, self.n0 = time.perf_counter(), start_step
         self.losses: list[float] = []
@@ -373,9 +348,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.generate:
-        synth = SynthConfig(
-            count=args.generate, seed=args.data_seed, use_system_fonts=not args.pillow_font_only
-        )
+        synth = SynthConfig(count=args.generate, seed=args.data_seed, use_system_fonts=not args.pillow_font_only)
         print(generate_dataset(args.dataset, synth))
     config = TrainConfig(
         width=args.width,
@@ -393,9 +366,7 @@ def main(argv: list[str] | None = None) -> None:
         args.out,
         config,
         resume=not args.no_resume,
-        progress=lambda p: print(
-            p["message"], f"lr {p['lr']:.2e} {p['patches_per_s']:.0f} patches/s", flush=True
-        ),
+        progress=lambda p: print(p["message"], f"lr {p['lr']:.2e} {p['patches_per_s']:.0f} patches/s", flush=True),
     )
     result["process_cpu_seconds"] = time.process_time()  # whole CLI process (generation + training)
     if args.export is not None:

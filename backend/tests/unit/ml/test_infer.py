@@ -34,9 +34,7 @@ def test_default_model_loads_and_improves_psnr(default_model: Path, fresh_pair: 
         result = restore_image(default_model, fresh_pair / "degraded" / name, tmp_path / name, device="cpu")
         assert (result["width"], result["height"]) == (256, 256) and result["tiles"] == 1
         clean = read_image(fresh_pair / "clean" / name)
-        gains.append(
-            psnr(read_image(tmp_path / name), clean) - psnr(read_image(fresh_pair / "degraded" / name), clean)
-        )
+        gains.append(psnr(read_image(tmp_path / name), clean) - psnr(read_image(fresh_pair / "degraded" / name), clean))
     assert np.mean(gains) > 3.0
 
 
@@ -80,9 +78,7 @@ def test_bad_inputs_raise_input_error(default_model: Path, fresh_pair: Path, tmp
         with pytest.raises(MLInputError):
             restore_image(model_path, image, tmp_path / "out.png", device="cpu")
     with pytest.raises(MLInputError, match="exceeds the limit"):
-        restore_image(
-            default_model, tmp_path / "bomb.png", tmp_path / "out.png", max_pixels=50_000_000, device="cpu"
-        )
+        restore_image(default_model, tmp_path / "bomb.png", tmp_path / "out.png", max_pixels=50_000_000, device="cpu")
     (tmp_path / "fake.pt").write_bytes(b"\x00" * 100)
     with pytest.raises(MLInputError):
         load_model(tmp_path / "fake.pt")

@@ -38,9 +38,7 @@ def test_different_seed_differs_and_pages_are_degraded(tmp_path: Path) -> None:
 
 def test_generation_reports_progress_and_can_be_cancelled(tmp_path: Path) -> None:
     seen: list[float] = []
-    generate_dataset(
-        tmp_path / "a", SynthConfig(count=10, seed=3, size=48), progress=lambda f, m: seen.append(f)
-    )
+    generate_dataset(tmp_path / "a", SynthConfig(count=10, seed=3, size=48), progress=lambda f, m: seen.append(f))
     assert seen and seen[-1] == pytest.approx(1.0)
     with pytest.raises(OperationCancelled):
         generate_dataset(tmp_path / "b", SynthConfig(count=10, seed=3, size=48), should_stop=lambda: True)
