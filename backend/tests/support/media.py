@@ -27,8 +27,7 @@ def make_video(
         for shot in range(shots):
             if shot:
                 cuts.append(shot * per_shot)
-            base = rng.integers(0, 255, (height // 8, width // 8, 3), dtype=np.uint8)
-            scene = np.kron(base, np.ones((8, 8, 1), dtype=np.uint8))
+            scene = _scene(rng, width, height)
             for i in range(per_shot):
                 frame = np.roll(scene, shift=i * 2, axis=1)
                 for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
@@ -36,6 +35,18 @@ def make_video(
         for packet in stream.encode():
             container.mux(packet)
     return cuts
+
+
+def _scene(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
+    """A scene with its own palette and layout: a colour gradient with a few solid shapes on it."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    c0, c1 = rng.integers(20, 235, 3), rng.integers(20, 235, 3)
+    t = (x / width * rng.uniform(0.3, 1.0) + y / height * rng.uniform(0.0, 0.7))[..., None] % 1.0
+    img = c0 * (1 - t) + c1 * t
+    for _ in range(4):
+        cx, cy, r = rng.integers(0, width), rng.integers(0, height), rng.integers(8, max(9, height // 3))
+        img[(x - cx) ** 2 + (y - cy) ** 2 < r * r] = rng.integers(0, 255, 3)
+    return img.astype(np.uint8)
 
 
 def make_audio_only(path: Path) -> None:
