@@ -1,12 +1,14 @@
 """Shot-boundary benchmark: Skiplock's detector vs PySceneDetect on seeded synthetic videos.
 
-Usage (from the repository root):  python bench/cuts/run.py [--quick] [--repeats N] [--no-readme]
+Usage (from the repository root):
+  python bench/cuts/run.py [--set main|heldout] [--quick] [--repeats N] [--no-readme]
 
 Generates (and caches under bench/cuts/data/) the synthetic set, runs
   * skiplock  : app.video.analyze_video (full analysis: features, detection, clip proposals),
   * pysd-content / pysd-adaptive : PySceneDetect ContentDetector / AdaptiveDetector, default settings,
   * pyav-decode : bare threaded PyAV decoding of every frame (the physical floor),
-prints a table and writes it into bench/cuts/README.md.
+prints a table and writes it into bench/cuts/README.md. ``--set heldout`` runs the held-out videos
+(different seeds, cached under bench/cuts/data/heldout/) that are reported but never tuned on.
 """
 
 from __future__ import annotations
@@ -28,14 +30,22 @@ sys.path.insert(0, str(ROOT / "backend"))
 import av  # noqa: E402
 from generate import encode  # noqa: E402
 from score import Item, Score, score  # noqa: E402
-from synth import QUICK, SPECS  # noqa: E402
+from synth import QUICK, SETS, Spec  # noqa: E402
 
 DATA = HERE / "data"
-MARK_BEGIN, MARK_END = "<!-- results:begin -->", "<!-- results:end -->"
+MARKS = {
+    "main": ("<!-- results:begin -->", "<!-- results:end -->"),
+    "heldout": ("<!-- heldout:begin -->", "<!-- heldout:end -->"),
+}
 
 
-def ground_truth(name: str) -> tuple[list[Item], int]:
-    gt = json.loads((DATA / f"{name}.json").read_text())
+def data_dir(set_name: str) -> Path:
+    """Cache folder of a video set (the main set keeps its historical location)."""
+    return DATA if set_name == "main" else DATA / set_name
+
+
+def ground_truth(name: str, folder: Path = DATA) -> tuple[list[Item], int]:
+    gt = json.loads((folder / f"{name}.json").read_text())
     items: list[Item] = [("cut", t, t) for t in gt["cuts"]]
     items += [("gradual", s, e) for _, s, e in gt["gradual"]]
     return items, int(gt["frames"])
@@ -86,15 +96,17 @@ METHODS: dict[str, Callable[[Path], list[Item]]] = {
 }
 
 
-def evaluate(names: list[str], repeats: int) -> tuple[dict[str, Score], dict[str, float], int, dict]:
+def evaluate(
+    specs: list[Spec], repeats: int, folder: Path = DATA
+) -> tuple[dict[str, Score], dict[str, float], int, dict]:
     scores = {m: Score() for m in METHODS}
     seconds = {m: 0.0 for m in METHODS}
     per_video: dict[str, dict[str, float]] = {}
     total_frames = 0
-    for name in names:
-        spec = next(s for s in SPECS if s.name == name)
-        path = encode(spec, DATA)
-        gt, frames = ground_truth(name)
+    for spec in specs:
+        name = spec.name
+        path = encode(spec, folder)
+        gt, frames = ground_truth(name, folder)
         total_frames += frames
         per_video[name] = {}
         for method, fn in METHODS.items():
@@ -138,31 +150,41 @@ def table(scores: dict[str, Score], seconds: dict[str, float], frames: int) -> s
     return "\n".join(lines)
 
 
-def write_readme(text: str) -> None:
+def write_readme(text: str, set_name: str = "main") -> None:
+    """Replace the text between the set's result markers in README.md (appended when missing)."""
+    begin, end = MARKS[set_name]
     readme = HERE / "README.md"
-    body = readme.read_text() if readme.exists() else f"{MARK_BEGIN}\n{MARK_END}\n"
-    head, rest = body.split(MARK_BEGIN, 1)
-    tail = rest.split(MARK_END, 1)[1]
-    readme.write_text(f"{head}{MARK_BEGIN}\n{text}\n{MARK_END}{tail}")
+    body = readme.read_text() if readme.exists() else ""
+    if begin not in body:
+        body += f"\n{begin}\n{end}\n"
+    head, rest = body.split(begin, 1)
+    tail = rest.split(end, 1)[1]
+    readme.write_text(f"{head}{begin}\n{text}\n{end}{tail}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="3 small videos instead of the full set")
+    ap.add_argument("--set", dest="set_name", choices=sorted(SETS), default="main", help="video set")
+    ap.add_argument("--quick", action="store_true", help="3 small videos instead of the full main set")
     ap.add_argument("--repeats", type=int, default=2, help="timing runs per method and video (best kept)")
     ap.add_argument("--no-readme", action="store_true", help="do not rewrite README.md")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("pyscenedetect").setLevel(logging.WARNING)
-    names = QUICK if args.quick else [s.name for s in SPECS]
-    print(f"videos: {len(names)} (cache: {DATA.relative_to(ROOT)})", flush=True)
-    scores, seconds, frames, _ = evaluate(names, args.repeats)
+    specs = SETS[args.set_name]
+    if args.quick:
+        specs = [s for s in SETS["main"] if s.name in QUICK]
+    folder = data_dir(args.set_name)
+    names = [s.name for s in specs]
+    print(f"videos: {len(names)} (cache: {folder.relative_to(ROOT)})", flush=True)
+    scores, seconds, frames, _ = evaluate(specs, args.repeats, folder)
     tab = table(scores, seconds, frames)
     gt_counts = {"cut": 0, "gradual": 0}
     for n in names:
-        for cls, _, _ in ground_truth(n)[0]:
+        for cls, _, _ in ground_truth(n, folder)[0]:
             gt_counts[cls] += 1
-    cmd = "python bench/cuts/run.py" + (" --quick" if args.quick else "")
+    cmd = "python bench/cuts/run.py" + (" --set heldout" if args.set_name == "heldout" else "")
+    cmd += " --quick" if args.quick else ""
     cmd += f" --repeats {args.repeats}" if args.repeats != 1 else ""
     info = (
         f"Command: `{cmd}` — {len(names)} videos, {frames} frames, {gt_counts['cut']} cuts, "
@@ -173,7 +195,7 @@ def main() -> None:
     print(tab)
     print(info)
     if not args.no_readme:
-        write_readme(f"{info}\n\n{tab}")
+        write_readme(f"{info}\n\n{tab}", args.set_name)
 
 
 if __name__ == "__main__":

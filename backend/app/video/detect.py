@@ -21,6 +21,12 @@ absolute floors so that static or black footage (where the local spread is ~0) s
   single frame carrying most of the change (plateau, not a spike). Votes are clustered; a cluster
   needs >= 3 votes including one clean blend of unrelated images; its span is the union of the "inner"
   votes (ends still inside the blend).
+* Dissolves the blend test cannot see (fast motion moves the pixels it compares; similar shots keep
+  ``se`` at the level of motion) vote through the position-free detail-energy dip (`energy`): the
+  energy curve dips as a blend of uncorrelated detail does, the middle is still roughly a pixel blend
+  (``rr`` < DIP_RR_MAX) or the whole window fits the dissolve energy law within DIP_FIT, and no detected
+  hard cut lies inside the window. Such a vote is strong (can carry a cluster) when ``rr`` <= RR_MAX or
+  the fit holds.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from .energy import dip_fit, energy_dip
 from .features import FLAT_STD as FLAT_SIG_STD
 from .features import FrameFeatures
 from .models import Shot, Transition
@@ -57,6 +64,8 @@ SE_STRONG = 0.8
 RR_LOCAL = 0.7
 RR_STRONG = 0.25
 LOW_CONTRAST = 8.0
+DIP_RR_MAX = 0.6
+DIP_FIT = 0.15
 
 
 def _nanmedian(x: np.ndarray, axis: int) -> np.ndarray:
@@ -128,7 +137,10 @@ def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
         return []
     rate = fps if fps > 0 else 30.0
     w, gap = max(5, int(round(0.5 * rate))), 2
-    before, after = _side_windows(s, w, gap)
+    # side statistics over the 3-frame envelope: a frame-rate cadence (content that changes only every
+    # other frame, e.g. duplicated frames) alternates the signal, and its median would sit near 0
+    env = sliding_window_view(np.pad(s, 1, mode="edge"), 3).max(axis=1)
+    before, after = _side_windows(env, w, gap)
     med_b, thr_b = _side_threshold(before)
     med_a, thr_a = _side_threshold(after)
     base = np.maximum(med_b, med_a)
@@ -236,6 +248,8 @@ class _Vote:
     de: float
     rr: float
     se: float
+    dip: bool = False  # found by the detail-energy dip test (see `energy.energy_dip`)
+    fit: bool = False  # ... and the whole window follows the dissolve energy law (see `energy.dip_fit`)
 
 
 def _neighbour_mean(x: np.ndarray, c: np.ndarray, h: int) -> np.ndarray:
@@ -263,8 +277,14 @@ def _blend_contrast_ok(sig_std: np.ndarray, se: np.ndarray, c: np.ndarray, h: in
     return np.abs(sm - expected) <= BLEND_STD_TOL * np.maximum(sa, sb) + 1.0
 
 
-def _dissolve_votes(f: FrameFeatures, fps: float, blocked: np.ndarray) -> list[_Vote]:
+def _dissolve_votes(f: FrameFeatures, fps: float, blocked: np.ndarray, cut_at: np.ndarray) -> list[_Vote]:
+    """Votes (window, statistics) from the pixel blend test and from the detail-energy dip test.
+
+    The dip test is position-free, so it must not see a hard cut (`cut_at`) inside its window: the
+    frames around a cut can have any energy.
+    """
     n = f.n
+    cut_sum = np.concatenate([[0], np.cumsum(cut_at)])
     dpix = f.dpix.astype(np.float64)
     csum = np.concatenate([[0.0], np.cumsum(dpix)])
     blocked_sum = np.concatenate([[0], np.cumsum(blocked)])
@@ -279,30 +299,38 @@ def _dissolve_votes(f: FrameFeatures, fps: float, blocked: np.ndarray) -> list[_
         wsum = csum[c + h + 1] - csum[c - h + 1]
         wmax = sliding_window_view(dpix[1:], 2 * h).max(axis=1)[c - h]
         rr_level = _neighbour_mean(rr, c, h)
-        ok = (
-            (rr[c] < RR_MAX)
-            & (rr[c] <= RR_LOCAL * rr_level)
-            & (se[c] > thr_se)
-            & (de[c] > DE_MIN)
+        common = (
+            (de[c] > DE_MIN)
             & (wmax < SPIKE_MAX * np.maximum(wsum, 1e-6))
+            & (blocked_sum[c + h + 1] - blocked_sum[c - h] == 0)
+            # the NCC of two near-flat images is noise
+            & (np.maximum(f.sig_std[c - h], f.sig_std[c + h]) >= LOW_CONTRAST)
         )
-        ok &= blocked_sum[c + h + 1] - blocked_sum[c - h] == 0
+        ok = common & (rr[c] < RR_MAX) & (rr[c] <= RR_LOCAL * rr_level) & (se[c] > thr_se)
         ok &= _blend_contrast_ok(f.sig_std, se, c, h)
-        # the NCC of two near-flat images is noise
-        ok &= np.maximum(f.sig_std[c - h], f.sig_std[c + h]) >= LOW_CONTRAST
-        for ci in c[ok]:
-            votes.append(_Vote(int(ci - h), int(ci + h), float(de[ci]), float(rr[ci]), float(se[ci])))
+        dip = common & ~ok & (cut_sum[c + h + 1] - cut_sum[c - h] == 0)
+        dip[dip] = energy_dip(f, c[dip], h)
+        fit = np.zeros_like(dip)
+        fit[dip] = dip_fit(f, c[dip], h) < DIP_FIT
+        dip &= (rr[c] < DIP_RR_MAX) | fit
+        for i in np.flatnonzero(ok | dip):
+            ci = int(c[i])
+            votes.append(_Vote(ci - h, ci + h, float(de[ci]), float(rr[ci]), float(se[ci]), bool(dip[i]), bool(fit[i])))
     return votes
 
 
 def _strong(v: _Vote) -> bool:
-    """A clean blend (small residual) of two unrelated images (structural distance near 1)."""
-    return v.se >= SE_STRONG and v.rr <= RR_STRONG
+    """A clean blend (small residual) of two unrelated images (structural distance near 1), or a clean
+    detail-energy dip that is also roughly a pixel blend."""
+    return (v.se >= SE_STRONG and v.rr <= RR_STRONG) or (v.dip and (v.rr <= RR_MAX or v.fit))
 
 
-def detect_dissolves(f: FrameFeatures, fps: float, blocked: np.ndarray) -> list[tuple[int, int, float]]:
+def detect_dissolves(
+    f: FrameFeatures, fps: float, blocked: np.ndarray, cut_at: np.ndarray | None = None
+) -> list[tuple[int, int, float]]:
     """Return `(start, end, confidence)` spans of cross-dissolves outside `blocked` frames."""
-    votes = sorted(_dissolve_votes(f, fps, blocked), key=lambda v: (v.start, v.end))
+    cuts = np.zeros(f.n, bool) if cut_at is None else cut_at
+    votes = sorted(_dissolve_votes(f, fps, blocked, cuts), key=lambda v: (v.start, v.end))
     clusters: list[list[_Vote]] = []
     for v in votes:
         if clusters and v.start <= max(u.end for u in clusters[-1]):
@@ -328,12 +356,15 @@ def detect_transitions(f: FrameFeatures, fps: float) -> list[Transition]:
     blocked = np.zeros(n, bool)
     for s, e, _ in fades:
         blocked[s : e + 1] = True
-    dissolves = detect_dissolves(f, fps, blocked)
+    found_cuts = detect_cuts(f, fps)
+    cut_at = np.zeros(n, bool)
+    cut_at[[t for t, _ in found_cuts]] = True
+    dissolves = detect_dissolves(f, fps, blocked, cut_at)
     gradual = [("fade", s, e, c) for s, e, c in fades] + [("dissolve", s, e, c) for s, e, c in dissolves]
     inside = np.zeros(n, bool)
     for _, s, e, _ in gradual:
         inside[max(0, s - 1) : e + 2] = True  # a cut at (or next to) a gradual span's edge is that span
-    cuts = [("cut", t, t, c) for t, c in detect_cuts(f, fps) if not inside[t]]
+    cuts = [("cut", t, t, c) for t, c in found_cuts if not inside[t]]
     t_ms = f.t_ms
     out = [
         Transition(kind, int(s), int(e), int(round(t_ms[s])), int(round(t_ms[e])), round(float(c), 4))
