@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import importlib
 import logging
 import uuid
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any, Protocol, TypeVar
 
 from app.worker.dispatcher import JobCancelled
@@ -112,6 +114,11 @@ class JobContext:
             return self.resources[name]
         except KeyError:
             raise LookupError(f"resource {name!r} was not provided to the worker") from None
+
+    async def load(self, module: str) -> ModuleType:
+        """Import a module off the event loop: importing PyTorch or PyAV takes seconds, long enough to miss
+        the heartbeats that keep every running job's lease."""
+        return await asyncio.to_thread(importlib.import_module, module)
 
     async def to_thread(self, func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run CPU-heavy code off the event loop. The function should poll `ctx.should_stop`."""

@@ -124,10 +124,14 @@ class Worker:
     async def _shutdown(self, background: list[asyncio.Task[None]]) -> None:
         self.stopping.set()
         tasks = [r.task for r in self.running.values()]
-        if tasks:
-            await asyncio.wait(tasks, timeout=self.config.shutdown_grace)
-        for r in list(self.running.values()):
-            r.ctx.request_stop(SHUTDOWN)
+        try:
+            if tasks:
+                await asyncio.wait(tasks, timeout=self.config.shutdown_grace)
+        finally:
+            # Also when this very shutdown is cancelled: handler threads must be told to stop, or they
+            # would run on after the worker is gone.
+            for r in list(self.running.values()):
+                r.ctx.request_stop(SHUTDOWN)
         if self.running:
             await asyncio.wait([r.task for r in self.running.values()])
         await self.acker.drain()

@@ -98,3 +98,71 @@ async def test_unknown_model_and_corrupt_image_fail_without_retry(client, pool):
 async def test_training_on_missing_dataset_fails_clearly(client):
     body = await run(client, "training", {"dataset_id": str(uuid.uuid4()), "steps": 5})
     assert body["status"] == "failed" and "synthetic_data" in body["error"]
+
+
+async def _dataset(client) -> str:
+    data = await run(client, "synthetic_data", {"count": 8, "seed": 3, "size": 64})
+    return data["result"]["dataset_id"]
+
+
+TINY = {"width": 8, "batch_size": 2, "crop_size": 32, "checkpoint_every": 5, "lr": 1e-3}
+
+
+async def test_killed_training_resumes_from_its_checkpoint(client, pool, subprocess_env, tmp_path, settings):
+    import signal
+
+    from tests.support.processes import start_worker, stop_all
+    from tests.support.waiting import wait_status, wait_until
+
+    dataset_id = await _dataset(client)
+    job = (
+        await client.post(
+            "/jobs", json={"job_type": "training", "params": {"dataset_id": dataset_id, "steps": 400, **TINY}}
+        )
+    ).json()["job"]
+    env = {**subprocess_env, "LEASE_SECONDS": "1.5", "STORAGE_DIR": str(settings.storage_dir)}
+    first = start_worker(env, tmp_path / "logs", "--queues", "ml")
+    checkpoint = settings.storage_dir / "jobs" / job["id"] / "last.pt"
+    try:
+        await wait_until(lambda: _exists(checkpoint), timeout=90, interval=0.2)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        second = start_worker(env, tmp_path / "logs", "--queues", "ml")
+        try:
+            row = await wait_status(pool, job["id"], "completed", "failed", timeout=180)
+        finally:
+            stop_all([second])
+    finally:
+        stop_all([first])
+    assert row["status"] == "completed", row["error"]
+    assert row["attempts"] == 2 and row["reaped"] == 1
+    assert row["result"]["resumed_from_step"] >= 5 and row["result"]["steps"] == 400
+
+
+async def _exists(path) -> bool:
+    return path.exists()
+
+
+async def test_cancelled_training_stops_and_keeps_its_checkpoint(client, runtime, pool, settings):
+    from tests.integration.test_worker import running_worker
+    from tests.support.waiting import wait_status, wait_until
+
+    dataset_id = await _dataset(client)
+    job = (
+        await client.post(
+            "/jobs", json={"job_type": "training", "params": {"dataset_id": dataset_id, "steps": 100_000, **TINY}}
+        )
+    ).json()["job"]
+    checkpoint = settings.storage_dir / "jobs" / job["id"] / "last.pt"
+    async with running_worker(runtime, queues=["ml"], shutdown_grace=1.0):
+        await wait_until(lambda: _exists(checkpoint), timeout=60, interval=0.2)
+        row = await wait_until(lambda: _training_progress(pool, job["id"]), timeout=10)
+        assert row["status"] == "processing"
+        assert (await client.post(f"/jobs/{job['id']}/cancel")).status_code == 200
+        row = await wait_status(pool, job["id"], "cancelled", timeout=10)
+    assert checkpoint.exists()
+
+
+async def _training_progress(pool, job_id):
+    row = await job_row(pool, job_id)
+    return row if "loss" in (row["progress_message"] or "") else None

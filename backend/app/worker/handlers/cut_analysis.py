@@ -37,10 +37,9 @@ class CutAnalysisParams(BaseModel):
     description="Decodes an uploaded video, finds its shots and cuts, and proposes scored clips.",
 )
 async def cut_analysis(ctx: JobContext, params: CutAnalysisParams) -> dict[str, Any]:
-    from app.video import AnalysisCancelled, AnalysisOptions, VideoError, analyze_video, write_thumbnail
-
+    video = await ctx.load("app.video")
     asset, path = await job_asset(ctx)
-    options = AnalysisOptions(
+    options = video.AnalysisOptions(
         min_clip_ms=params.min_clip_ms,
         max_clip_ms=params.max_clip_ms,
         max_clips=params.max_clips,
@@ -50,15 +49,15 @@ async def cut_analysis(ctx: JobContext, params: CutAnalysisParams) -> dict[str, 
     ctx.progress(0, "decoding")
     try:
         result = await ctx.to_thread(
-            analyze_video,
+            video.analyze_video,
             path,
             options,
             progress=lambda pct, msg: ctx.progress(pct * share / 100, msg),
             should_stop=ctx.should_stop,
         )
-    except VideoError as exc:
+    except video.VideoError as exc:
         raise PermanentJobError(f"cannot analyse this video: {exc}") from exc
-    except AnalysisCancelled as exc:
+    except video.AnalysisCancelled as exc:
         raise JobCancelled(str(exc)) from exc
 
     storage = ctx.resource("storage")
@@ -69,9 +68,9 @@ async def cut_analysis(ctx: JobContext, params: CutAnalysisParams) -> dict[str, 
         name = f"clip-{rank:03d}.jpg"
         if params.thumbnails:
             try:
-                await ctx.to_thread(write_thumbnail, path, clip.thumbnail_frame_ms, folder / name)
+                await ctx.to_thread(video.write_thumbnail, path, clip.thumbnail_frame_ms, folder / name)
                 thumbs.append(storage.relative(folder / name))
-            except VideoError as exc:
+            except video.VideoError as exc:
                 ctx.log.warning("no thumbnail for clip %d: %s", rank, exc)
                 thumbs.append(None)
             ctx.progress(share + (100 - share) * (rank + 1) / max(1, len(result.clips)), "thumbnails")
@@ -133,8 +132,7 @@ class ClipExportParams(BaseModel):
     description="Cuts a clip out of a video into its own MP4 (stream copy when keyframes allow).",
 )
 async def clip_export(ctx: JobContext, params: ClipExportParams) -> dict[str, Any]:
-    from app.video import VideoError, export_clip
-
+    video = await ctx.load("app.video")
     clip = None
     start_ms, end_ms, asset_id = params.start_ms, params.end_ms, params.asset_id
     if params.clip_id is not None:
@@ -149,8 +147,8 @@ async def clip_export(ctx: JobContext, params: ClipExportParams) -> dict[str, An
     out = storage.job_dir(ctx.job_id) / "clip.mp4"
     ctx.progress(5, "exporting")
     try:
-        info = await ctx.to_thread(export_clip, path, start_ms, end_ms, out)
-    except VideoError as exc:
+        info = await ctx.to_thread(video.export_clip, path, start_ms, end_ms, out)
+    except video.VideoError as exc:
         raise PermanentJobError(f"cannot export this clip: {exc}") from exc
     if clip is not None:
         async with ctx.resource("sessionmaker")() as session, session.begin():

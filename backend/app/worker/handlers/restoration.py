@@ -20,8 +20,6 @@ MAX_PIXELS = 60_000_000
 async def model_file(ctx: JobContext, model_id: uuid.UUID | None) -> tuple[Path, uuid.UUID | None]:
     """The chosen model's file; without a choice, the trained model with the best validation PSNR, or the
     model shipped with Skiplock when none was trained."""
-    from app.ml.infer import default_model_path
-
     async with ctx.resource("sessionmaker")() as session:
         if model_id is not None:
             row = await session.get(MLModel, model_id)
@@ -32,7 +30,8 @@ async def model_file(ctx: JobContext, model_id: uuid.UUID | None) -> tuple[Path,
                 select(MLModel).order_by(cast(MLModel.metrics["val_psnr"].astext, Float).desc().nulls_last()).limit(1)
             )
     if row is None:
-        return default_model_path(), None
+        infer = await ctx.load("app.ml.infer")
+        return infer.default_model_path(), None
     return ctx.resource("storage").path(row.path), row.id
 
 
@@ -51,15 +50,13 @@ async def _restore_one(
     model: tuple[Path, uuid.UUID | None],
     share: tuple[float, float] = (0, 100),
 ) -> dict[str, Any]:
-    from app.ml.errors import MLInputError, OperationCancelled
-    from app.ml.infer import restore_image
-
+    errors, infer = await ctx.load("app.ml.errors"), await ctx.load("app.ml.infer")
     asset, path = await job_asset(ctx, asset_id)
     out = ctx.resource("storage").job_dir(ctx.job_id) / out_name
     low, high = share
     try:
         info = await ctx.to_thread(
-            restore_image,
+            infer.restore_image,
             model[0],
             path,
             out,
@@ -69,9 +66,9 @@ async def _restore_one(
             should_stop=ctx.should_stop,
             progress=lambda pct, msg: ctx.progress(low + (high - low) * pct / 100, msg),
         )
-    except MLInputError as exc:
+    except errors.MLInputError as exc:
         raise PermanentJobError(f"cannot restore asset {asset.id}: {exc}") from exc
-    except OperationCancelled as exc:
+    except errors.OperationCancelled as exc:
         raise JobCancelled(str(exc)) from exc
     return {
         "asset_id": str(asset.id),
@@ -140,10 +137,7 @@ class QualityParams(BaseModel):
     description="PSNR/SSIM against a reference image, or no-reference quality figures.",
 )
 async def quality_assessment(ctx: JobContext, params: QualityParams) -> dict[str, Any]:
-    from app.ml.errors import MLInputError
-    from app.ml.images import read_image
-    from app.ml.quality import compare_images, no_reference_metrics
-
+    errors, images, quality = [await ctx.load(f"app.ml.{name}") for name in ("errors", "images", "quality")]
     if params.restored_job_id is not None:
         path = ctx.resource("storage").path(f"jobs/{params.restored_job_id}/restored.png")
         if not path.is_file():
@@ -153,8 +147,8 @@ async def quality_assessment(ctx: JobContext, params: QualityParams) -> dict[str
     try:
         if params.reference_asset_id is not None:
             _, reference = await job_asset(ctx, params.reference_asset_id)
-            return {"mode": "reference", **await ctx.to_thread(compare_images, path, reference)}
-        image = await ctx.to_thread(read_image, path, max_pixels=MAX_PIXELS)
-        return {"mode": "no_reference", **await ctx.to_thread(no_reference_metrics, image)}
-    except MLInputError as exc:
+            return {"mode": "reference", **await ctx.to_thread(quality.compare_images, path, reference)}
+        image = await ctx.to_thread(images.read_image, path, max_pixels=MAX_PIXELS)
+        return {"mode": "no_reference", **await ctx.to_thread(quality.no_reference_metrics, image)}
+    except errors.MLInputError as exc:
         raise PermanentJobError(str(exc)) from exc

@@ -30,22 +30,20 @@ class SyntheticDataParams(BaseModel):
     description="Generates a seeded dataset of clean and degraded document page pairs.",
 )
 async def synthetic_data(ctx: JobContext, params: SyntheticDataParams) -> dict[str, Any]:
-    from app.ml.errors import MLInputError, OperationCancelled
-    from app.ml.synth import SynthConfig, generate_dataset
-
+    errors, synth = await ctx.load("app.ml.errors"), await ctx.load("app.ml.synth")
     storage = ctx.resource("storage")
     out = storage.path(f"datasets/{ctx.job_id}")
     try:
         summary = await ctx.to_thread(
-            generate_dataset,
+            synth.generate_dataset,
             out,
-            SynthConfig(count=params.count, seed=params.seed, size=params.size),
+            synth.SynthConfig(count=params.count, seed=params.seed, size=params.size),
             progress=ctx.progress,
             should_stop=ctx.should_stop,
         )
-    except MLInputError as exc:
+    except errors.MLInputError as exc:
         raise PermanentJobError(str(exc)) from exc
-    except OperationCancelled as exc:
+    except errors.OperationCancelled as exc:
         raise JobCancelled(str(exc)) from exc
     dataset_id = uuid.uuid4()
     async with ctx.resource("sessionmaker")() as session, session.begin():
@@ -84,38 +82,38 @@ class ValidateDatasetParams(BaseModel):
     description="Checks a dataset: every image readable, paired, and of matching size.",
 )
 async def validate_dataset(ctx: JobContext, params: ValidateDatasetParams) -> dict[str, Any]:
-    from app.ml.errors import MLInputError
-    from app.ml.synth import validate_dataset as check
-
+    errors, synth = await ctx.load("app.ml.errors"), await ctx.load("app.ml.synth")
     _, folder = await _dataset_dir(ctx, params.dataset_id)
     try:
-        report = await ctx.to_thread(check, folder)
-    except MLInputError as exc:
+        report = await ctx.to_thread(synth.validate_dataset, folder)
+    except errors.MLInputError as exc:
         raise PermanentJobError(str(exc)) from exc
     return {"dataset_id": str(params.dataset_id), **report}
 
 
 class TrainingParams(BaseModel):
+    """Unset hyper-parameters take the defaults of `app.ml.train.TrainConfig` (the shipped model's recipe)."""
+
     dataset_id: uuid.UUID
-    steps: int = Field(3000, ge=1, le=10_000_000)
+    steps: int | None = Field(None, ge=1, le=10_000_000)
     max_seconds: float | None = Field(None, gt=0, description="Stop (annealed) after this much training time.")
-    width: int = Field(16, ge=4, le=256)
-    enc_blocks: list[int] = Field(default_factory=lambda: [1, 1, 2], min_length=1, max_length=5)
-    middle_blocks: int = Field(2, ge=0, le=32)
-    dec_blocks: list[int] = Field(default_factory=lambda: [1, 1, 1], min_length=1, max_length=5)
-    batch_size: int = Field(8, ge=1, le=512)
-    crop_size: int = Field(64, ge=16, le=1024)
-    lr: float = Field(1e-3, gt=0, le=1.0)
-    checkpoint_every: int = Field(500, ge=1)
-    seed: int = Field(0, ge=0)
+    width: int | None = Field(None, ge=4, le=256, description="Channels of the first NAFNet stage.")
+    enc_blocks: list[int] | None = Field(None, min_length=1, max_length=5, description="NAFBlocks per encoder stage.")
+    middle_blocks: int | None = Field(None, ge=0, le=32)
+    dec_blocks: list[int] | None = Field(None, min_length=1, max_length=5)
+    batch_size: int | None = Field(None, ge=1, le=512)
+    crop_size: int | None = Field(None, ge=16, le=1024)
+    lr: float | None = Field(None, gt=0, le=1.0)
+    checkpoint_every: int | None = Field(None, ge=1)
+    seed: int | None = Field(None, ge=0)
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
     name: str | None = Field(None, max_length=200)
 
 
 class FineTuningParams(TrainingParams):
-    model_id: uuid.UUID | None = Field(None, description="Model to start from; default: the shipped model.")
-    steps: int = Field(500, ge=1, le=10_000_000)
-    lr: float = Field(2e-4, gt=0, le=1.0)
+    model_id: uuid.UUID | None = Field(None, description="Model to start from; default: the best available.")
+    steps: int | None = Field(500, ge=1, le=10_000_000)
+    lr: float | None = Field(2e-4, gt=0, le=1.0)
 
 
 def _progress_adapter(ctx: JobContext):  # type: ignore[no-untyped-def]
@@ -132,17 +130,19 @@ def _progress_adapter(ctx: JobContext):  # type: ignore[no-untyped-def]
 async def _train(
     ctx: JobContext, params: TrainingParams, init: Path | None, parent: uuid.UUID | None
 ) -> dict[str, Any]:
-    from app.ml.errors import MLInputError, TrainingCancelled, TrainingDiverged
-    from app.ml.train import TrainConfig, train
-
+    errors, trainer = await ctx.load("app.ml.errors"), await ctx.load("app.ml.train")
     dataset, folder = await _dataset_dir(ctx, params.dataset_id)
-    fields = params.model_dump(exclude={"dataset_id", "name", "model_id"})
-    config = TrainConfig(**fields)
+    fields = params.model_dump(exclude={"dataset_id", "name", "model_id"}, exclude_none=True)
+    try:
+        config = trainer.TrainConfig(**fields)
+        config.check()
+    except errors.MLInputError as exc:
+        raise PermanentJobError(f"invalid training settings: {exc}") from exc
     storage = ctx.resource("storage")
     out = storage.job_dir(ctx.job_id)  # the same folder on every attempt: a retried job resumes from last.pt
     try:
         summary = await ctx.to_thread(
-            train,
+            trainer.train,
             folder,
             out,
             config,
@@ -151,11 +151,11 @@ async def _train(
             progress=_progress_adapter(ctx),
             should_stop=ctx.should_stop,
         )
-    except TrainingDiverged as exc:
+    except errors.TrainingDiverged as exc:
         raise PermanentJobError(str(exc)) from exc
-    except MLInputError as exc:
+    except errors.MLInputError as exc:
         raise PermanentJobError(str(exc)) from exc
-    except TrainingCancelled as exc:
+    except errors.TrainingCancelled as exc:
         raise JobCancelled(str(exc)) from exc
     model_id = uuid.uuid4()
     metrics = {
