@@ -119,12 +119,22 @@ async def enqueue(conn: Executor, job: NewJob) -> tuple[uuid.UUID, bool]:
     return (await enqueue_many(conn, [job]))[0]
 
 
-_CLAIM = """
+# Claiming: the lease, the attempt, and the columns a worker needs, shared by both claim statements.
+_TAKE = """
 UPDATE jobs AS j
 SET status = 'processing', attempts = j.attempts + 1, locked_by = $1,
     locked_until = now() + make_interval(secs => $2), started_at = now(), updated_at = now(),
     progress = 0, progress_message = NULL, error = NULL
-WHERE j.id IN (
+WHERE j.id IN ("""
+_TAKEN = """
+RETURNING j.id, j.job_type, j.queue, j.priority, j.params::text AS params, j.attempts, j.max_attempts,
+          j.timeout_seconds, j.asset_id
+"""
+
+
+_CLAIM = (
+    _TAKE
+    + """
     SELECT id FROM jobs
     WHERE status IN ('pending', 'retry') AND run_at <= now()
       AND ($3::text[] IS NULL OR queue = ANY($3::text[]))
@@ -133,9 +143,9 @@ WHERE j.id IN (
     FOR UPDATE SKIP LOCKED
     LIMIT $4
 )
-RETURNING j.id, j.job_type, j.queue, j.priority, j.params::text AS params, j.attempts, j.max_attempts,
-          j.timeout_seconds, j.asset_id
 """
+    + _TAKEN
+)
 
 
 def _claimed(rows: list[Any]) -> list[ClaimedJob]:
@@ -172,12 +182,9 @@ async def claim(
     return _claimed(rows)
 
 
-_CLAIM_LIMITED = """
-UPDATE jobs AS j
-SET status = 'processing', attempts = j.attempts + 1, locked_by = $1,
-    locked_until = now() + make_interval(secs => $2), started_at = now(), updated_at = now(),
-    progress = 0, progress_message = NULL, error = NULL
-WHERE j.id IN (
+_CLAIM_LIMITED = (
+    _TAKE
+    + """
     SELECT id FROM jobs
     WHERE status IN ('pending', 'retry') AND run_at <= now() AND job_type = $3
       AND ($4::text[] IS NULL OR queue = ANY($4::text[]))
@@ -186,9 +193,9 @@ WHERE j.id IN (
     LIMIT GREATEST(0, LEAST($5::int,
                             $6::int - (SELECT count(*) FROM jobs WHERE status = 'processing' AND job_type = $3)))
 )
-RETURNING j.id, j.job_type, j.queue, j.priority, j.params::text AS params, j.attempts, j.max_attempts,
-          j.timeout_seconds, j.asset_id
 """
+    + _TAKEN
+)
 
 
 async def claim_limited(
@@ -323,7 +330,8 @@ async def waiting_types(conn: Executor, job_types: Sequence[str], queues: Sequen
         """SELECT DISTINCT job_type FROM jobs
            WHERE status IN ('pending', 'retry') AND job_type = ANY($1::text[]) AND run_at <= now()
              AND ($2::text[] IS NULL OR queue = ANY($2::text[]))""",
-        list(job_types), list(queues) if queues else None,
+        list(job_types),
+        list(queues) if queues else None,
     )
     return [r["job_type"] for r in rows]
 

@@ -212,8 +212,8 @@ class Worker:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), self.config.poll_interval)
 
-    def _start(self, job: queue.ClaimedJob) -> None:
-        ctx = JobContext(
+    def _context(self, job: queue.ClaimedJob) -> JobContext:
+        return JobContext(
             job.id,
             job.job_type,
             job.attempts,
@@ -222,6 +222,9 @@ class Worker:
             progress_sink=self.acker,
             resources=self.resources,
         )
+
+    def _start(self, job: queue.ClaimedJob) -> None:
+        ctx = self._context(job)
         task = asyncio.create_task(self._run_one(job, ctx), name=f"job-{job.id}")
         self.running[job.id] = _Running(job, ctx, task, time.perf_counter())
 
@@ -310,15 +313,7 @@ class Worker:
         if not jobs:
             return None
         job = jobs[0]
-        ctx = JobContext(
-            job.id,
-            job.job_type,
-            job.attempts,
-            job.max_attempts,
-            asset_id=job.asset_id,
-            progress_sink=self.acker,
-            resources=self.resources,
-        )
+        ctx = self._context(job)
         task = asyncio.ensure_future(
             execute(job, ctx, self.config.backoff, registry=self.registry, cancel_grace=self.config.cancel_grace)
         )
