@@ -35,6 +35,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings.worker_enabled = False
     from app.main import create_app
 
+    # uvicorn re-raises the SIGTERM it caught once it has shut down; turn that into a normal exit so that
+    # exit handlers run (they stop the embedded PostgreSQL when this was its last user).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None)
     return EXIT_OK
 

@@ -41,10 +41,21 @@ def start_embedded_postgres(data_dir: Path) -> str:
             data_dir.mkdir(parents=True, exist_ok=True)
             log.info("starting embedded PostgreSQL in %s", data_dir)
             _embedded_server = pgserver.get_server(data_dir, cleanup_mode="stop")
+            _forget_dead_users(_embedded_server)
         server = _embedded_server
     base = server.get_uri()
     _ensure_database(server, EMBEDDED_DB_NAME)
     return str(base).replace("/postgres?", f"/{EMBEDDED_DB_NAME}?", 1)
+
+
+def _forget_dead_users(server: Any) -> None:
+    """pgserver stops the server when the last process using it exits, counting users in a file; a process
+    that was killed never removes itself, which would keep the server up for good. Drop the dead ones."""
+    import psutil
+
+    with server._lock:
+        users = server.global_process_id_list
+        users.put([pid for pid in users.get() if psutil.pid_exists(pid)])
 
 
 def _ensure_database(server: Any, name: str) -> None:
