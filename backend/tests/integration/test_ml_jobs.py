@@ -117,7 +117,7 @@ async def test_killed_training_resumes_from_its_checkpoint(client, pool, subproc
     dataset_id = await _dataset(client)
     job = (
         await client.post(
-            "/jobs", json={"job_type": "training", "params": {"dataset_id": dataset_id, "steps": 400, **TINY}}
+            "/jobs", json={"job_type": "training", "params": {"dataset_id": dataset_id, "steps": 150, **TINY}}
         )
     ).json()["job"]
     env = {**subprocess_env, "LEASE_SECONDS": "1.5", "STORAGE_DIR": str(settings.storage_dir)}
