@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import ValidationError
@@ -26,6 +26,18 @@ async def _get_job(session: SessionDep, job_id: uuid.UUID) -> Job:
     return job
 
 
+def validated_job(name: str, params: dict[str, Any] | None, **options: Any) -> queue.NewJob:
+    """`build_job`, answering 422 for an unregistered type (naming it) or params that do not fit its model
+    (with the field errors)."""
+    try:
+        return build_job(name, params, **options)
+    except UnknownJobType as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    except ValidationError as exc:
+        detail = [{"loc": ["body", "params", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from None
+
+
 @router.post(
     "",
     response_model=JobCreated,
@@ -37,22 +49,16 @@ async def _get_job(session: SessionDep, job_id: uuid.UUID) -> Job:
 )
 async def create_job(body: JobCreate, session: SessionDep, runtime: RuntimeDep, response: Response) -> JobCreated:
     """Enqueue a job of any registered type; params are validated against the type's model."""
-    try:
-        new = build_job(
-            body.job_type,
-            body.params,
-            default_max_attempts=runtime.settings.default_max_attempts,
-            queue=body.queue,
-            priority=body.priority,
-            run_at=body.run_at,
-            idempotency_key=body.idempotency_key,
-            max_attempts=body.max_attempts,
-        )
-    except UnknownJobType as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
-    except ValidationError as exc:
-        detail = [{"loc": ["body", "params", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from None
+    new = validated_job(
+        body.job_type,
+        body.params,
+        default_max_attempts=runtime.settings.default_max_attempts,
+        queue=body.queue,
+        priority=body.priority,
+        run_at=body.run_at,
+        idempotency_key=body.idempotency_key,
+        max_attempts=body.max_attempts,
+    )
     async with session.begin():
         job_id, created = await queue.enqueue(await raw_connection(session), new)
     if not created:

@@ -11,18 +11,17 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Header, HTTPException, Response, UploadFile, status
-from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.api.deps import RuntimeDep, SessionDep
+from app.api.routes.jobs import validated_job
 from app.core.db import raw_connection
 from app.core.filetypes import DEFAULT_JOB_TYPE, SUPPORTED, sniff
 from app.core.storage import EmptyUpload, Storage, StoredFile, UploadTooLarge
 from app.models import Asset, Job
 from app.schemas import UploadOut
 from app.worker import queue
-from app.worker.dispatcher import UnknownJobType, build_job
 
 router = APIRouter(tags=["uploads"])
 
@@ -151,21 +150,13 @@ async def _record(
     meta = await _probe(ftype.kind, storage.path(final))
     name = job_type or DEFAULT_JOB_TYPE[ftype.kind]
     asset_id = uuid.uuid4()
-    try:
-        new = build_job(
-            name,
-            params,
-            default_max_attempts=runtime.settings.default_max_attempts,
-            idempotency_key=f"upload:{idempotency_key}" if idempotency_key else None,
-            asset_id=asset_id,
-        )
-    except UnknownJobType as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
-    except ValidationError as exc:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            [{"loc": ["body", "params", *e["loc"]], "msg": e["msg"]} for e in exc.errors()],
-        ) from None
+    new = validated_job(
+        name,
+        params,
+        default_max_attempts=runtime.settings.default_max_attempts,
+        idempotency_key=f"upload:{idempotency_key}" if idempotency_key else None,
+        asset_id=asset_id,
+    )
     try:
         async with session.begin():
             session.add(
