@@ -25,9 +25,6 @@ class JobStatus(enum.StrEnum):
     cancelled = "cancelled"
 
 
-FINISHED_STATUSES = (JobStatus.completed, JobStatus.failed, JobStatus.cancelled)
-
-
 class Job(Base):
     __tablename__ = "jobs"
 

@@ -51,10 +51,6 @@ class EventHub:
             if not self._subscribers[job_id]:
                 del self._subscribers[job_id]
 
-    @property
-    def connected(self) -> bool:
-        return self._conn is not None and not self._conn.is_closed()
-
     async def close(self) -> None:
         if self._conn is not None and not self._conn.is_closed():
             await self._conn.close()

@@ -10,8 +10,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,150}$")
-
 
 class UploadTooLarge(Exception):
     def __init__(self, limit: int) -> None:
@@ -31,16 +29,14 @@ class StoredFile:
     head: bytes  # the first bytes, for content sniffing
 
 
-def safe_filename(name: str | None) -> str | None:
-    """The client's file name if it is a plain name, else None (path separators, control characters, dots)."""
-    if not name or "/" in name or "\\" in name or any(ord(c) < 32 or ord(c) == 127 for c in name):
+def display_name(name: str | None) -> str | None:
+    """The client's file name reduced to a harmless label (last path part, no control characters), kept
+    for display only: files are always stored under generated names."""
+    if not name:
         return None
-    return name if _SAFE_NAME.match(name) and name not in {".", ".."} else None
-
-
-def file_extension(name: str | None) -> str:
-    suffix = Path(name or "").suffix.lower()
-    return suffix if re.fullmatch(r"\.[a-z0-9]{1,8}", suffix) else ""
+    base = re.split(r"[/\\]", name)[-1]
+    base = "".join(c for c in base if c.isprintable()).strip()[:200]
+    return base if base not in ("", ".", "..") else None
 
 
 class Storage:

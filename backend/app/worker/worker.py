@@ -71,6 +71,7 @@ class Worker:
         self._slot_freed = asyncio.Event()
         self.scheduler = PeriodicScheduler(self.registry, config.default_max_attempts)
         self._capped_next_check = 0.0
+        self._caps = {name: jt.concurrency for name, jt in self.registry.items() if jt.concurrency}
         self.processed = 0
 
     # -- notifications ------------------------------------------------------------------------------
@@ -176,7 +177,7 @@ class Worker:
 
     async def _claim(self, want: int) -> list[queue.ClaimedJob]:
         cfg = self.config
-        capped = {n: jt.concurrency for n, jt in self.registry.items() if jt.concurrency}
+        capped = self._caps
         jobs: list[queue.ClaimedJob] = []
         async with self.pool.acquire() as conn:
             for name in await self._capped_waiting(conn, capped):

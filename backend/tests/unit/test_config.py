@@ -6,7 +6,7 @@ import pytest
 from app.core.config import Settings
 from app.core.db import ConfigurationError, plain_url, resolve_database_url
 from app.core.filetypes import sniff
-from app.core.storage import safe_filename
+from app.core.storage import display_name
 from app.worker.executor import Backoff
 
 
@@ -56,7 +56,10 @@ def test_uploads_are_recognised_by_content(head, kind):
     assert (found.kind if found else None) == kind
 
 
-def test_safe_filename_refuses_paths_and_control_characters():
-    assert safe_filename("scan-01.png") == "scan-01.png"
-    for bad in ("../x.png", "a/b.png", "a\\b.png", "x\x00.png", "..", ""):
-        assert safe_filename(bad) is None
+def test_client_file_names_become_harmless_labels():
+    assert display_name("scan-01.png") == "scan-01.png"
+    assert display_name("../../etc/passwd.png") == "passwd.png"
+    assert display_name("a\\b.png") == "b.png"
+    assert display_name("x\x00\x1b[31m.png") == "x[31m.png"
+    for empty in ("..", "dir/", "", None):
+        assert display_name(empty) is None

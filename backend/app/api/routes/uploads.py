@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,7 +17,7 @@ from app.api.deps import RuntimeDep, SessionDep
 from app.api.routes.jobs import validated_job
 from app.core.db import raw_connection
 from app.core.filetypes import DEFAULT_JOB_TYPE, SUPPORTED, sniff
-from app.core.storage import EmptyUpload, Storage, StoredFile, UploadTooLarge
+from app.core.storage import EmptyUpload, Storage, StoredFile, UploadTooLarge, display_name
 from app.models import Asset, Job
 from app.schemas import UploadOut
 from app.worker import queue
@@ -26,15 +25,6 @@ from app.worker import queue
 router = APIRouter(tags=["uploads"])
 
 CHUNK = 1024 * 1024
-
-
-def display_name(name: str | None) -> str | None:
-    """The client's file name reduced to a harmless label (last path part, no control characters)."""
-    if not name:
-        return None
-    base = re.split(r"[/\\]", name)[-1]
-    base = "".join(c for c in base if c.isprintable()).strip()[:200]
-    return base or None
 
 
 async def _chunks(file: UploadFile) -> AsyncIterator[bytes]:
