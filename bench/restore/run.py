@@ -59,8 +59,8 @@ def sauvola_method() -> Method | None:
     return lambda img: (img > threshold_sauvola(img, window_size=25, k=0.2)).astype(np.float32)
 
 
-def model_method(path: Path) -> Method:
-    model, _ = load_model(path, device="cpu")
+def model_method(path: Path, device: str = "cpu") -> Method:
+    model, _ = load_model(path, device=device)
     return lambda img: restore_array(model, img[None], tile=256, overlap=32)[0].astype(np.float32) / 255.0
 
 
@@ -75,14 +75,16 @@ def load_test_set(root: Path, count: int) -> list[tuple[np.ndarray, np.ndarray]]
     return [(read_image(root / "degraded" / n), read_image(root / "clean" / n)) for n in names]
 
 
-def train_throughput(dataset: Path, out: Path, device: str, steps: int) -> float:
+def train_throughput(dataset: Path, out: Path, device: str, steps: int, **overrides: object) -> float:
     cfg = TrainConfig(steps=steps, device=device, checkpoint_every=10**9, log_every=steps // 2, val_fraction=0.05)
+    for key, value in overrides.items():
+        setattr(cfg, key, value)
     seen: list[float] = []
     train(dataset, out, cfg, resume=False, progress=lambda p: seen.append(p["patches_per_s"]))
     return seen[-1]  # second half of the run: warm caches, no validation
 
 
-def inference_s_per_mp(model_path: Path, work: Path, threads: int) -> float:
+def inference_s_per_mp(model_path: Path, work: Path, threads: int, device: str = "cpu", tile: int = 256) -> float:
     """Best of two timed runs of restore_image on a 2048x1536 page with ``threads`` torch threads."""
     if not (work / "degraded" / "00000.png").exists():
         generate_dataset(work, SynthConfig(count=1, seed=TEST_SEED + 1, width=2048, height=1536))
@@ -90,11 +92,11 @@ def inference_s_per_mp(model_path: Path, work: Path, threads: int) -> float:
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        restore_image(model_path, src, work / "warm.png", device="cpu")  # warm-up (model cache, allocator)
+        restore_image(model_path, src, work / "warm.png", device=device, tile=tile)  # warm-up (cache, allocator)
         times = []
         for _ in range(2):
             t0 = time.perf_counter()
-            restore_image(model_path, src, work / "out.png", device="cpu")
+            restore_image(model_path, src, work / "out.png", device=device, tile=tile)
             times.append(time.perf_counter() - t0)
     finally:
         torch.set_num_threads(previous)
@@ -133,6 +135,7 @@ def main() -> None:
     ap.add_argument("--count", type=int, default=60, help="held-out test pages (256x256)")
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     ap.add_argument("--train-minutes", type=float, default=0.0, help="also train from scratch this long")
+    ap.add_argument("--train-device", default="cpu", help="device of the from-scratch run (cuda: batch 64 x 128x128)")
     ap.add_argument("--throughput-steps", type=int, default=60)
     ap.add_argument("--no-readme", action="store_true")
     args = ap.parse_args()
@@ -148,17 +151,23 @@ def main() -> None:
             ("sauvola", sauvola_method()),
             (f"nafnet-shipped ({args.model.name})", model_method(args.model)),
         ]
+        if torch.cuda.is_available():
+            methods.append((f"nafnet-shipped ({args.model.name}) on CUDA, fp16", model_method(args.model, "cuda")))
         n_train = 600 if args.train_minutes else 64
         generate_dataset(tmp / "train", SynthConfig(count=n_train, seed=TRAIN_SEED, size=256))
         extra: list[str] = []
         if args.train_minutes:
-            cfg = TrainConfig(max_seconds=60 * args.train_minutes, device="cpu")
+            cfg = TrainConfig(max_seconds=60 * args.train_minutes, device=args.train_device)
+            where = f"CPU, {args.threads} thread(s)"
+            if cfg.device != "cpu":  # a GPU-sized batch; the rest of the default recipe unchanged
+                cfg.batch_size, cfg.crop_size, cfg.steps = 64, 128, 20_000
+                where = f"{torch.cuda.get_device_name()}, batch 64 x 128x128, steps=20000"
             res = train(tmp / "train", tmp / "scratch", cfg, resume=False)
-            methods.append((f"nafnet-scratch-{args.train_minutes:g}min", model_method(Path(res["model_path"]))))
+            name = f"nafnet-scratch-{args.train_minutes:g}min" + ("" if cfg.device == "cpu" else f"-{cfg.device}")
+            methods.append((name, model_method(Path(res["model_path"]))))
             extra.append(
-                f"From-scratch run: default TrainConfig, max_seconds={cfg.max_seconds:.0f}, CPU, "
-                f"{args.threads} thread(s): {res['steps']} steps in {res['seconds']:.0f} s, "
-                f"{res['patches_per_s']:.0f} patches/s at the end."
+                f"From-scratch run: default TrainConfig, max_seconds={cfg.max_seconds:.0f}, {where}: "
+                f"{res['steps']} steps in {res['seconds']:.0f} s, {res['patches_per_s']:.0f} patches/s at the end."
             )
         rows = []
         for name, method in methods:
@@ -171,11 +180,20 @@ def main() -> None:
             f"{train_throughput(tmp / 'train', tmp / 'tp', 'cpu', args.throughput_steps):.0f} patches/s"
         ]
         if torch.cuda.is_available():
-            speed.append(
-                f"Training throughput on {torch.cuda.get_device_name()}: "
-                f"{train_throughput(tmp / 'train', tmp / 'tpg', 'cuda', args.throughput_steps * 5):.0f} "
-                "patches/s"
-            )
+            gpu = torch.cuda.get_device_name()
+            steps = args.throughput_steps * 5
+            speed += [
+                f"Training throughput on {gpu} (default config, mixed precision): "
+                f"{train_throughput(tmp / 'train', tmp / 'tpg', 'cuda', steps):.0f} patches/s",
+                f"Training throughput on {gpu} (batch 64 x 128x128 crops, mixed precision): "
+                f"{train_throughput(tmp / 'train', tmp / 'tpg2', 'cuda', steps, batch_size=64, crop_size=128):.0f}"
+                " patches/s",
+            ]
+            speed += [
+                f"Inference (2048x1536 page, restore_image, tile {tile}, {gpu}, float16 autocast): "
+                f"{inference_s_per_mp(args.model, tmp / 'big', args.threads, 'cuda', tile):.3f} s per megapixel"
+                for tile in (256, 1024)
+            ]
         for threads in (1, 2):
             speed.append(
                 f"Inference (2048x1536 page, restore_image, tile 256, CPU, {threads} thread(s)): "

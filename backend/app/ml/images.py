@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import MLInputError
 
@@ -24,7 +24,8 @@ def read_image(path: Path, *, mode: str | None = None, max_pixels: int = DEFAULT
     """Decode ``path`` into a float32 array in [0, 1], shape (H, W) for gray or (H, W, 3) for color.
 
     ``mode`` is ``"L"`` (force gray), ``"RGB"`` (force color) or ``None`` (gray stays gray, anything
-    else becomes RGB). Alpha is composited on white, 16-bit gray keeps its precision.
+    else becomes RGB). Alpha is composited on white, 16-bit gray keeps its precision, and an EXIF
+    orientation is applied so that the array is the upright image.
     Raises MLInputError for missing, corrupt, truncated or too large images.
     """
     path = Path(path)
@@ -39,7 +40,9 @@ def read_image(path: Path, *, mode: str | None = None, max_pixels: int = DEFAULT
                     f"{max_pixels:,}; downscale or split the image"
                 )
             im.load()
-            return _to_array(im, mode)
+            # Photos of documents often carry an EXIF orientation instead of rotated pixels:
+            # restore (and measure) the page the way it is shown, upright.
+            return _to_array(ImageOps.exif_transpose(im), mode)
     except MLInputError:
         raise
     except Image.DecompressionBombError as exc:

@@ -97,10 +97,16 @@ def _ramp(length: int, overlap: int) -> np.ndarray:
 
 @torch.inference_mode()
 def _run(model: NAFNet, patch: np.ndarray) -> np.ndarray:
-    """Model on one (C, h, w) float32 patch -> (C, h, w) float32 in [0, 1]."""
+    """Model on one (C, h, w) float32 patch -> (C, h, w) float32 in [0, 1].
+
+    On CUDA the convolutions run in float16 under autocast (LayerNorm stays float32), which keeps
+    the uint8 output within a level or two of the float32 result at a fraction of the time.
+    """
     device = next(model.parameters()).device
     x = torch.from_numpy(np.ascontiguousarray(patch))[None].to(device).contiguous(memory_format=torch.channels_last)
-    return model(x).float().clamp_(0, 1)[0].cpu().numpy()
+    with torch.autocast(device.type, dtype=torch.float16, enabled=device.type == "cuda"):
+        y = model(x)
+    return y.float().clamp_(0, 1)[0].cpu().numpy()
 
 
 def restore_array(

@@ -57,6 +57,7 @@ class TrainConfig:
     seed: int = 0
     max_seconds: float | None = None
     device: str = "auto"
+    amp: str = "auto"  # mixed precision on CUDA: "auto" (bf16 where supported, else fp16), "bf16", "fp16", "off"
 
     def arch(self) -> NAFNetConfig:
         return NAFNetConfig(
@@ -76,6 +77,20 @@ class TrainConfig:
             raise MLInputError(f"crop_size must be a positive multiple of {multiple}, got {self.crop_size}")
         if not 0 <= self.val_fraction < 1:
             raise MLInputError("val_fraction must be in [0, 1)")
+        if self.amp not in AMP_MODES:
+            raise MLInputError(f"amp must be one of {', '.join(AMP_MODES)}, got {self.amp!r}")
+
+
+AMP_MODES = ("auto", "bf16", "fp16", "off")
+
+
+def amp_dtype(mode: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for ``mode`` on ``device``; None means full float32 (always so on the CPU)."""
+    if device.type != "cuda" or mode == "off":
+        return None
+    if mode == "fp16" or (mode == "auto" and not torch.cuda.is_bf16_supported()):
+        return torch.float16
+    return torch.bfloat16
 
 
 def lr_at(config: TrainConfig, step: int, elapsed: float) -> float:
@@ -293,9 +308,7 @@ def train(
         config.seed * 100_003 + state.step,
         flips=config.flips,
     )
-    amp = None
-    if device.type == "cuda":
-        amp = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    amp = amp_dtype(config.amp, device)
     scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
     reporter, last_path = _Reporter(config, progress, state.step), out_dir / "last.pt"
     state.model.train()
@@ -340,6 +353,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--lr", type=float, default=defaults.lr)
     ap.add_argument("--seed", type=int, default=defaults.seed)
     ap.add_argument("--device", default=defaults.device)
+    ap.add_argument("--amp", default=defaults.amp, choices=AMP_MODES, help="mixed precision on CUDA")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
     ap.add_argument("--no-resume", action="store_true")
     ap.add_argument("--export", type=Path, default=None, help="also write a float16 model file here")
@@ -359,6 +373,7 @@ def main(argv: list[str] | None = None) -> None:
         seed=args.seed,
         max_seconds=args.max_seconds,
         device=args.device,
+        amp=args.amp,
         log_every=50,
     )
     result = train(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -107,6 +107,9 @@ class TrainingParams(BaseModel):
     checkpoint_every: int | None = Field(None, ge=1)
     seed: int | None = Field(None, ge=0)
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
+    amp: Literal["auto", "bf16", "fp16", "off"] = Field(
+        "auto", description="Mixed precision on CUDA (auto: bf16 where the GPU supports it, else fp16)."
+    )
     name: str | None = Field(None, max_length=200)
 
 

@@ -97,3 +97,17 @@ def test_restore_can_be_cancelled(default_model: Path, fresh_pair: Path, tmp_pat
             device="cpu",
         )
     assert not (tmp_path / "out.png").exists()
+
+
+def test_exif_orientation_is_applied(default_model: Path, fresh_pair: Path, tmp_path: Path) -> None:
+    page = Image.open(fresh_pair / "degraded" / "00000.png").crop((0, 0, 256, 160))  # landscape
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+    page.save(tmp_path / "phone.jpg", quality=95, exif=exif)
+    upright = read_image(tmp_path / "phone.jpg")
+    assert upright.shape == (256, 160)  # shown as portrait
+    plain = np.asarray(Image.open(tmp_path / "phone.jpg"), dtype=np.float32) / 255.0
+    assert np.allclose(upright, np.rot90(plain, k=-1))
+    result = restore_image(default_model, tmp_path / "phone.jpg", tmp_path / "out.png", device="cpu")
+    assert (result["width"], result["height"]) == (160, 256)
+    assert Image.open(tmp_path / "out.png").size == (160, 256)

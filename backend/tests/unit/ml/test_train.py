@@ -80,8 +80,8 @@ def test_time_budget_anneals_schedule() -> None:
 
 def test_ssim_loss_term_matches_metric() -> None:
     import torch
-    from app.ml.quality import ssim
     from app.ml.losses import ssim_torch
+    from app.ml.quality import ssim
 
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(1, 1, 40, 40, generator=gen)
