@@ -100,6 +100,18 @@ async def test_training_on_missing_dataset_fails_clearly(client):
     assert body["status"] == "failed" and "synthetic_data" in body["error"]
 
 
+async def test_training_precision_and_device_are_checked(client):
+    response = await client.post("/jobs", json={"job_type": "training", "params": {"amp": "fp8"}})
+    assert response.status_code == 422 and "amp" in response.text
+    import torch
+
+    if not torch.cuda.is_available():
+        dataset = await _dataset(client)
+        body = await run(client, "training", {"dataset_id": dataset, "device": "cuda", **TINY, "steps": 2})
+        assert body["status"] == "failed" and "no CUDA GPU" in body["error"]
+        assert (await client.get(f"/jobs/{body['job_id']}")).json()["attempts"] == 1
+
+
 async def _dataset(client) -> str:
     data = await run(client, "synthetic_data", {"count": 8, "seed": 3, "size": 64})
     return data["result"]["dataset_id"]
