@@ -11,7 +11,7 @@ const JOBS_EVERY_MS = 3000;
 const STATS_EVERY_MS = 5000;
 const STATS_MINUTES = 15;
 const MAX_STREAMS = 3;
-const PREFIX_SCAN = 500; // id-prefix search looks through this many of the newest matching jobs
+const PREFIX_SCAN = 500; // a search that may be an id prefix or part of a type name scans this many of the newest jobs
 const FINISHED = new Set(["completed", "failed", "cancelled"]);
 const STATUSES = ["pending", "processing", "retry", "completed", "failed", "cancelled"];
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -177,6 +177,7 @@ function planSearch() {
   const containing = types.filter((t) => t.includes(s));
   const isHex = /^[0-9a-f-]+$/.test(s);
   if (!isHex && containing.length) return { kind: "scan", match: (j) => j.job_type.includes(s), what: `types containing “${s}”` };
+  if (isHex && !containing.length) return { kind: "prefix", prefix: s };
   if (isHex) {
     return {
       kind: "scan",
@@ -206,8 +207,12 @@ async function loadJobs() {
   let mode = "server";
   let noteText = "";
   try {
-    if (plan.kind === "none" || plan.kind === "type") {
+    if (plan.kind === "none" || plan.kind === "type" || plan.kind === "prefix") {
       const extra = { limit: state.limit, offset: state.offset };
+      if (plan.kind === "prefix") {
+        extra.id_prefix = plan.prefix;
+        noteText = `Showing jobs with ids starting with “${plan.prefix}”.`;
+      }
       if (plan.kind === "type") {
         if (state.filters.job_type && state.filters.job_type !== plan.type) {
           noteText = `The search names type “${plan.type}” but the type filter is “${state.filters.job_type}”.`;

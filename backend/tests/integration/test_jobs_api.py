@@ -169,3 +169,14 @@ async def test_process_endpoint_is_absent_in_production(settings: Settings):
 @pytest.mark.parametrize("path", ["cancel", "retry"])
 async def test_cancel_and_retry_unknown_job_is_404(client, path):
     assert (await client.post(f"/jobs/{uuid.uuid4()}/{path}")).status_code == 404
+
+
+async def test_list_filters_by_id_prefix(client):
+    ids = [(await client.post("/jobs", json={"job_type": "noop"})).json()["job"]["id"] for _ in range(12)]
+    target = ids[5]
+    for prefix in (target[:3], target[:11], target.upper()[:8], target):
+        body = (await client.get("/jobs", params={"id_prefix": prefix, "limit": 500})).json()
+        expected = {i for i in ids if i.replace("-", "").startswith(prefix.lower().replace("-", ""))}
+        assert {j["id"] for j in body["items"]} == expected and body["total"] == len(expected)
+        assert target in expected
+    assert (await client.get("/jobs", params={"id_prefix": "xyz"})).status_code == 422

@@ -13,8 +13,14 @@ from fastapi.responses import FileResponse, RedirectResponse
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,100}\.(html|js|css|svg|png|ico)$")
-_TYPES = {"html": "text/html; charset=utf-8", "js": "text/javascript; charset=utf-8",
-          "css": "text/css; charset=utf-8", "svg": "image/svg+xml", "png": "image/png", "ico": "image/x-icon"}
+_TYPES = {
+    "html": "text/html; charset=utf-8",
+    "js": "text/javascript; charset=utf-8",
+    "css": "text/css; charset=utf-8",
+    "svg": "image/svg+xml",
+    "png": "image/png",
+    "ico": "image/x-icon",
+}
 # The page itself is re-validated on every load; the assets it names may be cached briefly.
 _NO_CACHE = {"Cache-Control": "no-cache"}
 

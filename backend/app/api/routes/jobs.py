@@ -72,11 +72,17 @@ async def list_jobs(
     status_: Annotated[JobStatus | None, Query(alias="status")] = None,
     job_type: str | None = None,
     queue_name: Annotated[str | None, Query(alias="queue")] = None,
+    id_prefix: Annotated[
+        str | None, Query(pattern=r"^[0-9a-fA-F-]{1,36}$", description="Leading hex digits of the job id.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> JobList:
     """Jobs, newest first, with the total that matches the filters."""
     filters = []
+    if id_prefix:
+        low, high = _id_range(id_prefix)
+        filters.append(Job.id.between(low, high))
     if status_ is not None:
         filters.append(Job.status == status_)
     if job_type:
@@ -88,6 +94,12 @@ async def list_jobs(
         select(Job).where(*filters).order_by(Job.created_at.desc(), Job.id).limit(limit).offset(offset)
     )
     return JobList(items=[JobOut.model_validate(j) for j in rows], total=total or 0)
+
+
+def _id_range(prefix: str) -> tuple[uuid.UUID, uuid.UUID]:
+    """The smallest and largest ids that start with ``prefix`` (uuid order is byte order: an index range)."""
+    digits = prefix.replace("-", "").lower()[:32]
+    return uuid.UUID(digits.ljust(32, "0")), uuid.UUID(digits.ljust(32, "f"))
 
 
 @router.get("/{job_id}", response_model=JobOut, responses={404: {"description": "No such job"}})
