@@ -27,17 +27,19 @@ class Acker:
     def __init__(self, pool: asyncpg.Pool, worker_id: uuid.UUID) -> None:
         self._pool = pool
         self._worker_id = worker_id
-        self._pending: list[tuple[uuid.UUID, Outcome]] = []
+        self._pending: list[tuple[uuid.UUID, Outcome, float | None]] = []
         self._flusher: asyncio.Task[None] | None = None
         self._progress: dict[uuid.UUID, tuple[float, str | None]] = {}
         self._progress_lock = threading.Lock()
         self.written: dict[str, int] = defaultdict(int)
 
     # -- outcomes -----------------------------------------------------------------------------------
-    def add(self, job_id: uuid.UUID, outcome: Outcome) -> None:
-        self._pending.append((job_id, outcome))
-        with self._progress_lock:
-            self._progress.pop(job_id, None)
+    def add(self, job_id: uuid.UUID, outcome: Outcome, waited: float | None = 0.0) -> None:
+        """Queue an outcome; `waited`: seconds between the claim and the start, None if it never started."""
+        self._pending.append((job_id, outcome, waited))
+        if self._progress:  # a progress report still unwritten would be dropped by the final state anyway
+            with self._progress_lock:
+                self._progress.pop(job_id, None)
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_loop())
 
@@ -54,21 +56,25 @@ class Acker:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    async def _write(self, batch: list[tuple[uuid.UUID, Outcome]]) -> None:
-        by_kind: dict[str, list[tuple[uuid.UUID, Outcome]]] = defaultdict(list)
-        for job_id, outcome in batch:
-            by_kind[outcome.kind].append((job_id, outcome))
+    async def _write(self, batch: list[tuple[uuid.UUID, Outcome, float | None]]) -> None:
+        by_kind: dict[str, list[tuple[uuid.UUID, Outcome, float | None]]] = defaultdict(list)
+        for item in batch:
+            by_kind[item[1].kind].append(item)
         wid = self._worker_id
         async with self._pool.acquire() as conn:
             if items := by_kind.get("completed"):
-                await queue.complete_many(conn, wid, [(i, o.result_json) for i, o in items])
+                await queue.complete_many(conn, wid, [(i, o.result_json, w or 0.0) for i, o, w in items])
             if items := by_kind.get("failed"):
-                failures = [queue.Failure(i, o.error or "failed", o.retry_in) for i, o in items]
+                failures = [queue.Failure(i, o.error or "failed", o.retry_in, w or 0.0) for i, o, w in items]
                 await queue.fail_many(conn, wid, failures)
             if items := by_kind.get("cancelled"):
-                await queue.mark_cancelled(conn, wid, [i for i, _ in items], "cancelled on request while running")
+                for reason in {o.error for _, o, _ in items}:
+                    same = [(i, w) for i, o, w in items if o.error == reason]
+                    await queue.mark_cancelled(
+                        conn, wid, [i for i, _ in same], reason or "cancelled on request", [w for _, w in same]
+                    )
             if items := by_kind.get("released"):
-                await queue.release(conn, wid, [i for i, _ in items])
+                await queue.release(conn, wid, [i for i, _, _ in items])
         for kind, items in by_kind.items():
             self.written[kind] += len(items)
 

@@ -9,7 +9,7 @@ import logging
 import random
 import traceback
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import ValidationError
 
@@ -25,8 +25,9 @@ OutcomeKind = Literal["completed", "failed", "cancelled", "released", "lost"]
 CANCEL, TIMEOUT, SHUTDOWN, LEASE_LOST = "cancelled", "timeout", "shutdown", "lease lost"
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
+    """What became of one run of a job (a named tuple: one is made for every job on the hot path)."""
+
     kind: OutcomeKind
     result: dict[str, Any] | None = None
     result_json: str | None = None  # the result, encoded once

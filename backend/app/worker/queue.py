@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 JOBS_CHANNEL = "skiplock_jobs"
 CANCEL_CHANNEL = "skiplock_cancel"
@@ -26,8 +26,9 @@ class Executor(Protocol):
     async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str: ...
 
 
-@dataclass(frozen=True)
-class ClaimedJob:
+class ClaimedJob(NamedTuple):
+    """A job this worker holds a lease on. A named tuple: made for every claimed job on the hot path."""
+
     id: uuid.UUID
     job_type: str
     queue: str
@@ -57,6 +58,7 @@ class Failure:
     job_id: uuid.UUID
     error: str
     retry_in_seconds: float | None  # None: fail for good
+    waited: float = 0.0  # seconds between the claim and the start (see complete_many)
 
 
 _ENQUEUE = f"""
@@ -220,25 +222,29 @@ async def claim_limited(
     return _claimed(rows)
 
 
+# An outcome moves started_at, set by the claim, by the seconds the job waited in the worker's local
+# buffer before it started (`waited`), so that started_at is when the handler started.
 _COMPLETE = """
 UPDATE jobs AS j
 SET status = 'completed', result = v.result::jsonb, finished_at = now(), updated_at = now(),
+    started_at = j.started_at + make_interval(secs => v.waited),
     locked_by = NULL, locked_until = NULL, progress = 100, error = NULL
-FROM unnest($1::uuid[], $2::text[]) AS v(id, result)
-WHERE j.id = v.id AND j.locked_by = $3 AND j.status = 'processing'
-RETURNING j.id
+FROM unnest($1::uuid[], $2::text[], $3::float8[]) AS v(id, result, waited)
+WHERE j.id = v.id AND j.locked_by = $4 AND j.status = 'processing'
 """
 
 
 async def complete_many(
-    conn: Executor, worker_id: uuid.UUID, results: Sequence[tuple[uuid.UUID, str | None]]
-) -> set[uuid.UUID]:
-    """Mark jobs completed with their results (JSON text); returns the ids updated (a job whose lease was
-    lost is left alone)."""
+    conn: Executor, worker_id: uuid.UUID, results: Sequence[tuple[uuid.UUID, str | None, float]]
+) -> int:
+    """Mark jobs completed with their results (JSON text) and the seconds each waited before it started;
+    returns how many were updated (a job whose lease was lost is left alone)."""
     if not results:
-        return set()
-    rows = await conn.fetch(_COMPLETE, [r[0] for r in results], [r[1] for r in results], worker_id)
-    return {r["id"] for r in rows}
+        return 0
+    status = await conn.execute(
+        _COMPLETE, [r[0] for r in results], [r[1] for r in results], [r[2] for r in results], worker_id
+    )
+    return int(status.split()[-1])
 
 
 _FAIL = """
@@ -246,9 +252,10 @@ UPDATE jobs AS j
 SET status = CASE WHEN v.retry_in IS NULL THEN 'failed'::job_status ELSE 'retry'::job_status END,
     run_at = CASE WHEN v.retry_in IS NULL THEN j.run_at ELSE now() + make_interval(secs => v.retry_in) END,
     finished_at = CASE WHEN v.retry_in IS NULL THEN now() END,
+    started_at = j.started_at + make_interval(secs => v.waited),
     error = v.error, updated_at = now(), locked_by = NULL, locked_until = NULL
-FROM unnest($1::uuid[], $2::text[], $3::float8[]) AS v(id, error, retry_in)
-WHERE j.id = v.id AND j.locked_by = $4 AND j.status = 'processing'
+FROM unnest($1::uuid[], $2::text[], $3::float8[], $4::float8[]) AS v(id, error, retry_in, waited)
+WHERE j.id = v.id AND j.locked_by = $5 AND j.status = 'processing'
 RETURNING j.id
 """
 
@@ -262,19 +269,28 @@ async def fail_many(conn: Executor, worker_id: uuid.UUID, failures: Sequence[Fai
         [f.job_id for f in failures],
         [f.error for f in failures],
         [f.retry_in_seconds for f in failures],
+        [f.waited for f in failures],
         worker_id,
     )
     return {r["id"] for r in rows}
 
 
-async def mark_cancelled(conn: Executor, worker_id: uuid.UUID, ids: Sequence[uuid.UUID], reason: str) -> set[uuid.UUID]:
+async def mark_cancelled(
+    conn: Executor, worker_id: uuid.UUID, ids: Sequence[uuid.UUID], reason: str, waited: Sequence[float | None] = ()
+) -> set[uuid.UUID]:
+    """Cancel held jobs. `waited` per job as in complete_many; None for a job cancelled before it started
+    (still in the worker's buffer): its attempt is given back and it keeps no started_at."""
     rows = await conn.fetch(
-        """UPDATE jobs SET status = 'cancelled', finished_at = now(), updated_at = now(), error = $3,
-                          locked_by = NULL, locked_until = NULL
-           WHERE id = ANY($1::uuid[]) AND locked_by = $2 AND status = 'processing' RETURNING id""",
+        """UPDATE jobs AS j SET status = 'cancelled', finished_at = now(), updated_at = now(), error = $3,
+                  locked_by = NULL, locked_until = NULL,
+                  started_at = j.started_at + make_interval(secs => v.waited),
+                  attempts = CASE WHEN v.waited IS NULL THEN GREATEST(j.attempts - 1, 0) ELSE j.attempts END
+           FROM unnest($1::uuid[], $4::float8[]) AS v(id, waited)
+           WHERE j.id = v.id AND j.locked_by = $2 AND j.status = 'processing' RETURNING j.id""",
         list(ids),
         worker_id,
         reason,
+        list(waited) if waited else [0.0] * len(ids),
     )
     return {r["id"] for r in rows}
 

@@ -10,6 +10,7 @@ import os
 import socket
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,10 @@ class WorkerConfig:
     queues: list[str] = field(default_factory=list)  # empty: every queue
     poll_interval: float = 1.0
     batch_size: int = 100
+    # Jobs claimed ahead of free slots into a local buffer, so the next claim's round trip overlaps running
+    # jobs. Buffered jobs are `processing` with a lease (heartbeated) that other workers cannot take: keep
+    # it small, or 0, when jobs are long.
+    prefetch: int = 0
     lease_seconds: float = 30.0
     shutdown_grace: float = 30.0
     reaper_interval: float = 10.0
@@ -40,12 +45,12 @@ class WorkerConfig:
     default_max_attempts: int = 4
 
 
-@dataclass
+@dataclass(slots=True)
 class _Running:
     job: queue.ClaimedJob
     ctx: JobContext
     task: asyncio.Task[Any]
-    started: float
+    waited: float  # seconds between the claim and the start
 
 
 class Worker:
@@ -66,6 +71,7 @@ class Worker:
         self.acker = Acker(pool, self.id)
         self.listener = Listener(dsn, self._on_jobs_notice, self._on_cancel_notice, config.poll_interval)
         self.running: dict[uuid.UUID, _Running] = {}
+        self.buffered: OrderedDict[uuid.UUID, tuple[queue.ClaimedJob, float]] = OrderedDict()  # job, claimed at
         self.stopping = asyncio.Event()
         self._wake = asyncio.Event()
         self._slot_freed = asyncio.Event()
@@ -81,12 +87,22 @@ class Worker:
 
     def _on_cancel_notice(self, job_id: str) -> None:
         try:
-            running = self.running.get(uuid.UUID(job_id))
+            key = uuid.UUID(job_id)
         except ValueError:
             return
+        running = self.running.get(key)
         if running is not None:
             running.ctx.log.info("cancel requested")
             running.ctx.request_stop(CANCEL)
+        else:
+            self._cancel_buffered(key)
+
+    def _cancel_buffered(self, job_id: uuid.UUID) -> None:
+        """Cancel a job that waits in the local buffer: it never starts, and keeps no attempt."""
+        entry = self.buffered.pop(job_id, None)
+        if entry is not None:
+            self._context(entry[0]).log.info("cancelled before it started")
+            self.acker.add(job_id, Outcome("cancelled", error="cancelled on request before it started"), None)
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def stop(self) -> None:
@@ -124,6 +140,7 @@ class Worker:
 
     async def _shutdown(self, background: list[asyncio.Task[None]]) -> None:
         self.stopping.set()
+        await self._release_buffered()
         tasks = [r.task for r in self.running.values()]
         try:
             if tasks:
@@ -149,31 +166,52 @@ class Worker:
             log.error("could not deregister (leases will expire and the reaper will recover): %s", exc)
         log.info("worker %s stopped after %d job(s)", self.id, self.processed)
 
+    async def _release_buffered(self) -> None:
+        """Give the jobs that never started back to the queue at once, without spending an attempt."""
+        ids = list(self.buffered)
+        self.buffered.clear()
+        if ids:
+            try:
+                await queue.release(self.pool, self.id, ids)
+            except Exception as exc:  # connection trouble of any kind: the final release retries
+                log.warning("could not release %d buffered job(s) yet: %s", len(ids), exc)
+
     # -- claiming -----------------------------------------------------------------------------------
     async def _claim_loop(self) -> None:
         cfg = self.config
+        capacity = cfg.concurrency + cfg.prefetch
+        target = max(1, min(cfg.batch_size, capacity) // 2)
         while not self.stopping.is_set():
-            free = cfg.concurrency - len(self.running)
-            if free <= 0:
-                self._slot_freed.clear()
-                await self._slot_freed.wait()
+            room = capacity - len(self.running) - len(self.buffered)
+            if room <= 0:
+                await self._wait_slot(None)
                 continue
-            if free < self._claim_target and self.running:
+            if room < target and self.running:
                 # Jobs finish one by one; claiming for each freed slot alone would make every claim (and
                 # every ack) a batch of one. Give other slots a moment to free up.
                 await self._wait_slot(0.005)
-                free = cfg.concurrency - len(self.running)
+                room = capacity - len(self.running) - len(self.buffered)
             self._wake.clear()
-            want = min(free, cfg.batch_size)
+            want = min(room, cfg.batch_size)
             try:
                 jobs = await self._claim(want)
             except Exception as exc:  # connection trouble of any kind: log, back off, go on
                 log.warning("claim failed (%s); retrying", exc)
                 jobs = []
-            for job in jobs:
-                self._start(job)
+            self._take(jobs)
             if len(jobs) < want:
                 await self._idle_wait()
+
+    def _take(self, jobs: list[queue.ClaimedJob]) -> None:
+        """Start claimed jobs while slots are free; buffer the rest (they start as slots free up)."""
+        now = time.monotonic()
+        free = self.config.concurrency - len(self.running)
+        for job in jobs:
+            if free > 0 and not self.buffered:
+                self._start(job, 0.0)
+                free -= 1
+            else:
+                self.buffered[job.id] = (job, now)
 
     async def _claim(self, want: int) -> list[queue.ClaimedJob]:
         cfg = self.config
@@ -200,18 +238,17 @@ class Worker:
         self._capped_next_check = now + 0.25
         return await queue.waiting_types(conn, list(capped), self.config.queues or None)
 
-    @property
-    def _claim_target(self) -> int:
-        return max(1, min(self.config.batch_size, self.config.concurrency) // 2)
-
-    async def _wait_slot(self, seconds: float) -> None:
+    async def _wait_slot(self, seconds: float | None) -> None:
         self._slot_freed.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._slot_freed.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._slot_freed.wait()
 
     async def _idle_wait(self) -> None:
+        # asyncio.timeout, not wait_for: no extra task between the NOTIFY and the claim.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), self.config.poll_interval)
+            async with asyncio.timeout(self.config.poll_interval):
+                await self._wake.wait()
 
     def _context(self, job: queue.ClaimedJob) -> JobContext:
         return JobContext(
@@ -224,10 +261,16 @@ class Worker:
             resources=self.resources,
         )
 
-    def _start(self, job: queue.ClaimedJob) -> None:
+    def _start(self, job: queue.ClaimedJob, waited: float) -> None:
         ctx = self._context(job)
-        task = asyncio.create_task(self._run_one(job, ctx), name=f"job-{job.id}")
-        self.running[job.id] = _Running(job, ctx, task, time.perf_counter())
+        task = asyncio.get_running_loop().create_task(self._run_one(job, ctx))
+        self.running[job.id] = _Running(job, ctx, task, waited)
+
+    def _start_buffered(self) -> None:
+        now = time.monotonic()
+        while self.buffered and len(self.running) < self.config.concurrency:
+            _, (job, claimed_at) = self.buffered.popitem(last=False)
+            self._start(job, now - claimed_at)
 
     async def _run_one(self, job: queue.ClaimedJob, ctx: JobContext) -> None:
         started = time.perf_counter()
@@ -242,12 +285,13 @@ class Worker:
 
     def _finish(self, job: queue.ClaimedJob, ctx: JobContext, outcome: Outcome, started: float) -> None:
         elapsed_ms = (time.perf_counter() - started) * 1000
+        running = self.running.pop(job.id, None)
         if outcome.kind == "lost":
             ctx.log.warning(
                 "lease lost after %.0f ms; the outcome is dropped (another worker owns the job)", elapsed_ms
             )
         else:
-            self.acker.add(job.id, outcome)
+            self.acker.add(job.id, outcome, running.waited if running else 0.0)
         if outcome.kind == "failed":
             ctx.log.warning(
                 "attempt %d/%d failed after %.0f ms (%s): %s",
@@ -257,10 +301,11 @@ class Worker:
                 f"retry in {outcome.retry_in:.1f} s" if outcome.retry_in is not None else "no retry",
                 (outcome.error or "").splitlines()[0],
             )
-        elif log.isEnabledFor(logging.DEBUG) or elapsed_ms > 1000:
+        elif elapsed_ms > 1000 or log.isEnabledFor(logging.DEBUG):
             ctx.log.info("%s in %.0f ms", outcome.kind, elapsed_ms)
-        self.running.pop(job.id, None)
         self.processed += 1
+        if self.buffered and not self.stopping.is_set():
+            self._start_buffered()
         self._slot_freed.set()
 
     # -- housekeeping -------------------------------------------------------------------------------
@@ -283,14 +328,21 @@ class Worker:
         await self._extend_leases()
 
     async def _extend_leases(self) -> None:
-        """Push the leases of held jobs; stop the ones this worker no longer owns or that were cancelled."""
-        held = list(self.running)
+        """Push the leases of held jobs, buffered ones included; stop the ones this worker no longer owns
+        or that were cancelled."""
+        held = [*self.running, *self.buffered]
         if not held:
             return
         alive = await queue.extend_leases(self.pool, self.id, held, self.config.lease_seconds)
         for job_id in held:
             running = self.running.get(job_id)
             if running is None:
+                if job_id not in alive:
+                    entry = self.buffered.pop(job_id, None)
+                    if entry is not None:
+                        self._context(entry[0]).log.warning("lease lost before the job started; dropped")
+                elif alive[job_id]:
+                    self._cancel_buffered(job_id)
                 continue
             if job_id not in alive:
                 running.ctx.request_stop(LEASE_LOST)
@@ -318,7 +370,7 @@ class Worker:
         task = asyncio.ensure_future(
             execute(job, ctx, self.config.backoff, registry=self.registry, cancel_grace=self.config.cancel_grace)
         )
-        self.running[job.id] = _Running(job, ctx, task, time.perf_counter())
+        self.running[job.id] = _Running(job, ctx, task, 0.0)
         done = asyncio.Event()
         beat = asyncio.create_task(self._every(self.config.lease_seconds / 3, self._extend_leases, done))
         started = time.perf_counter()

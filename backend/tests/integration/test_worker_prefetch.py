@@ -1,0 +1,73 @@
+"""Prefetch: jobs claimed ahead into the worker's local buffer are leased like running ones, start when a
+slot frees, can be cancelled before they start, and go back to the queue untouched on a clean stop."""
+
+from __future__ import annotations
+
+from tests.integration.test_worker import running_worker, submit
+from tests.support.waiting import job_row, wait_status, wait_until
+
+
+def _holds(pool, worker_id, count: int):
+    """A check for wait_until: the worker holds (runs or buffers) exactly `count` jobs."""
+
+    async def check() -> bool:
+        sql = "SELECT count(*) FROM jobs WHERE status = 'processing' AND locked_by = $1"
+        return bool(await pool.fetchval(sql, worker_id) == count)
+
+    return check
+
+
+async def test_buffered_job_keeps_its_lease_and_records_its_real_start(runtime, pool):
+    # One slot, one buffered job: the buffered job waits 2.5 s, far longer than its 0.6 s lease.
+    async with running_worker(runtime, concurrency=1, prefetch=1, lease_seconds=0.6, reaper_interval=0.2) as w:
+        first = await submit(pool, "sleep", {"seconds": 2.5})
+        await wait_until(_holds(pool, w.id, 1))
+        second = await submit(pool, "noop")
+        await wait_until(_holds(pool, w.id, 2))
+        ran_first = await wait_status(pool, first, "completed", timeout=15)
+        ran_second = await wait_status(pool, second, "completed", timeout=15)
+    for row in (ran_first, ran_second):
+        assert row["attempts"] == 1 and row["reaped"] == 0 and row["error"] is None
+    # started_at is when the handler started, not when the job was claimed into the buffer.
+    assert (ran_second["started_at"] - ran_first["started_at"]).total_seconds() > 2.0
+
+
+async def test_clean_stop_gives_buffered_jobs_back_at_once_without_spending_an_attempt(runtime, pool):
+    ids = [await submit(pool, "sleep", {"seconds": 30}) for _ in range(3)]
+    async with running_worker(runtime, concurrency=1, prefetch=2, shutdown_grace=3.0) as w:
+        await wait_until(_holds(pool, w.id, 3))
+        w.stop()
+
+        async def buffered_back() -> bool:
+            rows = [await job_row(pool, i) for i in ids]
+            states = sorted(r["status"] for r in rows)
+            return states == ["pending", "pending", "processing"]
+
+        # The buffered two are released while the running one still has its grace period.
+        await wait_until(buffered_back, timeout=2.5)
+    for job_id in ids:
+        row = await job_row(pool, job_id)
+        assert row["status"] == "pending" and row["attempts"] == 0
+        assert row["locked_by"] is None and row["started_at"] is None
+
+
+async def test_cancel_of_a_buffered_job_cancels_it_before_it_starts(client, runtime, pool):
+    running = await submit(pool, "sleep", {"seconds": 30})
+    waiting = await submit(pool, "sleep", {"seconds": 30})
+    async with running_worker(runtime, concurrency=1, prefetch=1, shutdown_grace=0.2) as w:
+        await wait_until(_holds(pool, w.id, 2))
+
+        async def started() -> object:
+            rows = {j: await job_row(pool, j) for j in (running, waiting)}
+            return next((j for j, r in rows.items() if r["progress"] > 0), None)
+
+        # Both are processing; the one that reports progress runs, the other waits in the buffer.
+        other = await wait_until(started, timeout=5)
+        buffered = waiting if other == running else running
+        assert (await job_row(pool, buffered))["status"] == "processing"
+        response = await client.post(f"/jobs/{buffered}/cancel")
+        assert response.status_code == 200
+        row = await wait_status(pool, buffered, "cancelled", timeout=5)
+        assert row["error"] == "cancelled on request before it started"
+        assert row["attempts"] == 0 and row["started_at"] is None and row["finished_at"] is not None
+        assert (await job_row(pool, other))["status"] == "processing"
