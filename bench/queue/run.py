@@ -63,6 +63,7 @@ def grids(quick: bool) -> dict[str, dict[str, Any]]:
         }
     return {
         "skiplock": {"sweep": [{"concurrency": 50, "batch_size": 50}, {"concurrency": 100, "batch_size": 100},
+                               {"concurrency": 100, "batch_size": 100, "prefetch": 100},
                                {"concurrency": 200, "batch_size": 100}], "latency": None},
         "pgqueuer": {"sweep": [{"batch_size": 10}, {"batch_size": 50}, {"batch_size": 100},
                                {"batch_size": 250}], "latency": None},
@@ -430,7 +431,17 @@ async def machine() -> str:
     return (f"{os.cpu_count()} CPU cores ({cpu}), shared by PostgreSQL, the benchmark and the workers "
             f"(load average {load} at the start); "
             f"PostgreSQL {pg} on the same host ({pg_settings}); Python {platform.python_version()}, "
-            f"asyncpg {importlib.metadata.version('asyncpg')}")
+            f"asyncpg {importlib.metadata.version('asyncpg')}; every worker process on {worker_loop()}")
+
+
+def worker_loop() -> str:
+    """The event loop worker.py runs every system's workers on."""
+    if os.environ.get("BENCH_LOOP", "uvloop") == "uvloop":
+        try:
+            return f"uvloop {importlib.metadata.version('uvloop')}"
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return "asyncio's default event loop"
 
 
 README_HEAD = """# Queue benchmark
@@ -470,6 +481,10 @@ separate OS processes (`worker.py`), started and connected before the clock star
 
 Skiplock runs its real `Worker` (as `python -m app.worker` builds it, full dispatch table) on the built-in
 `noop` job type; the only change is a wrapper around `noop` that records the execution before calling it.
+
+Every worker process, whatever the system, runs on the same event loop: uvloop when it is installed (as
+pgqueuer's `pgq run`, uvicorn and `python -m app.worker` do), else asyncio's; `BENCH_LOOP=asyncio` forces
+asyncio's. The loop used is named in the results.
 
 The machine is shared: every number moves with its load (the load average at the start and the end of the
 run is recorded below), latency most of all, since a 10 ms enqueue spacing on a saturated 2-core host

@@ -101,9 +101,9 @@ async def worker(dsn: str, opts: dict[str, Any], record: Any) -> tuple[Any, Any]
     if opts.get("uncapped"):  # experiment only: leave out job types with a concurrency cap
         registry = {k: v for k, v in registry.items() if not v.concurrency}
     registry[JOB_TYPE] = dataclasses.replace(real, handler=recorded_noop)
-    w = Worker(runtime.pool, runtime.url,
-               runtime.worker_config(concurrency=int(opts["concurrency"]), batch_size=int(opts["batch_size"])),
-               resources=runtime.resources(), registry=registry)
+    config = runtime.worker_config(concurrency=int(opts["concurrency"]), batch_size=int(opts["batch_size"]),
+                                   prefetch=int(opts.get("prefetch", 0)))
+    w = Worker(runtime.pool, runtime.url, config, resources=runtime.resources(), registry=registry)
 
     async def run() -> None:
         try:

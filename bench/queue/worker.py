@@ -42,10 +42,20 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
+    # Every system's worker runs on the same loop: uvloop when installed (as pgqueuer's `pgq run`, uvicorn
+    # and `python -m app.worker` do), else asyncio's; BENCH_LOOP=asyncio forces asyncio's.
+    run = asyncio.run
+    if os.environ.get("BENCH_LOOP", "uvloop") == "uvloop":
+        try:
+            import uvloop
+
+            run = uvloop.run
+        except ImportError:
+            pass
     profile_dir = os.environ.get("BENCH_PROFILE_DIR")  # debugging aid: cProfile every worker process
     if profile_dir:
         import cProfile
 
-        cProfile.run("asyncio.run(main())", str(Path(profile_dir) / f"{sys.argv[1]}-{os.getpid()}.prof"))
+        cProfile.run("run(main())", str(Path(profile_dir) / f"{sys.argv[1]}-{os.getpid()}.prof"))
     else:
-        asyncio.run(main())
+        run(main())
