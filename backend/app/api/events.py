@@ -31,12 +31,16 @@ class EventHub:
             await self._conn.add_listener(EVENTS_CHANNEL, self._dispatch)
 
     def _dispatch(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        """A payload is a JSON array of events (one UPDATE statement's changes, in order)."""
         try:
-            event = json.loads(payload)
+            events = json.loads(payload)
         except ValueError:
             return
-        for queue in self._subscribers.get(event.get("id", ""), ()):
-            queue.put_nowait(event)
+        for event in events if isinstance(events, list) else [events]:
+            if not isinstance(event, dict):
+                continue
+            for queue in self._subscribers.get(event.get("id", ""), ()):
+                queue.put_nowait(event)
 
     @contextlib.asynccontextmanager
     async def subscribe(self, job_id: str):  # type: ignore[no-untyped-def]

@@ -77,3 +77,29 @@ async def test_job_events_stream_progress_until_completed(client, runtime, pool)
 
 async def test_events_of_unknown_job_is_404(client):
     assert (await client.get("/jobs/00000000-0000-0000-0000-000000000000/events")).status_code == 404
+
+
+async def test_one_statement_changing_many_jobs_sends_every_event_in_bounded_payloads(pool, database_url):
+    import asyncpg
+
+    async with pool.acquire() as conn:
+        ids = [(await queue.enqueue(conn, build_job("noop", {}, default_max_attempts=1)))[0] for _ in range(150)]
+    payloads: list[str] = []
+    listener = await asyncpg.connect(database_url)
+    try:
+        await listener.add_listener(queue.EVENTS_CHANNEL, lambda *args: payloads.append(args[3]))
+        message = '\u0001é"\\' * 60  # escapes and multi-byte characters: the longest events there are
+        async with pool.acquire() as conn:
+            await conn.execute("UPDATE jobs SET progress = 50, progress_message = $1", message)
+            await conn.execute("UPDATE jobs SET run_at = run_at")  # no state or progress change: no event
+        for _ in range(100):
+            if sum(len(json.loads(p)) for p in payloads) >= len(ids):
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)
+    finally:
+        await listener.close()
+    events = [e for p in payloads for e in json.loads(p)]
+    assert len(payloads) > 1 and all(len(p.encode()) < 8000 for p in payloads)
+    assert sorted(e["id"] for e in events) == sorted(str(i) for i in ids)
+    assert {(e["progress"], e["message"]) for e in events} == {(50, message[:200])}
