@@ -47,7 +47,9 @@ async def _run_worker(settings: Settings, args: argparse.Namespace) -> int:
 
     runtime = await Runtime.start(settings)
     worker = runtime.worker(
-        concurrency=args.concurrency, queues=[q for q in (args.queues or "").split(",") if q] or None
+        concurrency=args.concurrency,
+        prefetch=args.prefetch,
+        queues=[q for q in (args.queues or "").split(",") if q] or None,
     )
     loop = asyncio.get_running_loop()
     signals = 0
@@ -79,13 +81,24 @@ def worker_main(argv: Sequence[str] | None = None) -> int:
 def _worker_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--concurrency", "-c", type=int, help="jobs in flight (default WORKER_CONCURRENCY)")
     parser.add_argument("--queues", "-q", help="comma-separated queues to serve (default: all)")
+    parser.add_argument("--prefetch", type=int, help="jobs claimed ahead of free slots (default WORKER_PREFETCH)")
     parser.add_argument("--log-format", choices=["text", "json"])
     parser.add_argument("--log-level")
 
 
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop where installed (uvicorn[standard] brings it, as the API runs on it); else asyncio's own loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    return asyncio.run(_run_worker(settings, args))
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        return runner.run(_run_worker(settings, args))
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

@@ -67,6 +67,7 @@ class Runtime:
             queues=list(s.worker_queues),
             poll_interval=s.worker_poll_interval,
             batch_size=s.worker_batch_size,
+            prefetch=s.worker_prefetch,
             lease_seconds=s.lease_seconds,
             shutdown_grace=s.shutdown_grace_seconds,
             reaper_interval=s.reaper_interval_seconds,

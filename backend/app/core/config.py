@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     worker_poll_interval: float = Field(default=1.0, gt=0)
     worker_queues: Annotated[list[str], NoDecode] = Field(default_factory=list)
     worker_batch_size: int = Field(default=100, ge=1, le=10_000)
+    worker_prefetch: int = Field(
+        default=0, ge=0, le=10_000, description="Jobs claimed ahead of free slots (short jobs, high throughput)."
+    )
     max_job_retries: int = Field(default=3, ge=0, description="Retries after the first attempt.")
     lease_seconds: float = Field(default=30.0, gt=0)
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)

@@ -82,7 +82,7 @@ def job_type(
     """
 
     def register(handler: H) -> H:
-        if not inspect.iscoroutinefunction(handler):
+        if not inspect.iscoroutinefunction(cast(Any, handler)):  # cast: keep H, not the narrowed type
             raise TypeError(f"handler for {name!r} must be an async function")
         if name in DISPATCH_TABLE and DISPATCH_TABLE[name].handler is not handler:
             raise ValueError(f"job type {name!r} is registered twice")

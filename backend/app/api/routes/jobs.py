@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 
 from app.api.deps import RuntimeDep, SessionDep
 from app.core.db import raw_connection
@@ -79,7 +79,7 @@ async def list_jobs(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> JobList:
     """Jobs, newest first, with the total that matches the filters."""
-    filters = []
+    filters: list[ColumnElement[bool]] = []
     if id_prefix:
         low, high = _id_range(id_prefix)
         filters.append(Job.id.between(low, high))
