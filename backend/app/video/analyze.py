@@ -11,15 +11,17 @@ import math
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .clips import propose_clips
-from .decode import FrameCounter, frame_rotation, iter_frames, luma_plane, open_video, stream_info
+from .decode import FrameCounter, StreamInfo, frame_rotation, iter_frames, luma_plane, open_video, stream_info
 from .detect import build_shots, detect_transitions
 from .errors import AnalysisCancelled, VideoError
-from .features import FeatureExtractor, FrameFeatures
+from .features import FrameFeatures
 from .models import AnalysisOptions, AnalysisResult
+from .sampling import FeatureExtractor
 
 log = logging.getLogger(__name__)
 
@@ -65,42 +67,53 @@ def _decode_features(
 ) -> tuple[FrameFeatures, dict[str, float | int]]:
     with open_video(path, opt.threads) as (container, stream):
         info = stream_info(container, stream)
-        fps_hint = info.fps if info.fps > 0 else 30.0
-        extractor = FeatureExtractor(opt.analysis_width, fps_hint, opt.batch_frames)
-        counter = FrameCounter()
         reporter = progress or _Progress(None, None, None)
         reporter.total = reporter.total or info.frames_estimate
         reporter.duration_s = reporter.duration_s or info.duration_s
-        first_s: float | None = None
-        last_ms = -math.inf
-        meta: dict[str, float | int] = {
-            "fps": info.fps,
-            "rotation": 0,
-            "width": info.width,
-            "height": info.height,
-        }
-        tb = float(stream.time_base) if stream.time_base is not None else None  # float maths: Fraction is slow
-        for i, frame in enumerate(iter_frames(container, stream, counter)):
-            pts = frame.pts
-            t_s = pts * tb if pts is not None and tb is not None else None
-            if t_s is None:
-                t_s = (first_s or 0.0) + (max(last_ms, 0.0) / 1000.0 + 1.0 / fps_hint if i else 0.0)
-            if first_s is None:
-                first_s = t_s
-                meta.update(rotation=frame_rotation(frame), width=frame.width, height=frame.height)
-            ms = max((t_s - first_s) * 1000.0, last_ms + 1e-3)  # broken pts: keep time increasing
-            last_ms = ms
-            y, shift = luma_plane(frame)
-            extractor.add(y, shift, ms)
-            if (i + 1) % opt.batch_frames == 0:
-                if should_stop is not None and should_stop():
-                    raise AnalysisCancelled(f"analysis cancelled after {i + 1} frames")
-                reporter.update(i + 1, t_s - (info.start_s or 0.0))
-        if counter.decoded == 0:
-            reason = "the file is truncated or corrupt" if counter.corrupt or counter.demux_failed else "it is empty"
-            raise VideoError(f"{Path(path).name}: no video frame could be decoded; {reason}")
-        meta["corrupt"] = counter.corrupt
-    return extractor.finish(), meta
+        fps_hint = info.fps if info.fps > 0 else 30.0
+        with FeatureExtractor(opt.analysis_width, fps_hint, opt.batch_frames, background=True) as extractor:
+            counter = FrameCounter()
+            meta = _feed(container, stream, info, extractor, counter, opt.batch_frames, reporter, should_stop)
+            if counter.decoded == 0:
+                reason = "truncated or corrupt" if counter.corrupt or counter.demux_failed else "empty"
+                raise VideoError(f"{Path(path).name}: no video frame could be decoded; the file is {reason}")
+            meta["corrupt"] = counter.corrupt
+            return extractor.finish(), meta
+
+
+def _feed(
+    container: Any,
+    stream: Any,
+    info: StreamInfo,
+    extractor: FeatureExtractor,
+    counter: FrameCounter,
+    every: int,
+    reporter: _Progress,
+    should_stop: Callable[[], bool] | None,
+) -> dict[str, float | int]:
+    """Decode every frame into `extractor`; poll `should_stop` and report progress every `every` frames."""
+    fps_hint = extractor.fps
+    first_s: float | None = None
+    last_ms = -math.inf
+    meta: dict[str, float | int] = {"fps": info.fps, "rotation": 0, "width": info.width, "height": info.height}
+    tb = float(stream.time_base) if stream.time_base is not None else None  # float maths: Fraction is slow
+    for i, frame in enumerate(iter_frames(container, stream, counter)):
+        pts = frame.pts
+        t_s = pts * tb if pts is not None and tb is not None else None
+        if t_s is None:
+            t_s = (first_s or 0.0) + (max(last_ms, 0.0) / 1000.0 + 1.0 / fps_hint if i else 0.0)
+        if first_s is None:
+            first_s = t_s
+            meta.update(rotation=frame_rotation(frame), width=frame.width, height=frame.height)
+        ms = max((t_s - first_s) * 1000.0, last_ms + 1e-3)  # broken pts: keep time increasing
+        last_ms = ms
+        y, shift = luma_plane(frame)
+        extractor.add(y, shift, ms)
+        if (i + 1) % every == 0:
+            if should_stop is not None and should_stop():
+                raise AnalysisCancelled(f"analysis cancelled after {i + 1} frames")
+            reporter.update(i + 1, t_s - (info.start_s or 0.0))
+    return meta
 
 
 def _timing(f: FrameFeatures, declared_fps: float) -> tuple[float, int]:

@@ -1,4 +1,4 @@
-"""Per-frame features computed in vectorised batches while decoding (bounded memory).
+"""Per-frame features, computed in vectorised batches of frames while decoding (bounded memory).
 
 For every decoded frame we keep only a few dozen float32 numbers, never the frame itself:
 
@@ -31,8 +31,8 @@ For every decoded frame we keep only a few dozen float32 numbers, never the fram
 
 Only a ring of the last ``2*max(h)`` signature images is kept in float for the blend statistics; per
 frame about 350 bytes are stored in total (about 40 MB for an hour at 30 fps) and never a frame.
-The analysis image is built straight from the luma plane by averaging two diagonal samples per block
-(strided slicing; no RGB conversion, no full-frame float copy).
+The analysis image is the mean of two diagonal luma samples per block, taken straight from the luma
+plane by `sampling.FeatureExtractor` (strided slicing; no RGB conversion, no full-frame float copy).
 """
 
 from __future__ import annotations
@@ -88,128 +88,102 @@ class FrameFeatures:
         return int(self.t_ms.shape[0])
 
 
-def _offsets(block: int) -> tuple[int, int]:
-    if block == 1:
-        return (0, 0)
-    if block == 2:
-        return (0, 1)
-    return (block // 4, (3 * block) // 4)
+def _block_sums(twice: np.ndarray, block: int) -> np.ndarray:
+    """Sums over non-overlapping block x block tiles of each image in `twice` ((k, h, w) uint16, <= 510).
 
-
-def _block_mean(a: np.ndarray, block: int) -> np.ndarray:
-    """Mean over non-overlapping block x block tiles of each image in `a` (k, h, w).
-
-    Summing strided slices is several times faster than ``reshape(...).mean(axis=(2, 4))``.
+    Integer sums of strided slices: exact, and several times faster than ``reshape(...).sum(axis=(2, 4))``.
     """
-    rows = a[:, 0::block, :].copy()
+    acc = np.uint16 if block * block * 510 <= np.iinfo(np.uint16).max else np.uint32
+    rows: np.ndarray = twice[:, 0::block, :].astype(acc)
     for i in range(1, block):
-        rows += a[:, i::block, :]
-    out = rows[:, :, 0::block].copy()
+        rows += twice[:, i::block, :]
+    out: np.ndarray = rows[:, :, 0::block].copy()
     for j in range(1, block):
         out += rows[:, :, j::block]
-    out *= 1.0 / (block * block)
     return out
 
 
-class _Plan:
-    """How to turn a luma plane of one particular shape into the (ah, aw) analysis image."""
-
-    def __init__(self, h: int, w: int, ah: int, aw: int) -> None:
-        self.rows: np.ndarray | None = None
-        self.cols: np.ndarray | None = None
-        if h < ah or w < aw:  # smaller than the first frame (resolution change): nearest sampling
-            self.rows = (np.arange(ah) * h) // ah
-            self.cols = (np.arange(aw) * w) // aw
-            return
-        self.br, self.bc = h // ah, w // aw
-        r0, c0 = (h - ah * self.br) // 2, (w - aw * self.bc) // 2
-        self.views = [
-            (
-                slice(r0 + orow, r0 + orow + ah * self.br, self.br),
-                slice(c0 + ocol, c0 + ocol + aw * self.bc, self.bc),
-            )
-            for orow, ocol in zip(_offsets(self.br), _offsets(self.bc), strict=True)
-        ]
-        cs = min(CROP, h, w)
-        cy, cx = (h - cs) // 2, (w - cs) // 2
-        self.crop = (slice(cy, cy + cs), slice(cx, cx + cs)) if cs == CROP else None
+def _sum_abs(x: np.ndarray) -> np.ndarray:
+    """Row sums of |x| (int16/int32 rows of a few hundred values), overwriting `x` (a temporary)."""
+    return np.abs(x, out=x).sum(axis=1, dtype=np.int32)
 
 
-class FeatureExtractor:
-    """Accumulate luma planes frame by frame; compute features for each full batch at once."""
+_HIST_SHIFT = (512 // HIST_BINS).bit_length() - 1  # HIST_BINS is a power of two
 
-    def __init__(self, analysis_width: int, fps: float, batch: int = 32) -> None:
-        self.analysis_width = analysis_width
-        self.batch = batch
+
+def _histograms(twice: np.ndarray) -> np.ndarray:
+    """HIST_BINS-bin luma histograms of the images `twice / 2` ((k, h, w) uint16, 0..510) -> (k, bins)."""
+    k, h, w = twice.shape
+    idx = twice >> _HIST_SHIFT  # a new contiguous array, so the in-place steps below are cheap
+    if k * HIST_BINS > np.iinfo(idx.dtype).max:
+        idx = idx.astype(np.intp)
+    idx += (np.arange(k, dtype=idx.dtype) * HIST_BINS)[:, None, None]
+    counts = np.bincount(idx.reshape(-1), minlength=k * HIST_BINS).reshape(k, HIST_BINS)
+    return counts.astype(np.float32) / float(h * w)
+
+
+def _laplacian_var(crops: np.ndarray) -> np.ndarray:
+    """Variance of the 4-neighbour Laplacian of each (uint8) crop at half scale, the unit `sharp` is in."""
+    c = crops.astype(np.int16)
+    lap = 4 * c[:, 1:-1, 1:-1] - c[:, :-2, 1:-1] - c[:, 2:, 1:-1] - c[:, 1:-1, :-2] - c[:, 1:-1, 2:]
+    flat = lap.reshape(lap.shape[0], -1).astype(np.int64)
+    n = flat.shape[1]
+    mean = flat.sum(axis=1) / n
+    return 0.25 * (np.einsum("kp,kp->k", flat, flat) / n - mean * mean)
+
+
+class LumaBatch:
+    """Luma samples of up to `size` consecutive frames, filled by `sampling.FeatureExtractor`.
+
+    ``pair[i]``: two luma samples per analysis pixel (their mean is the analysis image); ``crop[i]``: a
+    full-resolution CROP x CROP centre crop, present where ``has_crop[i]`` (every SHARP_EVERY-th frame).
+    """
+
+    def __init__(self, size: int, ah: int, aw: int) -> None:
+        self.pair = np.empty((size, 2, ah, aw), np.uint8)
+        self.crop = np.zeros((size, CROP, CROP), np.uint8)
+        self.has_crop = np.zeros(size, bool)
+
+
+class BatchFeatures:
+    """Features of consecutive `LumaBatch`es, in order; keeps the short history that spans batches."""
+
+    def __init__(self, size: tuple[int, int], fps: float) -> None:
+        ah, aw = size
+        self.size = size
+        self.sig_block = max(1, -(-aw // SIG_WIDTH))
         self.half_spans = half_spans_for(fps)
         self.lags = flash_lags_for(fps)
         self.history_len = 2 * max(self.half_spans)
-        self._count = 0
-        self._plans: dict[tuple[int, int], _Plan] = {}
-        self._size: tuple[int, int] | None = None
-        self._k = 0
         self._chunks: dict[str, list[np.ndarray]] = {}
-        self._t: list[float] = []
-
-    # ------------------------------------------------------------------ geometry
-    def _setup(self, h: int, w: int) -> None:
-        block = max(1, w // self.analysis_width)
-        aw, ah = max(2, w // block), max(2, h // block)
-        self.sig_block = max(1, -(-aw // SIG_WIDTH))
-        aw, ah = (aw // self.sig_block) * self.sig_block, (ah // self.sig_block) * self.sig_block
-        self._size = (ah, aw)
-        self._buf = np.empty((self.batch, ah, aw), np.uint16)  # sum of two luma samples per pixel
-        self._crop = np.zeros((self.batch, CROP, CROP), np.float32)
-        self._has_crop = np.zeros(self.batch, bool)
-        self._scale = np.ones(self.batch, np.float32)
         self._prev_a: np.ndarray | None = None
         self._prev_h: np.ndarray | None = None
-        self._sig_hist = np.empty((0, (ah // self.sig_block) * (aw // self.sig_block)), np.float32)
-        self._z_hist = self._sig_hist.copy()
-        self._detail_hist = self._sig_hist.copy()
+        pixels = (ah // self.sig_block) * (aw // self.sig_block)
+        # blend statistics in exact integer arithmetic on block sums and doubled point samples (int16 is
+        # twice as fast as float32 and gives the same means: every partial sum is exact in either)
+        self._sum_type = np.int16 if self.sig_block**2 * 510 <= np.iinfo(np.int16).max else np.int32
+        self._sum_hist = np.empty((0, pixels), self._sum_type)
+        self._detail_hist = np.empty((0, pixels), np.int16)
+        self._z_hist = np.empty((0, pixels), np.float32)
         self._flat_hist = np.empty(0, bool)
-
-    def add(self, y: np.ndarray, shift: int, t_ms: float) -> None:
-        """Add one frame's luma plane `y` (uint8, or uint16 with `shift` bits above 8) shown at `t_ms`."""
-        h, w = y.shape
-        if self._size is None:
-            self._setup(h, w)
-        assert self._size is not None
-        plan = self._plans.get((h, w))
-        if plan is None:
-            plan = self._plans[(h, w)] = _Plan(h, w, *self._size)
-        slot = self._buf[self._k]
-        if plan.rows is not None:
-            sample = y[plan.rows][:, plan.cols]
-            np.add(sample, sample, out=slot, dtype=np.uint16)
-        else:
-            np.add(y[plan.views[0]], y[plan.views[1]], out=slot, dtype=np.uint16)
-        self._scale[self._k] = 1.0 / (2 * (1 << shift))
-        self._has_crop[self._k] = plan.rows is None and plan.crop is not None and self._count % SHARP_EVERY == 0
-        self._count += 1
-        if self._has_crop[self._k]:
-            np.copyto(self._crop[self._k], y[plan.crop], casting="unsafe")
-        self._t.append(t_ms)
-        self._k += 1
-        if self._k == self.batch:
-            self._process()
 
     # ------------------------------------------------------------------ batch maths
     def _store(self, **arrays: np.ndarray) -> None:
         for key, arr in arrays.items():
             self._chunks.setdefault(key, []).append(arr)
 
-    def _process(self) -> None:
-        k = self._k
+    def process(self, batch: LumaBatch, k: int) -> None:
+        """Compute and keep the features of the first `k` frames of `batch`."""
         if k == 0:
             return
-        scale = self._scale[:k, None, None]
-        a = self._buf[:k] * scale
-        sub = np.ascontiguousarray(a[:, ::2, ::2])  # global statistics need no full resolution
+        pair = batch.pair[:k]
+        twice = np.add(pair[:, 0], pair[:, 1], dtype=np.uint16)  # twice the analysis image, exact
+        half = twice[:, ::2, ::2]  # global statistics need no full resolution
+        sub = np.multiply(half, np.float32(0.5), dtype=np.float32)
         flat_sub = sub.reshape(k, -1)
         mean = flat_sub.mean(axis=1)
         std = flat_sub.std(axis=1)
-        hist = self._histograms(sub)
+        hist = _histograms(half)
         prev_a = sub[:1] if self._prev_a is None else self._prev_a
         prev_h = hist[:1] if self._prev_h is None else self._prev_h
         seq = np.concatenate([prev_a, sub]).reshape(k + 1, -1)
@@ -218,76 +192,65 @@ class FeatureExtractor:
         dhist = 0.5 * np.abs(np.diff(np.concatenate([prev_h, hist]), axis=0)).sum(axis=1)
         self._prev_a, self._prev_h = sub[-1:].copy(), hist[-1:].copy()
         sharp = np.full(k, np.nan, np.float32)
-        rows = np.flatnonzero(self._has_crop[:k])
+        rows = np.flatnonzero(batch.has_crop[:k])
         if rows.size:
-            crop = self._crop[rows] * self._scale[rows, None, None]
-            c = crop[:, 1:-1, 1:-1]
-            lap = 4 * c - crop[:, :-2, 1:-1] - crop[:, 2:, 1:-1] - crop[:, 1:-1, :-2] - crop[:, 1:-1, 2:]
-            sharp[rows] = lap.var(axis=(1, 2))
+            sharp[rows] = _laplacian_var(batch.crop[rows])
         gx = np.diff(sub, axis=2)  # the half-resolution image: 4x cheaper, same dissolve law
         gy = np.diff(sub, axis=1)
         grad2 = np.einsum("kij,kij->k", gx, gx) / gx[0].size + np.einsum("kij,kij->k", gy, gy) / gy[0].size
         self._store(mean=mean, std=std, dpix=dpix, dhist=dhist, sharp=sharp, hist=hist.astype(np.float16), grad2=grad2)
-        self._pairwise(a)
-        self._k = 0
+        self._pairwise(twice)
 
-    def _histograms(self, a: np.ndarray) -> np.ndarray:
-        k = a.shape[0]
-        idx = np.minimum((a * (HIST_BINS / 256.0)).astype(np.int32), HIST_BINS - 1)
-        idx += (np.arange(k, dtype=np.int32) * HIST_BINS)[:, None, None]
-        counts = np.bincount(idx.ravel(), minlength=k * HIST_BINS).reshape(k, HIST_BINS)
-        return counts.astype(np.float32) / float(a.shape[1] * a.shape[2])
+    def _pairwise(self, twice: np.ndarray) -> None:
+        """Signatures and blend statistics for all half-spans, from twice the analysis images (uint16).
 
-    def _pairwise(self, a: np.ndarray) -> None:
-        """Signatures and blend statistics for all half-spans (one gather per quantity)."""
-        k, ah, aw = a.shape
+        Frame t is compared with t-h and t-2h: over a batch those are contiguous row ranges of the
+        history + batch arrays, so each half-span needs slices, not gathers.
+        """
+        k = twice.shape[0]
         sb = self.sig_block
-        sig = _block_mean(a, sb).reshape(k, -1)
+        sums = _block_sums(twice, sb).reshape(k, -1).astype(self._sum_type)  # 2 * sb * sb * signature
+        sig = np.multiply(sums, np.float32(0.5 / (sb * sb)), dtype=np.float32)
         mu, sd = sig.mean(axis=1, keepdims=True), sig.std(axis=1, keepdims=True)
         flat = sd[:, 0] < FLAT_STD
         z = np.where(flat[:, None], 0.0, (sig - mu) / np.maximum(sd, 1e-6)).astype(np.float32)
         off = sb // 2
         # point samples (aliased on purpose) for the blend residual, see the module docstring
-        detail = np.ascontiguousarray(a[:, off::sb, off::sb]).reshape(k, -1)
-        m = self._sig_hist.shape[0]
-        sx = np.concatenate([self._sig_hist, sig])
+        detail = twice[:, off::sb, off::sb].reshape(k, -1).astype(np.int16)  # twice the samples
+        m = self._sum_hist.shape[0]
+        sx = np.concatenate([self._sum_hist, sums])
         dx = np.concatenate([self._detail_hist, detail])
         zx = np.concatenate([self._z_hist, z])
         fx = np.concatenate([self._flat_hist, flat])
-        t = np.arange(m, m + k)[:, None]
-        cur = sig[:, None, :]
-        hs = np.asarray(self.half_spans)[None, :]
-        ia, ic = t - 2 * hs, t - hs
-        valid = ia >= 0
-        ia, ic = np.maximum(ia, 0), np.maximum(ic, 0)
-        sa = sx[ia]
-        de = np.abs(sa - cur).mean(axis=2)
-        da, dcur = dx[ia], detail[:, None, :]
-        rr = np.abs(dx[ic] - 0.5 * (da + dcur)).mean(axis=2) / np.maximum(np.abs(da - dcur).mean(axis=2), 0.5)
-        ncc = np.einsum("khp,kp->kh", zx[ia], z) / z.shape[1]
-        fa, fb = fx[ia], flat[:, None]
-        se = np.where(fa & fb, 0.0, np.where(fa | fb, 1.0, 1.0 - ncc))
-        for arr in (de, rr, se):
-            arr[~valid] = np.nan
-        self._store(
-            sig=np.clip(np.rint(sig), 0, 255).astype(np.uint8),
-            rr=rr.astype(np.float32),
-            de=de.astype(np.float32),
-            se=se.astype(np.float32),
-            sig_std=sd[:, 0],
-        )
+        nh, npix = len(self.half_spans), sums.shape[1]
+        de, rr, se = (np.full((k, nh), np.nan, np.float32) for _ in range(3))
+        scratch = np.empty(sums.shape, self._sum_type)
+        for j, h in enumerate(self.half_spans):
+            lo = max(0, 2 * h - m)  # first batch row whose frame t-2h exists
+            if lo >= k:
+                continue
+            ia, ic = slice(m + lo - 2 * h, m + k - 2 * h), slice(m + lo - h, m + k - h)
+            da, dcur, buf = dx[ia], detail[lo:], scratch[lo:]
+            de[lo:, j] = _sum_abs(np.subtract(sx[ia], sums[lo:], out=buf)) * (0.5 / (sb * sb * npix))
+            mid = np.subtract(dx[ic], da, out=buf)  # |M - (A+B)/2| = |2M - A - B| / 2, in doubled samples
+            mid += dx[ic]
+            mid -= dcur
+            rr[lo:, j] = (_sum_abs(mid) * 0.25) / np.maximum(_sum_abs(np.subtract(da, dcur, out=buf)) * 0.5, 0.5 * npix)
+            ncc = np.einsum("kp,kp->k", zx[ia], z[lo:]) / npix
+            fa, fb = fx[ia], flat[lo:]
+            se[lo:, j] = np.where(fa & fb, 0.0, np.where(fa | fb, 1.0, 1.0 - ncc))
+        self._store(sig=np.clip(np.rint(sig), 0, 255).astype(np.uint8), rr=rr, de=de, se=se, sig_std=sd[:, 0])
         keep = self.history_len
-        self._sig_hist, self._z_hist, self._flat_hist = sx[-keep:], zx[-keep:], fx[-keep:]
+        self._sum_hist, self._z_hist, self._flat_hist = sx[-keep:], zx[-keep:], fx[-keep:]
         self._detail_hist = dx[-keep:]
 
     # ------------------------------------------------------------------ result
-    def finish(self) -> FrameFeatures:
-        """Process the last partial batch and return all features (blend arrays indexed by centre)."""
-        self._process()
-        if not self._t:
+    def result(self, t_ms: list[float]) -> FrameFeatures:
+        """All features so far (blend arrays indexed by centre); `t_ms` holds each frame's time."""
+        if not t_ms:
             raise ValueError("no frames were added")
         cat = {key: np.concatenate(chunks) for key, chunks in self._chunks.items()}
-        n = len(self._t)
+        n = len(t_ms)
         by_centre = {}
         for key in ("rr", "de", "se"):
             arr = np.full_like(cat[key], np.nan)
@@ -297,9 +260,8 @@ class FeatureExtractor:
             by_centre[key] = arr
         cat["dpix"][0] = 0.0
         cat["dhist"][0] = 0.0
-        assert self._size is not None
         return FrameFeatures(
-            t_ms=np.asarray(self._t, np.float64),
+            t_ms=np.asarray(t_ms, np.float64),
             mean=cat["mean"],
             std=cat["std"],
             dpix=cat["dpix"],
@@ -313,6 +275,6 @@ class FeatureExtractor:
             blend_rr=by_centre["rr"],
             blend_de=by_centre["de"],
             blend_se=by_centre["se"],
-            size=self._size,
+            size=self.size,
             grad2=cat["grad2"].astype(np.float32),
         )

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from app.video import analyze_video
 from app.video.energy import energy_dip
-from app.video.features import FeatureExtractor, FrameFeatures
+from app.video.features import FrameFeatures
+from app.video.sampling import FeatureExtractor
 from PIL import Image
 
 from .conftest import encode, scene

@@ -1,0 +1,158 @@
+"""Per-frame luma sampling into batches, with the batch maths on a background thread.
+
+Next to a threaded decoder, what limits analysis speed is the work done for each frame while holding
+the GIL. So per frame only two strided copies of (ah, aw) luma samples (and, every SHARP_EVERY-th
+frame, a small centre crop) go into a uint8 `LumaBatch`; the statistics of a full batch are computed
+by `BatchFeatures` in a few vectorised passes, on a worker thread while the next batch fills (the
+decoder and numpy release the GIL). Two batches exist at most, so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+
+from .features import CROP, SHARP_EVERY, SIG_WIDTH, BatchFeatures, FrameFeatures, LumaBatch
+
+Index = tuple[Any, ...]
+
+
+def _offsets(block: int) -> tuple[int, int]:
+    """Offsets of the two diagonal samples taken inside a block of `block` pixels."""
+    if block == 1:
+        return (0, 0)
+    if block == 2:
+        return (0, 1)
+    return (block // 4, (3 * block) // 4)
+
+
+class _Plan:
+    """Where to sample a luma plane of one particular shape: two (ah, aw) sample grids and the crop."""
+
+    def __init__(self, h: int, w: int, ah: int, aw: int) -> None:
+        self.crop: Index | None = None
+        if h < ah or w < aw:  # smaller than the first frame (resolution change): nearest sampling
+            grid = np.ix_((np.arange(ah) * h) // ah, (np.arange(aw) * w) // aw)
+            self.views: tuple[Index, Index] = (grid, grid)
+            return
+        br, bc = h // ah, w // aw
+        r0, c0 = (h - ah * br) // 2, (w - aw * bc) // 2
+        v0, v1 = (
+            (slice(r0 + orow, r0 + orow + ah * br, br), slice(c0 + ocol, c0 + ocol + aw * bc, bc))
+            for orow, ocol in zip(_offsets(br), _offsets(bc), strict=True)
+        )
+        self.views = (v0, v1)
+        cs = min(CROP, h, w)
+        cy, cx = (h - cs) // 2, (w - cs) // 2
+        if cs == CROP:
+            self.crop = (slice(cy, cy + cs), slice(cx, cx + cs))
+
+
+def analysis_size(h: int, w: int, analysis_width: int) -> tuple[int, int]:
+    """(ah, aw) of the analysis image for an h x w first frame: about `analysis_width` wide, whole
+    blocks of the frame per pixel, and a multiple of the signature block (aw / SIG_WIDTH, rounded up)."""
+    block = max(1, w // analysis_width)
+    aw, ah = max(2, w // block), max(2, h // block)
+    sig_block = max(1, -(-aw // SIG_WIDTH))
+    return (ah // sig_block) * sig_block, (aw // sig_block) * sig_block
+
+
+class FeatureExtractor:
+    """Feed luma planes with `add`, get `FrameFeatures` from `finish`; `close` (or `with`) frees the worker.
+
+    With `background=True` full batches are processed on one worker thread while the next one fills;
+    batches are processed in order either way, so the features do not depend on it.
+    """
+
+    def __init__(self, analysis_width: int, fps: float, batch: int = 32, background: bool = False) -> None:
+        self.analysis_width = analysis_width
+        self.fps = fps
+        self.batch = batch
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="video-features") if background else None
+        self._pending: Future[None] | None = None
+        self._maths: BatchFeatures | None = None
+        self._fill: LumaBatch | None = None
+        self._spare: LumaBatch | None = None
+        self._plans: dict[tuple[int, ...], _Plan] = {}
+        self._shape: tuple[int, ...] = ()
+        self._views: tuple[Index, Index] = ((), ())
+        self._crop_view: Index | None = None
+        self._count = 0
+        self._k = 0
+        self._t: list[float] = []
+
+    def __enter__(self) -> FeatureExtractor:
+        return self
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.close()
+
+    def _use_plan(self, shape: tuple[int, ...]) -> None:
+        if self._maths is None:
+            size = analysis_size(shape[0], shape[1], self.analysis_width)
+            self._maths = BatchFeatures(size, self.fps)
+            self._fill = LumaBatch(self.batch, *size)
+        plan = self._plans.get(shape)
+        if plan is None:
+            plan = self._plans[shape] = _Plan(shape[0], shape[1], *self._maths.size)
+        self._shape, self._views, self._crop_view = shape, plan.views, plan.crop
+
+    def add(self, y: np.ndarray, shift: int, t_ms: float) -> None:
+        """Add one frame's luma plane `y` (uint8, or uint16 with `shift` bits above 8) shown at `t_ms`."""
+        if y.shape != self._shape:
+            self._use_plan(y.shape)
+        fill, k = self._fill, self._k
+        assert fill is not None
+        slot = fill.pair[k]
+        v0, v1 = self._views
+        crop = self._crop_view if self._count % SHARP_EVERY == 0 else None
+        if shift:
+            slot[0], slot[1] = y[v0] >> shift, y[v1] >> shift
+            if crop is not None:
+                fill.crop[k] = y[crop] >> shift
+        else:
+            slot[0], slot[1] = y[v0], y[v1]
+            if crop is not None:
+                fill.crop[k] = y[crop]
+        fill.has_crop[k] = crop is not None
+        self._count += 1
+        self._t.append(t_ms)
+        self._k = k + 1
+        if self._k == self.batch:
+            self._submit()
+
+    def _submit(self) -> None:
+        full, maths = self._fill, self._maths
+        assert full is not None and maths is not None
+        if self._pool is None:
+            maths.process(full, self._k)
+        else:
+            if self._pending is not None:
+                self._pending.result()  # the spare batch is free again (and errors surface here)
+            self._pending = self._pool.submit(maths.process, full, self._k)
+            if self._spare is None:
+                self._spare = LumaBatch(self.batch, *maths.size)
+            self._fill, self._spare = self._spare, full
+        self._k = 0
+
+    def finish(self) -> FrameFeatures:
+        """Process what is left and return the features of every frame added."""
+        if self._pending is not None:
+            self._pending.result()
+            self._pending = None
+        if self._maths is None:
+            raise ValueError("no frames were added")
+        assert self._fill is not None
+        self._maths.process(self._fill, self._k)
+        self._k = 0
+        self.close()
+        return self._maths.result(self._t)
+
+    def close(self) -> None:
+        """Stop the worker thread (waiting for the batch it is on); idempotent."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
