@@ -2,7 +2,9 @@
 
 `export_clip` stream-copies when that is safe (H.264/HEVC without B-frame reordering, clip starting on a
 keyframe) and otherwise re-encodes with libx264, keeping the source timestamps (variable frame rate
-survives) and the display rotation. Only the video stream is exported.
+survives) and the display rotation. The first audio track comes along: stream-copied next to copied
+video when MP4 can hold its codec, else re-encoded to AAC; it is written after the video (the muxer
+interleaves) and a damaged audio track ends early instead of failing the export.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from .errors import VideoError
 log = logging.getLogger(__name__)
 
 _COPY_CODECS = {"h264", "hevc"}
+_MP4_AUDIO = {"aac", "mp3", "alac"}
 _MS = Fraction(1, 1000)
 
 
@@ -71,6 +74,74 @@ def write_thumbnail(path: str | Path, time_ms: int, out_path: str | Path, max_wi
     image.convert("RGB").save(out, format="JPEG", quality=85)
 
 
+class _AudioTrack:
+    """The clip's audio: an output stream added before the first mux, filled by `write` at the end."""
+
+    def __init__(self, out: Any, source: Any, copy: bool) -> None:
+        self.source = source
+        cc = source.codec_context
+        self.copy = copy and cc.name in _MP4_AUDIO
+        if self.copy:
+            self.stream = out.add_stream_from_template(source)
+            return
+        self.rate = int(cc.sample_rate or 48000)
+        layout = cc.layout.name if cc.channels in (1, 2) else "stereo"
+        self.stream = out.add_stream("aac", rate=self.rate)
+        self.stream.layout = layout
+        self.resampler = av.AudioResampler(format="fltp", layout=layout, rate=self.rate)
+
+    def write(self, container: Any, out: Any, start_abs: float, end_abs: float, origin: float) -> None:
+        """Audio of [start_abs, end_abs) on the source clock, shifted so that `origin` becomes 0."""
+        _seek(container, self.source, start_abs)
+        try:
+            if self.copy:
+                self._copy(container, out, start_abs, end_abs, origin)
+            else:
+                self._encode(container, out, start_abs, end_abs, origin)
+        except (av.FFmpegError, ValueError) as exc:
+            log.info("audio stopped early (%s); the clip keeps the audio written so far", exc)
+
+    def _copy(self, container: Any, out: Any, start_abs: float, end_abs: float, origin: float) -> None:
+        tb = self.source.time_base
+        shift = int(round(origin / tb))
+        for packet in container.demux(self.source):
+            if packet.pts is None or packet.dts is None:
+                continue
+            t = float(packet.pts * tb)
+            if t < start_abs - 1e-6 or packet.pts < shift:
+                continue
+            if t >= end_abs - 1e-6:
+                break
+            packet.pts -= shift
+            packet.dts = max(packet.dts - shift, 0)
+            packet.stream = self.stream
+            out.mux(packet)
+
+    def _encode(self, container: Any, out: Any, start_abs: float, end_abs: float, origin: float) -> None:
+        next_pts: int | None = None
+        for frame in container.decode(self.source):
+            if frame.time is None or frame.time + frame.samples / frame.sample_rate <= start_abs:
+                continue
+            if frame.time >= end_abs - 1e-6:
+                break
+            if next_pts is None:
+                next_pts = max(0, int(round((frame.time - origin) * self.rate)))
+            frame.pts = None
+            for chunk in self.resampler.resample(frame):
+                next_pts = self._encode_chunk(out, chunk, next_pts)
+        if next_pts is not None:
+            for chunk in self.resampler.resample(None):
+                next_pts = self._encode_chunk(out, chunk, next_pts)
+        for packet in self.stream.encode(None):
+            out.mux(packet)
+
+    def _encode_chunk(self, out: Any, chunk: Any, pts: int) -> int:
+        chunk.pts, chunk.time_base = pts, Fraction(1, self.rate)
+        for packet in self.stream.encode(chunk):
+            out.mux(packet)
+        return pts + chunk.samples
+
+
 def _keyframe_start(container: Any, stream: Any, start_abs: float, tolerance_s: float) -> bool:
     """True when a keyframe sits at the clip start (within `tolerance_s`)."""
     _seek(container, stream, start_abs)
@@ -84,7 +155,9 @@ def _keyframe_start(container: Any, stream: Any, start_abs: float, tolerance_s: 
     return False
 
 
-def _copy(container: Any, stream: Any, start_abs: float, end_abs: float, out_path: Path) -> tuple[float, float]:
+def _copy(
+    container: Any, stream: Any, audio: Any, start_abs: float, end_abs: float, out_path: Path
+) -> tuple[float, float]:
     """Stream-copy packets with pts in [start, end); returns (first, last_end) times in seconds."""
     _seek(container, stream, start_abs)
     tb = stream.time_base
@@ -92,6 +165,7 @@ def _copy(container: Any, stream: Any, start_abs: float, end_abs: float, out_pat
     last_end = start_abs
     with av.open(str(out_path), mode="w", format="mp4") as out:
         ostream = out.add_stream_from_template(stream)
+        track = _AudioTrack(out, audio, copy=True) if audio is not None else None
         for packet in container.demux(stream):
             if packet.pts is None or packet.dts is None:
                 continue
@@ -107,12 +181,16 @@ def _copy(container: Any, stream: Any, start_abs: float, end_abs: float, out_pat
             packet.stream = ostream
             last_end = t + float((packet.duration or 0) * tb)
             out.mux(packet)
-    if first_pts is None:
-        raise VideoError("no video frames in the requested range")
+        if first_pts is None:
+            raise VideoError("no video frames in the requested range")
+        if track is not None:
+            track.write(container, out, start_abs, end_abs, float(first_pts * tb))
     return float(first_pts * tb), last_end
 
 
-def _reencode(container: Any, stream: Any, start_abs: float, end_abs: float, out_path: Path) -> tuple[float, float]:
+def _reencode(
+    container: Any, stream: Any, audio: Any, start_abs: float, end_abs: float, out_path: Path
+) -> tuple[float, float]:
     """Decode [start, end) and encode H.264 (yuv420p, even size, ms timestamps)."""
     info = stream_info(container, stream)
     _seek(container, stream, start_abs)
@@ -121,6 +199,7 @@ def _reencode(container: Any, stream: Any, start_abs: float, end_abs: float, out
     last_t, last_pts = start_abs, -1
     with av.open(str(out_path), mode="w", format="mp4") as out:
         ostream: Any = None
+        track: _AudioTrack | None = None
         for frame in iter_frames(container, stream, FrameCounter()):
             t = frame_time(frame, stream)
             if t is None or t < start_abs - 1e-6:
@@ -136,6 +215,7 @@ def _reencode(container: Any, stream: Any, start_abs: float, end_abs: float, out
                 ostream.options = {"preset": "veryfast", "crf": "20"}
                 if frame_rotation(frame):
                     ostream.set_display_rotation(frame_rotation(frame))
+                track = _AudioTrack(out, audio, copy=False) if audio is not None else None
                 first_t = t
             assert first_t is not None
             pts = max(int(round((t - first_t) * 1000)), last_pts + 1)
@@ -148,6 +228,8 @@ def _reencode(container: Any, stream: Any, start_abs: float, end_abs: float, out
             raise VideoError("no video frames in the requested range")
         for packet in ostream.encode(None):
             out.mux(packet)
+        if track is not None:
+            track.write(container, out, start_abs, end_abs, first_t)
     step = 1.0 / info.fps if info.fps > 0 else 0.0
     return first_t, last_t + step
 
@@ -175,11 +257,12 @@ def export_clip(path: str | Path, start_ms: int, end_ms: int, out_path: str | Pa
             and _keyframe_start(container, stream, start_abs, half_frame)
         )
         mode = "copy" if can_copy else "reencode"
+        audio = container.streams.audio[0] if container.streams.audio else None
         try:
-            span = (_copy if can_copy else _reencode)(container, stream, start_abs, end_abs, out)
+            span = (_copy if can_copy else _reencode)(container, stream, audio, start_abs, end_abs, out)
         except (av.FFmpegError, ValueError) as exc:
             if not can_copy:
                 raise
             log.info("stream copy failed (%s); re-encoding", exc)
-            mode, span = "reencode", _reencode(container, stream, start_abs, end_abs, out)
+            mode, span = "reencode", _reencode(container, stream, audio, start_abs, end_abs, out)
     return {"mode": mode, "duration_ms": int(round((span[1] - span[0]) * 1000)), "size": out.stat().st_size}
