@@ -26,12 +26,15 @@ depends_on = None
 def upgrade() -> None:
     op.execute("DROP INDEX jobs_processing_idx")
     op.execute("DROP TRIGGER jobs_events ON jobs")
+    # EXECUTE, not a static query: a static one keeps the plan made for the first statement's transition
+    # tables (often one row: a nested loop), and a later batch of thousands of rows would join them
+    # quadratically (seconds). A dynamic query is planned with the sizes at hand: a hash join.
     op.execute(
         """CREATE FUNCTION skiplock_job_events() RETURNS trigger LANGUAGE plpgsql AS $$
         DECLARE
             payload text;
         BEGIN
-            FOR payload IN
+            FOR payload IN EXECUTE $q$
                 SELECT '[' || string_agg(ev, ',' ORDER BY ord) || ']'
                 FROM (
                     SELECT ev, ord, (sum(octet_length(ev) + 1) OVER (ORDER BY ord) - 1) / 6000 AS chunk
@@ -47,6 +50,7 @@ def upgrade() -> None:
                 ) chunks
                 GROUP BY chunk
                 ORDER BY chunk
+            $q$
             LOOP
                 PERFORM pg_notify('skiplock_events', payload);
             END LOOP;

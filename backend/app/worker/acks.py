@@ -28,6 +28,7 @@ class Acker:
         self._pool = pool
         self._worker_id = worker_id
         self._pending: list[tuple[uuid.UUID, Outcome, float | None]] = []
+        self._writing = 0  # outcomes in the batch being written now
         self._flusher: asyncio.Task[None] | None = None
         self._progress: dict[uuid.UUID, tuple[float, str | None]] = {}
         self._progress_lock = threading.Lock()
@@ -43,10 +44,16 @@ class Acker:
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_loop())
 
+    @property
+    def backlog(self) -> int:
+        """Outcomes handed in and not yet written (their jobs are still `processing` in the database)."""
+        return len(self._pending) + self._writing
+
     async def _flush_loop(self) -> None:
         delay = 0.05
         while self._pending:
             batch, self._pending = self._pending, []
+            self._writing = len(batch)
             try:
                 await self._write(batch)
                 delay = 0.05
@@ -55,6 +62,8 @@ class Acker:
                 self._pending[:0] = batch
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+            finally:
+                self._writing = 0
 
     async def _write(self, batch: list[tuple[uuid.UUID, Outcome, float | None]]) -> None:
         by_kind: dict[str, list[tuple[uuid.UUID, Outcome, float | None]]] = defaultdict(list)

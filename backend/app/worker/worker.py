@@ -182,15 +182,15 @@ class Worker:
         capacity = cfg.concurrency + cfg.prefetch
         target = max(1, min(cfg.batch_size, capacity) // 2)
         while not self.stopping.is_set():
-            room = capacity - len(self.running) - len(self.buffered)
+            room = self._room(capacity)
             if room <= 0:
-                await self._wait_slot(None)
+                await self._wait_slot(0.005 if self.acker.backlog > capacity else None)  # acks: no wake-up
                 continue
             if room < target and self.running:
                 # Jobs finish one by one; claiming for each freed slot alone would make every claim (and
                 # every ack) a batch of one. Give other slots a moment to free up.
                 await self._wait_slot(0.005)
-                room = capacity - len(self.running) - len(self.buffered)
+                room = self._room(capacity)
             self._wake.clear()
             want = min(room, cfg.batch_size)
             try:
@@ -201,6 +201,12 @@ class Worker:
             self._take(jobs)
             if len(jobs) < want:
                 await self._idle_wait()
+
+    def _room(self, capacity: int) -> int:
+        """Free places for claimed jobs. Outcomes not yet written count beyond one capacity's worth: when
+        acknowledgements fall behind, claiming slows down instead of piling finished jobs up as
+        `processing` (each of them would run again if this worker died)."""
+        return capacity - len(self.running) - len(self.buffered) - max(0, self.acker.backlog - capacity)
 
     def _take(self, jobs: list[queue.ClaimedJob]) -> None:
         """Start claimed jobs while slots are free; buffer the rest (they start as slots free up)."""
