@@ -36,10 +36,8 @@ class EventHub:
             events = json.loads(payload)
         except ValueError:
             return
-        for event in events if isinstance(events, list) else [events]:
-            if not isinstance(event, dict):
-                continue
-            for queue in self._subscribers.get(event.get("id", ""), ()):
+        for event in events:
+            for queue in self._subscribers.get(event["id"], ()):
                 queue.put_nowait(event)
 
     @contextlib.asynccontextmanager

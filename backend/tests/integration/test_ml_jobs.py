@@ -101,9 +101,15 @@ async def test_training_on_missing_dataset_fails_clearly(client):
 
 
 async def test_training_precision_and_device_are_checked(client):
+    import typing
+
+    import torch
+    from app.ml.train import AMP_MODES
+    from app.worker.handlers.training import TrainingParams
+
+    assert typing.get_args(TrainingParams.model_fields["amp"].annotation) == AMP_MODES  # one list of modes
     response = await client.post("/jobs", json={"job_type": "training", "params": {"amp": "fp8"}})
     assert response.status_code == 422 and "amp" in response.text
-    import torch
 
     if not torch.cuda.is_available():
         dataset = await _dataset(client)

@@ -20,9 +20,12 @@ def scene(seed: int, n: int, speed: int = 2) -> list[np.ndarray]:
 
 
 def encode(path: Path, frames: Iterable[np.ndarray], fps: int = FPS, rotation: int = 0) -> Path:
+    """H.264 (libx264, crf 18) at the size of the frames."""
+    frames = list(frames)
     with av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
         stream.options = {"preset": "ultrafast", "crf": "18"}
         if rotation:
             stream.set_display_rotation(rotation)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 from app.video import analyze_video
@@ -60,20 +59,6 @@ def _smooth_pan(seed: int, speed: int, n: int) -> list[np.ndarray]:
     return [tex[:, i * speed : i * speed + 320] for i in range(n)]
 
 
-def _encode_320(path: Path, frames: list[np.ndarray]) -> Path:
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
-        stream.options = {"preset": "ultrafast", "crf": "18"}
-        for rgb in frames:
-            frame = av.VideoFrame.from_ndarray(np.clip(rgb, 0, 255).astype(np.uint8), format="rgb24")
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
-    return path
-
-
 def _blend(a: list[np.ndarray], b: list[np.ndarray], start: int, length: int, n: int) -> list[np.ndarray]:
     """Shot `a` until `start`, a linear cross-dissolve of `length` frames into `b`, then `b` (n frames)."""
     mix = [a[start + j] * (1 - (j + 1) / (length + 1)) + b[j] * ((j + 1) / (length + 1)) for j in range(length)]
@@ -84,7 +69,7 @@ def _blend(a: list[np.ndarray], b: list[np.ndarray], start: int, length: int, n:
 def test_dissolve_with_fast_motion_is_gradual(tmp_path: Path, into_fast: bool) -> None:
     slow, fast = _smooth_pan(1, 1, 75), _smooth_pan(2, 10, 75)  # 10 px/frame: ~3 % of the width
     frames = _blend(slow, fast, 30, 15, 75) if into_fast else _blend(fast, slow, 30, 15, 75)
-    res = analyze_video(_encode_320(tmp_path / "dissolve.mp4", frames))
+    res = analyze_video(encode(tmp_path / "dissolve.mp4", frames))
     assert len(res.transitions) == 1, res.transitions
     tr = res.transitions[0]
     assert tr.kind == "dissolve"
