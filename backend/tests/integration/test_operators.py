@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 
 from app.worker import queue
 from app.worker.dispatcher import build_job
@@ -103,6 +104,30 @@ async def test_one_statement_changing_many_jobs_sends_every_event_in_bounded_pay
     assert len(payloads) > 1 and all(len(p.encode()) < 8000 for p in payloads)
     assert sorted(e["id"] for e in events) == sorted(str(i) for i in ids)
     assert {(e["progress"], e["message"]) for e in events} == {(50, message[:200])}
+
+
+async def test_events_of_a_big_batch_without_messages_come_in_bounded_payloads(pool, database_url):
+    """A claim or a completion of hundreds of jobs: every event arrives, in several payloads under 8000 bytes."""
+    import asyncpg
+
+    async with pool.acquire() as conn:
+        await queue.enqueue_many(conn, [build_job("noop", {}, default_max_attempts=1) for _ in range(230)])
+    payloads: list[str] = []
+    listener = await asyncpg.connect(database_url)
+    try:
+        await listener.add_listener(queue.EVENTS_CHANNEL, lambda *args: payloads.append(args[3]))
+        async with pool.acquire() as conn:
+            claimed = await queue.claim(conn, uuid.uuid4(), 500, 60.0)
+        for _ in range(100):
+            if sum(len(json.loads(p)) for p in payloads) >= len(claimed):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await listener.close()
+    events = [e for p in payloads for e in json.loads(p)]
+    assert len(claimed) == 230 and len(payloads) >= 3 and all(len(p.encode()) < 8000 for p in payloads)
+    assert sorted(e["id"] for e in events) == sorted(str(j.id) for j in claimed)
+    assert {(e["status"], e["progress"], e["message"]) for e in events} == {("processing", 0, None)}
 
 
 async def test_events_trigger_stays_linear_after_small_statements(pool):
