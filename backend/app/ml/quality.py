@@ -138,8 +138,11 @@ def no_reference_metrics(img: Any) -> dict[str, float]:
     }
 
 
-def compare_images(restored_path: Path, reference_path: Path) -> dict[str, float]:
-    """PSNR/SSIM of a restored image against a reference; MLInputError if unreadable or sizes differ."""
+def compare_images(restored_path: Path, reference_path: Path) -> dict[str, float | bool | None]:
+    """PSNR/SSIM of a restored image against a reference; MLInputError if unreadable or sizes differ.
+
+    Identical images have an infinite PSNR, which JSON cannot carry: ``psnr`` is then None and
+    ``identical`` True."""
     restored = read_image(Path(restored_path))
     reference = read_image(Path(reference_path))
     if restored.shape[:2] != reference.shape[:2]:
@@ -147,8 +150,10 @@ def compare_images(restored_path: Path, reference_path: Path) -> dict[str, float
             f"size mismatch: restored is {restored.shape[1]}x{restored.shape[0]}, "
             f"reference is {reference.shape[1]}x{reference.shape[0]}"
         )
+    db = psnr(restored, reference)
     return {
-        "psnr": psnr(restored, reference),
+        "psnr": db if math.isfinite(db) else None,
+        "identical": db == math.inf,
         "ssim": ssim(restored, reference),
         "width": float(restored.shape[1]),
         "height": float(restored.shape[0]),

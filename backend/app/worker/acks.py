@@ -16,6 +16,18 @@ from app.worker.executor import Outcome
 log = logging.getLogger(__name__)
 
 
+def _text(message: str) -> str:
+    """An error message as PostgreSQL text accepts it: no NUL characters, no lone surrogates (an exception's
+    message may carry any bytes a handler read)."""
+    if "\x00" in message:
+        message = message.replace("\x00", "\\x00")
+    try:
+        message.encode("utf-8")
+    except UnicodeEncodeError:
+        message = message.encode("utf-8", "backslashreplace").decode("utf-8")
+    return message
+
+
 class Acker:
     """Collects job outcomes on the event loop and writes them in batches.
 
@@ -57,6 +69,15 @@ class Acker:
             try:
                 await self._write(batch)
                 delay = 0.05
+            except asyncpg.DataError as exc:  # the database refused a value: write the batch job by job
+                log.warning("writing %d job outcomes failed (%s); writing them one by one", len(batch), exc)
+                try:
+                    await self._write_each(batch)
+                except Exception as exc:  # connection trouble of any kind: log, back off, go on
+                    log.warning("writing %d job outcomes failed (%s); retrying in %.2f s", len(batch), exc, delay)
+                    self._pending[:0] = batch
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
             except Exception as exc:  # connection trouble of any kind: log, back off, go on
                 log.warning("writing %d job outcomes failed (%s); retrying in %.2f s", len(batch), exc, delay)
                 self._pending[:0] = batch
@@ -74,18 +95,34 @@ class Acker:
             if items := by_kind.get("completed"):
                 await queue.complete_many(conn, wid, [(i, o.result_json, w or 0.0) for i, o, w in items])
             if items := by_kind.get("failed"):
-                failures = [queue.Failure(i, o.error or "failed", o.retry_in, w or 0.0) for i, o, w in items]
+                failures = [queue.Failure(i, _text(o.error or "failed"), o.retry_in, w or 0.0) for i, o, w in items]
                 await queue.fail_many(conn, wid, failures)
             if items := by_kind.get("cancelled"):
                 for reason in {o.error for _, o, _ in items}:
                     same = [(i, w) for i, o, w in items if o.error == reason]
                     await queue.mark_cancelled(
-                        conn, wid, [i for i, _ in same], reason or "cancelled on request", [w for _, w in same]
+                        conn, wid, [i for i, _ in same], _text(reason or "cancelled on request"), [w for _, w in same]
                     )
             if items := by_kind.get("released"):
                 await queue.release(conn, wid, [i for i, _, _ in items])
         for kind, items in by_kind.items():
             self.written[kind] += len(items)
+
+    async def _write_each(self, batch: list[tuple[uuid.UUID, Outcome, float | None]]) -> None:
+        """Write outcomes one at a time; one the database refuses (a value it cannot store) is written as a
+        failure that says why, without retry, so that it neither blocks the others nor stays `processing`.
+        An item written before a connection error is written again on the retry, which finds it done and
+        leaves it alone (every write requires the job to be still `processing` under this worker)."""
+        for item in batch:
+            try:
+                await self._write([item])
+            except asyncpg.DataError as exc:
+                job_id, _outcome, waited = item
+                log.error("job %s: its outcome could not be stored (%s); marking it failed", job_id, exc)
+                reason = f"the job's outcome could not be stored: {exc}"
+                async with self._pool.acquire() as conn:
+                    await queue.fail_many(conn, self._worker_id, [queue.Failure(job_id, reason, None, waited or 0.0)])
+                self.written["failed"] += 1
 
     async def drain(self) -> None:
         """Wait until every outcome handed in so far is written."""

@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import random
+import re
 import traceback
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
@@ -131,8 +132,29 @@ def _success(job: ClaimedJob, result: Any, backoff: Backoff) -> Outcome:
         return _failure(
             job, f"handler returned {type(result).__name__}, expected a dict or None", backoff, retryable=False
         )
+    if result is None:
+        return Outcome("completed")
     try:
-        encoded = json.dumps(result) if result is not None else None
+        encoded = encode_result(result)
     except (TypeError, ValueError) as exc:
-        return _failure(job, f"handler result is not JSON-serialisable: {exc}", backoff, retryable=False)
+        return _failure(job, f"handler result cannot be stored as JSON: {exc}", backoff, retryable=False)
     return Outcome("completed", result=result, result_json=encoded)
+
+
+# \u0000 preceded by an even number of backslashes: an escaped NUL character, not a literal "\u0000" text.
+_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def encode_result(result: dict[str, Any]) -> str:
+    """A handler's result as JSON text that PostgreSQL's jsonb accepts, or ValueError/TypeError saying why not.
+
+    jsonb refuses what Python's json module writes by default for NaN and infinities, the NUL character and
+    lone surrogates; one such result in a batch would make the whole batch's write fail."""
+    text = json.dumps(result, allow_nan=False, ensure_ascii=False)
+    if "\\u0000" in text and _NUL_ESCAPE.search(text):
+        raise ValueError("a string contains the NUL character (\\u0000), which PostgreSQL's jsonb cannot store")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"a string is not valid Unicode ({exc.reason} at position {exc.start})") from None
+    return text

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -59,7 +60,12 @@ def test_compare_images(tmp_path: Path, page: np.ndarray) -> None:
     Image.fromarray((page * 255).astype(np.uint8)).save(tmp_path / "a.png")
     Image.fromarray((page * 255).astype(np.uint8)).save(tmp_path / "b.png")
     Image.new("L", (10, 10)).save(tmp_path / "small.png")
-    assert compare_images(tmp_path / "a.png", tmp_path / "b.png")["ssim"] == pytest.approx(1.0)
+    same = compare_images(tmp_path / "a.png", tmp_path / "b.png")
+    assert same["ssim"] == pytest.approx(1.0) and same["psnr"] is None and same["identical"] is True
+    Image.fromarray((np.clip(page + 0.05, 0, 1) * 255).astype(np.uint8)).save(tmp_path / "c.png")
+    near = compare_images(tmp_path / "a.png", tmp_path / "c.png")
+    assert 15 < near["psnr"] < 60 and near["identical"] is False
+    json.dumps(same, allow_nan=False)  # storable as a job result
     with pytest.raises(MLInputError):
         compare_images(tmp_path / "a.png", tmp_path / "small.png")
     (tmp_path / "bad.png").write_bytes(b"\x89PNG garbage")
