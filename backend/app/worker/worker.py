@@ -11,6 +11,7 @@ import socket
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -194,12 +195,11 @@ class Worker:
             self._wake.clear()
             want = min(room, cfg.batch_size)
             try:
-                jobs = await self._claim(want)
+                got = await self._claim(want, self._take)
             except Exception as exc:  # connection trouble of any kind: log, back off, go on
                 log.warning("claim failed (%s); retrying", exc)
-                jobs = []
-            self._take(jobs)
-            if len(jobs) < want:
+                got = 0
+            if got < want:
                 await self._idle_wait()
 
     def _room(self, capacity: int) -> int:
@@ -219,21 +219,26 @@ class Worker:
             else:
                 self.buffered[job.id] = (job, now)
 
-    async def _claim(self, want: int) -> list[queue.ClaimedJob]:
+    async def _claim(self, want: int, take: Callable[[list[queue.ClaimedJob]], None]) -> int:
+        """Claim up to `want` jobs and hand each statement's jobs to `take` as soon as it returns: neither
+        waiting for the connection's release nor for a later statement, which could fail and would otherwise
+        strand the jobs already leased. Returns how many were claimed."""
         cfg = self.config
         capped = self._caps
-        jobs: list[queue.ClaimedJob] = []
+        got = 0
         async with self.pool.acquire() as conn:
             for name in await self._capped_waiting(conn, capped):
-                if len(jobs) < want:
-                    jobs += await queue.claim_limited(
-                        conn, self.id, name, capped[name], want - len(jobs), cfg.lease_seconds, cfg.queues or None
+                if got < want:
+                    jobs = await queue.claim_limited(
+                        conn, self.id, name, capped[name], want - got, cfg.lease_seconds, cfg.queues or None
                     )
-            if len(jobs) < want:
-                jobs += await queue.claim(
-                    conn, self.id, want - len(jobs), cfg.lease_seconds, cfg.queues or None, list(capped)
-                )
-        return jobs
+                    take(jobs)
+                    got += len(jobs)
+            if got < want:
+                jobs = await queue.claim(conn, self.id, want - got, cfg.lease_seconds, cfg.queues or None, list(capped))
+                take(jobs)
+                got += len(jobs)
+        return got
 
     async def _capped_waiting(self, conn: Any, capped: dict[str, int]) -> list[str]:
         """Capped job types with a job waiting, looked up at most every 0.25 s: a capped claim serialises
@@ -368,7 +373,8 @@ class Worker:
     # -- inline processing (development) ------------------------------------------------------------
     async def process_one(self) -> tuple[queue.ClaimedJob, Outcome, float] | None:
         """Claim and run one job in the caller's task (`POST /jobs/process`); None when nothing waits."""
-        jobs = await self._claim(1)
+        jobs: list[queue.ClaimedJob] = []
+        await self._claim(1, jobs.extend)
         if not jobs:
             return None
         job = jobs[0]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 import uuid
 from contextlib import asynccontextmanager
 
 from app.worker import queue
-from app.worker.dispatcher import build_job
+from app.worker.dispatcher import DISPATCH_TABLE, build_job
+from app.worker.worker import Worker
 
 from tests.support.waiting import job_row, wait_status, wait_until
 
@@ -146,3 +148,28 @@ async def test_progress_is_visible_while_running(client, runtime, pool):
 async def _progress_between(pool, job_id):
     row = await job_row(pool, job_id)
     return row if row["status"] == "processing" and 0 < row["progress"] < 100 else None
+
+
+async def test_jobs_of_a_capped_claim_start_even_if_the_next_claim_statement_fails(runtime, pool, monkeypatch):
+    """A claim round runs the capped types' statements first: the jobs they lease must run even when the
+    general claim after them fails (connection trouble), not wait for their lease to expire."""
+    registry = dict(DISPATCH_TABLE)
+    registry["capped_noop"] = dataclasses.replace(DISPATCH_TABLE["noop"], name="capped_noop", concurrency=1)
+    job_id = await pool.fetchval("INSERT INTO jobs (job_type, max_attempts) VALUES ('capped_noop', 3) RETURNING id")
+    real_claim, failures = queue.claim, []
+
+    async def flaky_claim(*args, **kwargs):
+        if not failures:
+            failures.append(1)
+            raise ConnectionError("connection lost (test)")
+        return await real_claim(*args, **kwargs)
+
+    monkeypatch.setattr(queue, "claim", flaky_claim)
+    worker = Worker(runtime.pool, runtime.url, runtime.worker_config(lease_seconds=60.0), registry=registry)
+    task = asyncio.create_task(worker.run())
+    try:
+        row = await wait_status(pool, job_id, "completed", timeout=10)
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 30)
+    assert failures == [1] and row["attempts"] == 1
