@@ -132,9 +132,19 @@ SELECT ins.id, (SELECT count(*) FROM woke) AS notified FROM ins
 """
 
 
+# Without an idempotency key, a plain INSERT: no speculative insertion for ON CONFLICT, no CTEs.
+_ENQUEUE_ONE_UNKEYED = f"""
+INSERT INTO jobs (job_type, params, queue, priority, run_at, max_attempts, timeout_seconds, asset_id)
+VALUES ($1, $2::jsonb, $3, $4, COALESCE($5::timestamptz, now()), $6, $7, $8)
+RETURNING id, CASE WHEN run_at <= now() THEN pg_notify('{JOBS_CHANNEL}', queue) END
+"""
+
+
 async def enqueue(conn: Executor, job: NewJob) -> tuple[uuid.UUID, bool]:
     """Insert one job; (id, created) as in :func:`enqueue_many`."""
     args = [job.job_type, json.dumps(job.params), job.queue, job.priority, job.run_at, job.max_attempts]
+    if job.idempotency_key is None:
+        return await conn.fetchval(_ENQUEUE_ONE_UNKEYED, *args, job.timeout_seconds, job.asset_id), True
     args += [job.timeout_seconds, job.idempotency_key, job.asset_id]
     while True:
         row = await conn.fetchrow(_ENQUEUE_ONE, *args)

@@ -173,3 +173,27 @@ async def test_jobs_of_a_capped_claim_start_even_if_the_next_claim_statement_fai
         worker.stop()
         await asyncio.wait_for(task, 30)
     assert failures == [1] and row["attempts"] == 1
+
+
+async def test_enqueue_notifies_its_queue_for_due_jobs_only(pool, database_url):
+    """One job, with and without an idempotency key: a due job wakes its queue's workers, a job scheduled
+    for later does not (polling and the scheduler's run_at pick it up)."""
+    import datetime
+
+    import asyncpg
+
+    notices: list[str] = []
+    listener = await asyncpg.connect(database_url)
+    try:
+        await listener.add_listener(queue.JOBS_CHANNEL, lambda *args: notices.append(args[3]))
+        later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=1)
+        await queue.enqueue(pool, build_job("noop", {}, default_max_attempts=1, queue="media"))
+        await queue.enqueue(pool, build_job("noop", {}, default_max_attempts=1, queue="later", run_at=later))
+        keyed = build_job("noop", {}, default_max_attempts=1, queue="keyed", idempotency_key="k-1")
+        first, second = await queue.enqueue(pool, keyed), await queue.enqueue(pool, keyed)
+        await wait_until(lambda: asyncio.sleep(0.05, len(notices) >= 2), timeout=5)
+        await asyncio.sleep(0.2)
+    finally:
+        await listener.close()
+    assert sorted(notices) == ["keyed", "media"]
+    assert first[1] is True and second == (first[0], False)
