@@ -33,50 +33,23 @@ _EVENT = (
 )
 
 
-def upgrade() -> None:
-    op.execute("DROP INDEX jobs_type_created_idx")
-    op.execute("DROP TRIGGER jobs_events ON jobs")
-    op.execute("DROP FUNCTION skiplock_job_events()")
-    op.execute(
-        f"""CREATE FUNCTION skiplock_job_events() RETURNS trigger LANGUAGE plpgsql SET enable_nestloop = off AS $$
-        DECLARE
-            payload text;
-        BEGIN
-            -- enable_nestloop = off: see 0004 (a cached one-row plan must not join big batches in loops).
-            FOR payload IN
-                SELECT '[' || string_agg(ev, ',') || ']'
+# The rows whose status or progress changed, in both versions of the function.
+_CHANGED = """FROM new_rows n JOIN old_rows o ON o.id = n.id
+                    WHERE o.status IS DISTINCT FROM n.status OR o.progress IS DISTINCT FROM n.progress
+                       OR o.progress_message IS DISTINCT FROM n.progress_message"""
+
+# Events as 0005 builds them: concatenated, 50 to a payload, an event with a message alone.
+_PAYLOADS = f"""SELECT '[' || string_agg(ev, ',') || ']'
                 FROM (
                     SELECT {_EVENT} AS ev,
                            CASE WHEN n.progress_message IS NULL THEN (row_number() OVER () / 50)::text
                                 ELSE n.id::text END AS chunk
-                    FROM new_rows n JOIN old_rows o ON o.id = n.id
-                    WHERE o.status IS DISTINCT FROM n.status OR o.progress IS DISTINCT FROM n.progress
-                       OR o.progress_message IS DISTINCT FROM n.progress_message
+                    {_CHANGED}
                 ) events
-                GROUP BY chunk
-            LOOP
-                PERFORM pg_notify('skiplock_events', payload);
-            END LOOP;
-            RETURN NULL;
-        END $$"""
-    )
-    op.execute(
-        """CREATE TRIGGER jobs_events AFTER UPDATE ON jobs
-        REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-        FOR EACH STATEMENT EXECUTE FUNCTION skiplock_job_events()"""
-    )
+                GROUP BY chunk"""
 
-
-def downgrade() -> None:
-    op.execute("DROP TRIGGER jobs_events ON jobs")
-    op.execute("DROP FUNCTION skiplock_job_events()")
-    op.execute(
-        """CREATE FUNCTION skiplock_job_events() RETURNS trigger LANGUAGE plpgsql SET enable_nestloop = off AS $$
-        DECLARE
-            payload text;
-        BEGIN
-            FOR payload IN
-                SELECT '[' || string_agg(ev, ',' ORDER BY ord) || ']'
+# Events as 0004 built them (for the downgrade).
+_PAYLOADS_0004 = f"""SELECT '[' || string_agg(ev, ',' ORDER BY ord) || ']'
                 FROM (
                     SELECT ev, ord, (sum(octet_length(ev) + 1) OVER (ORDER BY ord) - 1) / 6000 AS chunk
                     FROM (
@@ -84,13 +57,25 @@ def downgrade() -> None:
                                    'id', n.id, 'status', n.status, 'progress', n.progress,
                                    'message', left(n.progress_message, 200))::text AS ev,
                                row_number() OVER () AS ord
-                        FROM new_rows n JOIN old_rows o ON o.id = n.id
-                        WHERE o.status IS DISTINCT FROM n.status OR o.progress IS DISTINCT FROM n.progress
-                           OR o.progress_message IS DISTINCT FROM n.progress_message
+                        {_CHANGED}
                     ) events
                 ) chunks
                 GROUP BY chunk
-                ORDER BY chunk
+                ORDER BY chunk"""
+
+
+def _create_trigger(payloads: str) -> None:
+    """The events function, sending each payload the query yields, and its statement-level trigger.
+
+    enable_nestloop = off: see 0004 (a plan cached for a one-row statement must not join big batches in loops).
+    """
+    op.execute(
+        f"""CREATE FUNCTION skiplock_job_events() RETURNS trigger LANGUAGE plpgsql SET enable_nestloop = off AS $$
+        DECLARE
+            payload text;
+        BEGIN
+            FOR payload IN
+                {payloads}
             LOOP
                 PERFORM pg_notify('skiplock_events', payload);
             END LOOP;
@@ -102,4 +87,20 @@ def downgrade() -> None:
         REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
         FOR EACH STATEMENT EXECUTE FUNCTION skiplock_job_events()"""
     )
+
+
+def _drop_trigger() -> None:
+    op.execute("DROP TRIGGER jobs_events ON jobs")
+    op.execute("DROP FUNCTION skiplock_job_events()")
+
+
+def upgrade() -> None:
+    op.execute("DROP INDEX jobs_type_created_idx")
+    _drop_trigger()
+    _create_trigger(_PAYLOADS)
+
+
+def downgrade() -> None:
+    _drop_trigger()
+    _create_trigger(_PAYLOADS_0004)
     op.execute("CREATE INDEX jobs_type_created_idx ON jobs (job_type, created_at DESC)")
