@@ -146,12 +146,15 @@ class LumaBatch:
 
 
 class BatchFeatures:
-    """Features of consecutive `LumaBatch`es, in order; keeps the short history that spans batches."""
+    """Features of consecutive `LumaBatch`es, in order; keeps the short history that spans batches.
 
-    def __init__(self, size: tuple[int, int], fps: float) -> None:
+    `size` (ah, aw) are multiples of `sig_block`, the side of the tiles averaged into the signatures.
+    """
+
+    def __init__(self, size: tuple[int, int], sig_block: int, fps: float) -> None:
         ah, aw = size
         self.size = size
-        self.sig_block = max(1, -(-aw // SIG_WIDTH))
+        self.sig_block = sig_block
         self.half_spans = half_spans_for(fps)
         self.lags = flash_lags_for(fps)
         self.history_len = 2 * max(self.half_spans)

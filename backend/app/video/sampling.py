@@ -51,13 +51,14 @@ class _Plan:
             self.crop = (slice(cy, cy + cs), slice(cx, cx + cs))
 
 
-def analysis_size(h: int, w: int, analysis_width: int) -> tuple[int, int]:
-    """(ah, aw) of the analysis image for an h x w first frame: about `analysis_width` wide, whole
-    blocks of the frame per pixel, and a multiple of the signature block (aw / SIG_WIDTH, rounded up)."""
+def analysis_geometry(h: int, w: int, analysis_width: int) -> tuple[tuple[int, int], int]:
+    """((ah, aw), sig_block) for an h x w first frame: the analysis image is about `analysis_width` wide,
+    whole blocks of the frame per pixel, and a multiple of the signature block (its width / SIG_WIDTH,
+    rounded up) both ways. The block is chosen before the size is rounded to it, and only here."""
     block = max(1, w // analysis_width)
     aw, ah = max(2, w // block), max(2, h // block)
     sig_block = max(1, -(-aw // SIG_WIDTH))
-    return (ah // sig_block) * sig_block, (aw // sig_block) * sig_block
+    return ((ah // sig_block) * sig_block, (aw // sig_block) * sig_block), sig_block
 
 
 class FeatureExtractor:
@@ -92,8 +93,8 @@ class FeatureExtractor:
 
     def _use_plan(self, shape: tuple[int, ...]) -> None:
         if self._maths is None:
-            size = analysis_size(shape[0], shape[1], self.analysis_width)
-            self._maths = BatchFeatures(size, self.fps)
+            size, sig_block = analysis_geometry(shape[0], shape[1], self.analysis_width)
+            self._maths = BatchFeatures(size, sig_block, self.fps)
             self._fill = LumaBatch(self.batch, *size)
         plan = self._plans.get(shape)
         if plan is None:

@@ -44,3 +44,15 @@ def test_worker_error_surfaces_and_thread_stops() -> None:
     with pytest.raises(ValueError), ex:
         ex.add(np.zeros((120, 160, 3), np.uint8), 0, 40.0)  # not a 2-D plane
     assert ex._pool is None
+
+
+@pytest.mark.parametrize(("analysis_width", "w", "h"), [(32, 49, 16), (32, 49, 23), (64, 49, 27), (16, 17, 9)])
+def test_frame_sizes_whose_rounding_shrinks_the_signature_block(analysis_width: int, w: int, h: int) -> None:
+    """The analysis image is rounded to whole signature blocks; the block the maths uses must be the one
+    the size was rounded to (recomputed from the rounded width it can come out smaller and not divide it)."""
+    rng = np.random.default_rng(0)
+    with FeatureExtractor(analysis_width, 25.0, 8) as ex:
+        for i in range(30):
+            ex.add(rng.integers(0, 256, (h, w), dtype=np.uint8), 0, i * 40.0)
+        f = ex.finish()
+    assert len(f.t_ms) == 30 and np.isfinite(f.dpix).all() and f.sig.shape[0] == 30
