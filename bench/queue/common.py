@@ -20,6 +20,20 @@ DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 HERE = Path(__file__).resolve().parent
 
 
+def worker_loop() -> tuple[str, Callable[..., object]]:
+    """(name, run) of the event loop every system's worker processes run on: uvloop when it is installed
+    (as pgqueuer's `pgq run`, uvicorn and `python -m app.worker` do), else asyncio's; BENCH_LOOP=asyncio
+    forces asyncio's."""
+    if os.environ.get("BENCH_LOOP", "uvloop") == "uvloop":
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            return f"uvloop {uvloop.__version__}", uvloop.run
+    return "asyncio's default event loop", asyncio.run
+
+
 def admin_dsn() -> str:
     """Where CREATE/DROP DATABASE runs: $BENCH_DSN, else a local server with trust auth."""
     return os.environ.get("BENCH_DSN", DEFAULT_DSN)

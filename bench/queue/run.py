@@ -36,6 +36,7 @@ from common import (  # noqa: E402
     exactly_once,
     load_records,
     percentile,
+    worker_loop,
 )
 
 PARENTS = {
@@ -431,17 +432,7 @@ async def machine() -> str:
     return (f"{os.cpu_count()} CPU cores ({cpu}), shared by PostgreSQL, the benchmark and the workers "
             f"(load average {load} at the start); "
             f"PostgreSQL {pg} on the same host ({pg_settings}); Python {platform.python_version()}, "
-            f"asyncpg {importlib.metadata.version('asyncpg')}; every worker process on {worker_loop()}")
-
-
-def worker_loop() -> str:
-    """The event loop worker.py runs every system's workers on."""
-    if os.environ.get("BENCH_LOOP", "uvloop") == "uvloop":
-        try:
-            return f"uvloop {importlib.metadata.version('uvloop')}"
-        except importlib.metadata.PackageNotFoundError:
-            pass
-    return "asyncio's default event loop"
+            f"asyncpg {importlib.metadata.version('asyncpg')}; every worker process on {worker_loop()[0]}")
 
 
 README_HEAD = """# Queue benchmark

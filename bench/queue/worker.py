@@ -6,7 +6,6 @@ Speaks the protocol in common.py (READY, then GO, then STOP on stdin) and writes
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import sys
@@ -14,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import Recorder, protocol  # noqa: E402
+from common import Recorder, protocol, worker_loop  # noqa: E402
 
 WORKERS = {
     "skiplock": ("skiplock_sys", "worker"),
@@ -42,16 +41,7 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    # Every system's worker runs on the same loop: uvloop when installed (as pgqueuer's `pgq run`, uvicorn
-    # and `python -m app.worker` do), else asyncio's; BENCH_LOOP=asyncio forces asyncio's.
-    run = asyncio.run
-    if os.environ.get("BENCH_LOOP", "uvloop") == "uvloop":
-        try:
-            import uvloop
-
-            run = uvloop.run
-        except ImportError:
-            pass
+    _, run = worker_loop()  # the same loop for every system's workers
     profile_dir = os.environ.get("BENCH_PROFILE_DIR")  # debugging aid: cProfile every worker process
     if profile_dir:
         import cProfile

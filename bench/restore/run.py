@@ -52,6 +52,9 @@ def median3(img: np.ndarray) -> np.ndarray:
     return np.asarray(u8.filter(ImageFilter.MedianFilter(3)), dtype=np.float32) / 255.0
 
 
+GPU_BATCH = {"batch_size": 64, "crop_size": 128}  # the training batch GPU figures use besides the default
+
+
 def sauvola_method() -> Method | None:
     try:
         from skimage.filters import threshold_sauvola
@@ -158,16 +161,16 @@ def main() -> None:
         generate_dataset(tmp / "train", SynthConfig(count=n_train, seed=TRAIN_SEED, size=256))
         extra: list[str] = []
         if args.train_minutes:
-            gpu = args.train_device != "cpu"  # a GPU-sized batch; the rest of the default recipe unchanged
-            sizes = {"batch_size": 64, "crop_size": 128, "steps": 20_000} if gpu else {}
+            on_gpu = args.train_device != "cpu"  # a GPU-sized batch; the rest of the default recipe unchanged
+            sizes = {**GPU_BATCH, "steps": 20_000} if on_gpu else {}
             cfg = TrainConfig(max_seconds=60 * args.train_minutes, device=args.train_device, **sizes)
             where = (
                 f"{torch.cuda.get_device_name()}, batch 64 x 128x128, steps=20000"
-                if gpu
+                if on_gpu
                 else f"CPU, {args.threads} thread(s)"
             )
             res = train(tmp / "train", tmp / "scratch", cfg, resume=False)
-            name = f"nafnet-scratch-{args.train_minutes:g}min" + (f"-{cfg.device}" if gpu else "")
+            name = f"nafnet-scratch-{args.train_minutes:g}min" + (f"-{cfg.device}" if on_gpu else "")
             methods.append((name, model_method(Path(res["model_path"]))))
             extra.append(
                 f"From-scratch run: default TrainConfig, max_seconds={cfg.max_seconds:.0f}, {where}: "
@@ -190,7 +193,7 @@ def main() -> None:
                 f"Training throughput on {gpu} (default config, mixed precision): "
                 f"{train_throughput(tmp / 'train', tmp / 'tpg', 'cuda', steps):.0f} patches/s",
                 f"Training throughput on {gpu} (batch 64 x 128x128 crops, mixed precision): "
-                f"{train_throughput(tmp / 'train', tmp / 'tpg2', 'cuda', steps, batch_size=64, crop_size=128):.0f}"
+                f"{train_throughput(tmp / 'train', tmp / 'tpg2', 'cuda', steps, **GPU_BATCH):.0f}"
                 " patches/s",
             ]
             speed += [

@@ -16,6 +16,10 @@ from app.worker.executor import Outcome
 log = logging.getLogger(__name__)
 
 
+# (job id, outcome, seconds between the claim and the start, or None if it never started)
+_Item = tuple[uuid.UUID, Outcome, float | None]
+
+
 def _text(message: str) -> str:
     """An error message as PostgreSQL text accepts it: no NUL characters, no lone surrogates (an exception's
     message may carry any bytes a handler read)."""
@@ -39,7 +43,7 @@ class Acker:
     def __init__(self, pool: asyncpg.Pool, worker_id: uuid.UUID) -> None:
         self._pool = pool
         self._worker_id = worker_id
-        self._pending: list[tuple[uuid.UUID, Outcome, float | None]] = []
+        self._pending: list[_Item] = []
         self._writing = 0  # outcomes in the batch being written now
         self._flusher: asyncio.Task[None] | None = None
         self._progress: dict[uuid.UUID, tuple[float, str | None]] = {}
@@ -67,17 +71,8 @@ class Acker:
             batch, self._pending = self._pending, []
             self._writing = len(batch)
             try:
-                await self._write(batch)
+                await self._write_batch(batch)
                 delay = 0.05
-            except asyncpg.DataError as exc:  # the database refused a value: write the batch job by job
-                log.warning("writing %d job outcomes failed (%s); writing them one by one", len(batch), exc)
-                try:
-                    await self._write_each(batch)
-                except Exception as exc:  # connection trouble of any kind: log, back off, go on
-                    log.warning("writing %d job outcomes failed (%s); retrying in %.2f s", len(batch), exc, delay)
-                    self._pending[:0] = batch
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 5.0)
             except Exception as exc:  # connection trouble of any kind: log, back off, go on
                 log.warning("writing %d job outcomes failed (%s); retrying in %.2f s", len(batch), exc, delay)
                 self._pending[:0] = batch
@@ -86,8 +81,8 @@ class Acker:
             finally:
                 self._writing = 0
 
-    async def _write(self, batch: list[tuple[uuid.UUID, Outcome, float | None]]) -> None:
-        by_kind: dict[str, list[tuple[uuid.UUID, Outcome, float | None]]] = defaultdict(list)
+    async def _write(self, batch: list[_Item]) -> None:
+        by_kind: dict[str, list[_Item]] = defaultdict(list)
         for item in batch:
             by_kind[item[1].kind].append(item)
         wid = self._worker_id
@@ -108,7 +103,15 @@ class Acker:
         for kind, items in by_kind.items():
             self.written[kind] += len(items)
 
-    async def _write_each(self, batch: list[tuple[uuid.UUID, Outcome, float | None]]) -> None:
+    async def _write_batch(self, batch: list[_Item]) -> None:
+        """One statement per kind; if the database refuses a value in it, job by job instead."""
+        try:
+            await self._write(batch)
+        except asyncpg.DataError as exc:
+            log.warning("writing %d job outcomes failed (%s); writing them one by one", len(batch), exc)
+            await self._write_each(batch)
+
+    async def _write_each(self, batch: list[_Item]) -> None:
         """Write outcomes one at a time; one the database refuses (a value it cannot store) is written as a
         failure that says why, without retry, so that it neither blocks the others nor stays `processing`.
         An item written before a connection error is written again on the retry, which finds it done and

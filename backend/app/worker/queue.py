@@ -118,38 +118,29 @@ async def enqueue_many(conn: Executor, jobs: Sequence[NewJob]) -> list[tuple[uui
 
 
 # One job: plain parameters instead of nine one-element arrays (the one-by-one path of the API and the CLI).
-_ENQUEUE_ONE = f"""
-WITH ins AS (
-    INSERT INTO jobs (job_type, params, queue, priority, run_at, max_attempts, timeout_seconds,
-                      idempotency_key, asset_id)
-    VALUES ($1, $2::jsonb, $3, $4, COALESCE($5::timestamptz, now()), $6, $7, $8, $9)
-    ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-    RETURNING id, queue, run_at
-), woke AS (
-    SELECT pg_notify('{JOBS_CHANNEL}', queue) FROM ins WHERE run_at <= now()
-)
-SELECT ins.id, (SELECT count(*) FROM woke) AS notified FROM ins
-"""
-
-
-# Without an idempotency key, a plain INSERT: no speculative insertion for ON CONFLICT, no CTEs.
-_ENQUEUE_ONE_UNKEYED = f"""
-INSERT INTO jobs (job_type, params, queue, priority, run_at, max_attempts, timeout_seconds, asset_id)
-VALUES ($1, $2::jsonb, $3, $4, COALESCE($5::timestamptz, now()), $6, $7, $8)
+# A due job announces itself in RETURNING, which ON CONFLICT DO NOTHING leaves empty when the key is taken.
+_INSERT_ONE = f"""
+INSERT INTO jobs (job_type, params, queue, priority, run_at, max_attempts, timeout_seconds, asset_id,
+                  idempotency_key)
+VALUES ($1, $2::jsonb, $3, $4, COALESCE($5::timestamptz, now()), $6, $7, $8, $9)
+{{conflict}}
 RETURNING id, CASE WHEN run_at <= now() THEN pg_notify('{JOBS_CHANNEL}', queue) END
 """
+# Without an idempotency key there is nothing to conflict on: no speculative insertion.
+_ENQUEUE_ONE_UNKEYED = _INSERT_ONE.format(conflict="")
+_ENQUEUE_ONE = _INSERT_ONE.format(conflict="ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING")
 
 
 async def enqueue(conn: Executor, job: NewJob) -> tuple[uuid.UUID, bool]:
     """Insert one job; (id, created) as in :func:`enqueue_many`."""
     args = [job.job_type, json.dumps(job.params), job.queue, job.priority, job.run_at, job.max_attempts]
+    args += [job.timeout_seconds, job.asset_id, job.idempotency_key]
     if job.idempotency_key is None:
-        return await conn.fetchval(_ENQUEUE_ONE_UNKEYED, *args, job.timeout_seconds, job.asset_id), True
-    args += [job.timeout_seconds, job.idempotency_key, job.asset_id]
+        return await conn.fetchval(_ENQUEUE_ONE_UNKEYED, *args), True
     while True:
-        row = await conn.fetchrow(_ENQUEUE_ONE, *args)
-        if row is not None:
-            return row["id"], True
+        job_id = await conn.fetchval(_ENQUEUE_ONE, *args)
+        if job_id is not None:
+            return job_id, True
         existing = await conn.fetchval("SELECT id FROM jobs WHERE idempotency_key = $1", job.idempotency_key)
         if existing is not None:  # else the holder of the key was just pruned: insert again
             return existing, False

@@ -80,26 +80,36 @@ async def test_events_of_unknown_job_is_404(client):
     assert (await client.get("/jobs/00000000-0000-0000-0000-000000000000/events")).status_code == 404
 
 
-async def test_one_statement_changing_many_jobs_sends_every_event_in_bounded_payloads(pool, database_url):
+async def _event_payloads(database_url: str, pool, statement, count: int) -> list[str]:
+    """The payloads sent on the events channel while `statement(conn)` runs, once `count` events arrived
+    (and a moment more, for any extra)."""
     import asyncpg
 
-    async with pool.acquire() as conn:
-        ids = [(await queue.enqueue(conn, build_job("noop", {}, default_max_attempts=1)))[0] for _ in range(150)]
     payloads: list[str] = []
     listener = await asyncpg.connect(database_url)
     try:
         await listener.add_listener(queue.EVENTS_CHANNEL, lambda *args: payloads.append(args[3]))
-        message = '\u0001é"\\' * 60  # escapes and multi-byte characters: the longest events there are
         async with pool.acquire() as conn:
-            await conn.execute("UPDATE jobs SET progress = 50, progress_message = $1", message)
-            await conn.execute("UPDATE jobs SET run_at = run_at")  # no state or progress change: no event
+            await statement(conn)
         for _ in range(100):
-            if sum(len(json.loads(p)) for p in payloads) >= len(ids):
+            if sum(len(json.loads(p)) for p in payloads) >= count:
                 break
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.2)
     finally:
         await listener.close()
+    return payloads
+
+
+async def test_one_statement_changing_many_jobs_sends_every_event_in_bounded_payloads(pool, database_url):
+    ids = [(await queue.enqueue(pool, build_job("noop", {}, default_max_attempts=1)))[0] for _ in range(150)]
+    message = '\u0001é"\\' * 60  # escapes and multi-byte characters: the longest events there are
+
+    async def update(conn) -> None:
+        await conn.execute("UPDATE jobs SET progress = 50, progress_message = $1", message)
+        await conn.execute("UPDATE jobs SET run_at = run_at")  # no state or progress change: no event
+
+    payloads = await _event_payloads(database_url, pool, update, len(ids))
     events = [e for p in payloads for e in json.loads(p)]
     assert len(payloads) > 1 and all(len(p.encode()) < 8000 for p in payloads)
     assert sorted(e["id"] for e in events) == sorted(str(i) for i in ids)
@@ -108,22 +118,13 @@ async def test_one_statement_changing_many_jobs_sends_every_event_in_bounded_pay
 
 async def test_events_of_a_big_batch_without_messages_come_in_bounded_payloads(pool, database_url):
     """A claim or a completion of hundreds of jobs: every event arrives, in several payloads under 8000 bytes."""
-    import asyncpg
+    await queue.enqueue_many(pool, [build_job("noop", {}, default_max_attempts=1) for _ in range(230)])
+    claimed: list[queue.ClaimedJob] = []
 
-    async with pool.acquire() as conn:
-        await queue.enqueue_many(conn, [build_job("noop", {}, default_max_attempts=1) for _ in range(230)])
-    payloads: list[str] = []
-    listener = await asyncpg.connect(database_url)
-    try:
-        await listener.add_listener(queue.EVENTS_CHANNEL, lambda *args: payloads.append(args[3]))
-        async with pool.acquire() as conn:
-            claimed = await queue.claim(conn, uuid.uuid4(), 500, 60.0)
-        for _ in range(100):
-            if sum(len(json.loads(p)) for p in payloads) >= len(claimed):
-                break
-            await asyncio.sleep(0.05)
-    finally:
-        await listener.close()
+    async def claim(conn) -> None:
+        claimed.extend(await queue.claim(conn, uuid.uuid4(), 500, 60.0))
+
+    payloads = await _event_payloads(database_url, pool, claim, 230)
     events = [e for p in payloads for e in json.loads(p)]
     assert len(claimed) == 230 and len(payloads) >= 3 and all(len(p.encode()) < 8000 for p in payloads)
     assert sorted(e["id"] for e in events) == sorted(str(j.id) for j in claimed)
@@ -131,8 +132,8 @@ async def test_events_of_a_big_batch_without_messages_come_in_bounded_payloads(p
 
 
 async def test_events_trigger_stays_linear_after_small_statements(pool):
-    """The trigger's query is planned per statement: a plan cached from a one-row statement would join a
-    later statement's thousands of rows quadratically (about 30 s for 20,000 rows instead of under 1 s)."""
+    """The trigger's plan is cached from the first statements (one row each): it must still not join a later
+    statement's thousands of rows in nested loops (quadratic: about 30 s for 20,000 rows instead of under 1 s)."""
     async with pool.acquire() as conn:
         await conn.execute("INSERT INTO jobs (job_type) SELECT 'noop' FROM generate_series(1, 20000)")
         for _ in range(3):
