@@ -143,6 +143,8 @@ def _success(job: ClaimedJob, result: Any, backoff: Backoff) -> Outcome:
 
 # \u0000 preceded by an even number of backslashes: an escaped NUL character, not a literal "\u0000" text.
 _NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+# One encoder for every result: json.dumps with any non-default option builds a new encoder per call.
+_ENCODER = json.JSONEncoder(allow_nan=False, ensure_ascii=False)
 
 
 def encode_result(result: dict[str, Any]) -> str:
@@ -150,7 +152,7 @@ def encode_result(result: dict[str, Any]) -> str:
 
     jsonb refuses what Python's json module writes by default for NaN and infinities, the NUL character and
     lone surrogates; one such result in a batch would make the whole batch's write fail."""
-    text = json.dumps(result, allow_nan=False, ensure_ascii=False)
+    text = _ENCODER.encode(result)
     if "\\u0000" in text and _NUL_ESCAPE.search(text):
         raise ValueError("a string contains the NUL character (\\u0000), which PostgreSQL's jsonb cannot store")
     try:
