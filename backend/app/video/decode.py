@@ -51,9 +51,11 @@ def _open_error(path: Path, exc: BaseException) -> VideoError:
         return VideoError(f"file not found: {path.name}")
     if path.stat().st_size == 0:
         return VideoError("the file is empty (0 bytes); upload it again")
+    # only the reason: str(exc) of FFmpeg/OS errors repeats the full server-side path, and this message is
+    # shown to the uploader as is
+    reason = getattr(exc, "strerror", None) or type(exc).__name__
     return VideoError(
-        f"could not read {path.name} as a video ({type(exc).__name__}: {exc}); "
-        "the file is not a video or is truncated/corrupt"
+        f"could not read {path.name} as a video ({reason}); the file is not a video or is truncated/corrupt"
     )
 
 
@@ -70,7 +72,7 @@ def open_video(path: str | Path, threads: int = 0) -> Iterator[tuple[Any, Any]]:
     try:
         fmt = container.format.name or ""
         if any(tag in fmt for tag in _IMAGE_FORMATS):
-            raise VideoError(f"{p.name} is a still image ({fmt}), not a video")
+            raise VideoError(f"{p.name} is an image file ({fmt}), not a video")  # animated GIFs included
         if not container.streams.video:
             kinds = sorted({s.type for s in container.streams})
             what = "audio-only" if "audio" in kinds else "without any video stream"
@@ -127,7 +129,7 @@ def _decode_packet(stream: Any, packet: Any, counter: FrameCounter) -> list[Any]
         frames = stream.decode(packet)
     except (av.InvalidDataError, av.FFmpegError, ValueError) as exc:
         counter.corrupt += 1
-        log.debug("skipping undecodable packet pts=%s: %s", packet.pts, exc)
+        log.debug("skipping undecodable packet pts=%s: %s", getattr(packet, "pts", None), exc)  # None: flush
         return []
     good = []
     for frame in frames:

@@ -105,6 +105,19 @@ def cut_signal(f: FrameFeatures) -> np.ndarray:
     return 2.0 * dpix / 255.0 + f.dhist.astype(np.float64) * np.clip(dpix / 20.0, 0.0, 1.0)
 
 
+def _without_isolated_spikes(s: np.ndarray) -> np.ndarray:
+    """`s` with each isolated spike (over CUT_ABS_MIN and CUT_OTHER_RATIO times every frame within 2 of it,
+    i.e. another cut) lowered to the largest of those frames; for the side statistics only.
+
+    The 3-frame envelope widens a spike to 3 frames, the majority of a 5-frame side window: where shots
+    last a handful of frames (a 1 fps slideshow, a fast montage) the neighbouring cuts would set the
+    level every cut is judged against, and none would be found. Cadence and motion are not isolated.
+    """
+    padded = np.pad(s, 2)
+    near = np.maximum.reduce([padded[0:-4], padded[1:-3], padded[3:-1], padded[4:]])
+    return np.where((s > CUT_ABS_MIN) & (s > CUT_OTHER_RATIO * near), near, s)
+
+
 def _side_threshold(window: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(median, threshold) of each row of `window`: median + max(K*MAD-sigma, RATIO*median, ABS_MIN)."""
     med = _nanmedian(window)
@@ -152,7 +165,7 @@ def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
     w, gap = max(5, int(round(0.5 * rate))), 2
     # side statistics over the 3-frame envelope: a frame-rate cadence (content that changes only every
     # other frame, e.g. duplicated frames) alternates the signal, and its median would sit near 0
-    env = sliding_window_view(np.pad(s, 1, mode="edge"), 3).max(axis=1)
+    env = sliding_window_view(np.pad(_without_isolated_spikes(s), 1, mode="edge"), 3).max(axis=1)
     before, after = _side_windows(env, w, gap)
     med_b, thr_b = _side_threshold(before)
     med_a, thr_a = _side_threshold(after)

@@ -54,11 +54,15 @@ class _Plan:
 def analysis_geometry(h: int, w: int, analysis_width: int) -> tuple[tuple[int, int], int]:
     """((ah, aw), sig_block) for an h x w first frame: the analysis image is about `analysis_width` wide,
     whole blocks of the frame per pixel, and a multiple of the signature block (its width / SIG_WIDTH,
-    rounded up) both ways. The block is chosen before the size is rounded to it, and only here."""
+    rounded up) both ways. The block is chosen before the size is rounded to it, and only here.
+
+    At least 4 x 4 (the half-resolution statistics need two rows and columns) and one signature block
+    each way: a very wide, short frame (e.g. a 1920x100 banner) would otherwise round to zero rows.
+    Frames smaller than that are sampled nearest-neighbour (see `_Plan`)."""
     block = max(1, w // analysis_width)
-    aw, ah = max(2, w // block), max(2, h // block)
+    aw, ah = max(4, w // block), max(4, h // block)
     sig_block = max(1, -(-aw // SIG_WIDTH))
-    return ((ah // sig_block) * sig_block, (aw // sig_block) * sig_block), sig_block
+    return (max(1, ah // sig_block) * sig_block, max(1, aw // sig_block) * sig_block), sig_block
 
 
 class FeatureExtractor:
