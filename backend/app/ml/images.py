@@ -26,7 +26,7 @@ def read_image(path: Path, *, mode: str | None = None, max_pixels: int = DEFAULT
     ``mode`` is ``"L"`` (force gray), ``"RGB"`` (force color) or ``None`` (gray stays gray, anything
     else becomes RGB). Alpha is composited on white, 16-bit gray keeps its precision, and an EXIF
     orientation is applied so that the array is the upright image.
-    Raises MLInputError for missing, corrupt, truncated or too large images.
+    Raises MLInputError for missing, corrupt, truncated or too large images and for NaN/inf pixels.
     """
     path = Path(path)
     if not path.is_file():
@@ -42,7 +42,10 @@ def read_image(path: Path, *, mode: str | None = None, max_pixels: int = DEFAULT
             im.load()
             # Photos of documents often carry an EXIF orientation instead of rotated pixels:
             # restore (and measure) the page the way it is shown, upright.
-            return _to_array(ImageOps.exif_transpose(im), mode)
+            try:
+                return _to_array(ImageOps.exif_transpose(im), mode)
+            except MLInputError as exc:
+                raise MLInputError(f"{path.name}: {exc}") from exc
     except MLInputError:
         raise
     except Image.DecompressionBombError as exc:
@@ -60,10 +63,15 @@ def _to_array(im: Image.Image, mode: str | None) -> np.ndarray:
         return np.repeat(gray[..., None], 3, axis=2) if mode == "RGB" else gray
     if im.mode in ("I", "F"):
         arr = np.asarray(im, dtype=np.float32)
-        scale = 65535.0 if arr.max(initial=0) > 255 else 255.0
+        if not np.isfinite(arr).all():
+            raise MLInputError("image contains NaN or infinite pixel values; export it with finite values")
+        # Float images are usually normalised to [0, 1]; 8- or 16-bit data stored as float/int is not.
+        peak = arr.max(initial=0)
+        scale = 1.0 if im.mode == "F" and peak <= 1.0 else 65535.0 if peak > 255 else 255.0
         gray = np.clip(arr / scale, 0.0, 1.0)
         return np.repeat(gray[..., None], 3, axis=2) if mode == "RGB" else gray
-    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+    # "transparency" is a palette index (P) or a color key (L/RGB tRNS, e.g. written by PNG optimisers).
+    if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
         rgba = im.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         im = Image.alpha_composite(background, rgba).convert("RGB")

@@ -125,7 +125,10 @@ def no_reference_metrics(img: Any) -> dict[str, float]:
     """
     y = _luma(as_float_image(img))[..., 0]
     if min(y.shape) < 3:
-        raise ValueError("image too small for quality metrics (need at least 3x3)")
+        # MLInputError (a ValueError) so that job handlers report it as a bad input, not a crash.
+        raise MLInputError(
+            f"{y.shape[1]}x{y.shape[0]} image is too small for quality metrics (need at least 3x3 pixels)"
+        )
     lap = _conv3(y, np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], dtype=np.float64))
     hp = _conv3(y, np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float64))
     p1, p99 = np.percentile(y, [1, 99])

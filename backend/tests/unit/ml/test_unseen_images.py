@@ -1,0 +1,62 @@
+"""Image inputs found by a robustness sweep: float TIFFs, color-key transparency, tiny images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from app.ml.errors import MLInputError
+from app.ml.images import read_image
+from app.ml.quality import compare_images, no_reference_metrics
+from PIL import Image
+
+
+@pytest.fixture()
+def page() -> np.ndarray:
+    """A light page with dark marks, float32 in [0, 1]."""
+    img = np.full((24, 32), 0.9, np.float32)
+    img[2:8, 2:12] = 0.0
+    img[12:15, 5:28] = 0.2
+    return img
+
+
+def test_float_tiff_normalised_to_unit_range_is_read_as_is(page: np.ndarray, tmp_path: Path) -> None:
+    Image.fromarray(page).save(tmp_path / "unit.tif")
+    Image.fromarray(np.ones_like(page)).save(tmp_path / "white.tif")
+    assert np.allclose(read_image(tmp_path / "unit.tif"), page, atol=1e-6)  # was divided by 255: near black
+    assert np.allclose(read_image(tmp_path / "white.tif"), 1.0)
+    Image.fromarray(page * 255.0).save(tmp_path / "bytes.tif")  # 8-bit data stored as float still works
+    assert np.allclose(read_image(tmp_path / "bytes.tif"), page, atol=1e-6)
+
+
+def test_float_tiff_with_nan_is_a_clear_input_error(page: np.ndarray, tmp_path: Path) -> None:
+    page[0, :4] = np.nan
+    Image.fromarray(page).save(tmp_path / "holes.tif")
+    with pytest.raises(MLInputError, match=r"holes\.tif: .*NaN"):
+        read_image(tmp_path / "holes.tif")
+    with pytest.raises(MLInputError, match="NaN"):
+        compare_images(tmp_path / "holes.tif", tmp_path / "holes.tif")
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB"])
+def test_color_key_transparency_is_composited_on_white(mode: str, tmp_path: Path) -> None:
+    # PNG optimisers turn a binary alpha channel into a tRNS color key on an L/RGB image.
+    ink = np.zeros((16, 20), bool)
+    ink[4:10, 3:15] = True
+    data = np.where(ink, 40, 0).astype(np.uint8)
+    im = Image.fromarray(data) if mode == "L" else Image.fromarray(np.dstack([data] * 3))
+    key = 0 if mode == "L" else (0, 0, 0)
+    im.save(tmp_path / "keyed.png", transparency=key)
+    assert "transparency" in Image.open(tmp_path / "keyed.png").info
+    img = read_image(tmp_path / "keyed.png")
+    gray = img if img.ndim == 2 else img.mean(axis=2)
+    assert np.allclose(gray[~ink], 1.0)  # the transparent background is white, not black
+    assert np.allclose(gray[ink], 40 / 255)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 40), (40, 2)])
+def test_no_reference_metrics_of_tiny_image_is_an_input_error(shape: tuple[int, int]) -> None:
+    # The quality job handler maps MLInputError to a failed job; a bare ValueError crashed it.
+    with pytest.raises(MLInputError, match="too small"):
+        no_reference_metrics(np.full(shape, 0.5, np.float32))
