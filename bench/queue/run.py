@@ -67,7 +67,9 @@ def grids(quick: bool) -> dict[str, dict[str, Any]]:
                                {"concurrency": 100, "batch_size": 100, "prefetch": 100},
                                {"concurrency": 200, "batch_size": 100},
                                {"concurrency": 250, "batch_size": 250, "prefetch": 250},
-                               {"concurrency": 500, "batch_size": 500, "prefetch": 500}], "latency": None},
+                               {"concurrency": 500, "batch_size": 500, "prefetch": 500},
+                               {"concurrency": 500, "batch_size": 500, "prefetch": 500, "result": "echo"}],
+                     "latency": None},
         "pgqueuer": {"sweep": [{"batch_size": 10}, {"batch_size": 50}, {"batch_size": 100},
                                {"batch_size": 250}, {"batch_size": 500}], "latency": None},
         "procrastinate": {"sweep": [{"concurrency": 10}, {"concurrency": 30}, {"concurrency": 100}],
@@ -475,7 +477,10 @@ separate OS processes (`worker.py`), started and connected before the clock star
    none retried; floor: all done). Any failure is printed and the command exits with status 1.
 
 Skiplock runs its real `Worker` (as `python -m app.worker` builds it, full dispatch table) on the built-in
-`noop` job type; the only change is a wrapper around `noop` that records the execution before calling it.
+`noop` job type; the only change is a wrapper around `noop` that records the execution and, like every peer's
+handler, returns no result. Skiplock's built-in `noop` echoes its params as the job's result; the setting
+`result=echo` runs it, so each run also shows what storing that result costs (a JSON encode in the worker and
+a `jsonb` value per row).
 
 Every worker process, whatever the system, runs on the same event loop: uvloop when it is installed (as
 pgqueuer's `pgq run`, uvicorn and `python -m app.worker` do), else asyncio's; `BENCH_LOOP=asyncio` forces

@@ -1,8 +1,10 @@
 """Skiplock under the benchmark: its public queue API (`enqueue`, `enqueue_many`, `build_job`) to enqueue,
 and its real `Worker` (as `python -m app.worker` builds it) to drain, running the built-in `noop` type.
 
-The only change to the worker: `noop` is wrapped so that each execution is recorded (job key, start time)
-before the real noop handler runs; validation, the executor, claiming and acking are Skiplock's own.
+The only change to the worker: `noop` is wrapped so that each execution is recorded (job key, start time) and,
+like the peers' handlers, returns no result; with the setting `result=echo` the real noop handler runs after
+the record and its result (the params echoed back) is stored. Validation, the executor, claiming and acking
+are Skiplock's own.
 """
 
 from __future__ import annotations
@@ -93,9 +95,13 @@ async def worker(dsn: str, opts: dict[str, Any], record: Any) -> tuple[Any, Any]
 
     real = DISPATCH_TABLE[JOB_TYPE]
 
+    echo = opts.get("result") == "echo"
+
     async def recorded_noop(ctx: Any, params: Any) -> Any:
         record(params.model_extra["k"])
-        return await real.handler(ctx, params)
+        # Like the peers' handlers, the job returns no result, unless `result=echo` asks for the built-in
+        # noop's own (its params echoed back, encoded and stored as the job's result).
+        return await real.handler(ctx, params) if echo else None
 
     registry = dict(DISPATCH_TABLE)
     if opts.get("uncapped"):  # experiment only: leave out job types with a concurrency cap
