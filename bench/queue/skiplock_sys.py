@@ -94,7 +94,6 @@ async def worker(dsn: str, opts: dict[str, Any], record: Any) -> tuple[Any, Any]
     runtime = await Runtime.start(settings, migrate=False)
 
     real = DISPATCH_TABLE[JOB_TYPE]
-
     echo = opts.get("result") == "echo"
 
     async def recorded_noop(ctx: Any, params: Any) -> Any:

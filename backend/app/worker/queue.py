@@ -181,7 +181,7 @@ _CLAIM = (
 def _claimed(rows: list[Any]) -> list[ClaimedJob]:
     # The params of the whole batch are decoded in one call, as one JSON array: PostgreSQL wrote each of them
     # from a jsonb value, so each is valid JSON text, and one call saves the per-call cost of json.loads.
-    params = json.loads("[" + ",".join([r["params"] for r in rows]) + "]") if rows else []
+    params = json.loads("[" + ",".join([r["params"] for r in rows]) + "]")
     jobs = [
         ClaimedJob(
             id=r["id"],
