@@ -182,25 +182,49 @@ class Worker:
         cfg = self.config
         capacity = cfg.concurrency + cfg.prefetch
         target = max(1, min(cfg.batch_size, capacity) // 2)
-        while not self.stopping.is_set():
-            room = self._room(capacity)
-            if room <= 0:
-                await self._wait_slot(0.005 if self.acker.backlog > capacity else None)  # acks: no wake-up
-                continue
-            if room < target and self.running:
-                # Jobs finish one by one; claiming for each freed slot alone would make every claim (and
-                # every ack) a batch of one. Give other slots a moment to free up.
-                await self._wait_slot(0.005)
+        # The loop keeps one pooled connection for its claims (when the pool has another for the rest), so
+        # the next claim is sent before the jobs just claimed run. Giving the connection back after each
+        # claim awaited a task queued behind those jobs' first steps: claims and jobs took turns, the
+        # database idle while the jobs ran and the worker idle while the next batch was claimed.
+        keep = self.pool.get_max_size() > 1
+        conn: asyncpg.Connection | None = None
+        try:
+            while not self.stopping.is_set():
                 room = self._room(capacity)
-            self._wake.clear()
-            want = min(room, cfg.batch_size)
+                if room <= 0:
+                    await self._wait_slot(0.005 if self.acker.backlog > capacity else None)  # acks: no wake-up
+                    continue
+                if room < target and self.running:
+                    # Jobs finish one by one; claiming for each freed slot alone would make every claim (and
+                    # every ack) a batch of one. Give other slots a moment to free up.
+                    await self._wait_slot(0.005)
+                    room = self._room(capacity)
+                self._wake.clear()
+                want = min(room, cfg.batch_size)
+                try:
+                    if conn is None:
+                        conn = await self.pool.acquire()
+                    got = await self._claim(conn, want, self._take)
+                except Exception as exc:  # connection trouble of any kind: log, back off, go on
+                    log.warning("claim failed (%s); retrying", exc)
+                    got = 0
+                    keep_now = False  # a broken connection is given back, and the pool replaces it
+                else:
+                    keep_now = keep
+                if not keep_now:
+                    await self._give_back(conn)
+                    conn = None
+                if got < want:
+                    await self._idle_wait()
+        finally:
+            await self._give_back(conn)
+
+    async def _give_back(self, conn: asyncpg.Connection | None) -> None:
+        if conn is not None:
             try:
-                got = await self._claim(want, self._take)
-            except Exception as exc:  # connection trouble of any kind: log, back off, go on
-                log.warning("claim failed (%s); retrying", exc)
-                got = 0
-            if got < want:
-                await self._idle_wait()
+                await self.pool.release(conn)
+            except Exception as exc:  # connection trouble of any kind: the pool closes and replaces it
+                log.warning("could not return the claim connection to the pool: %s", exc)
 
     def _room(self, capacity: int) -> int:
         """Free places for claimed jobs. Outcomes not yet written count beyond one capacity's worth: when
@@ -219,25 +243,24 @@ class Worker:
             else:
                 self.buffered[job.id] = (job, now)
 
-    async def _claim(self, want: int, take: Callable[[list[queue.ClaimedJob]], None]) -> int:
-        """Claim up to `want` jobs and hand each statement's jobs to `take` as soon as it returns: neither
-        waiting for the connection's release nor for a later statement, which could fail and would otherwise
-        strand the jobs already leased. Returns how many were claimed."""
+    async def _claim(self, conn: Any, want: int, take: Callable[[list[queue.ClaimedJob]], None]) -> int:
+        """Claim up to `want` jobs on `conn` and hand each statement's jobs to `take` as soon as it returns,
+        not after a later statement, which could fail and would otherwise strand the jobs already leased.
+        Returns how many were claimed."""
         cfg = self.config
         capped = self._caps
         got = 0
-        async with self.pool.acquire() as conn:
-            for name in await self._capped_waiting(conn, capped):
-                if got < want:
-                    jobs = await queue.claim_limited(
-                        conn, self.id, name, capped[name], want - got, cfg.lease_seconds, cfg.queues or None
-                    )
-                    take(jobs)
-                    got += len(jobs)
+        for name in await self._capped_waiting(conn, capped):
             if got < want:
-                jobs = await queue.claim(conn, self.id, want - got, cfg.lease_seconds, cfg.queues or None, list(capped))
+                jobs = await queue.claim_limited(
+                    conn, self.id, name, capped[name], want - got, cfg.lease_seconds, cfg.queues or None
+                )
                 take(jobs)
                 got += len(jobs)
+        if got < want:
+            jobs = await queue.claim(conn, self.id, want - got, cfg.lease_seconds, cfg.queues or None, list(capped))
+            take(jobs)
+            got += len(jobs)
         return got
 
     async def _capped_waiting(self, conn: Any, capped: dict[str, int]) -> list[str]:
@@ -374,7 +397,8 @@ class Worker:
     async def process_one(self) -> tuple[queue.ClaimedJob, Outcome, float] | None:
         """Claim and run one job in the caller's task (`POST /jobs/process`); None when nothing waits."""
         jobs: list[queue.ClaimedJob] = []
-        await self._claim(1, jobs.extend)
+        async with self.pool.acquire() as conn:
+            await self._claim(conn, 1, jobs.extend)
         if not jobs:
             return None
         job = jobs[0]

@@ -3,6 +3,13 @@ slot frees, can be cancelled before they start, and go back to the queue untouch
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+
+from app.worker import queue
+from app.worker.dispatcher import DISPATCH_TABLE
+from app.worker.worker import Worker
+
 from tests.integration.test_worker import running_worker, submit
 from tests.support.waiting import job_row, wait_status, wait_until
 
@@ -71,3 +78,34 @@ async def test_cancel_of_a_buffered_job_cancels_it_before_it_starts(client, runt
         assert row["error"] == "cancelled on request before it started"
         assert row["attempts"] == 0 and row["started_at"] is None and row["finished_at"] is not None
         assert (await job_row(pool, other))["status"] == "processing"
+
+
+async def test_next_claim_is_sent_before_the_claimed_jobs_run(runtime, pool, monkeypatch):
+    # With room for another batch, the worker sends its next claim before the batch it just claimed runs:
+    # the database claims while the worker runs jobs, instead of the two taking turns.
+    claims = 0
+    seen: list[int] = []
+    real_claim = queue.claim
+
+    async def counted_claim(*args, **kwargs):
+        nonlocal claims
+        claims += 1
+        return await real_claim(*args, **kwargs)
+
+    async def probe(ctx, params):
+        seen.append(claims)
+
+    monkeypatch.setattr(queue, "claim", counted_claim)
+    registry = {**DISPATCH_TABLE, "noop": dataclasses.replace(DISPATCH_TABLE["noop"], handler=probe)}
+    ids = [await submit(pool, "noop") for _ in range(20)]
+    config = runtime.worker_config(concurrency=10, batch_size=10, prefetch=10)
+    worker = Worker(runtime.pool, runtime.url, config, resources=runtime.resources(), registry=registry)
+    task = asyncio.create_task(worker.run())
+    try:
+        for job_id in ids:
+            await wait_status(pool, job_id, "completed")
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 30)
+    assert len(seen) == 20
+    assert seen[:10] == [2] * 10  # the first batch ran after the second claim went out
