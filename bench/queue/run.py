@@ -67,7 +67,8 @@ def grids(quick: bool) -> dict[str, dict[str, Any]]:
                                {"concurrency": 100, "batch_size": 100, "prefetch": 100},
                                {"concurrency": 200, "batch_size": 100},
                                {"concurrency": 250, "batch_size": 250, "prefetch": 250},
-                               {"concurrency": 500, "batch_size": 500, "prefetch": 500}],
+                               {"concurrency": 500, "batch_size": 500, "prefetch": 500},
+                               {"concurrency": 500, "batch_size": 500, "prefetch": 1000}],
                      # run once after the sweep for reference, never picked as the best setting
                      "reference": [{"concurrency": 500, "batch_size": 500, "prefetch": 500, "result": "echo"}],
                      "latency": None},
@@ -474,9 +475,9 @@ separate OS processes (`worker.py`), started and connected before the clock star
    `Queries.enqueue`, procrastinate `defer_async` / `batch_defer_async`, the floor an `INSERT … unnest` + NOTIFY.
 2. **Drain**: N no-op jobs already queued (then `ANALYZE`), the workers are told to go, and the clock stops
    when the database holds no unfinished job (polled every 20 ms). Each system's settings are swept with one
-   process (pgqueuer `batch_size` 10 to 500, procrastinate `concurrency`, Skiplock `concurrency`/`batch_size`/
-   `prefetch` up to 500, the floor batch sizes 1 to 500: every system up to the same batch size); the best is
-   run again with two processes.
+   process (pgqueuer `batch_size` 10 to 500, procrastinate `concurrency`, Skiplock `concurrency`/`batch_size` up
+   to 500 with a local buffer, `prefetch`, of up to two batches, the floor batch sizes 1 to 500: every system up
+   to the same batch size per statement); the best is run again with two processes.
 3. **Latency**: one idle worker (best setting); jobs enqueued one at a time, 10 ms apart; latency = the
    handler's start time (`time.monotonic()`, inside the handler) − the time taken just before the enqueue
    call, on the same host clock. p50/p95/p99 reported.
