@@ -28,7 +28,7 @@ class JobStatus(enum.StrEnum):
 class Job(Base):
     __tablename__ = "jobs"
 
-    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=func.skiplock_uuid7())
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=func.gen_random_uuid())
     job_type: Mapped[str] = mapped_column(Text)
     queue: Mapped[str] = mapped_column(Text, server_default="default")
     priority: Mapped[int] = mapped_column(Integer, server_default="0")
