@@ -39,14 +39,9 @@ def freeze_startup_heap() -> None:
     made later, by jobs, are collected as usual. The collection before the freeze keeps startup garbage
     out of the permanent generation.
     """
-    global _heap_frozen
-    if not _heap_frozen:
-        _heap_frozen = True
+    if gc.get_freeze_count() == 0:
         gc.collect()
         gc.freeze()
-
-
-_heap_frozen = False
 
 
 @dataclass

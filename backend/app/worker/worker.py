@@ -201,6 +201,7 @@ class Worker:
                     room = self._room(capacity)
                 self._wake.clear()
                 want = min(room, cfg.batch_size)
+                give_back = not keep
                 try:
                     if conn is None:
                         conn = await self.pool.acquire()
@@ -208,10 +209,8 @@ class Worker:
                 except Exception as exc:  # connection trouble of any kind: log, back off, go on
                     log.warning("claim failed (%s); retrying", exc)
                     got = 0
-                    keep_now = False  # a broken connection is given back, and the pool replaces it
-                else:
-                    keep_now = keep
-                if not keep_now:
+                    give_back = True  # a broken connection: the pool replaces it
+                if give_back:
                     await self._give_back(conn)
                     conn = None
                 if got < want:

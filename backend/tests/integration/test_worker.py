@@ -16,8 +16,10 @@ from tests.support.waiting import job_row, wait_status, wait_until
 
 
 @asynccontextmanager
-async def running_worker(runtime, **overrides):
-    worker = runtime.worker(**overrides)
+async def running_worker(runtime, registry=None, **overrides):
+    """A worker running in this process (config `overrides`, dispatch table `registry` or the real one)."""
+    config = runtime.worker_config(**overrides)
+    worker = Worker(runtime.pool, runtime.url, config, resources=runtime.resources(), registry=registry)
     task = asyncio.create_task(worker.run())
     await wait_until(lambda: runtime.pool.fetchval("SELECT count(*) FROM workers WHERE id = $1", worker.id))
     try:
@@ -165,13 +167,8 @@ async def test_jobs_of_a_capped_claim_start_even_if_the_next_claim_statement_fai
         return await real_claim(*args, **kwargs)
 
     monkeypatch.setattr(queue, "claim", flaky_claim)
-    worker = Worker(runtime.pool, runtime.url, runtime.worker_config(lease_seconds=60.0), registry=registry)
-    task = asyncio.create_task(worker.run())
-    try:
+    async with running_worker(runtime, registry, lease_seconds=60.0):
         row = await wait_status(pool, job_id, "completed", timeout=10)
-    finally:
-        worker.stop()
-        await asyncio.wait_for(task, 30)
     assert failures == [1] and row["attempts"] == 1
 
 

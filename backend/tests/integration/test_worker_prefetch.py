@@ -3,12 +3,10 @@ slot frees, can be cancelled before they start, and go back to the queue untouch
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 
 from app.worker import queue
 from app.worker.dispatcher import DISPATCH_TABLE
-from app.worker.worker import Worker
 
 from tests.integration.test_worker import running_worker, submit
 from tests.support.waiting import job_row, wait_status, wait_until
@@ -98,14 +96,8 @@ async def test_next_claim_is_sent_before_the_claimed_jobs_run(runtime, pool, mon
     monkeypatch.setattr(queue, "claim", counted_claim)
     registry = {**DISPATCH_TABLE, "noop": dataclasses.replace(DISPATCH_TABLE["noop"], handler=probe)}
     ids = [await submit(pool, "noop") for _ in range(20)]
-    config = runtime.worker_config(concurrency=10, batch_size=10, prefetch=10)
-    worker = Worker(runtime.pool, runtime.url, config, resources=runtime.resources(), registry=registry)
-    task = asyncio.create_task(worker.run())
-    try:
+    async with running_worker(runtime, registry, concurrency=10, batch_size=10, prefetch=10):
         for job_id in ids:
             await wait_status(pool, job_id, "completed")
-    finally:
-        worker.stop()
-        await asyncio.wait_for(task, 30)
     assert len(seen) == 20
     assert seen[:10] == [2] * 10  # the first batch ran after the second claim went out
