@@ -217,10 +217,20 @@ def cmd_list(args: argparse.Namespace) -> int:
     settings = _settings(args)
 
     async def action(rt: Any) -> int:
+        # The listing index leaves running jobs out (migration 0006): the newest of the others, walked on it,
+        # merged with the newest running ones, found on the active index.
         rows = await rt.pool.fetch(
-            """SELECT id, job_type, status::text, attempts, progress, created_at FROM jobs
-               WHERE ($1::text IS NULL OR status::text = $1) AND ($2::text IS NULL OR job_type = $2)
-               ORDER BY created_at DESC LIMIT $3""",
+            """SELECT * FROM (
+                   (SELECT id, job_type, status::text, attempts, progress, created_at FROM jobs
+                    WHERE status <> 'processing'::job_status
+                      AND ($1::text IS NULL OR status::text = $1) AND ($2::text IS NULL OR job_type = $2)
+                    ORDER BY created_at DESC LIMIT $3)
+                   UNION ALL
+                   (SELECT id, job_type, status::text, attempts, progress, created_at FROM jobs
+                    WHERE status = 'processing'::job_status
+                      AND ($1::text IS NULL OR status::text = $1) AND ($2::text IS NULL OR job_type = $2)
+                    ORDER BY created_at DESC LIMIT $3)
+               ) newest ORDER BY created_at DESC LIMIT $3""",
             args.status,
             args.job_type,
             args.limit,

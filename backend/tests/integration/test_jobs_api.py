@@ -144,6 +144,33 @@ async def test_list_jobs_newest_first_with_filters_and_total(client):
     assert (await client.get("/jobs", params={"status": "bogus"})).status_code == 422
 
 
+async def test_list_puts_running_jobs_in_their_place_among_the_others(client, pool):
+    """Running jobs are not on the listing index (migration 0006): the listing merges them back in, newest
+    first, across pages and with every filter."""
+    ids = []
+    for i in range(6):
+        ids.append((await enqueue(client, "noop", {"i": i}))["id"])
+        await pool.execute(
+            "UPDATE jobs SET created_at = now() + make_interval(secs => $1) WHERE id = $2", i, uuid.UUID(ids[-1])
+        )
+    running = {ids[1], ids[4]}
+    await pool.execute(
+        "UPDATE jobs SET status = 'processing', locked_by = gen_random_uuid(), locked_until = now() + interval '1 hour'"
+        " WHERE id = ANY($1::uuid[])",
+        [uuid.UUID(i) for i in running],
+    )
+    newest_first = ids[::-1]
+    pages = [(await client.get("/jobs", params={"limit": 4, "offset": o})).json() for o in (0, 4)]
+    assert [j["id"] for p in pages for j in p["items"]] == newest_first and pages[0]["total"] == 6
+    assert [j["status"] for j in pages[0]["items"]] == ["pending", "processing", "pending", "pending"]
+    only_running = (await client.get("/jobs", params={"status": "processing"})).json()
+    assert [j["id"] for j in only_running["items"]] == [ids[4], ids[1]] and only_running["total"] == 2
+    waiting = (await client.get("/jobs", params={"status": "pending", "limit": 2, "offset": 1})).json()
+    assert [j["id"] for j in waiting["items"]] == [ids[3], ids[2]] and waiting["total"] == 4
+    by_prefix = (await client.get("/jobs", params={"id_prefix": ids[4][:13]})).json()
+    assert [j["id"] for j in by_prefix["items"]] == [ids[4]]
+
+
 async def test_priority_then_run_at_decides_claim_order(client):
     low = await enqueue(client, "noop", {"n": "low"}, priority=10)
     high = await enqueue(client, "noop", {"n": "high"}, priority=-5)

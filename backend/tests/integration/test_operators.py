@@ -6,6 +6,7 @@ import asyncio
 import json
 import uuid
 
+from app.api.events import APPLICATION_NAME, EventHub
 from app.worker import queue
 from app.worker.dispatcher import build_job
 
@@ -80,9 +81,8 @@ async def test_events_of_unknown_job_is_404(client):
     assert (await client.get("/jobs/00000000-0000-0000-0000-000000000000/events")).status_code == 404
 
 
-async def _event_payloads(database_url: str, pool, statement, count: int) -> list[str]:
-    """The payloads sent on the events channel while `statement(conn)` runs, once `count` events arrived
-    (and a moment more, for any extra)."""
+async def _ticks(database_url: str, pool, statement) -> list[str]:
+    """The notifications sent on the events channel while `statement(conn)` runs (and a moment after)."""
     import asyncpg
 
     payloads: list[str] = []
@@ -91,53 +91,80 @@ async def _event_payloads(database_url: str, pool, statement, count: int) -> lis
         await listener.add_listener(queue.EVENTS_CHANNEL, lambda *args: payloads.append(args[3]))
         async with pool.acquire() as conn:
             await statement(conn)
-        for _ in range(100):
-            if sum(len(json.loads(p)) for p in payloads) >= count:
-                break
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.3)
     finally:
         await listener.close()
     return payloads
 
 
-async def test_one_statement_changing_many_jobs_sends_every_event_in_bounded_payloads(pool, database_url):
-    ids = [(await queue.enqueue(pool, build_job("noop", {}, default_max_attempts=1)))[0] for _ in range(150)]
-    message = '\u0001é"\\' * 60  # escapes and multi-byte characters: the longest events there are
-
-    async def update(conn) -> None:
-        await conn.execute("UPDATE jobs SET progress = 50, progress_message = $1", message)
-        await conn.execute("UPDATE jobs SET run_at = run_at")  # no state or progress change: no event
-
-    payloads = await _event_payloads(database_url, pool, update, len(ids))
-    events = [e for p in payloads for e in json.loads(p)]
-    assert len(payloads) > 1 and all(len(p.encode()) < 8000 for p in payloads)
-    assert sorted(e["id"] for e in events) == sorted(str(i) for i in ids)
-    assert {(e["progress"], e["message"]) for e in events} == {(50, message[:200])}
-
-
-async def test_events_of_a_big_batch_without_messages_come_in_bounded_payloads(pool, database_url):
-    """A claim or a completion of hundreds of jobs: every event arrives, in several payloads under 8000 bytes."""
+async def test_a_statement_changing_many_jobs_sends_one_empty_tick(pool, database_url):
+    """Events cost the database one notification per statement, not a payload per job (migration 0006)."""
     await queue.enqueue_many(pool, [build_job("noop", {}, default_max_attempts=1) for _ in range(230)])
     claimed: list[queue.ClaimedJob] = []
 
     async def claim(conn) -> None:
         claimed.extend(await queue.claim(conn, uuid.uuid4(), 500, 60.0))
 
-    payloads = await _event_payloads(database_url, pool, claim, 230)
-    events = [e for p in payloads for e in json.loads(p)]
-    assert len(claimed) == 230 and len(payloads) >= 3 and all(len(p.encode()) < 8000 for p in payloads)
-    assert sorted(e["id"] for e in events) == sorted(str(j.id) for j in claimed)
-    assert {(e["status"], e["progress"], e["message"]) for e in events} == {("processing", 0, None)}
+    assert await _ticks(database_url, pool, claim) == [""] and len(claimed) == 230
 
-
-async def test_events_trigger_stays_linear_after_small_statements(pool):
-    """The trigger's plan is cached from the first statements (one row each): it must still not join a later
-    statement's thousands of rows in nested loops (quadratic: about 30 s for 20,000 rows instead of under 1 s)."""
-    async with pool.acquire() as conn:
-        await conn.execute("INSERT INTO jobs (job_type) SELECT 'noop' FROM generate_series(1, 20000)")
-        for _ in range(3):
-            await conn.execute("UPDATE jobs SET progress = progress + 1 WHERE id = (SELECT id FROM jobs LIMIT 1)")
+    async def two_statements_in_one_transaction(conn) -> None:
         async with conn.transaction():
-            await conn.execute("SET LOCAL statement_timeout = '15s'")  # a complexity guard, not a speed target
-            assert await conn.execute("UPDATE jobs SET progress = 1") == "UPDATE 20000"
+            await conn.execute("UPDATE jobs SET progress = 10")
+            await conn.execute("UPDATE jobs SET progress = 20")
+
+    assert await _ticks(database_url, pool, two_statements_in_one_transaction) == [""]  # folded at commit
+
+
+async def _next(events: asyncio.Queue, timeout: float = 5.0) -> dict:
+    return await asyncio.wait_for(events.get(), timeout)
+
+
+async def test_event_hub_pushes_each_change_of_a_watched_job_and_nothing_else(pool, database_url):
+    watched, _ = await queue.enqueue(pool, build_job("noop", {}, default_max_attempts=1))
+    other, _ = await queue.enqueue(pool, build_job("noop", {}, default_max_attempts=1))
+    hub = EventHub(database_url, min_interval=0.01, idle_poll=30)
+    try:
+        async with hub.subscribe(str(watched)) as events:
+            first = await _next(events)  # the hub's first read: the state at subscription
+            assert (first["id"], first["status"], first["progress"], first["message"]) == (
+                str(watched),
+                "pending",
+                0,
+                None,
+            )
+            await pool.execute("UPDATE jobs SET progress = 50, progress_message = 'half' WHERE id = $1", watched)
+            assert (await _next(events))["progress"] == 50
+            reads = hub.reads
+            await pool.execute("UPDATE jobs SET progress = 70 WHERE id = $1", other)
+            await pool.execute("UPDATE jobs SET run_at = run_at WHERE id = $1", watched)  # no visible change
+            for _ in range(50):  # both ticks read
+                if hub.reads >= reads + 1 and events.empty():
+                    await asyncio.sleep(0.1)
+                    break
+                await asyncio.sleep(0.02)
+            assert events.empty() and hub.reads > reads
+            await pool.execute("UPDATE jobs SET status = 'cancelled', finished_at = now() WHERE id = $1", watched)
+            last = await _next(events)
+            assert (last["status"], last["progress"], last["message"]) == ("cancelled", 50, "half")
+        reads = hub.reads
+        await pool.execute("UPDATE jobs SET progress = 90 WHERE id = $1", other)
+        await asyncio.sleep(0.3)
+        assert hub.reads == reads  # no subscriber, no reads
+    finally:
+        await hub.close()
+
+
+async def test_event_hub_reads_again_after_its_connection_is_lost(pool, database_url):
+    job_id, _ = await queue.enqueue(pool, build_job("noop", {}, default_max_attempts=1))
+    hub = EventHub(database_url, min_interval=0.01, idle_poll=0.2)
+    try:
+        async with hub.subscribe(str(job_id)) as events:
+            await _next(events)
+            await pool.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", APPLICATION_NAME
+            )
+            await asyncio.sleep(0.1)
+            await pool.execute("UPDATE jobs SET progress = 30 WHERE id = $1", job_id)
+            assert (await _next(events, 10))["progress"] == 30
+    finally:
+        await hub.close()

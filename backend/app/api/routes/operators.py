@@ -101,8 +101,9 @@ def _sse(event: str, data: dict[str, Any]) -> str:
     responses={200: {"content": {"text/event-stream": {}}}, 404: {"description": "No such job"}},
 )
 async def job_events(job_id: uuid.UUID, request: Request, runtime: RuntimeDep) -> StreamingResponse:
-    """Server-Sent Events: `state` once with the job as it is, then `progress` and `status` events pushed by
-    LISTEN/NOTIFY as they happen; the stream ends when the job is completed, failed or cancelled."""
+    """Server-Sent Events: `state` once with the job as it is, then a `progress` or `status` event for each
+    change (changes closer together than the hub reads are folded into the latest); the stream ends when the
+    job is completed, failed or cancelled."""
     hub = request.app.state.events
     query = "SELECT status::text, progress, progress_message, error, result::text FROM jobs WHERE id = $1"
     if await runtime.pool.fetchrow(query, job_id) is None:
@@ -119,8 +120,11 @@ async def job_events(job_id: uuid.UUID, request: Request, runtime: RuntimeDep) -
                 except TimeoutError:
                     yield ": keep-alive\n\n"
                     continue
-                kind = "status" if event["status"] != last["status"] else "progress"
-                last = {"status": event["status"], "progress": event["progress"], "message": event["message"]}
+                now = {"status": event["status"], "progress": event["progress"], "message": event["message"]}
+                if now == last:
+                    continue  # the hub's first read for a new subscription: the state already sent
+                kind = "status" if now["status"] != last["status"] else "progress"
+                last = now
                 if kind == "status" and event["status"] in FINISHED:
                     row = await runtime.pool.fetchrow(query, job_id)
                     event = {**event, "error": row["error"], "result": json.loads(row["result"] or "null")}
