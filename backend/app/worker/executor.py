@@ -76,11 +76,10 @@ async def execute(
         return _failure(job, f"invalid params for {job.job_type!r}: {exc}", backoff, retryable=False)
 
     timeout = job.timeout_seconds or jt.timeout
-    loop = asyncio.get_running_loop()
     # The handler runs in this very task (no extra task per job): a stop request (cancel, timeout, shutdown,
     # lost lease) sets ctx.cancelled and, if the handler has not returned after `cancel_grace`, cancels it.
     ctx.bind_task(asyncio.current_task(), cancel_grace)
-    timer = loop.call_later(timeout, ctx.request_stop, TIMEOUT) if timeout else None
+    timer = asyncio.get_running_loop().call_later(timeout, ctx.request_stop, TIMEOUT) if timeout else None
     try:
         result = await jt.handler(ctx, params)
     except asyncio.CancelledError:

@@ -185,20 +185,13 @@ _CLAIM = (
 def _claimed(rows: list[Any]) -> list[ClaimedJob]:
     # The params of the whole batch are decoded in one call, as one JSON array: PostgreSQL wrote each of them
     # from a jsonb value, so each is valid JSON text, and one call saves the per-call cost of json.loads.
-    params = json.loads("[" + ",".join([r["params"] for r in rows]) + "]")
+    # Rows are unpacked by position, in the order of the claim's RETURNING list (the fields of ClaimedJob).
+    params = json.loads("[" + ",".join([r[4] for r in rows]) + "]")
     jobs = [
-        ClaimedJob(
-            id=r["id"],
-            job_type=r["job_type"],
-            queue=r["queue"],
-            priority=r["priority"],
-            params=p,
-            attempts=r["attempts"],
-            max_attempts=r["max_attempts"],
-            timeout_seconds=r["timeout_seconds"],
-            asset_id=r["asset_id"],
+        ClaimedJob(job_id, job_type, queue, priority, p, attempts, max_attempts, timeout, asset_id)
+        for (job_id, job_type, queue, priority, _, attempts, max_attempts, timeout, asset_id), p in zip(
+            rows, params, strict=True
         )
-        for r, p in zip(rows, params, strict=True)
     ]
     jobs.sort(key=lambda j: j.priority)
     return jobs
