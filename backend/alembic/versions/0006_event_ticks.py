@@ -2,8 +2,8 @@
 
 Events: the trigger of 0004/0005 captured every UPDATE's old and new rows in transition tables, joined them
 and built a JSON event for each row whose status or progress changed: about 3 µs of the database's CPU per
-claimed and per completed job (a seventh of its work per job on the hot path), spent whether or not any API
-process was listening. Now each UPDATE statement on ``jobs`` sends one empty notification on the events
+job, its claim and its completion together (a seventh of its work per job on the hot path), spent whether or
+not any API process was listening. Now each UPDATE statement on ``jobs`` sends one empty notification on the events
 channel (identical notifications of one transaction are folded into one), with no transition tables and no
 per-row work. The API's event hub, while it has subscribers, answers a tick by reading the state of the
 jobs it watches and pushes the changes it sees (``app/api/events.py``).
