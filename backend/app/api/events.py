@@ -8,7 +8,7 @@ so a busy queue (hundreds of statements a second) costs each listening API proce
 queries, and nothing at all when no one watches. Changes that land between two reads are folded into the
 latest state: a subscriber sees every state its job rests in long enough to be read, always the last.
 A read also runs every ``idle_poll`` seconds with no tick, in case one was missed (the LISTEN connection
-dropped and came back).
+dropped and came back). With no subscriber left, the hub stops listening until the next one comes.
 """
 
 from __future__ import annotations
@@ -41,13 +41,17 @@ class EventHub:
         self._last: dict[str, tuple[str, float, str | None]] = {}  # per watched job: the state last pushed
         self._tick = asyncio.Event()
         self._reader: asyncio.Task[None] | None = None
+        self._listening = False
         self.reads = 0  # state reads so far (for tests and metrics)
 
     async def _ensure_listening(self) -> None:
         async with self._lock:
             if self._conn is None or self._conn.is_closed():
                 self._conn = await asyncpg.connect(self._dsn, server_settings={"application_name": APPLICATION_NAME})
+                self._listening = False
+            if not self._listening:
                 await self._conn.add_listener(EVENTS_CHANNEL, self._on_tick)
+                self._listening = True
                 self._tick.set()  # anything may have changed while no one listened
             if self._reader is None or self._reader.done():
                 self._reader = asyncio.create_task(self._read_loop())
@@ -56,18 +60,29 @@ class EventHub:
         self._tick.set()
 
     async def _read_loop(self) -> None:
-        while self._subscribers:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._idle_poll):
-                    await self._tick.wait()
-            self._tick.clear()
-            try:
-                await self._read()
-            except Exception as exc:  # connection trouble of any kind: listen again on a new connection
-                log.warning("reading job states for event subscribers failed (%s); listening again", exc)
-                await asyncio.sleep(1.0)
-                await self._reconnect()
-            await asyncio.sleep(self._min_interval)
+        while True:
+            while self._subscribers:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self._idle_poll):
+                        await self._tick.wait()
+                self._tick.clear()
+                try:
+                    await self._read()
+                except Exception as exc:  # connection trouble of any kind: listen again on a new connection
+                    log.warning("reading job states for event subscribers failed (%s); listening again", exc)
+                    await asyncio.sleep(1.0)
+                    await self._reconnect()
+                await asyncio.sleep(self._min_interval)
+            async with self._lock:
+                if self._subscribers:
+                    continue  # someone subscribed while this loop was ending
+                # No one watches: stop listening, so that an idle API process is not sent every tick.
+                self._reader = None
+                if self._listening and self._conn is not None and not self._conn.is_closed():
+                    with contextlib.suppress(Exception):
+                        await self._conn.remove_listener(EVENTS_CHANNEL, self._on_tick)
+                self._listening = False
+                return
 
     async def _reconnect(self) -> None:
         conn, self._conn = self._conn, None

@@ -149,7 +149,12 @@ async def test_event_hub_pushes_each_change_of_a_watched_job_and_nothing_else(po
         reads = hub.reads
         await pool.execute("UPDATE jobs SET progress = 90 WHERE id = $1", other)
         await asyncio.sleep(0.3)
-        assert hub.reads == reads  # no subscriber, no reads
+        assert hub.reads == reads  # no subscriber, no reads, and no longer listening:
+        assert await hub._conn.fetchval("SELECT count(*) FROM pg_listening_channels()") == 0
+        async with hub.subscribe(str(other)) as events:  # until the next subscriber
+            assert (await _next(events))["progress"] == 90
+            await pool.execute("UPDATE jobs SET progress = 95 WHERE id = $1", other)
+            assert (await _next(events))["progress"] == 95
     finally:
         await hub.close()
 
