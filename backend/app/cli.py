@@ -214,32 +214,26 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from app.models import Job, JobStatus, newest_jobs
+
     settings = _settings(args)
+    try:
+        status = JobStatus(args.status) if args.status else None
+    except ValueError:
+        print(f"unknown status {args.status!r}; one of: {', '.join(JobStatus)}", file=sys.stderr)
+        return EXIT_USAGE
+    filters = [Job.status == status] if status else []
+    if args.job_type:
+        filters.append(Job.job_type == args.job_type)
 
     async def action(rt: Any) -> int:
-        # The listing index leaves running jobs out (migration 0006): the newest of the others, walked on it,
-        # merged with the newest running ones, found on the active index.
-        rows = await rt.pool.fetch(
-            """SELECT * FROM (
-                   (SELECT id, job_type, status::text, attempts, progress, created_at FROM jobs
-                    WHERE status <> 'processing'::job_status
-                      AND ($1::text IS NULL OR status::text = $1) AND ($2::text IS NULL OR job_type = $2)
-                    ORDER BY created_at DESC LIMIT $3)
-                   UNION ALL
-                   (SELECT id, job_type, status::text, attempts, progress, created_at FROM jobs
-                    WHERE status = 'processing'::job_status
-                      AND ($1::text IS NULL OR status::text = $1) AND ($2::text IS NULL OR job_type = $2)
-                    ORDER BY created_at DESC LIMIT $3)
-               ) newest ORDER BY created_at DESC LIMIT $3""",
-            args.status,
-            args.job_type,
-            args.limit,
-        )
+        async with rt.sessionmaker() as session:
+            jobs = (await session.scalars(newest_jobs(filters, status, args.limit))).all()
         print(f"{'id':36}  {'type':16} {'status':10} {'att':>3} {'prog':>5}  created")
-        for r in rows:
+        for j in jobs:
             print(
-                f"{r['id']}  {r['job_type'][:16]:16} {r['status']:10} {r['attempts']:>3} "
-                f"{r['progress']:>5.0f}  {r['created_at']:%Y-%m-%d %H:%M:%S}"
+                f"{j.id}  {j.job_type[:16]:16} {j.status.value:10} {j.attempts:>3} "
+                f"{j.progress:>5.0f}  {j.created_at:%Y-%m-%d %H:%M:%S}"
             )
         return EXIT_OK
 

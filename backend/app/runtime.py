@@ -17,6 +17,7 @@ import app.worker.handlers  # noqa: F401  (registers every job type)
 from app.core import db, migrations
 from app.core.config import Settings
 from app.core.storage import Storage
+from app.worker.dispatcher import JobType
 from app.worker.executor import Backoff
 from app.worker.worker import Worker, WorkerConfig
 
@@ -95,5 +96,7 @@ class Runtime:
         values.update({k: v for k, v in overrides.items() if v is not None})
         return WorkerConfig(**values)
 
-    def worker(self, **overrides: Any) -> Worker:
-        return Worker(self.pool, self.url, self.worker_config(**overrides), resources=self.resources())
+    def worker(self, registry: dict[str, JobType] | None = None, **overrides: Any) -> Worker:
+        """A worker on this runtime's pool: config `overrides`, dispatch table `registry` (default: the real one)."""
+        config = self.worker_config(**overrides)
+        return Worker(self.pool, self.url, config, resources=self.resources(), registry=registry)

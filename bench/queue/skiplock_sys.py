@@ -86,7 +86,6 @@ async def worker(dsn: str, opts: dict[str, Any], record: Any) -> tuple[Any, Any]
     from app.core.config import Settings
     from app.runtime import Runtime
     from app.worker.dispatcher import DISPATCH_TABLE
-    from app.worker.worker import Worker
 
     storage = Path(tempfile.mkdtemp(prefix="skiplock-bench-"))
     settings = Settings(database_url=dsn, worker_enabled=False, storage_dir=storage,
@@ -106,9 +105,8 @@ async def worker(dsn: str, opts: dict[str, Any], record: Any) -> tuple[Any, Any]
     if opts.get("uncapped"):  # experiment only: leave out job types with a concurrency cap
         registry = {k: v for k, v in registry.items() if not v.concurrency}
     registry[JOB_TYPE] = dataclasses.replace(real, handler=recorded_noop)
-    config = runtime.worker_config(concurrency=int(opts["concurrency"]), batch_size=int(opts["batch_size"]),
-                                   prefetch=int(opts.get("prefetch", 0)))
-    w = Worker(runtime.pool, runtime.url, config, resources=runtime.resources(), registry=registry)
+    w = runtime.worker(registry, concurrency=int(opts["concurrency"]), batch_size=int(opts["batch_size"]),
+                       prefetch=int(opts.get("prefetch", 0)))
 
     async def run() -> None:
         try:

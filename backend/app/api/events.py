@@ -42,7 +42,7 @@ class EventHub:
         self._tick = asyncio.Event()
         self._reader: asyncio.Task[None] | None = None
         self._listening = False
-        self.reads = 0  # state reads so far (for tests and metrics)
+        self.reads = 0  # state reads so far
 
     async def _ensure_listening(self) -> None:
         async with self._lock:

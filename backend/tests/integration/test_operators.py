@@ -137,7 +137,7 @@ async def test_event_hub_pushes_each_change_of_a_watched_job_and_nothing_else(po
             reads = hub.reads
             await pool.execute("UPDATE jobs SET progress = 70 WHERE id = $1", other)
             await pool.execute("UPDATE jobs SET run_at = run_at WHERE id = $1", watched)  # no visible change
-            for _ in range(50):  # both ticks read
+            for _ in range(50):  # until the hub has read after those ticks
                 if hub.reads >= reads + 1 and events.empty():
                     await asyncio.sleep(0.1)
                     break

@@ -3,7 +3,6 @@ as `failed` with the reason, and never hold up the other jobs written in the sam
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import uuid
 
@@ -11,8 +10,8 @@ from app.worker import queue
 from app.worker.acks import Acker
 from app.worker.dispatcher import DISPATCH_TABLE, NoParams, build_job
 from app.worker.executor import Outcome
-from app.worker.worker import Worker
 
+from tests.integration.test_worker import running_worker
 from tests.support.waiting import job_row, wait_status
 
 BAD_RESULTS = {
@@ -50,15 +49,10 @@ async def test_results_jsonb_cannot_hold_fail_their_job_and_the_rest_complete(ru
         for name in names
     }
     good = [(await queue.enqueue(pool, build_job("noop", {"k": i}, default_max_attempts=1)))[0] for i in range(20)]
-    worker = Worker(runtime.pool, runtime.url, runtime.worker_config(batch_size=50), registry=_registry())
-    task = asyncio.create_task(worker.run())
-    try:
+    async with running_worker(runtime, _registry(), batch_size=50):
         for job_id in good:
             await wait_status(pool, job_id, "completed", timeout=20)
         rows = {name: await wait_status(pool, ids[name], "failed", timeout=20) for name in names}
-    finally:
-        worker.stop()
-        await asyncio.wait_for(task, 30)
     assert "Out of range float values" in rows["nan_result"]["error"]
     assert "Out of range float values" in rows["inf_result"]["error"]
     assert "NUL character" in rows["nul_result"]["error"]

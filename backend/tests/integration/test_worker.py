@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 
 from app.worker import queue
 from app.worker.dispatcher import DISPATCH_TABLE, build_job
-from app.worker.worker import Worker
 
 from tests.support.waiting import job_row, wait_status, wait_until
 
@@ -18,8 +17,7 @@ from tests.support.waiting import job_row, wait_status, wait_until
 @asynccontextmanager
 async def running_worker(runtime, registry=None, **overrides):
     """A worker running in this process (config `overrides`, dispatch table `registry` or the real one)."""
-    config = runtime.worker_config(**overrides)
-    worker = Worker(runtime.pool, runtime.url, config, resources=runtime.resources(), registry=registry)
+    worker = runtime.worker(registry, **overrides)
     task = asyncio.create_task(worker.run())
     await wait_until(lambda: runtime.pool.fetchval("SELECT count(*) FROM workers WHERE id = $1", worker.id))
     try:

@@ -7,11 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, Select, func, select, text, union_all
+from sqlalchemy import ColumnElement, func, select
 
 from app.api.deps import RuntimeDep, SessionDep
 from app.core.db import raw_connection
-from app.models import Job, JobStatus
+from app.models import Job, JobStatus, newest_jobs
 from app.schemas import JobCreate, JobCreated, JobList, JobOut, ProcessOut
 from app.worker import queue
 from app.worker.dispatcher import UnknownJobType, build_job
@@ -90,32 +90,8 @@ async def list_jobs(
     if queue_name:
         filters.append(Job.queue == queue_name)
     total = await session.scalar(select(func.count()).select_from(Job).where(*filters))
-    rows = await session.scalars(_newest_first(filters, status_, limit, offset))
+    rows = await session.scalars(newest_jobs(filters, status_, limit, offset))
     return JobList(items=[JobOut.model_validate(j) for j in rows], total=total or 0)
-
-
-# The listing index leaves running jobs out (migration 0006): they are few, and the active index finds them.
-# The conditions are written out as SQL so that the planner sees the index's own predicate.
-_NOT_RUNNING = text("jobs.status <> 'processing'::job_status")
-_RUNNING = text("jobs.status = 'processing'::job_status")
-
-
-def _newest_first(
-    filters: list[ColumnElement[bool]], status_: JobStatus | None, limit: int, offset: int
-) -> Select[Any]:
-    """Jobs matching `filters`, newest first: the newest of the jobs that are not running (walked on the
-    listing index) merged with the newest of the running ones."""
-    order = (Job.created_at.desc(), Job.id)
-    if status_ is not None:
-        extra = _RUNNING if status_ == JobStatus.processing else _NOT_RUNNING
-        return select(Job).where(*filters, extra).order_by(*order).limit(limit).offset(offset)
-    branches = [
-        select(Job.id, Job.created_at).where(*filters, extra).order_by(*order).limit(offset + limit)
-        for extra in (_NOT_RUNNING, _RUNNING)
-    ]
-    merged = union_all(*branches).subquery()
-    page = select(merged.c.id).order_by(merged.c.created_at.desc(), merged.c.id).limit(limit).offset(offset)
-    return select(Job).where(Job.id.in_(page)).order_by(*order)
 
 
 def _id_range(prefix: str) -> tuple[uuid.UUID, uuid.UUID]:

@@ -122,7 +122,7 @@ async def job_events(job_id: uuid.UUID, request: Request, runtime: RuntimeDep) -
                     continue
                 now = {"status": event["status"], "progress": event["progress"], "message": event["message"]}
                 if now == last:
-                    continue  # the hub's first read for a new subscription: the state already sent
+                    continue  # a state already sent: the hub reads for each new subscription, maybe after us
                 kind = "status" if now["status"] != last["status"] else "progress"
                 last = now
                 if kind == "status" and event["status"] in FINISHED:
