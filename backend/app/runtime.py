@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-import app.worker.handlers  # noqa: F401  (registers every job type)
+import app.jobs  # noqa: F401  (registers every job type)
 from app.core import db, migrations
 from app.core.config import Settings
 from app.core.storage import Storage

@@ -67,7 +67,8 @@ class Parent:
 
     async def verify(self, n: int) -> list[str]:
         row = await self.conn.fetchrow(
-            "SELECT count(*) AS total, count(*) FILTER (WHERE status = 2) AS done FROM floor_jobs")
+            "SELECT count(*) AS total, count(*) FILTER (WHERE status = 2) AS done FROM floor_jobs"
+        )
         if row["total"] != n or row["done"] != n:
             return [f"database: {row['done']}/{row['total']} jobs done, expected {n}"]
         return []

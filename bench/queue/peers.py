@@ -56,8 +56,7 @@ class PgqueuerParent:
 
     async def verify(self, n: int) -> list[str]:
         left = await self.side.fetchval("SELECT count(*) FROM pgqueuer")
-        done = await self.side.fetchval(
-            "SELECT count(DISTINCT job_id) FROM pgqueuer_log WHERE status = 'successful'")
+        done = await self.side.fetchval("SELECT count(DISTINCT job_id) FROM pgqueuer_log WHERE status = 'successful'")
         problems = []
         if left:
             problems.append(f"database: {left} job(s) still in the pgqueuer table")
@@ -131,13 +130,15 @@ class ProcrastinateParent:
         await self.task.defer_async(**payload)
 
     async def unfinished(self) -> bool:
-        return bool(await self.side.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM procrastinate_jobs WHERE status <> 'succeeded')"))
+        return bool(
+            await self.side.fetchval("SELECT EXISTS (SELECT 1 FROM procrastinate_jobs WHERE status <> 'succeeded')")
+        )
 
     async def verify(self, n: int) -> list[str]:
         row = await self.side.fetchrow(
             """SELECT count(*) AS total, count(*) FILTER (WHERE status = 'succeeded') AS ok,
-                      count(*) FILTER (WHERE attempts > 1) AS retried FROM procrastinate_jobs""")
+                      count(*) FILTER (WHERE attempts > 1) AS retried FROM procrastinate_jobs"""
+        )
         problems = []
         if row["total"] != n or row["ok"] != n:
             problems.append(f"database: {row['ok']}/{row['total']} jobs succeeded, expected {n}")
@@ -164,8 +165,9 @@ async def procrastinate_worker(dsn: str, opts: dict[str, Any], record: Any) -> t
     inner: list[asyncio.Task[None]] = []
 
     async def run() -> None:
-        task = asyncio.ensure_future(app.run_worker_async(concurrency=concurrency, install_signal_handlers=False,
-                                                          listen_notify=True, wait=True))
+        task = asyncio.ensure_future(
+            app.run_worker_async(concurrency=concurrency, install_signal_handlers=False, listen_notify=True, wait=True)
+        )
         inner.append(task)
         try:
             await task

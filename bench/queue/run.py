@@ -63,21 +63,45 @@ def grids(quick: bool) -> dict[str, dict[str, Any]]:
             "floor": {"sweep": [{"batch_size": 1}, {"batch_size": 10}, {"batch_size": 100}], "latency": None},
         }
     return {
-        "skiplock": {"sweep": [{"concurrency": 50, "batch_size": 50}, {"concurrency": 100, "batch_size": 100},
-                               {"concurrency": 100, "batch_size": 100, "prefetch": 100},
-                               {"concurrency": 200, "batch_size": 100},
-                               {"concurrency": 250, "batch_size": 250, "prefetch": 250},
-                               {"concurrency": 500, "batch_size": 500, "prefetch": 500},
-                               {"concurrency": 500, "batch_size": 500, "prefetch": 1000}],
-                     # run once after the sweep for reference, never picked as the best setting
-                     "reference": [{"concurrency": 500, "batch_size": 500, "prefetch": 500, "result": "echo"}],
-                     "latency": None},
-        "pgqueuer": {"sweep": [{"batch_size": 10}, {"batch_size": 50}, {"batch_size": 100},
-                               {"batch_size": 250}, {"batch_size": 500}], "latency": None},
-        "procrastinate": {"sweep": [{"concurrency": 10}, {"concurrency": 30}, {"concurrency": 100}],
-                          "sweep_jobs": 4000, "latency": None},
-        "floor": {"sweep": [{"batch_size": 1}, {"batch_size": 10}, {"batch_size": 100}, {"batch_size": 250},
-                            {"batch_size": 500}], "latency": None},
+        "skiplock": {
+            "sweep": [
+                {"concurrency": 50, "batch_size": 50},
+                {"concurrency": 100, "batch_size": 100},
+                {"concurrency": 100, "batch_size": 100, "prefetch": 100},
+                {"concurrency": 200, "batch_size": 100},
+                {"concurrency": 250, "batch_size": 250, "prefetch": 250},
+                {"concurrency": 500, "batch_size": 500, "prefetch": 500},
+                {"concurrency": 500, "batch_size": 500, "prefetch": 1000},
+            ],
+            # run once after the sweep for reference, never picked as the best setting
+            "reference": [{"concurrency": 500, "batch_size": 500, "prefetch": 500, "result": "echo"}],
+            "latency": None,
+        },
+        "pgqueuer": {
+            "sweep": [
+                {"batch_size": 10},
+                {"batch_size": 50},
+                {"batch_size": 100},
+                {"batch_size": 250},
+                {"batch_size": 500},
+            ],
+            "latency": None,
+        },
+        "procrastinate": {
+            "sweep": [{"concurrency": 10}, {"concurrency": 30}, {"concurrency": 100}],
+            "sweep_jobs": 4000,
+            "latency": None,
+        },
+        "floor": {
+            "sweep": [
+                {"batch_size": 1},
+                {"batch_size": 10},
+                {"batch_size": 100},
+                {"batch_size": 250},
+                {"batch_size": 500},
+            ],
+            "latency": None,
+        },
     }
 
 
@@ -131,9 +155,16 @@ class Workers:
             out = str(self.tmp / f"{self.system}-{time.monotonic_ns()}-{i}.json")
             self.outs.append(out)
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, str(HERE / "worker.py"), self.system, "--dsn", self.dsn, "--out", out,
+                sys.executable,
+                str(HERE / "worker.py"),
+                self.system,
+                "--dsn",
+                self.dsn,
+                "--out",
+                out,
                 *[a for k, v in self.opts.items() for a in ("--opt", f"{k}={v}")],
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
             )
             self.procs.append(proc)
         for proc in self.procs:
@@ -204,8 +235,9 @@ async def enqueue_one_by_one(parent: Any, n: int) -> float:
     return n / (time.monotonic() - t0)
 
 
-async def drain(parent: Any, name: str, dsn: str, opts: dict[str, Any], procs: int, n: int, tmp: Path,
-                filled: bool) -> Trial:
+async def drain(
+    parent: Any, name: str, dsn: str, opts: dict[str, Any], procs: int, n: int, tmp: Path, filled: bool
+) -> Trial:
     if not filled:
         await parent.reset()
         await fill(parent, n)
@@ -221,8 +253,11 @@ async def drain(parent: Any, name: str, dsn: str, opts: dict[str, Any], procs: i
     problems += exactly_once(keys, range(n)) + await parent.verify(n)
     trial = Trial(procs, opts, n, seconds, problems)
     status = "OK" if not problems else "FAILED: " + "; ".join(problems)
-    print(f"  drain  {name:<13} procs={procs} {label(opts):<32} {n:>6} jobs {seconds:7.2f} s "
-          f"{trial.rate:9.0f} jobs/s  exactly-once {status}", flush=True)
+    print(
+        f"  drain  {name:<13} procs={procs} {label(opts):<32} {n:>6} jobs {seconds:7.2f} s "
+        f"{trial.rate:9.0f} jobs/s  exactly-once {status}",
+        flush=True,
+    )
     await parent.reset()
     return trial
 
@@ -230,8 +265,9 @@ async def drain(parent: Any, name: str, dsn: str, opts: dict[str, Any], procs: i
 LATENCY_WARMUP = 20  # jobs run before the measured ones, not counted
 
 
-async def latency(parent: Any, name: str, dsn: str, opts: dict[str, Any], n: int, tmp: Path,
-                  spacing: float = 0.010) -> tuple[dict[str, float], list[str]]:
+async def latency(
+    parent: Any, name: str, dsn: str, opts: dict[str, Any], n: int, tmp: Path, spacing: float = 0.010
+) -> tuple[dict[str, float], list[str]]:
     """Enqueue→start latency of n jobs, after LATENCY_WARMUP unmeasured ones: a system's first jobs pay
     one-time costs (each connection's first statements are planned, a trigger function compiled), which in
     a run of a few hundred jobs would be most of its p99."""
@@ -254,11 +290,19 @@ async def latency(parent: Any, name: str, dsn: str, opts: dict[str, Any], n: int
     keys, starts = workers.records()
     problems += exactly_once(keys, range(total)) + await parent.verify(total)
     lat = [(starts[k] - enqueued[k]) * 1000 for k in enqueued if k in starts and k >= LATENCY_WARMUP]
-    result = {"p50": percentile(lat, 50), "p95": percentile(lat, 95), "p99": percentile(lat, 99),
-              "max": max(lat, default=float("nan")), "n": len(lat)}
+    result = {
+        "p50": percentile(lat, 50),
+        "p95": percentile(lat, 95),
+        "p99": percentile(lat, 99),
+        "max": max(lat, default=float("nan")),
+        "n": len(lat),
+    }
     status = "OK" if not problems else "FAILED: " + "; ".join(problems)
-    print(f"  latency {name:<12} {label(opts):<32} p50 {result['p50']:.2f} ms  p95 {result['p95']:.2f} ms  "
-          f"p99 {result['p99']:.2f} ms  exactly-once {status}", flush=True)
+    print(
+        f"  latency {name:<12} {label(opts):<32} p50 {result['p50']:.2f} ms  p95 {result['p95']:.2f} ms  "
+        f"p99 {result['p99']:.2f} ms  exactly-once {status}",
+        flush=True,
+    )
     await parent.reset()
     return result, problems
 
@@ -291,8 +335,11 @@ async def bench_system(name: str, args: argparse.Namespace, grid: dict[str, Any]
             sweep_n = grid.get("sweep_jobs") or n
             sweep_n = min(sweep_n, n)
             res.enqueue_batch = await fill(parent, sweep_n)
-            print(f"  enqueue {name:<12} one by one {res.enqueue_one:9.0f} jobs/s   "
-                  f"batches of {ENQUEUE_CHUNK} {res.enqueue_batch:9.0f} jobs/s", flush=True)
+            print(
+                f"  enqueue {name:<12} one by one {res.enqueue_one:9.0f} jobs/s   "
+                f"batches of {ENQUEUE_CHUNK} {res.enqueue_batch:9.0f} jobs/s",
+                flush=True,
+            )
             filled = True
             # 2. drain: sweep settings with one process, then the best with two
             for opts in grid["sweep"]:
@@ -353,25 +400,30 @@ def report(results: dict[str, SystemResult], args: argparse.Namespace) -> tuple[
         return "| " + " | ".join([title, *cells, *ratios]) + " |"
 
     def best_rate(procs: int) -> Any:
-        return lambda r: (b.rate if (b := r.best(procs, n)) else None)
+        return lambda r: b.rate if (b := r.best(procs, n)) else None
 
     def lat(q: str) -> Any:
         return lambda r: r.latency.get(q)
 
     head = "| metric | " + " | ".join(cols) + " | " + " | ".join(f"Skiplock vs {s}" for s in ratio_to) + " |"
     sep = "|" + "---|" * (1 + len(cols) + len(ratio_to))
-    lines = [head, sep,
-             row("enqueue, batches of 1000 (jobs/s)", lambda r: r.enqueue_batch, fmt_rate),
-             row("enqueue, one by one (jobs/s)", lambda r: r.enqueue_one, fmt_rate),
-             row(f"drain {n:,} no-op jobs, 1 process (jobs/s, best setting)", best_rate(1), fmt_rate),
-             row(f"drain {n:,} no-op jobs, 2 processes (jobs/s)", best_rate(2), fmt_rate),
-             row("enqueue→start latency p50 (ms)", lat("p50"), lambda v: "—" if v is None else f"{v:.2f}", True),
-             row("enqueue→start latency p95 (ms)", lat("p95"), lambda v: "—" if v is None else f"{v:.2f}", True),
-             row("enqueue→start latency p99 (ms)", lat("p99"), lambda v: "—" if v is None else f"{v:.2f}", True),
-             row("exactly once, every run", lambda r: "yes" if not r.problems else "**NO**", str)]
+    lines = [
+        head,
+        sep,
+        row("enqueue, batches of 1000 (jobs/s)", lambda r: r.enqueue_batch, fmt_rate),
+        row("enqueue, one by one (jobs/s)", lambda r: r.enqueue_one, fmt_rate),
+        row(f"drain {n:,} no-op jobs, 1 process (jobs/s, best setting)", best_rate(1), fmt_rate),
+        row(f"drain {n:,} no-op jobs, 2 processes (jobs/s)", best_rate(2), fmt_rate),
+        row("enqueue→start latency p50 (ms)", lat("p50"), lambda v: "—" if v is None else f"{v:.2f}", True),
+        row("enqueue→start latency p95 (ms)", lat("p95"), lambda v: "—" if v is None else f"{v:.2f}", True),
+        row("enqueue→start latency p99 (ms)", lat("p99"), lambda v: "—" if v is None else f"{v:.2f}", True),
+        row("exactly once, every run", lambda r: "yes" if not r.problems else "**NO**", str),
+    ]
     lines.append("")
-    lines.append("Ratios are Skiplock ÷ peer for throughput and peer ÷ Skiplock for latency: above 1× Skiplock is "
-                 "better. “best setting” is the fastest one-process setting below; the two-process run uses it.")
+    lines.append(
+        "Ratios are Skiplock ÷ peer for throughput and peer ÷ Skiplock for latency: above 1× Skiplock is "
+        "better. “best setting” is the fastest one-process setting below; the two-process run uses it."
+    )
     lines.append("")
     lines.append("Every drain run (one row per run):")
     lines.append("")
@@ -379,14 +431,18 @@ def report(results: dict[str, SystemResult], args: argparse.Namespace) -> tuple[
     lines.append("|---|---|---|---|---|---|---|")
     for s in cols:
         for t in results[s].trials:
-            lines.append(f"| {s} | {t.procs} | {label(t.opts)} | {t.jobs:,} | {t.seconds:.2f} | {t.rate:,.0f} | "
-                         f"{'yes' if not t.problems else 'NO: ' + '; '.join(t.problems)} |")
+            lines.append(
+                f"| {s} | {t.procs} | {label(t.opts)} | {t.jobs:,} | {t.seconds:.2f} | {t.rate:,.0f} | "
+                f"{'yes' if not t.problems else 'NO: ' + '; '.join(t.problems)} |"
+            )
     lines.append("")
     for s in cols:
         lt = results[s].latency
         if lt:
-            lines.append(f"- {s}: latency measured at {label(results[s].latency_opts)}; "
-                         f"max {lt.get('max', float('nan')):.2f} ms over {lt.get('n', 0)} jobs")
+            lines.append(
+                f"- {s}: latency measured at {label(results[s].latency_opts)}; "
+                f"max {lt.get('max', float('nan')):.2f} ms over {lt.get('n', 0)} jobs"
+            )
     for s in cols:
         for note in results[s].notes:
             lines.append(f"- {s}: {note}")
@@ -401,28 +457,46 @@ def report(results: dict[str, SystemResult], args: argparse.Namespace) -> tuple[
             targets.append((title, ok, detail))
 
         if sk1 and pq1:
-            check("drain, 1 process ≥ 1.7× pgqueuer at its best batch size", sk1.rate >= 1.7 * pq1.rate,
-                  f"{sk1.rate:,.0f} vs {pq1.rate:,.0f} jobs/s ({label(pq1.opts)}) = {sk1.rate / pq1.rate:.2f}×")
+            check(
+                "drain, 1 process ≥ 1.7× pgqueuer at its best batch size",
+                sk1.rate >= 1.7 * pq1.rate,
+                f"{sk1.rate:,.0f} vs {pq1.rate:,.0f} jobs/s ({label(pq1.opts)}) = {sk1.rate / pq1.rate:.2f}×",
+            )
         else:
             check("drain, 1 process ≥ 1.7× pgqueuer at its best batch size", None, "not measured")
         if sk1 and fl1:
-            check("drain, 1 process ≥ 60% of the raw-SQL floor", sk1.rate >= 0.6 * fl1.rate,
-                  f"{sk1.rate:,.0f} vs {fl1.rate:,.0f} jobs/s ({label(fl1.opts)}) = {100 * sk1.rate / fl1.rate:.0f}%")
+            check(
+                "drain, 1 process ≥ 60% of the raw-SQL floor",
+                sk1.rate >= 0.6 * fl1.rate,
+                f"{sk1.rate:,.0f} vs {fl1.rate:,.0f} jobs/s ({label(fl1.opts)}) = {100 * sk1.rate / fl1.rate:.0f}%",
+            )
         else:
             check("drain, 1 process ≥ 60% of the raw-SQL floor", None, "not measured")
         p50, p99 = sk.latency.get("p50"), sk.latency.get("p99")
-        check("latency p50 ≤ 2 ms", None if p50 is None else p50 <= 2.0,
-              "not measured" if p50 is None else f"{p50:.2f} ms")
-        check("latency p99 ≤ 5 ms", None if p99 is None else p99 <= 5.0,
-              "not measured" if p99 is None else f"{p99:.2f} ms")
+        check(
+            "latency p50 ≤ 2 ms",
+            None if p50 is None else p50 <= 2.0,
+            "not measured" if p50 is None else f"{p50:.2f} ms",
+        )
+        check(
+            "latency p99 ≤ 5 ms",
+            None if p99 is None else p99 <= 5.0,
+            "not measured" if p99 is None else f"{p99:.2f} ms",
+        )
         if "pgqueuer" in results and sk.enqueue_one and results["pgqueuer"].enqueue_one:
             pq = results["pgqueuer"].enqueue_one
-            check("enqueue one by one ≥ pgqueuer's", sk.enqueue_one >= pq,
-                  f"{sk.enqueue_one:,.0f} vs {pq:,.0f} jobs/s = {sk.enqueue_one / pq:.2f}×")
+            check(
+                "enqueue one by one ≥ pgqueuer's",
+                sk.enqueue_one >= pq,
+                f"{sk.enqueue_one:,.0f} vs {pq:,.0f} jobs/s = {sk.enqueue_one / pq:.2f}×",
+            )
         else:
             check("enqueue one by one ≥ pgqueuer's", None, "not measured")
-        check("every job completed exactly once", not any(r.problems for r in results.values()),
-              "; ".join(f"{s}: {p}" for s, r in results.items() for p in r.problems) or "all runs verified")
+        check(
+            "every job completed exactly once",
+            not any(r.problems for r in results.values()),
+            "; ".join(f"{s}: {p}" for s, r in results.items() for p in r.problems) or "all runs verified",
+        )
     lines.append("")
     lines.append("Targets (Skiplock):")
     lines.append("")
@@ -446,15 +520,18 @@ async def machine() -> str:
         pg = await conn.fetchval("SHOW server_version")
         settings = await conn.fetch(
             "SELECT name, setting, unit FROM pg_settings WHERE name IN "
-            "('shared_buffers', 'synchronous_commit', 'fsync', 'max_connections') ORDER BY name")
+            "('shared_buffers', 'synchronous_commit', 'fsync', 'max_connections') ORDER BY name"
+        )
     finally:
         await conn.close()
     pg_settings = ", ".join(f"{r['name']}={r['setting']}{r['unit'] or ''}" for r in settings)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return (f"{os.cpu_count()} CPU cores ({cpu}), shared by PostgreSQL, the benchmark and the workers "
-            f"(load average {load} at the start); "
-            f"PostgreSQL {pg} on the same host ({pg_settings}); Python {platform.python_version()}, "
-            f"asyncpg {importlib.metadata.version('asyncpg')}; every worker process on {worker_loop()[0]}")
+    return (
+        f"{os.cpu_count()} CPU cores ({cpu}), shared by PostgreSQL, the benchmark and the workers "
+        f"(load average {load} at the start); "
+        f"PostgreSQL {pg} on the same host ({pg_settings}); Python {platform.python_version()}, "
+        f"asyncpg {importlib.metadata.version('asyncpg')}; every worker process on {worker_loop()[0]}"
+    )
 
 
 README_HEAD = """# Queue benchmark
@@ -526,8 +603,12 @@ async def main() -> int:
     parser.add_argument("--latency-jobs", type=int, help="jobs in the latency run (default 1000; --quick 100)")
     parser.add_argument("--quick", action="store_true", help="small smoke run, about a minute")
     parser.add_argument("--systems", default=",".join(ORDER), help="comma-separated subset of " + ",".join(ORDER))
-    parser.add_argument("--readme", action=argparse.BooleanOptionalAction, default=None,
-                        help="rewrite README.md with the results (default: on for full runs)")
+    parser.add_argument(
+        "--readme",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="rewrite README.md with the results (default: on for full runs)",
+    )
     parser.add_argument("--json", help="also write raw results to this file")
     args = parser.parse_args()
     args.jobs = args.jobs or (2000 if args.quick else 20000)
@@ -550,26 +631,58 @@ async def main() -> int:
     took = time.monotonic() - started
     host += f"; load average {', '.join(f'{x:.1f}' for x in os.getloadavg())} at the end"
     table, targets = report(results, args)
-    command = "python bench/queue/run.py" + (" --quick" if args.quick else "") + \
-        ("" if args.jobs == (2000 if args.quick else 20000) else f" --jobs {args.jobs}")
+    command = (
+        "python bench/queue/run.py"
+        + (" --quick" if args.quick else "")
+        + ("" if args.jobs == (2000 if args.quick else 20000) else f" --jobs {args.jobs}")
+    )
     versions = ", ".join(f"{s} {results[s].version}" for s in results)
     print("\n" + table + "\n", flush=True)
     if write_readme:
         stamp = time.strftime("%Y-%m-%d %H:%M %Z")
-        body = (README_HEAD + f"\n## Results\n\nCommand: `{command}` ({stamp}, took {took / 60:.1f} min)\n\n"
-                f"Machine: {host}.\n\nVersions: {versions}.\n\n{table}\n")
+        body = (
+            README_HEAD + f"\n## Results\n\nCommand: `{command}` ({stamp}, took {took / 60:.1f} min)\n\n"
+            f"Machine: {host}.\n\nVersions: {versions}.\n\n{table}\n"
+        )
         (HERE / "README.md").write_text(body)
         print(f"wrote {HERE / 'README.md'}")
     if args.json:
-        Path(args.json).write_text(json.dumps({s: {
-            "enqueue_batch": r.enqueue_batch, "enqueue_one": r.enqueue_one, "latency": r.latency,
-            "trials": [{"procs": t.procs, "opts": t.opts, "jobs": t.jobs, "seconds": t.seconds, "rate": t.rate,
-                        "problems": t.problems} for t in r.trials], "problems": r.problems}
-            for s, r in results.items()}, indent=2))
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    s: {
+                        "enqueue_batch": r.enqueue_batch,
+                        "enqueue_one": r.enqueue_one,
+                        "latency": r.latency,
+                        "trials": [
+                            {
+                                "procs": t.procs,
+                                "opts": t.opts,
+                                "jobs": t.jobs,
+                                "seconds": t.seconds,
+                                "rate": t.rate,
+                                "problems": t.problems,
+                            }
+                            for t in r.trials
+                        ],
+                        "problems": r.problems,
+                    }
+                    for s, r in results.items()
+                },
+                indent=2,
+            )
+        )
     failed = [f"{s}: {p}" for s, r in results.items() for p in r.problems]
     if failed:
-        print("\n" + "!" * 78 + "\nFAILED: not every job ran exactly once (or a run broke):\n  "
-              + "\n  ".join(failed) + "\n" + "!" * 78, file=sys.stderr)
+        print(
+            "\n"
+            + "!" * 78
+            + "\nFAILED: not every job ran exactly once (or a run broke):\n  "
+            + "\n  ".join(failed)
+            + "\n"
+            + "!" * 78,
+            file=sys.stderr,
+        )
         return 1
     print(f"all runs verified: every job completed exactly once ({took:.0f} s)")
     return 0

@@ -32,7 +32,7 @@ class Parent:
         await asyncio.to_thread(migrations.upgrade, dsn)
 
     async def open(self, dsn: str) -> None:
-        import app.worker.handlers  # noqa: F401  (registers noop)
+        import app.jobs  # noqa: F401  (registers noop)
         from app.worker import queue
         from app.worker.dispatcher import build_job
 
@@ -52,8 +52,11 @@ class Parent:
         await self._queue.enqueue(self.conn, self._job(payload))
 
     async def unfinished(self) -> bool:
-        return bool(await self.conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM jobs WHERE status <> 'completed' AND job_type = $1)", JOB_TYPE))
+        return bool(
+            await self.conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM jobs WHERE status <> 'completed' AND job_type = $1)", JOB_TYPE
+            )
+        )
 
     async def verify(self, n: int) -> list[str]:
         row = await self.conn.fetchrow(
@@ -88,8 +91,9 @@ async def worker(dsn: str, opts: dict[str, Any], record: Any) -> tuple[Any, Any]
     from app.worker.dispatcher import DISPATCH_TABLE
 
     storage = Path(tempfile.mkdtemp(prefix="skiplock-bench-"))
-    settings = Settings(database_url=dsn, worker_enabled=False, storage_dir=storage,
-                        db_pool_size=int(opts.get("pool", 10)))
+    settings = Settings(
+        database_url=dsn, worker_enabled=False, storage_dir=storage, db_pool_size=int(opts.get("pool", 10))
+    )
     runtime = await Runtime.start(settings, migrate=False)
 
     real = DISPATCH_TABLE[JOB_TYPE]
@@ -105,8 +109,12 @@ async def worker(dsn: str, opts: dict[str, Any], record: Any) -> tuple[Any, Any]
     if opts.get("uncapped"):  # experiment only: leave out job types with a concurrency cap
         registry = {k: v for k, v in registry.items() if not v.concurrency}
     registry[JOB_TYPE] = dataclasses.replace(real, handler=recorded_noop)
-    w = runtime.worker(registry, concurrency=int(opts["concurrency"]), batch_size=int(opts["batch_size"]),
-                       prefetch=int(opts.get("prefetch", 0)))
+    w = runtime.worker(
+        registry,
+        concurrency=int(opts["concurrency"]),
+        batch_size=int(opts["batch_size"]),
+        prefetch=int(opts.get("prefetch", 0)),
+    )
 
     async def run() -> None:
         try:

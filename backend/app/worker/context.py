@@ -11,7 +11,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any, Protocol, TypeVar
 
-from app.worker.dispatcher import JobCancelled
+from app.worker.errors import JobCancelled
 
 T = TypeVar("T")
 

@@ -5,23 +5,16 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
 
+from app.worker.context import JobContext
 from app.worker.cron import CronSchedule
+from app.worker.errors import JobCancelled, PermanentJobError
 from app.worker.queue import NewJob
 
-if TYPE_CHECKING:
-    from app.worker.context import JobContext
-
-
-class PermanentJobError(Exception):
-    """Raised by a handler for bad input: the job fails at once, without retry. Say what to fix."""
-
-
-class JobCancelled(Exception):
-    """Raised by a handler when it stops because its job was cancelled."""
+__all__ = ["DISPATCH_TABLE", "JobCancelled", "JobType", "PermanentJobError", "UnknownJobType", "job_type"]
 
 
 class UnknownJobType(LookupError):
@@ -37,7 +30,7 @@ class NoParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-Handler = Callable[["JobContext", Any], Awaitable[dict[str, Any] | None]]
+Handler = Callable[[JobContext, Any], Awaitable[dict[str, Any] | None]]
 H = TypeVar("H", bound=Handler)
 
 

@@ -15,7 +15,8 @@ from typing import Any, Literal, NamedTuple
 from pydantic import ValidationError
 
 from app.worker.context import JobContext
-from app.worker.dispatcher import DISPATCH_TABLE, JobCancelled, JobType, PermanentJobError, UnknownJobType
+from app.worker.dispatcher import DISPATCH_TABLE, JobType, UnknownJobType
+from app.worker.errors import JobCancelled, PermanentJobError
 from app.worker.queue import ClaimedJob
 
 log = logging.getLogger(__name__)

@@ -25,8 +25,15 @@ import pytest
 BACKEND = Path(__file__).resolve().parents[2]
 DOCS = BACKEND.parent / "docs"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 DESKTOP = {"width": 1440, "height": 1000}
 PHONE = {"width": 390, "height": 844}
 
@@ -55,14 +62,24 @@ def server(chromium_path: str, database_url: str, tmp_path_factory: pytest.TempP
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("HANDLER_MODULES", "WORKER_QUEUES")}
     env.update(
-        DATABASE_URL=database_url, STORAGE_DIR=str(work / "storage"), PYTHONPATH=str(BACKEND) + os.pathsep +
-        env.get("PYTHONPATH", ""), WORKER_ENABLED="true", WORKER_CONCURRENCY="4", WORKER_POLL_INTERVAL="0.2",
-        LEASE_SECONDS="3", REAPER_INTERVAL_SECONDS="1", RETRY_BACKOFF_BASE="0.05", RETRY_BACKOFF_MAX="0.2",
-        SHUTDOWN_GRACE_SECONDS="1", LOG_LEVEL="WARNING", MAX_UPLOAD_BYTES=str(8 * 1024 * 1024),
+        DATABASE_URL=database_url,
+        STORAGE_DIR=str(work / "storage"),
+        PYTHONPATH=str(BACKEND) + os.pathsep + env.get("PYTHONPATH", ""),
+        WORKER_ENABLED="true",
+        WORKER_CONCURRENCY="4",
+        WORKER_POLL_INTERVAL="0.2",
+        LEASE_SECONDS="3",
+        REAPER_INTERVAL_SECONDS="1",
+        RETRY_BACKOFF_BASE="0.05",
+        RETRY_BACKOFF_MAX="0.2",
+        SHUTDOWN_GRACE_SECONDS="1",
+        LOG_LEVEL="WARNING",
+        MAX_UPLOAD_BYTES=str(8 * 1024 * 1024),
     )
     log = open(work / "server.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "-m", "tests.e2e.serve", str(port)], cwd=work, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.e2e.serve", str(port)], cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 40

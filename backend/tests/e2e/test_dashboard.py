@@ -47,7 +47,8 @@ def selected_job(page: Page, other_than: str | None = None) -> str:
     """The id of the job open in the detail panel (the page keeps it in its URL)."""
     page.wait_for_function(
         "(other) => { const m = location.search.match(/job=([0-9a-f-]{36})/); return m && m[1] !== other; }",
-        arg=other_than)
+        arg=other_than,
+    )
     return re.search(r"job=([0-9a-f-]{36})", page.url).group(1)  # type: ignore[union-attr]
 
 
@@ -65,7 +66,8 @@ def png_bytes() -> bytes:
 
 def images_loaded(page: Page, selector: str) -> bool:
     return page.locator(selector).evaluate_all(
-        "imgs => imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0)")
+        "imgs => imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0)"
+    )
 
 
 def test_dashboard_loads_and_shows_jobs_workers_and_charts(page: Page, api: httpx.Client) -> None:
@@ -118,7 +120,9 @@ def test_new_job_form_shows_the_job_and_its_progress_bar_moves_to_completed(page
     bar = "#detail-progress [role=progressbar]"
     page.wait_for_function(  # the bar moves while the job runs (Server-Sent Events)...
         f"() => {{ const v = Number(document.querySelector('{bar}')?.getAttribute('aria-valuenow'));"
-        " return v > 0 && v < 100; }", timeout=10_000)
+        " return v > 0 && v < 100; }",
+        timeout=10_000,
+    )
     expect(page.locator(f'tr[data-id="{job_id}"] .badge')).to_have_text("processing")
     expect(page.locator("#detail-body .badge.st-completed")).to_be_visible(timeout=15_000)  # ...to the end
     expect(page.locator(bar)).to_have_attribute("aria-valuenow", "100")
@@ -148,8 +152,9 @@ def test_uploads_show_clip_thumbnails_and_before_after_views(page: Page, api: ht
     video_job = selected_job(page)
     expect(page.locator(f'tr[data-id="{video_job}"]')).to_be_visible()
     expect(page.locator("#detail-body .clips img").first).to_be_visible(timeout=20_000)
-    page.wait_for_function("() => [...document.querySelectorAll('#detail-body .clips img')]"
-                           ".every(i => i.complete && i.naturalWidth > 0)")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#detail-body .clips img')].every(i => i.complete && i.naturalWidth > 0)"
+    )
     clips = api.get(f"/jobs/{video_job}").json()["result"]["variants"]
     expect(page.locator("#detail-body .clip")).to_have_count(len(clips))
 
@@ -159,8 +164,9 @@ def test_uploads_show_clip_thumbnails_and_before_after_views(page: Page, api: ht
     image_job = selected_job(page, other_than=video_job)
     assert image_job != video_job
     expect(page.locator("#detail-body .compare img.after")).to_be_visible(timeout=30_000)
-    page.wait_for_function("() => [...document.querySelectorAll('#detail-body .compare img')]"
-                           ".every(i => i.complete && i.naturalWidth > 0)")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#detail-body .compare img')].every(i => i.complete && i.naturalWidth > 0)"
+    )
     expect(page.get_by_alt_text(re.compile("^Before"))).to_be_visible()
     # The panel may re-render once as the job's final state arrives; the slider must work on what is shown.
     for _ in range(3):
@@ -208,8 +214,9 @@ def test_cancel_and_retry_from_the_page(page: Page, api: httpx.Client) -> None:
 def test_filters_and_search_show_only_matching_rows(page: Page, api: httpx.Client) -> None:
     done = [enqueue(api, "noop", {"n": i}) for i in range(3)]
     failed = [enqueue(api, "fail", {"permanent": True}) for _ in range(2)]
-    later = enqueue(api, "noop", {"later": True}, queue="reports",
-                    run_at="2999-01-01T00:00:00Z")  # stays pending, on its own queue
+    later = enqueue(
+        api, "noop", {"later": True}, queue="reports", run_at="2999-01-01T00:00:00Z"
+    )  # stays pending, on its own queue
     for job_id in done:
         wait_status(api, job_id, "completed")
     for job_id in failed:
@@ -272,16 +279,23 @@ def test_phone_layout_fits_and_opens_details(phone_page: Page, api: httpx.Client
     page.goto("/dashboard")
     expect(rows(page)).to_have_count(5)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    assert page.evaluate("(() => { const w = document.querySelector('#jobs .table-wrap');"
-                         " return w.scrollWidth <= w.clientWidth + 1; })()")
+    assert page.evaluate(
+        "(() => { const w = document.querySelector('#jobs .table-wrap');"
+        " return w.scrollWidth <= w.clientWidth + 1; })()"
+    )
     expect(page.locator(f'tr[data-id="{job_id}"] .col-progress [role=progressbar]')).to_be_visible()
     page.locator(f'tr[data-id="{job_id}"] button[data-open]').click()
     expect(page.locator("#detail-body pre.error")).to_contain_text("no space left")
     expect(page.locator("#detail")).to_be_in_viewport()
 
 
-def test_screenshots_for_the_docs(browser, server: str, api: httpx.Client, screenshots: Path | None,  # type: ignore[no-untyped-def]
-                                  tmp_path: Path) -> None:
+def test_screenshots_for_the_docs(
+    browser,
+    server: str,
+    api: httpx.Client,
+    screenshots: Path | None,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
     if screenshots is None:
         pytest.skip("set SKIPLOCK_SCREENSHOTS=1 to write docs/dashboard.png and docs/dashboard-mobile.png")
     for i in range(8):

@@ -104,8 +104,8 @@ async def test_training_precision_and_device_are_checked(client):
     import typing
 
     import torch
+    from app.jobs.training import TrainingParams
     from app.ml.train import AMP_MODES
-    from app.worker.handlers.training import TrainingParams
 
     assert typing.get_args(TrainingParams.model_fields["amp"].annotation) == AMP_MODES  # one list of modes
     response = await client.post("/jobs", json={"job_type": "training", "params": {"amp": "fp8"}})

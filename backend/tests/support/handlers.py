@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from app.worker.context import JobContext
-from app.worker.dispatcher import job_type
+from app.worker import JobContext, job_type
 from pydantic import BaseModel
 
 

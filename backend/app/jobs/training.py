@@ -10,8 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from app.models import Dataset, MLModel
-from app.worker.context import JobContext
-from app.worker.dispatcher import JobCancelled, PermanentJobError, job_type
+from app.worker import JobCancelled, JobContext, PermanentJobError, job_type
 
 
 class SyntheticDataParams(BaseModel):
@@ -209,7 +208,7 @@ async def training(ctx: JobContext, params: TrainingParams) -> dict[str, Any]:
     description="Continues training an existing model on a dataset.",
 )
 async def fine_tuning(ctx: JobContext, params: FineTuningParams) -> dict[str, Any]:
-    from app.worker.handlers.restoration import model_file
+    from app.jobs.documents import model_file
 
     path, model_id = await model_file(ctx, params.model_id)
     return await _train(ctx, params, path, model_id)

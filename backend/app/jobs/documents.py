@@ -9,10 +9,9 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlalchemy import Float, cast, select
 
+from app.jobs.assets import artifact_url, job_asset
 from app.models import MLModel
-from app.worker.context import JobContext
-from app.worker.dispatcher import JobCancelled, PermanentJobError, job_type
-from app.worker.handlers.assets import artifact_url, job_asset
+from app.worker import JobCancelled, JobContext, PermanentJobError, job_type
 
 MAX_PIXELS = 60_000_000
 

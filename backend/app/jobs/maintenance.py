@@ -7,9 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from app.worker import queue
-from app.worker.context import JobContext
-from app.worker.dispatcher import job_type
+from app.worker import JobContext, job_type, queue
 
 
 class PruneParams(BaseModel):

@@ -7,8 +7,7 @@ from pathlib import Path
 
 from app.core.storage import Storage
 from app.models import Asset
-from app.worker.context import JobContext
-from app.worker.dispatcher import PermanentJobError
+from app.worker import JobContext, PermanentJobError
 
 
 async def job_asset(ctx: JobContext, asset_id: uuid.UUID | None = None) -> tuple[Asset, Path]:

@@ -11,8 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
-from app.worker.context import JobContext
-from app.worker.dispatcher import NoParams, PermanentJobError, job_type
+from app.worker import JobContext, NoParams, PermanentJobError, job_type
 
 
 class NoopParams(BaseModel):

@@ -8,10 +8,9 @@ from typing import Any
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import delete, select
 
+from app.jobs.assets import artifact_url, job_asset
 from app.models import Clip
-from app.worker.context import JobContext
-from app.worker.dispatcher import JobCancelled, PermanentJobError, job_type
-from app.worker.handlers.assets import artifact_url, job_asset
+from app.worker import JobCancelled, JobContext, PermanentJobError, job_type
 
 
 class CutAnalysisParams(BaseModel):
