@@ -21,8 +21,9 @@ TYPES = {
 WEB_FILES = sorted(p.relative_to(WEB_DIR).as_posix() for p in WEB_DIR.rglob("*") if p.is_file())
 
 
-def test_the_dashboard_folder_holds_only_known_file_types() -> None:
+def test_the_dashboard_is_a_page_and_its_script_modules_under_js() -> None:
     assert "index.html" in WEB_FILES
+    assert "js/main.js" in WEB_FILES
     assert all(Path(name).suffix in TYPES for name in WEB_FILES), WEB_FILES
 
 
