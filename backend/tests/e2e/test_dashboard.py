@@ -275,8 +275,15 @@ def test_filters_and_search_show_only_matching_rows(page: Page, api: httpx.Clien
     page.get_by_role("button", name="Clear").click()
     page.locator("#summary [data-status=completed]").click()  # the status counts in the header filter too
     expect(rows(page)).to_have_count(3)
-    expect(page.locator("#summary [data-status=completed]")).to_have_attribute("aria-pressed", "true")
+    chip = page.locator("#summary [data-status=completed]")
+    expect(chip).to_have_attribute("aria-pressed", "true")
     expect(page.locator("#f-status")).to_have_value("completed")
+
+    # The next statistics refresh changes the count on the same chip, which keeps keyboard focus.
+    pressed = chip.element_handle()
+    wait_status(api, enqueue(api, "noop", {"n": 3}), "completed")
+    expect(chip.locator(".n")).to_have_text("4", timeout=15_000)
+    assert pressed.evaluate("el => el.isConnected && document.activeElement === el")
 
 
 def test_paging_with_limit_and_offset(page: Page, api: httpx.Client) -> None:

@@ -43,11 +43,18 @@ function queueRows(stats) {
   return [...byQueue.values()].sort((a, b) => a.queue.localeCompare(b.queue));
 }
 
+/** The jobs-by-status chips: drawn once, then their counts change in place (a focused chip keeps focus). */
 export function renderSummary(byStatus) {
   const list = $("summary");
-  list.innerHTML = STATUSES.map((s) => `
-    <li><button type="button" class="chip st-${s}" data-status="${s}" aria-pressed="${state.filters.status === s}"
-      title="Show only ${s} jobs"><span class="n">${(byStatus[s] || 0).toLocaleString()}</span> ${s}</button></li>`).join("");
+  if (!list.children.length) {
+    list.innerHTML = STATUSES.map((s) => `
+      <li><button type="button" class="chip st-${s}" data-status="${s}" aria-pressed="false"
+        title="Show only ${s} jobs"><span class="n"></span> ${s}</button></li>`).join("");
+  }
+  for (const chip of list.querySelectorAll("[data-status]")) {
+    chip.querySelector(".n").textContent = (byStatus[chip.dataset.status] || 0).toLocaleString();
+  }
+  markStatusFilter();
 }
 
 /** Press the chip of the status the table is filtered by (and no other), keeping the counts on them. */
