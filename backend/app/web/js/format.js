@@ -1,5 +1,5 @@
 // Values as text (ages, times) and the small HTML fragments that the jobs table and the job detail both show:
-// status badges, progress bars, relative times. Every value put into HTML goes through esc().
+// status badges, progress bars, relative times. esc() makes any text safe to put into HTML.
 
 import { FINISHED } from "./state.js";
 
