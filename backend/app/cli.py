@@ -173,16 +173,18 @@ async def _follow(rt: Any, job_id: uuid.UUID) -> int:
         row = await rt.pool.fetchrow(
             "SELECT status::text, progress, progress_message, error FROM jobs WHERE id=$1", job_id
         )
-        state = (row["status"], round(row["progress"]), row["progress_message"])
-        if state != last and sys.stderr.isatty() or row["status"] in ("completed", "failed", "cancelled"):
+        finished = row["status"] in ("completed", "failed", "cancelled")
+        # A progress message describes work in flight; once the job has ended it would be stale (the last
+        # report before the end), so the final line shows the status alone and blanks the old message.
+        message = "" if finished else (row["progress_message"] or "")[:40]
+        state = (row["status"], round(row["progress"]), message)
+        if state != last and sys.stderr.isatty() or finished:
             filled = int(row["progress"] / 5)
-            sys.stderr.write(
-                f"\r[{'#' * filled}{'.' * (20 - filled)}] {row['progress']:5.1f}% "
-                f"{row['status']:<10} {(row['progress_message'] or '')[:40]:<40}"
-            )
+            line = f"[{'#' * filled}{'.' * (20 - filled)}] {row['progress']:5.1f}% {row['status']:<10} {message:<40}"
+            sys.stderr.write("\r" + line)
             sys.stderr.flush()
             last = state
-        if row["status"] in ("completed", "failed", "cancelled"):
+        if finished:
             sys.stderr.write("\n")
             if row["error"]:
                 print(row["error"], file=sys.stderr)
