@@ -1,4 +1,4 @@
-"""SQLAlchemy models. The schema itself is owned by the Alembic migrations in `backend/alembic/`."""
+"""SQLAlchemy models. The schema itself is owned by the Alembic migrations in `app/migrations/`."""
 
 from __future__ import annotations
 

@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.db import plain_url
 
-ALEMBIC_DIR = Path(__file__).resolve().parents[2] / "alembic"
+# Inside the package, so an installed copy (not only a checkout) finds its migrations.
+ALEMBIC_DIR = Path(__file__).resolve().parents[1] / "migrations"
 
 
 def alembic_config(url: str) -> Config:
