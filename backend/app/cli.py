@@ -1,4 +1,4 @@
-"""Command line: `python -m app serve|worker|migrate|enqueue|show|list|cancel|retry|stats`."""
+"""Command line: `python -m app serve|worker|migrate|enqueue|show|list|cancel|retry|stats|settings`."""
 
 from __future__ import annotations
 
@@ -324,6 +324,13 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return asyncio.run(_with_runtime(settings, action))
 
 
+def cmd_settings(args: argparse.Namespace) -> int:
+    from app.core.settings_view import effective, markdown_table
+
+    sys.stdout.write(markdown_table() if args.markdown else effective(get_settings()))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m app",
@@ -371,6 +378,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--minutes", type=int, default=15, help="window for durations (default 15)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("settings", help="print the settings in effect, one VARIABLE=value a line")
+    p.add_argument("--markdown", action="store_true", help="print the README's table of every setting instead")
+    p.set_defaults(func=cmd_settings)
 
     for name, func, text in (("cancel", cmd_cancel, "cancel a job"), ("retry", cmd_retry, "re-queue a failed job")):
         p = sub.add_parser(name, help=text)
