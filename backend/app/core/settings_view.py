@@ -52,7 +52,7 @@ def _shown_value(name: str, value: Any) -> str:
         parts = urlsplit(value)
         if parts.password:  # never print a password
             netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-            return urlunsplit(parts._replace(netloc=netloc))
+            return str(urlunsplit(parts._replace(netloc=netloc)))
     return "" if value is None else str(value)
 
 
