@@ -44,7 +44,8 @@ def _zone(name: str | None) -> tzinfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise InvalidSchedule(
-            f"unknown time zone {name!r}: use an IANA name such as 'Europe/Berlin' or 'UTC'"
+            f"unknown time zone {name!r}: use an IANA name such as 'Europe/Berlin' or 'UTC' (where the system"
+            " has no time-zone database, install the tzdata package)"
         ) from None
 
 
