@@ -52,6 +52,13 @@ def test_month_and_weekday_names_in_any_case():
     assert fired(by_name, at(2026, 4, 1), at(2026, 4, 8), HOUR) == []  # April is not in JAN-MAR
 
 
+def test_last_day_of_month_and_nth_weekday():
+    assert CronSchedule.parse("0 12 L * *").latest_tick(at(2026, 2, 28, 12, 30), HOUR) == at(2026, 2, 28, 12)
+    first_monday = CronSchedule.parse("0 12 * * MON#1")
+    assert first_monday.latest_tick(at(2026, 6, 1, 12, 30), HOUR) == at(2026, 6, 1, 12)
+    assert first_monday.next_tick(at(2026, 6, 1, 12)) == at(2026, 7, 6, 12)
+
+
 @pytest.mark.parametrize(
     ("alias", "now", "tick"),
     [
