@@ -1,4 +1,4 @@
-"""Command line: `python -m app serve|worker|migrate|enqueue|show|list|cancel|retry|stats`."""
+"""Command line: `python -m app serve|worker|migrate|enqueue|show|list|cancel|retry|stats|settings`."""
 
 from __future__ import annotations
 
@@ -173,16 +173,18 @@ async def _follow(rt: Any, job_id: uuid.UUID) -> int:
         row = await rt.pool.fetchrow(
             "SELECT status::text, progress, progress_message, error FROM jobs WHERE id=$1", job_id
         )
-        state = (row["status"], round(row["progress"]), row["progress_message"])
-        if state != last and sys.stderr.isatty() or row["status"] in ("completed", "failed", "cancelled"):
+        finished = row["status"] in ("completed", "failed", "cancelled")
+        # A progress message describes work in flight; once the job has ended it would be stale (the last
+        # report before the end), so the final line shows the status alone and blanks the old message.
+        message = "" if finished else (row["progress_message"] or "")[:40]
+        state = (row["status"], round(row["progress"]), message)
+        if state != last and sys.stderr.isatty() or finished:
             filled = int(row["progress"] / 5)
-            sys.stderr.write(
-                f"\r[{'#' * filled}{'.' * (20 - filled)}] {row['progress']:5.1f}% "
-                f"{row['status']:<10} {(row['progress_message'] or '')[:40]:<40}"
-            )
+            line = f"[{'#' * filled}{'.' * (20 - filled)}] {row['progress']:5.1f}% {row['status']:<10} {message:<40}"
+            sys.stderr.write("\r" + line)
             sys.stderr.flush()
             last = state
-        if row["status"] in ("completed", "failed", "cancelled"):
+        if finished:
             sys.stderr.write("\n")
             if row["error"]:
                 print(row["error"], file=sys.stderr)
@@ -322,6 +324,13 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return asyncio.run(_with_runtime(settings, action))
 
 
+def cmd_settings(args: argparse.Namespace) -> int:
+    from app.core.settings_view import effective, markdown_table
+
+    sys.stdout.write(markdown_table() if args.markdown else effective(get_settings()))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m app",
@@ -369,6 +378,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--minutes", type=int, default=15, help="window for durations (default 15)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("settings", help="print the settings in effect, one VARIABLE=value a line")
+    p.add_argument("--markdown", action="store_true", help="print the README's table of every setting instead")
+    p.set_defaults(func=cmd_settings)
 
     for name, func, text in (("cancel", cmd_cancel, "cancel a job"), ("retry", cmd_retry, "re-queue a failed job")):
         p = sub.add_parser(name, help=text)

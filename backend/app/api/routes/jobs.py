@@ -148,7 +148,13 @@ async def process_one(runtime: RuntimeDep) -> ProcessOut:
     worker = runtime.worker(concurrency=1)
     ran = await worker.process_one()
     if ran is None:
-        return ProcessOut(processed=False, message="no job is waiting")
+        message = "no job is waiting"
+        if runtime.settings.worker_enabled:
+            message += (
+                " (the embedded worker claims jobs as they arrive; start with `serve --no-worker`"
+                " to process jobs by hand)"
+            )
+        return ProcessOut(processed=False, message=message)
     job, outcome, elapsed_ms = ran
     async with runtime.pool.acquire() as conn:
         row = await conn.fetchrow("SELECT status::text, error FROM jobs WHERE id = $1", job.id)

@@ -34,6 +34,7 @@ async def list_tasks(runtime: RuntimeDep) -> list[dict[str, Any]]:
             "max_attempts": jt.max_attempts or runtime.settings.default_max_attempts,
             "concurrency_limit": jt.concurrency,
             "schedule": jt.schedule,
+            "schedule_timezone": (jt.timezone or "UTC") if jt.schedule else None,
         }
         for jt in sorted(DISPATCH_TABLE.values(), key=lambda t: t.name)
     ]
