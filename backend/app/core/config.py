@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     job_retention_days: float = Field(default=14.0, gt=0, description="Finished jobs older than this are pruned.")
 
     max_upload_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
+    max_request_bytes: int = Field(
+        default=1024 * 1024, gt=0, description="Largest request body other than an upload, and largest job params."
+    )
     db_pool_size: int = Field(default=10, ge=1)
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"

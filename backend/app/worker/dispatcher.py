@@ -46,6 +46,7 @@ class JobType:
     timeout: float | None = None
     concurrency: int | None = None
     schedule: str | None = None
+    accepts: tuple[str, ...] = ()  # kinds of uploaded file the job takes ("video", "image"); () takes none
 
     def validate(self, params: dict[str, Any] | None) -> BaseModel:
         """Raises pydantic.ValidationError when `params` do not fit the type's model."""
@@ -66,12 +67,15 @@ def job_type(
     timeout: float | None = None,
     concurrency: int | None = None,
     schedule: str | None = None,
+    accepts: tuple[str, ...] = (),
 ) -> Callable[[H], H]:
     """Register an async handler `(ctx, params) -> dict | None` under `name`.
 
     `max_attempts` None means the MAX_JOB_RETRIES setting decides; `timeout` is in seconds;
     `concurrency` caps how many of this type run at once across all workers; `schedule` is a cron
     expression (UTC; 5 fields, or 6 with seconds) on which workers enqueue the job, once per tick.
+    `accepts` names the kinds of uploaded file (e.g. "video", "image") the job can be created with by an
+    upload; a job type that accepts none cannot.
     """
 
     def register(handler: H) -> H:
@@ -94,6 +98,7 @@ def job_type(
             timeout=timeout,
             concurrency=concurrency,
             schedule=schedule,
+            accepts=tuple(accepts),
         )
         return handler
 

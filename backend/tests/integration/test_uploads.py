@@ -23,7 +23,9 @@ def stored_files(settings) -> list:
 
 async def test_upload_stores_file_and_creates_asset_and_job(client, settings, pool):
     data = png_bytes()
-    response = await client.post("/upload", files={"file": ("page.png", data, "image/png")}, data={"job_type": "noop"})
+    response = await client.post(
+        "/upload", files={"file": ("page.png", data, "image/png")}, data={"job_type": "test_file"}
+    )
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["kind"] == "image" and body["size_bytes"] == len(data)
@@ -32,7 +34,7 @@ async def test_upload_stores_file_and_creates_asset_and_job(client, settings, po
     assert (settings.storage_dir / asset["stored_path"]).read_bytes() == data
     assert asset["original_filename"] == "page.png" and asset["content_type"] == "image/png"
     job = await job_row(pool, body["job_id"])
-    assert job["status"] == "pending" and job["asset_id"] == asset["id"] and job["job_type"] == "noop"
+    assert job["status"] == "pending" and job["asset_id"] == asset["id"] and job["job_type"] == "test_file"
 
 
 async def test_image_upload_defaults_to_restoration_job(client):
@@ -43,8 +45,8 @@ async def test_image_upload_defaults_to_restoration_job(client):
 async def test_idempotent_upload_returns_same_asset_and_job_and_stores_once(client, settings):
     headers = {"Idempotency-Key": "upload-42"}
     files = {"file": ("a.png", png_bytes(), "image/png")}
-    first = await client.post("/upload", files=files, data={"job_type": "noop"}, headers=headers)
-    second = await client.post("/upload", files=files, data={"job_type": "noop"}, headers=headers)
+    first = await client.post("/upload", files=files, data={"job_type": "test_file"}, headers=headers)
+    second = await client.post("/upload", files=files, data={"job_type": "test_file"}, headers=headers)
     assert first.status_code == 201 and second.status_code == 200
     assert first.json()["asset_id"] == second.json()["asset_id"]
     assert first.json()["job_id"] == second.json()["job_id"] and second.json()["created"] is False
@@ -73,7 +75,7 @@ async def test_unsupported_type_is_415_and_nothing_stored(client, settings, pool
 async def test_hostile_filename_is_stored_under_generated_name_inside_storage(client, settings, pool):
     for name in ("../../etc/passwd.png", "a/b\\c.png", "evil\x00\x1b[31m.png"):
         response = await client.post(
-            "/upload", files={"file": (name, png_bytes(), "image/png")}, data={"job_type": "noop"}
+            "/upload", files={"file": (name, png_bytes(), "image/png")}, data={"job_type": "test_file"}
         )
         assert response.status_code == 201, response.text
         asset = await pool.fetchrow(
