@@ -671,7 +671,7 @@ async function loadTasks() {
   if (state.tasks.some((t) => t.name === "sleep")) select.value = "sleep";
   const up = $("up-type");
   while (up.options.length > 1) up.remove(1);
-  for (const t of state.tasks) up.add(new Option(t.name, t.name));
+  for (const t of state.tasks) if (t.accepts && t.accepts.length) up.add(new Option(t.name, t.name)); // types that take a file
   noteTypesAndQueues(state.tasks.map((t) => t.name), state.tasks.map((t) => t.queue));
   onTypeChange();
 }

@@ -10,9 +10,9 @@ from PIL import Image
 from tests.support.waiting import job_row
 
 
-def png_bytes(size: tuple[int, int] = (64, 48)) -> bytes:
+def png_bytes(size: tuple[int, int] = (64, 48), shade: int = 200) -> bytes:
     buf = io.BytesIO()
-    Image.new("L", size, 200).save(buf, format="PNG")
+    Image.new("L", size, shade).save(buf, format="PNG")
     return buf.getvalue()
 
 
@@ -96,3 +96,40 @@ async def test_unknown_job_type_or_bad_params_on_upload_is_422_and_nothing_store
         await client.post("/upload", files=files, data={"job_type": "sleep", "params": '{"seconds": -1}'})
     ).status_code == 422
     assert stored_files(settings) == []
+
+
+async def test_chunked_upload_over_the_limit_is_413_at_once_and_keeps_no_file(client, settings, pool, tmp_path):
+    """No Content-Length: the body is counted as it comes, and refused once past the limit, not read to its end."""
+    chunk = b"\0" * 256 * 1024
+    sent = 0
+    head = b'--b\r\nContent-Disposition: form-data; name="file"; filename="big.png"\r\n\r\n\x89PNG\r\n\x1a\n'
+
+    async def endless():
+        nonlocal sent
+        yield head
+        while sent < 100 * settings.max_upload_bytes:  # would be 200 MB
+            sent += len(chunk)
+            yield chunk
+
+    headers = {"Content-Type": "multipart/form-data; boundary=b"}
+    response = await client.post("/upload", content=endless(), headers=headers)
+    assert response.status_code == 413 and "upload limit" in response.json()["detail"]
+    assert sent <= settings.max_upload_bytes + settings.max_request_bytes + 64 * 1024 + len(chunk)
+    assert stored_files(settings) == [] and await pool.fetchval("SELECT count(*) FROM jobs") == 0
+
+
+async def test_file_of_a_kind_the_job_type_does_not_take_is_422_at_upload(client, settings, pool):
+    files = {"file": ("a.png", png_bytes(), "image/png")}
+    for job_type, says in [("cut_analysis", "takes a file of kind video, not image"), ("noop", "takes no uploaded")]:
+        response = await client.post("/upload", files=files, data={"job_type": job_type})
+        assert response.status_code == 422, response.text
+        [error] = response.json()["detail"]
+        assert error["loc"] == ["body", "job_type"] and says in error["msg"] and "restoration" in error["msg"]
+    assert stored_files(settings) == [] and await pool.fetchval("SELECT count(*) FROM jobs") == 0
+
+
+async def test_tasks_say_which_file_kinds_each_job_type_takes(client):
+    accepts = {t["name"]: t["accepts"] for t in (await client.get("/tasks")).json()}
+    assert accepts["cut_analysis"] == ["video"] and accepts["clip_export"] == ["video"]
+    assert accepts["restoration"] == ["image"] and accepts["quality_assessment"] == ["image"]
+    assert accepts["noop"] == [] and accepts["training"] == []
