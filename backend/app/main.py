@@ -13,6 +13,7 @@ from fastapi_offline import FastAPIOffline
 from app.api import errors
 from app.api.events import EventHub
 from app.api.limits import BodyLimit
+from app.api.openapi import describe_job_types
 from app.api.routes import artifacts, dashboard, health, jobs, metrics, models, operators, uploads
 from app.core.config import Settings, get_settings
 from app.core.logging import configure_logging
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(operators.router)
     app.include_router(metrics.router)
     app.include_router(dashboard.router)
+    describe_job_types(app)
     return app
 
 
