@@ -9,11 +9,14 @@ import signal
 import sys
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.core.config import Settings, get_settings
 from app.core.db import ConfigurationError
 from app.core.logging import configure_logging
+
+if TYPE_CHECKING:
+    from app.schemas import JobCreate
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_CONFLICT = 0, 1, 2, 3, 4
 
@@ -133,7 +136,7 @@ def _print_job(row: Any) -> None:
     print(json.dumps(data, indent=2, default=str))
 
 
-def _enqueue_request(args: argparse.Namespace, settings: Settings) -> Any:
+def _enqueue_request(args: argparse.Namespace, settings: Settings) -> JobCreate:
     """The command's job as the API would take it (app.schemas.JobCreate); ValueError says what is wrong."""
     from pydantic import ValidationError
 
