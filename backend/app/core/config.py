@@ -98,6 +98,12 @@ class Settings(BaseSettings):
         json_schema_extra={"shown_default": "512 MiB"},  # as the README shows it
         description="larger uploads get 413 and nothing is stored",
     )
+    max_request_bytes: int = Field(
+        default=1024 * 1024,
+        gt=0,
+        json_schema_extra={"shown_default": "1 MiB"},  # as the README shows it
+        description="largest request body other than an upload, and largest params (also an upload's); 413 past it",
+    )
     db_pool_size: int = Field(
         default=10,
         ge=1,

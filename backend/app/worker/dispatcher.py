@@ -55,6 +55,7 @@ class JobType:
     concurrency: int | None = None
     schedule: str | None = None
     timezone: str | None = None
+    accepts: tuple[str, ...] = ()  # kinds of uploaded file the job takes ("video", "image"); () takes none
 
     def validate(self, params: dict[str, Any] | None) -> BaseModel:
         """Raises pydantic.ValidationError when `params` do not fit the type's model."""
@@ -76,6 +77,7 @@ def job_type(
     concurrency: int | None = None,
     schedule: str | None = None,
     timezone: str | None = None,
+    accepts: tuple[str, ...] = (),
 ) -> Callable[[H], H]:
     """Register an async handler `(ctx, params) -> dict | None` under `name`.
 
@@ -84,6 +86,8 @@ def job_type(
     expression (5 fields, 6 with seconds first, or an alias such as `@daily`) on which workers enqueue the
     job, once per tick, in UTC or in `timezone` (an IANA name such as "Europe/Berlin"; see `app.worker.cron`
     for daylight-saving changes). A bad expression or time zone raises InvalidSchedule here, at import.
+    `accepts` names the kinds of uploaded file (e.g. "video", "image") the job can be created with by an
+    upload; a job type that accepts none cannot.
     """
 
     def register(handler: H) -> H:
@@ -112,6 +116,7 @@ def job_type(
             concurrency=concurrency,
             schedule=schedule,
             timezone=timezone,
+            accepts=tuple(accepts),
         )
         return handler
 
