@@ -4,9 +4,12 @@ loop (a `time.sleep` in an `async def`) cannot let them run out; and watches tha
 stalls and naming the job that blocks it.
 
 A job is held from its claim until its outcome is written (or refused), it is released, or its lease is lost:
-through a shutdown's grace and while an outcome waits to be written, its lease stays alive. When the leases
-cannot be extended for most of a lease period (the database is unreachable), the worker is told to stop those
-jobs before another worker's reaper may take them: two copies of a job must never run at once.
+through a shutdown's grace and while an outcome waits to be written, its lease stays alive. When extensions
+fail (the database is unreachable) for most of a lease period, the worker is told to stop those jobs before
+another worker's reaper may take them: two copies of a job must never run at once. They stay held (extended
+again as soon as the database answers) until their handlers have returned, so that the worker's own reaper
+never takes a job whose handler still runs. A heartbeat that was merely late (the process starved of CPU or
+of the GIL, say by a big import) stops nothing: it extends the leases when it gets to run.
 """
 
 from __future__ import annotations
@@ -63,6 +66,8 @@ class Heartbeat:
         self._running = running
         self._stall_after = stall_after
         self._held: dict[uuid.UUID, float] = {}  # job id -> monotonic time its lease is known to last until
+        self._told_to_stop: set[uuid.UUID] = set()  # held jobs whose lease could not be kept: told to stop
+        self._failing_since: float | None = None  # extensions fail (the database is unreachable) since then
         self._lock = threading.Lock()
         self.stopping = False  # the worker is shutting down (shown on its row)
         self.row = True  # keep the worker's `workers` row fresh too (not for a job run inline)
@@ -90,6 +95,7 @@ class Heartbeat:
         with self._lock:
             for job_id in ids:
                 self._held.pop(job_id, None)
+                self._told_to_stop.discard(job_id)
 
     def held(self) -> list[uuid.UUID]:
         with self._lock:
@@ -150,8 +156,11 @@ class Heartbeat:
             wait = interval
             try:
                 await self._renew(time.monotonic())
+                self._failing_since = None
                 self._outage.ok()
             except Exception as exc:  # anything at all: the heartbeat must go on
+                if self._failing_since is None:
+                    self._failing_since = time.monotonic()
                 wait = min(interval, 1.0)
                 if is_connection_trouble(exc):
                     self._outage.failed("lease extension", exc, wait)
@@ -184,6 +193,7 @@ class Heartbeat:
                         news.cancel.append(job_id)
                 else:
                     del self._held[job_id]
+                    self._told_to_stop.discard(job_id)
                     news.lost.append(job_id)
         if news.lost or news.cancel:
             self._tell(news)
@@ -194,14 +204,20 @@ class Heartbeat:
                 self._worker_loop.call_soon_threadsafe(self._on_news, news)
 
     def _give_up_expiring(self) -> None:
-        """Jobs whose lease was not extended for three quarters of a lease period: told to stop now, so that
-        they have stopped before their lease runs out and the job may start elsewhere."""
-        margin = self._lease / 4
+        """While extensions fail, jobs whose lease was last extended three quarters of a lease period ago are
+        told to stop, so that they have stopped before their lease runs out and the job may start elsewhere.
+        (Leases of a second or two, as tests use, only once they ran out.)"""
+        if self._failing_since is None:
+            return
+        margin = max(0.0, min(self._lease / 4, self._lease - 1.0))
         now = time.monotonic()
         with self._lock:
-            expiring = [job_id for job_id, until in self._held.items() if until - now < margin]
-            for job_id in expiring:
-                del self._held[job_id]
+            expiring = [
+                job_id
+                for job_id, until in self._held.items()
+                if until - now < margin and job_id not in self._told_to_stop
+            ]
+            self._told_to_stop.update(expiring)
         if expiring:
             log.warning(
                 "could not extend the leases of %d job(s) in time (database unreachable); stopping them before "

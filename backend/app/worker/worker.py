@@ -303,7 +303,9 @@ class Worker:
         now = time.monotonic()
         free = self.config.concurrency - len(self.running)
         for job in jobs:
-            if free > 0 and not self.buffered:
+            # A job claimed again while an earlier execution of it still runs here (its lease was lost, and
+            # the thread running it cannot be stopped) waits in the buffer until that one has ended.
+            if free > 0 and not self.buffered and job.id not in self.running:
                 self._start(job, 0.0)
                 free -= 1
             else:
@@ -373,9 +375,12 @@ class Worker:
 
     def _start_buffered(self) -> None:
         now = time.monotonic()
-        while self.buffered and len(self.running) < self.config.concurrency:
-            _, (job, claimed_at) = self.buffered.popitem(last=False)
-            self._start(job, now - claimed_at)
+        for job_id in list(self.buffered):
+            if len(self.running) >= self.config.concurrency:
+                break
+            if job_id not in self.running:
+                job, claimed_at = self.buffered.pop(job_id)
+                self._start(job, now - claimed_at)
 
     async def _run_one(self, job: queue.ClaimedJob, ctx: JobContext) -> None:
         started = time.perf_counter()
@@ -391,6 +396,8 @@ class Worker:
     def _finish(self, job: queue.ClaimedJob, ctx: JobContext, outcome: Outcome, started: float) -> None:
         elapsed_ms = (time.perf_counter() - started) * 1000
         running = self.running.pop(job.id, None)
+        if outcome.kind != "lost" and self.buffered.pop(job.id, None) is not None:
+            ctx.log.warning("claimed again while it ran here; this execution's outcome stands, no second run")
         self._hand_in(job, ctx, outcome, running.waited if running else 0.0, elapsed_ms)
         if outcome.kind == "failed":
             ctx.log.warning(
@@ -409,7 +416,8 @@ class Worker:
     def _hand_in(self, job: queue.ClaimedJob, ctx: JobContext, outcome: Outcome, waited: float, ms: float) -> None:
         if outcome.kind == "lost":
             ctx.log.warning("lease lost after %.0f ms; the outcome is dropped (the job is no longer this worker's)", ms)
-            self.heartbeat.forget([job.id])
+            if job.id not in self.buffered:  # else claimed again since: that lease is kept
+                self.heartbeat.forget([job.id])
             self.acker.dropped(job.id, job.job_type, "lost", "lease lost")
         else:
             # Logged once written: an outcome the database refuses is a warning, never a `completed` line.

@@ -39,16 +39,15 @@ async def test_idle_worker_is_woken_by_notify_not_polling(runtime, pool):
         started = time.monotonic()
         job_id = await submit(pool, "noop")
         await wait_status(pool, job_id, "completed", timeout=5)
-        assert time.monotonic() - started < 2.0  # far below the 30 s poll interval
+        assert time.monotonic() - started < 10.0  # far below the 30 s poll interval, even on a busy host
 
 
 async def test_worker_runs_many_jobs_concurrently_and_records_results(runtime, pool):
-    ids = [await submit(pool, "sleep", {"seconds": 0.3}) for _ in range(8)]
-    started = time.monotonic()
+    ids = [await submit(pool, "sleep", {"seconds": 1.0}) for _ in range(8)]
     async with running_worker(runtime, concurrency=8):
-        for job_id in ids:
-            await wait_status(pool, job_id, "completed")
-    assert time.monotonic() - started < 2.4  # 8 × 0.3 s run side by side, not one after another
+        rows = [await wait_status(pool, job_id, "completed", timeout=30) for job_id in ids]
+    # Side by side, not one after another: every job started before any of them finished.
+    assert max(r["started_at"] for r in rows) < min(r["finished_at"] for r in rows)
 
 
 async def test_cancel_pending_job_is_immediate_and_cancel_twice_is_409(client, pool):
@@ -66,7 +65,7 @@ async def test_cancel_running_async_job_stops_it_within_seconds(client, runtime,
         asked = time.monotonic()
         assert (await client.post(f"/jobs/{job_id}/cancel")).status_code == 200
         row = await wait_status(pool, job_id, "cancelled", timeout=5)
-        assert time.monotonic() - asked < 3 and row["finished_at"] is not None
+        assert time.monotonic() - asked < 30 and row["finished_at"] is not None  # not the 60 s it would sleep
 
 
 async def test_cancel_running_thread_job_stops_it(client, runtime, pool):
