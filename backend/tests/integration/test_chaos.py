@@ -20,7 +20,7 @@ from app.worker.dispatcher import build_job
 
 from tests.support.executions import JobRuns, job_runs, table
 from tests.support.processes import start_worker, stop_all
-from tests.support.waiting import wait_until
+from tests.support.waiting import wait_progressing, wait_until
 
 LEASE = {"LEASE_SECONDS": "3", "SHUTDOWN_GRACE_SECONDS": "3"}
 
@@ -38,6 +38,15 @@ async def started(pool, ids: list[uuid.UUID], pid: int) -> bool:
 
 async def all_completed(pool) -> bool:
     return await pool.fetchval("SELECT count(*) = 0 FROM jobs WHERE job_type = 'test_chaos' AND status <> 'completed'")
+
+
+async def activity(pool) -> tuple:
+    """What moves while jobs drain: executions started and ended, jobs completed."""
+    row = await pool.fetchrow(
+        """SELECT (SELECT count(*) FROM executions), (SELECT count(finished) FROM executions),
+                  (SELECT count(*) FROM jobs WHERE status = 'completed')"""
+    )
+    return tuple(row)
 
 
 def logs_of(directory: Path) -> str:
@@ -63,16 +72,16 @@ async def test_sigterm_with_lease_as_long_as_the_grace_never_runs_a_job_twice(
     spare = start_worker(env, logs, "--concurrency", "4")
     stopping = None
     try:
-        await wait_until(lambda: pool.fetchval("SELECT count(*) = 1 FROM workers"), timeout=60, interval=0.1)
+        await wait_until(lambda: pool.fetchval("SELECT count(*) = 1 FROM workers"), timeout=120, interval=0.1)
         spare.send_signal(signal.SIGSTOP)
         stopping = start_worker(env, logs, "--concurrency", "4")
-        await wait_until(lambda: pool.fetchval("SELECT count(*) = 2 FROM workers"), timeout=60, interval=0.1)
+        await wait_until(lambda: pool.fetchval("SELECT count(*) = 2 FROM workers"), timeout=120, interval=0.1)
         ids = await enqueue_chaos(pool, 4, seconds=seconds, mode=mode)
-        await wait_until(lambda: started(pool, ids, stopping.pid), timeout=60, interval=0.1)
+        await wait_until(lambda: started(pool, ids, stopping.pid), timeout=120, interval=0.1)
         spare.send_signal(signal.SIGCONT)
         stopping.send_signal(signal.SIGTERM)
         await asyncio.to_thread(stopping.wait, 60)
-        await wait_until(lambda: all_completed(pool), timeout=120, interval=0.2)
+        await wait_progressing(lambda: all_completed(pool), lambda: activity(pool), interval=0.2)
     finally:
         spare.send_signal(signal.SIGCONT)
         stop_all([p for p in (stopping, spare) if p is not None])
@@ -93,9 +102,9 @@ async def test_handler_blocking_the_event_loop_longer_than_its_lease_runs_once(p
     logs = tmp_path / "logs"
     procs = [start_worker(env, logs, "--concurrency", "2") for _ in range(2)]
     try:
-        await wait_until(lambda: pool.fetchval("SELECT count(*) = 2 FROM workers"), timeout=60, interval=0.1)
+        await wait_until(lambda: pool.fetchval("SELECT count(*) = 2 FROM workers"), timeout=120, interval=0.1)
         ids = await enqueue_chaos(pool, 3, seconds=8, mode="block")
-        await wait_until(lambda: all_completed(pool), timeout=120, interval=0.2)
+        await wait_progressing(lambda: all_completed(pool), lambda: activity(pool), interval=0.2)
     finally:
         stop_all(procs)
         jobs = await job_runs(pool)
@@ -116,7 +125,7 @@ async def test_sigkill_of_random_workers_while_draining_never_overlaps(pool, sub
     killed: dict[int, float] = {}
     rng = random.Random(14)
     try:
-        await wait_until(lambda: pool.fetchval("SELECT count(*) > 0 FROM executions"), timeout=60, interval=0.1)
+        await wait_until(lambda: pool.fetchval("SELECT count(*) > 0 FROM executions"), timeout=120, interval=0.1)
         while len(killed) < 6 and not await all_completed(pool):
             await asyncio.sleep(rng.uniform(0.5, 1.5))
             victim = procs.pop(rng.randrange(len(procs)))
@@ -124,7 +133,7 @@ async def test_sigkill_of_random_workers_while_draining_never_overlaps(pool, sub
             await asyncio.to_thread(victim.wait)
             killed[victim.pid] = time.time()
             procs.append(start_worker(env, logs, "--concurrency", "8"))
-        await wait_until(lambda: all_completed(pool), timeout=180, interval=0.25)
+        await wait_progressing(lambda: all_completed(pool), lambda: activity(pool), interval=0.25)
     finally:
         stop_all(procs)
         jobs = await job_runs(pool, killed)

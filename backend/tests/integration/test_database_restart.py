@@ -13,7 +13,7 @@ from app.worker.dispatcher import build_job
 
 from tests.support.executions import create_side_tables, job_runs, table
 from tests.support.processes import start_worker, stop_all
-from tests.support.waiting import wait_until
+from tests.support.waiting import wait_progressing, wait_until
 
 
 @pytest.fixture
@@ -56,7 +56,7 @@ async def test_postgres_restart_mid_drain_runs_every_job_once_and_logs_one_line_
             )
             await pool.expire_connections()
             await asyncio.to_thread(restart)
-            await wait_until(lambda: _done(pool), timeout=120, interval=0.5)
+            await wait_progressing(lambda: _done(pool), lambda: _activity(pool), interval=0.5)
         finally:
             stop_all(procs)
             runs = await job_runs(pool)
@@ -77,3 +77,10 @@ async def _done(pool: asyncpg.Pool) -> bool:
         return await pool.fetchval("SELECT count(*) = 0 FROM jobs WHERE status <> 'completed'")
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
         return False
+
+
+async def _activity(pool: asyncpg.Pool) -> int | None:
+    try:
+        return await pool.fetchval("SELECT count(*) FROM executions")
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        return None
