@@ -112,10 +112,13 @@ class Heartbeat:
         self._thread.start()
         ready.wait()
 
-    def stop(self) -> None:
-        """Stop the thread and wait for it (blocking: call through asyncio.to_thread from the event loop)."""
+    async def stop(self) -> None:
+        """Stop the thread and wait for it; call on the worker's event loop."""
         if self._tick_handle is not None:
             self._tick_handle.cancel()
+        await asyncio.to_thread(self._join)
+
+    def _join(self) -> None:
         loop, stop = self._thread_loop, self._stop
         if loop is not None and stop is not None:
             with contextlib.suppress(RuntimeError):  # the loop already closed

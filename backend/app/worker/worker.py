@@ -183,7 +183,7 @@ class Worker:
                 for task in background:
                     task.cancel()
                 await asyncio.gather(*background, return_exceptions=True)
-                await asyncio.to_thread(self.heartbeat.stop)  # only now: every job's lease was kept until here
+                await self.heartbeat.stop()  # only now: every job's lease was kept until here
                 if self._threads is not None:
                     self._threads.shutdown(wait=False)
                 await self._deregister()
@@ -206,7 +206,10 @@ class Worker:
         if self.running:
             await asyncio.wait([r.task for r in self.running.values()])
         await self.acker.drain()
-        await self.acker.flush()
+        try:
+            await self.acker.flush()
+        except Exception as exc:  # connection trouble of any kind: the last progress is not worth a hang
+            self._trouble("last progress write", exc, 0.0)
 
     async def _grace(self, tasks: list[asyncio.Task[Any]]) -> None:
         """Wait for `tasks` until the shutdown grace is over, or a second stop request ends it early."""
@@ -470,7 +473,7 @@ class Worker:
             await self.acker.flush()
         finally:
             self.running.pop(job.id, None)
-            await asyncio.to_thread(self.heartbeat.stop)
+            await self.heartbeat.stop()
         return job, outcome, elapsed_ms
 
 
