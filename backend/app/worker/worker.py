@@ -132,6 +132,7 @@ class Worker:
             if running is not None:
                 running.ctx.request_stop(LEASE_LOST)
             elif (entry := self.buffered.pop(job_id, None)) is not None:
+                self.heartbeat.forget([job_id])
                 self._context(entry[0]).log.warning("lease lost before the job started; dropped")
 
     # -- lifecycle ----------------------------------------------------------------------------------
