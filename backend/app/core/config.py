@@ -65,7 +65,7 @@ class Settings(BaseSettings):
         default=3, ge=0, description="retries after the first attempt (per job type or job overridable)"
     )
     lease_seconds: float = Field(
-        default=30.0, gt=0, description="a job's lease; heartbeats extend it every third of that"
+        default=30.0, gt=0, description="a job's lease; a heartbeat thread extends it every third of that"
     )
     shutdown_grace_seconds: float = Field(
         default=30.0,

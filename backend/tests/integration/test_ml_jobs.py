@@ -130,40 +130,56 @@ async def test_killed_training_resumes_from_its_checkpoint(client, pool, subproc
     import signal
 
     from tests.support.processes import start_worker, stop_all
-    from tests.support.waiting import wait_status, wait_until
+    from tests.support.waiting import wait_progressing
 
     dataset_id = await _dataset(client)
+    steps = 40  # a few checkpoints (every 5 steps) past the kill; the waits follow the training's progress
     job = (
         await client.post(
-            "/jobs", json={"job_type": "training", "params": {"dataset_id": dataset_id, "steps": 150, **TINY}}
+            "/jobs", json={"job_type": "training", "params": {"dataset_id": dataset_id, "steps": steps, **TINY}}
         )
     ).json()["job"]
     env = {**subprocess_env, "LEASE_SECONDS": "1.5", "STORAGE_DIR": str(settings.storage_dir)}
     first = start_worker(env, tmp_path / "logs", "--queues", "ml")
     checkpoint = settings.storage_dir / "jobs" / job["id"] / "last.pt"
+
+    async def moving() -> tuple:  # changes while the job is claimed, trains, is reaped and resumes
+        return await _state(pool, job["id"])
+
     try:
-        await wait_until(lambda: _exists(checkpoint), timeout=90, interval=0.2)
+        # A worker process starts (PyTorch's import included) and trains: slow on a busy host, but moving.
+        await wait_progressing(lambda: _exists(checkpoint), moving, stall=180, interval=0.2)
         first.send_signal(signal.SIGKILL)
         first.wait()
         second = start_worker(env, tmp_path / "logs", "--queues", "ml")
         try:
-            row = await wait_status(pool, job["id"], "completed", "failed", timeout=180)
+            row = await wait_progressing(lambda: _finished(pool, job["id"]), moving, stall=180)
         finally:
             stop_all([second])
     finally:
         stop_all([first])
     assert row["status"] == "completed", row["error"]
     assert row["attempts"] == 2 and row["reaped"] == 1
-    assert row["result"]["resumed_from_step"] >= 5 and row["result"]["steps"] == 150
+    assert row["result"]["resumed_from_step"] >= 5 and row["result"]["steps"] == steps
 
 
 async def _exists(path) -> bool:
     return path.exists()
 
 
+async def _state(pool, job_id) -> tuple:
+    row = await job_row(pool, job_id)
+    return row["status"], row["attempts"], row["reaped"], row["progress"], row["progress_message"]
+
+
+async def _finished(pool, job_id) -> dict | None:
+    row = await job_row(pool, job_id)
+    return row if row["status"] in ("completed", "failed") else None
+
+
 async def test_cancelled_training_stops_and_keeps_its_checkpoint(client, runtime, pool, settings):
     from tests.integration.test_worker import running_worker
-    from tests.support.waiting import wait_status, wait_until
+    from tests.support.waiting import wait_progressing, wait_status, wait_until
 
     dataset_id = await _dataset(client)
     job = (
@@ -173,11 +189,11 @@ async def test_cancelled_training_stops_and_keeps_its_checkpoint(client, runtime
     ).json()["job"]
     checkpoint = settings.storage_dir / "jobs" / job["id"] / "last.pt"
     async with running_worker(runtime, queues=["ml"], shutdown_grace=1.0):
-        await wait_until(lambda: _exists(checkpoint), timeout=60, interval=0.2)
-        row = await wait_until(lambda: _training_progress(pool, job["id"]), timeout=10)
+        await wait_progressing(lambda: _exists(checkpoint), lambda: _state(pool, job["id"]), stall=180, interval=0.2)
+        row = await wait_until(lambda: _training_progress(pool, job["id"]), timeout=30)
         assert row["status"] == "processing"
         assert (await client.post(f"/jobs/{job['id']}/cancel")).status_code == 200
-        row = await wait_status(pool, job["id"], "cancelled", timeout=10)
+        row = await wait_status(pool, job["id"], "cancelled", timeout=30)
     assert checkpoint.exists()
 
 
