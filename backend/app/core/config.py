@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     worker_prefetch: int = Field(
         default=0, ge=0, le=10_000, description="Jobs claimed ahead of free slots (short jobs, high throughput)."
     )
+    torch_threads: int = Field(
+        default=0, ge=0, le=1024, description="PyTorch threads per worker process; 0: host cores // WORKER_CONCURRENCY."
+    )
     max_job_retries: int = Field(default=3, ge=0, description="Retries after the first attempt.")
     lease_seconds: float = Field(default=30.0, gt=0)
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from app.jobs.documents import load_ml, model_file
 from app.models import Dataset, MLModel
 from app.worker import JobCancelled, JobContext, PermanentJobError, job_type
 
@@ -94,12 +94,18 @@ class TrainingParams(BaseModel):
     """Unset hyper-parameters take the defaults of `app.ml.train.TrainConfig` (the shipped model's recipe)."""
 
     dataset_id: uuid.UUID
+    architecture: Literal["nafnet", "restormer"] = Field(
+        "nafnet",
+        description="nafnet: the shipped single-stage model; restormer: the first of two stages "
+        "(transposed attention; restoration runs it before NAFNet).",
+    )
     steps: int | None = Field(None, ge=1, le=10_000_000)
     max_seconds: float | None = Field(None, gt=0, description="Stop (annealed) after this much training time.")
-    width: int | None = Field(None, ge=4, le=256, description="Channels of the first NAFNet stage.")
-    enc_blocks: list[int] | None = Field(None, min_length=1, max_length=5, description="NAFBlocks per encoder stage.")
+    width: int | None = Field(None, ge=4, le=256, description="Channels of the network's first level.")
+    enc_blocks: list[int] | None = Field(None, min_length=1, max_length=5, description="Blocks per encoder level.")
     middle_blocks: int | None = Field(None, ge=0, le=32)
     dec_blocks: list[int] | None = Field(None, min_length=1, max_length=5)
+    refinement_blocks: int | None = Field(None, ge=0, le=16, description="Restormer: full-resolution blocks.")
     batch_size: int | None = Field(None, ge=1, le=512)
     crop_size: int | None = Field(None, ge=16, le=1024)
     lr: float | None = Field(None, gt=0, le=1.0)
@@ -132,7 +138,7 @@ def _progress_adapter(ctx: JobContext):  # type: ignore[no-untyped-def]
 async def _train(
     ctx: JobContext, params: TrainingParams, init: Path | None, parent: uuid.UUID | None
 ) -> dict[str, Any]:
-    errors, trainer = await ctx.load("app.ml.errors"), await ctx.load("app.ml.train")
+    errors, trainer = await ctx.load("app.ml.errors"), await load_ml(ctx, "train")
     dataset, folder = await _dataset_dir(ctx, params.dataset_id)
     fields = params.model_dump(exclude={"dataset_id", "name", "model_id"}, exclude_none=True)
     try:
@@ -172,7 +178,7 @@ async def _train(
                 dataset_id=dataset.id,
                 parent_id=parent,
                 name=params.name,
-                architecture=asdict(config.arch()),
+                architecture=summary["arch"],
                 metrics=metrics,
                 path=storage.relative(Path(summary["model_path"])),
             )
@@ -208,7 +214,5 @@ async def training(ctx: JobContext, params: TrainingParams) -> dict[str, Any]:
     description="Continues training an existing model on a dataset.",
 )
 async def fine_tuning(ctx: JobContext, params: FineTuningParams) -> dict[str, Any]:
-    from app.jobs.documents import model_file
-
     path, model_id = await model_file(ctx, params.model_id)
     return await _train(ctx, params, path, model_id)

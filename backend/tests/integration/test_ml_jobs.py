@@ -184,3 +184,31 @@ async def test_cancelled_training_stops_and_keeps_its_checkpoint(client, runtime
 async def _training_progress(pool, job_id):
     row = await job_row(pool, job_id)
     return row if "loss" in (row["progress_message"] or "") else None
+
+
+async def test_restormer_training_makes_restoration_run_two_stages(client):
+    dataset = await _dataset(client)
+    page = {"file": ("scan.png", noisy_page_png(), "image/png")}
+    early = await client.post("/upload", files=page, data={"params": '{"stages": "both", "tile": 64}'})
+    body = (await client.post("/jobs/process")).json()
+    assert body["job_id"] == early.json()["job_id"] and body["status"] == "failed"
+    assert "architecture 'restormer'" in body["error"]
+    assert (await client.get(f"/jobs/{body['job_id']}")).json()["attempts"] == 1
+
+    first = await run(client, "training", {"dataset_id": dataset, "architecture": "restormer", **TINY, "steps": 6})
+    assert first["status"] == "completed", first["error"]
+    models = (await client.get("/models")).json()
+    assert models[0]["id"] == first["result"]["model_id"] and models[0]["architecture"]["type"] == "restormer"
+
+    for stages, expected in (("auto", [first["result"]["model_id"], "default"]), ("nafnet", ["default"])):
+        await client.post("/upload", files=page, data={"params": f'{{"stages": "{stages}", "tile": 64}}'})
+        restored = (await client.post("/jobs/process")).json()
+        assert restored["status"] == "completed", restored["error"]
+        assert restored["result"]["stages"] == expected and restored["result"]["width"] == 300
+
+
+async def test_unknown_architecture_is_refused(client):
+    response = await client.post(
+        "/jobs", json={"job_type": "training", "params": {"dataset_id": str(uuid.uuid4()), "architecture": "unet"}}
+    )
+    assert response.status_code == 422 and "architecture" in response.text
