@@ -113,8 +113,11 @@ class TrainingParams(BaseModel):
     seed: int | None = Field(None, ge=0)
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
     amp: Literal["auto", "bf16", "fp16", "off"] = Field(
-        "auto", description="Mixed precision on CUDA (auto: bf16 where the GPU supports it, else fp16)."
+        "auto",
+        description="Mixed precision: on CUDA auto is bf16 where the GPU supports it, else fp16; "
+        "on the CPU only bf16 turns it on.",
     )
+    loader_workers: int | None = Field(None, ge=0, le=32, description="Threads cropping batches ahead of training.")
     name: str | None = Field(None, max_length=200)
 
 
