@@ -119,7 +119,7 @@ async def _restore_one(
             overlap=params.overlap,
             max_pixels=MAX_PIXELS,
             should_stop=ctx.should_stop,
-            progress=lambda pct, msg: ctx.progress(low + (high - low) * pct / 100, msg),
+            progress=lambda done, msg: ctx.progress(low + (high - low) * done, msg),  # done: a fraction
         )
     except errors.MLInputError as exc:
         raise PermanentJobError(f"cannot restore asset {asset.id}: {exc}") from exc

@@ -37,7 +37,7 @@ async def synthetic_data(ctx: JobContext, params: SyntheticDataParams) -> dict[s
             synth.generate_dataset,
             out,
             synth.SynthConfig(count=params.count, seed=params.seed, size=params.size),
-            progress=ctx.progress,
+            progress=lambda done, message: ctx.progress(100 * done, message),
             should_stop=ctx.should_stop,
         )
     except errors.MLInputError as exc:
@@ -88,6 +88,43 @@ async def validate_dataset(ctx: JobContext, params: ValidateDatasetParams) -> di
     except errors.MLInputError as exc:
         raise PermanentJobError(str(exc)) from exc
     return {"dataset_id": str(params.dataset_id), **report}
+
+
+class AugmentDatasetParams(BaseModel):
+    dataset_id: uuid.UUID
+    variants: int = Field(2, ge=1, le=50, description="New degraded copies of each clean page.")
+    seed: int = Field(1, ge=0, description="Same seed, same variants; each seed is used once per dataset.")
+
+
+@job_type(
+    "augment_dataset",
+    params=AugmentDatasetParams,
+    queue="ml",
+    timeout=6 * 3600,
+    max_attempts=2,
+    description="Adds new, pixel-aligned degraded variants of a dataset's clean pages (seeded, in its manifest).",
+)
+async def augment_dataset(ctx: JobContext, params: AugmentDatasetParams) -> dict[str, Any]:
+    errors, augment = await ctx.load("app.ml.errors"), await ctx.load("app.ml.augment")
+    dataset, folder = await _dataset_dir(ctx, params.dataset_id)
+    try:
+        summary = await ctx.to_thread(
+            augment.augment_dataset,
+            folder,
+            variants=params.variants,
+            seed=params.seed,
+            progress=lambda done, message: ctx.progress(100 * done, message),
+            should_stop=ctx.should_stop,
+        )
+    except errors.MLInputError as exc:
+        raise PermanentJobError(str(exc)) from exc
+    except errors.OperationCancelled as exc:
+        raise JobCancelled(str(exc)) from exc
+    async with ctx.resource("sessionmaker")() as session, session.begin():
+        row = await session.get(Dataset, dataset.id, with_for_update=True)
+        if row is not None:
+            row.pairs, row.size_bytes = summary["pairs"], row.size_bytes + summary["size_bytes"]
+    return {"dataset_id": str(dataset.id), **summary}
 
 
 class TrainingParams(BaseModel):

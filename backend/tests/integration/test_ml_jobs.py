@@ -212,3 +212,16 @@ async def test_unknown_architecture_is_refused(client):
         "/jobs", json={"job_type": "training", "params": {"dataset_id": str(uuid.uuid4()), "architecture": "unet"}}
     )
     assert response.status_code == 422 and "architecture" in response.text
+
+
+async def test_augmented_dataset_grows_by_its_variants(client):
+    dataset = await _dataset(client)
+    body = await run(client, "augment_dataset", {"dataset_id": dataset, "variants": 2, "seed": 9})
+    assert body["status"] == "completed", body["error"]
+    assert body["result"]["created"] == 16 and body["result"]["pairs"] == 24
+    listed = {d["id"]: d for d in (await client.get("/datasets")).json()}
+    assert listed[dataset]["pairs"] == 24
+    again = await run(client, "augment_dataset", {"dataset_id": dataset, "variants": 1, "seed": 9})
+    assert again["status"] == "failed" and "seed 9" in again["error"]
+    check = await run(client, "validate_dataset", {"dataset_id": dataset})
+    assert check["result"]["ok"] is True and check["result"]["pairs"] == 24
