@@ -7,8 +7,10 @@ seams are invisible.
 
 Color input with a gray (1-channel) model is restored via luma by default: the model restores
 Y = 0.299 R + 0.587 G + 0.114 B and the correction Y' - Y is added to every channel, which keeps
-colored stamps/highlights; ``color_mode="per_channel"`` instead runs the model on R, G and B
-separately (3x slower). Gray input stays gray.
+colored stamps/highlights; before that the page is white-balanced to its paper colour (:mod:`paper`), so
+that a tinted paper comes out white while stamps and highlights keep their colour.
+``color_mode="per_channel"`` instead runs the model on R, G and B separately (3x slower, no white
+balance). Gray input stays gray.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from .checkpoint import build_model, read_checkpoint, resolve_device
 from .errors import MLInputError, OperationCancelled
 from .images import DEFAULT_MAX_PIXELS, read_image, to_uint8, write_png
 from .nafnet import count_parameters
+from .paper import LUMA, white_balance
 from .quality import no_reference_metrics
 from .stages import Network, Restorer, Stages
 
@@ -34,7 +37,6 @@ log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[float, str], None]
 StopFn = Callable[[], bool]
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 _cache: dict[tuple[str, int, int, str], tuple[Network, dict[str, Any]]] = {}
 _cache_lock = threading.Lock()
 _CACHE_SIZE = 4
@@ -159,7 +161,9 @@ def restore_array(
 
 
 def _restore_channels(model: Restorer, img: np.ndarray, color_mode: str, **kw: Any) -> np.ndarray:
-    """Map an (H, W) or (H, W, 3) image through the model as its channel count requires -> uint8."""
+    """Map an (H, W) or (H, W, 3) image through the model as its channel count requires -> uint8.
+
+    In luma mode the colour image is white-balanced in place (it is the caller's working copy)."""
     channels = model.config.img_channels
     if img.ndim == 2:
         src = img[None] if channels == 1 else np.repeat(img[None], 3, axis=0)
@@ -171,7 +175,8 @@ def _restore_channels(model: Restorer, img: np.ndarray, color_mode: str, **kw: A
         return np.stack([restore_array(model, img[None, :, :, i], **kw)[0] for i in range(3)], axis=2)
     if color_mode != "luma":
         raise MLInputError(f"unknown color_mode {color_mode!r}; use 'luma' or 'per_channel'")
-    luma = img @ _LUMA
+    white_balance(img)
+    luma = img @ LUMA
     restored = restore_array(model, luma[None], **kw)[0].astype(np.float32) / 255.0
     return to_uint8(img + (restored - luma)[..., None])
 
@@ -216,6 +221,7 @@ def restore_image(
     h, w = img.shape[:2]
     if min(h, w) < MIN_SIDE:
         raise MLInputError(f"{Path(in_path).name}: {w}x{h} is too small to restore (minimum {MIN_SIDE} px a side)")
+    input_quality = no_reference_metrics(img)  # before the colour page is white-balanced in place
     tile_eff = max(h, w) if tile <= 0 else tile
     tiles = len(_starts(h, tile_eff, tile_eff - overlap)) * len(_starts(w, tile_eff, tile_eff - overlap))
     out = _restore_channels(
@@ -231,5 +237,5 @@ def restore_image(
         "tiles": tiles,
         "color_mode": color_mode if img.ndim == 3 else "gray",
         "quality": no_reference_metrics(out),
-        "input_quality": no_reference_metrics(img),
+        "input_quality": input_quality,
     }
