@@ -155,6 +155,13 @@ class TrainingParams(BaseModel):
         "on the CPU only bf16 turns it on.",
     )
     loader_workers: int | None = Field(None, ge=0, le=32, description="Threads cropping batches ahead of training.")
+    processes: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Train in this many processes in step (DistributedDataParallel: gloo on CPUs, NCCL with one "
+        "GPU each); each takes batch_size patches a step and a share of the worker's threads.",
+    )
     name: str | None = Field(None, max_length=200)
 
 
@@ -179,8 +186,9 @@ async def _train(
     ctx: JobContext, params: TrainingParams, init: Path | None, parent: uuid.UUID | None
 ) -> dict[str, Any]:
     errors, trainer = await ctx.load("app.ml.errors"), await load_ml(ctx, "train")
+    distributed = await ctx.load("app.ml.distributed")
     dataset, folder = await _dataset_dir(ctx, params.dataset_id)
-    fields = params.model_dump(exclude={"dataset_id", "name", "model_id"}, exclude_none=True)
+    fields = params.model_dump(exclude={"dataset_id", "name", "model_id", "processes"}, exclude_none=True)
     try:
         config = trainer.TrainConfig(**fields)
         config.check()
@@ -190,10 +198,11 @@ async def _train(
     out = storage.job_dir(ctx.job_id)  # the same folder on every attempt: a retried job resumes from last.pt
     try:
         summary = await ctx.to_thread(
-            trainer.train,
+            distributed.train_distributed,
             folder,
             out,
             config,
+            processes=params.processes,
             init_checkpoint=init,
             resume=True,
             progress=_progress_adapter(ctx),
@@ -227,6 +236,7 @@ async def _train(
         "model_id": str(model_id),
         "device": summary["device"],
         "resumed_from_step": summary["resumed_from_step"],
+        "processes": params.processes,
         **metrics,
     }
 

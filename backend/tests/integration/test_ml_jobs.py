@@ -225,3 +225,12 @@ async def test_augmented_dataset_grows_by_its_variants(client):
     assert again["status"] == "failed" and "seed 9" in again["error"]
     check = await run(client, "validate_dataset", {"dataset_id": dataset})
     assert check["result"]["ok"] is True and check["result"]["pairs"] == 24
+
+
+async def test_training_in_two_processes_completes_and_serves(client):
+    dataset = await _dataset(client)
+    body = await run(client, "training", {"dataset_id": dataset, "processes": 2, **TINY, "steps": 12})
+    assert body["status"] == "completed", body["error"]
+    assert body["result"]["processes"] == 2 and body["result"]["steps"] == 12
+    models = (await client.get("/models")).json()
+    assert models[0]["id"] == body["result"]["model_id"] and models[0]["architecture"]["type"] == "nafnet"
