@@ -134,7 +134,8 @@ class _Supervisor:
             name, message = self.error
             raise _ERRORS.get(name, RuntimeError)(message)
         if self.result is None:
-            raise RuntimeError("training processes exited without a result")
+            codes = ", ".join(str(proc.exitcode) for proc in self.procs)
+            raise RuntimeError(f"training processes exited without a result (exit codes {codes})")
         return self.result
 
 

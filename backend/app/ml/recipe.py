@@ -22,7 +22,8 @@ class TrainConfig:
 
     ``architecture`` picks the network: ``"nafnet"`` (the shipped model) or ``"restormer"`` (the first of
     the two stages); width and block counts apply to either, ``refinement_blocks`` and ``ffn_expansion``
-    to Restormer only. ``loader_workers`` background threads prepare batches while the model trains.
+    to Restormer only. ``loader_workers`` background threads prepare batches while the model trains (on a
+    busy 2-core host a loader thread cost more CPU time than it saved, so the CPU default is none).
     """
 
     architecture: str = "nafnet"
@@ -52,7 +53,7 @@ class TrainConfig:
     max_seconds: float | None = None
     device: str = "auto"
     amp: str = "auto"  # CUDA: "auto" (bf16 where supported, else fp16), "bf16", "fp16", "off"; CPU: "bf16" or float32
-    loader_workers: int = 1
+    loader_workers: int | None = None  # None: 2 on CUDA, 0 on the CPU (the training itself needs the cores there)
 
     def arch(self) -> NAFNetConfig | RestormerConfig:
         if self.architecture == "restormer":
@@ -88,7 +89,7 @@ class TrainConfig:
             raise MLInputError("val_fraction must be in [0, 1)")
         if self.amp not in AMP_MODES:
             raise MLInputError(f"amp must be one of {', '.join(AMP_MODES)}, got {self.amp!r}")
-        if self.loader_workers < 0:
+        if self.loader_workers is not None and self.loader_workers < 0:
             raise MLInputError("loader_workers must be >= 0 (0: batches are made in the training loop)")
 
 

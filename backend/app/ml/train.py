@@ -94,6 +94,11 @@ def _initial_state(
     model = model.to(device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     net: nn.Module = model
     if group.world > 1:
+        # (1, C, 1, 1) scales get channels-last strides that their gradients do not have; DDP would then copy
+        # every such gradient into its bucket (and warn). Both layouts are the same bytes, so take the plain one.
+        for param in model.parameters():
+            if param.dim() == 4 and param.shape[0] == 1:
+                param.data = param.data.flatten().clone().view(param.shape)  # .contiguous() keeps the strides
         ids = [device.index] if device.type == "cuda" else None
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, betas=(0.9, 0.9))
@@ -246,7 +251,8 @@ def _loader(config: TrainConfig, pairs: list[Pair], state: _State, device: torch
     def sampler(i: int) -> PatchSampler:
         return PatchSampler(pairs, config.crop_size, config.batch_size, base + 1_000_003 * i, flips=config.flips)
 
-    return BatchLoader(sampler, device, workers=config.loader_workers)
+    workers = config.loader_workers if config.loader_workers is not None else (2 if device.type == "cuda" else 0)
+    return BatchLoader(sampler, device, workers=workers)
 
 
 def train(
