@@ -64,10 +64,14 @@ Chosen = list[tuple[Path, uuid.UUID | None]]
 
 
 async def restoration_stages(ctx: JobContext, model_id: uuid.UUID | None, stages: Stage) -> Chosen:
-    """The model files to run in order. ``auto``: both stages (Restormer, then NAFNet) once a Restormer has
-    been trained, as the seed runs them; else the best NAFNet (trained, or the shipped one)."""
+    """The model files to run in order. ``auto``: the one trained model with the best validation PSNR, of
+    either architecture, else the shipped NAFNet. Two stages run only when asked for: chained as trained
+    (each stage alone on degraded pages), Restormer then NAFNet scored below either stage alone in
+    bench/restore, so they are not the default until a second stage is trained on the first stage's output."""
     if model_id is not None:
         return [await model_file(ctx, model_id)]
+    if stages == "auto":
+        return [await model_file(ctx, None)]
     first = await _best_model(ctx, "restormer") if stages != "nafnet" else None
     if first is None and stages in ("restormer", "both"):
         raise PermanentJobError(

@@ -186,7 +186,7 @@ async def _training_progress(pool, job_id):
     return row if "loss" in (row["progress_message"] or "") else None
 
 
-async def test_restormer_training_makes_restoration_run_two_stages(client):
+async def test_restoration_runs_the_stages_asked_for_once_a_restormer_is_trained(client):
     dataset = await _dataset(client)
     page = {"file": ("scan.png", noisy_page_png(), "image/png")}
     early = await client.post("/upload", files=page, data={"params": '{"stages": "both", "tile": 64}'})
@@ -200,7 +200,8 @@ async def test_restormer_training_makes_restoration_run_two_stages(client):
     models = (await client.get("/models")).json()
     assert models[0]["id"] == first["result"]["model_id"] and models[0]["architecture"]["type"] == "restormer"
 
-    for stages, expected in (("auto", [first["result"]["model_id"], "default"]), ("nafnet", ["default"])):
+    restormer = first["result"]["model_id"]
+    for stages, expected in (("both", [restormer, "default"]), ("auto", [restormer]), ("nafnet", ["default"])):
         await client.post("/upload", files=page, data={"params": f'{{"stages": "{stages}", "tile": 64}}'})
         restored = (await client.post("/jobs/process")).json()
         assert restored["status"] == "completed", restored["error"]
