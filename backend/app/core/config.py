@@ -61,6 +61,13 @@ class Settings(BaseSettings):
         " shutdown): hides the claim round trip for many short jobs; keep 0 for long jobs (buffered jobs would wait"
         " behind them while other workers sit idle)",
     )
+    torch_threads: int = Field(
+        default=0,
+        ge=0,
+        le=1024,
+        description="PyTorch threads per worker process for ML jobs; `0`: the host's cores divided by"
+        " `WORKER_CONCURRENCY` (at least 1)",
+    )
     max_job_retries: int = Field(
         default=3, ge=0, description="retries after the first attempt (per job type or job overridable)"
     )

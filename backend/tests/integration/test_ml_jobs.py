@@ -200,3 +200,54 @@ async def test_cancelled_training_stops_and_keeps_its_checkpoint(client, runtime
 async def _training_progress(pool, job_id):
     row = await job_row(pool, job_id)
     return row if "loss" in (row["progress_message"] or "") else None
+
+
+async def test_restoration_runs_the_stages_asked_for_once_a_restormer_is_trained(client):
+    dataset = await _dataset(client)
+    page = {"file": ("scan.png", noisy_page_png(), "image/png")}
+    early = await client.post("/upload", files=page, data={"params": '{"stages": "both", "tile": 64}'})
+    body = (await client.post("/jobs/process")).json()
+    assert body["job_id"] == early.json()["job_id"] and body["status"] == "failed"
+    assert "architecture 'restormer'" in body["error"]
+    assert (await client.get(f"/jobs/{body['job_id']}")).json()["attempts"] == 1
+
+    first = await run(client, "training", {"dataset_id": dataset, "architecture": "restormer", **TINY, "steps": 6})
+    assert first["status"] == "completed", first["error"]
+    models = (await client.get("/models")).json()
+    assert models[0]["id"] == first["result"]["model_id"] and models[0]["architecture"]["type"] == "restormer"
+
+    restormer = first["result"]["model_id"]
+    for stages, expected in (("both", [restormer, "default"]), ("auto", [restormer]), ("nafnet", ["default"])):
+        await client.post("/upload", files=page, data={"params": f'{{"stages": "{stages}", "tile": 64}}'})
+        restored = (await client.post("/jobs/process")).json()
+        assert restored["status"] == "completed", restored["error"]
+        assert restored["result"]["stages"] == expected and restored["result"]["width"] == 300
+
+
+async def test_unknown_architecture_is_refused(client):
+    response = await client.post(
+        "/jobs", json={"job_type": "training", "params": {"dataset_id": str(uuid.uuid4()), "architecture": "unet"}}
+    )
+    assert response.status_code == 422 and "architecture" in response.text
+
+
+async def test_augmented_dataset_grows_by_its_variants(client):
+    dataset = await _dataset(client)
+    body = await run(client, "augment_dataset", {"dataset_id": dataset, "variants": 2, "seed": 9})
+    assert body["status"] == "completed", body["error"]
+    assert body["result"]["created"] == 16 and body["result"]["pairs"] == 24
+    listed = {d["id"]: d for d in (await client.get("/datasets")).json()}
+    assert listed[dataset]["pairs"] == 24
+    again = await run(client, "augment_dataset", {"dataset_id": dataset, "variants": 1, "seed": 9})
+    assert again["status"] == "failed" and "seed 9" in again["error"]
+    check = await run(client, "validate_dataset", {"dataset_id": dataset})
+    assert check["result"]["ok"] is True and check["result"]["pairs"] == 24
+
+
+async def test_training_in_two_processes_completes_and_serves(client):
+    dataset = await _dataset(client)
+    body = await run(client, "training", {"dataset_id": dataset, "processes": 2, **TINY, "steps": 12})
+    assert body["status"] == "completed", body["error"]
+    assert body["result"]["processes"] == 2 and body["result"]["steps"] == 12
+    models = (await client.get("/models")).json()
+    assert models[0]["id"] == body["result"]["model_id"] and models[0]["architecture"]["type"] == "nafnet"
