@@ -10,7 +10,7 @@ from collections import defaultdict
 
 import asyncpg
 
-from app.worker import queue
+from app.worker import queue, workflows
 from app.worker.executor import Outcome
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,10 @@ def _text(message: str) -> str:
     return message
 
 
+class _LeaseLost(Exception):
+    """The job was no longer this worker's when its completion was written: roll its children back."""
+
+
 class Acker:
     """Collects job outcomes on the event loop and writes them in batches.
 
@@ -48,11 +52,21 @@ class Acker:
         self._flusher: asyncio.Task[None] | None = None
         self._progress: dict[uuid.UUID, tuple[float, str | None]] = {}
         self._progress_lock = threading.Lock()
+        self._children: dict[uuid.UUID, list[workflows.Step]] = {}  # completed jobs' child jobs, unwritten
         self.written: dict[str, int] = defaultdict(int)
 
     # -- outcomes -----------------------------------------------------------------------------------
-    def add(self, job_id: uuid.UUID, outcome: Outcome, waited: float | None = 0.0) -> None:
-        """Queue an outcome; `waited`: seconds between the claim and the start, None if it never started."""
+    def add(
+        self,
+        job_id: uuid.UUID,
+        outcome: Outcome,
+        waited: float | None = 0.0,
+        children: list[workflows.Step] | None = None,
+    ) -> None:
+        """Queue an outcome; `waited`: seconds between the claim and the start, None if it never started;
+        `children`: jobs the handler enqueued, written with a completion (and dropped with any other outcome)."""
+        if children and outcome.kind == "completed":
+            self._children[job_id] = children
         self._pending.append((job_id, outcome, waited))
         if self._progress:  # a progress report still unwritten would be dropped by the final state anyway
             with self._progress_lock:
@@ -87,6 +101,10 @@ class Acker:
             by_kind[item[1].kind].append(item)
         wid = self._worker_id
         async with self._pool.acquire() as conn:
+            if self._children and (items := by_kind.get("completed")):
+                by_kind["completed"] = [i for i in items if i[0] not in self._children]
+                for job_id, outcome, waited in [i for i in items if i[0] in self._children]:
+                    await self._complete_spawning(conn, job_id, outcome, waited or 0.0)
             if items := by_kind.get("completed"):
                 await queue.complete_many(conn, wid, [(i, o.result_json, w or 0.0) for i, o, w in items])
             if items := by_kind.get("failed"):
@@ -102,6 +120,29 @@ class Acker:
                 await queue.release(conn, wid, [i for i, _, _ in items])
         for kind, items in by_kind.items():
             self.written[kind] += len(items)
+
+    async def _complete_spawning(
+        self, conn: asyncpg.Connection, job_id: uuid.UUID, outcome: Outcome, waited: float
+    ) -> None:
+        """A completion and the child jobs its handler enqueued, in one transaction: the children exist if and
+        only if the completion is written (not when the lease was lost). Children naming jobs that do not
+        exist fail the parent for good, saying which."""
+        children = self._children[job_id]
+        try:
+            async with conn.transaction():
+                await workflows.insert(conn, children)
+                if not await queue.complete_many(conn, self._worker_id, [(job_id, outcome.result_json, waited)]):
+                    raise _LeaseLost
+        except _LeaseLost:
+            log.warning(
+                "job %s: lease lost before its completion was written; its %d child job(s) dropped",
+                job_id,
+                len(children),
+            )
+        except (workflows.UnknownDependencies, workflows.ForwardDependency) as exc:
+            reason = f"the job's child jobs could not be enqueued: {exc}"
+            await queue.fail_many(conn, self._worker_id, [queue.Failure(job_id, reason, None, waited)])
+        del self._children[job_id]
 
     async def _write_batch(self, batch: list[_Item]) -> None:
         """One statement per kind; if the database refuses a value in it, job by job instead."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -20,7 +21,7 @@ import asyncpg
 from app.worker import queue
 from app.worker.acks import Acker
 from app.worker.context import JobContext
-from app.worker.dispatcher import DISPATCH_TABLE, JobType
+from app.worker.dispatcher import DISPATCH_TABLE, JobType, build_job
 from app.worker.executor import CANCEL, LEASE_LOST, SHUTDOWN, Backoff, Outcome, execute
 from app.worker.listener import Listener
 from app.worker.scheduler import PeriodicScheduler
@@ -80,6 +81,7 @@ class Worker:
         self._capped_next_check = 0.0
         self._caps = {name: jt.concurrency for name, jt in self.registry.items() if jt.concurrency}
         self.processed = 0
+        self._builder = functools.partial(build_job, default_max_attempts=config.default_max_attempts)
 
     # -- notifications ------------------------------------------------------------------------------
     def _on_jobs_notice(self, queue_name: str) -> None:
@@ -292,6 +294,7 @@ class Worker:
             asset_id=job.asset_id,
             progress_sink=self.acker,
             resources=self.resources,
+            builder=self._builder,
         )
 
     def _start(self, job: queue.ClaimedJob, waited: float) -> None:
@@ -324,7 +327,7 @@ class Worker:
                 "lease lost after %.0f ms; the outcome is dropped (another worker owns the job)", elapsed_ms
             )
         else:
-            self.acker.add(job.id, outcome, running.waited if running else 0.0)
+            self.acker.add(job.id, outcome, running.waited if running else 0.0, ctx.spawned)
         if outcome.kind == "failed":
             ctx.log.warning(
                 "attempt %d/%d failed after %.0f ms (%s): %s",
@@ -416,6 +419,6 @@ class Worker:
             await beat
             self.running.pop(job.id, None)
             await self.acker.flush_progress()
-        self.acker.add(job.id, outcome)
+        self.acker.add(job.id, outcome, 0.0, ctx.spawned)
         await self.acker.drain()
         return job, outcome, (time.perf_counter() - started) * 1000
