@@ -229,6 +229,10 @@ async def workflow_of(conn: Executor, job_id: uuid.UUID) -> uuid.UUID | None:
     return value
 
 
+async def exists(conn: Executor, workflow_id: uuid.UUID) -> bool:
+    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM jobs WHERE workflow_id = $1)", workflow_id))
+
+
 async def cancel_workflow(conn: Any, workflow_id: uuid.UUID, reason: str) -> dict[str, int]:
     """Cancel what has not run: waiting and queued jobs at once, running ones asked to stop (as a cancel of
     each would). Returns how many were cancelled and how many were asked to stop."""

@@ -12,8 +12,8 @@ from sqlalchemy import ColumnElement, func, select
 from app.api.deps import RuntimeDep, SessionDep
 from app.core.db import raw_connection
 from app.models import Job, JobStatus, newest_jobs
-from app.schemas import JobCreate, JobCreated, JobList, JobOut, ProcessOut
-from app.worker import queue
+from app.schemas import JobCreate, JobCreated, JobDetail, JobList, JobOut, ProcessOut
+from app.worker import queue, workflows
 from app.worker.dispatcher import UnknownJobType, build_job
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
@@ -44,11 +44,12 @@ def validated_job(name: str, params: dict[str, Any] | None, **options: Any) -> q
     status_code=status.HTTP_201_CREATED,
     responses={
         200: {"description": "An existing job with the same idempotency key"},
-        422: {"description": "Unknown job type or invalid params"},
+        422: {"description": "Unknown job type, invalid params, or a dependency that does not exist"},
     },
 )
 async def create_job(body: JobCreate, session: SessionDep, runtime: RuntimeDep, response: Response) -> JobCreated:
-    """Enqueue a job of any registered type; params are validated against the type's model."""
+    """Enqueue a job of any registered type; params are validated against the type's model. With
+    `depends_on` it waits (status `waiting`) until those jobs complete."""
     new = validated_job(
         body.job_type,
         body.params,
@@ -60,7 +61,16 @@ async def create_job(body: JobCreate, session: SessionDep, runtime: RuntimeDep, 
         max_attempts=body.max_attempts,
     )
     async with session.begin():
-        job_id, created = await queue.enqueue(await raw_connection(session), new)
+        conn = await raw_connection(session)
+        if body.depends_on:
+            step = workflows.Step(new, depends_on=tuple(body.depends_on), run_anyway=body.run_anyway)
+            try:
+                [(job_id, created)] = await workflows.insert(conn, [step])
+            except workflows.UnknownDependencies as exc:
+                detail = [{"loc": ["body", "depends_on"], "msg": str(exc), "type": "unknown_dependency"}]
+                raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from None
+        else:
+            job_id, created = await queue.enqueue(conn, new)
     if not created:
         response.status_code = status.HTTP_200_OK
     return JobCreated(job=JobOut.model_validate(await _get_job(session, job_id)), created=created)
@@ -100,9 +110,13 @@ def _id_range(prefix: str) -> tuple[uuid.UUID, uuid.UUID]:
     return uuid.UUID(digits.ljust(32, "0")), uuid.UUID(digits.ljust(32, "f"))
 
 
-@router.get("/{job_id}", response_model=JobOut, responses={404: {"description": "No such job"}})
-async def get_job(job_id: uuid.UUID, session: SessionDep) -> Job:
-    return await _get_job(session, job_id)
+@router.get("/{job_id}", response_model=JobDetail, responses={404: {"description": "No such job"}})
+async def get_job(job_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep) -> JobDetail:
+    """A job, with the jobs it depends on (parents) and those that depend on it (children)."""
+    job = await _get_job(session, job_id)
+    async with runtime.pool.acquire() as conn:
+        family = await workflows.relatives(conn, job_id)
+    return JobDetail.model_validate(JobOut.model_validate(job).model_dump() | family)
 
 
 @router.post(
