@@ -10,7 +10,8 @@
    shared host falls on both alike. Reported: jobs/s of the database's statements alone (time spent in them).
 2. Chain: N no-op jobs, each depending on the one before, drained by one in-process Worker.
 3. Fan-out/fan-in: one job enqueues N no-op children and one fan-in depending on all of them (`ctx.enqueue`),
-   drained by one in-process Worker; from the parent's enqueue to the fan-in's completion.
+   drained by one in-process Worker (concurrency 100, batches of 100); from the parent's enqueue to the
+   fan-in's completion. For reference, the same worker draining N independent no-op jobs.
 
 PostgreSQL comes from $BENCH_DSN (default postgresql://postgres@127.0.0.1:5432/postgres).
 """
@@ -137,6 +138,21 @@ async def fan(dsn: str, n: int) -> float:
     return (n + 2) / await _drain(dsn, finished, concurrency=100)
 
 
+async def independent(dsn: str, n: int) -> float:
+    """The same worker draining n independent no-op jobs: the reference for the chain and the fan-out."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("TRUNCATE jobs CASCADE")
+    finally:
+        await conn.close()
+    await _fill(dsn, n)
+
+    async def finished(c: asyncpg.Connection) -> bool:
+        return not await c.fetchval("SELECT EXISTS (SELECT 1 FROM jobs WHERE status <> 'completed')")
+
+    return n / await _drain(dsn, finished, concurrency=100)
+
+
 def _table(rows: list[tuple[str, str]]) -> str:
     return "\n".join(["| measure | result |", "|---|---|", *[f"| {a} | {b} |" for a, b in rows]])
 
@@ -174,6 +190,8 @@ async def main() -> int:
         print(f"chain of {chain_n}: {chain_rate:,.0f} jobs/s", flush=True)
         fan_rate = await fan(dsns["with"], fan_n)
         print(f"fan-out of {fan_n} + fan-in: {fan_rate:,.0f} jobs/s", flush=True)
+        plain_rate = await independent(dsns["with"], fan_n)
+        print(f"{fan_n} independent jobs: {plain_rate:,.0f} jobs/s", flush=True)
     finally:
         for db in dbs.values():
             await drop_database(db)
@@ -193,6 +211,7 @@ async def main() -> int:
         ),
         (f"chain of {chain_n:,} jobs, one worker (jobs/s)", f"{chain_rate:,.0f}"),
         (f"fan-out of {fan_n:,} children + one fan-in, one worker (jobs/s)", f"{fan_rate:,.0f}"),
+        (f"reference: {fan_n:,} independent jobs, the same worker (jobs/s)", f"{plain_rate:,.0f}"),
     ]
     table = _table(rows)
     print("\n" + table)

@@ -13,7 +13,7 @@ const STATS_MINUTES = 15;
 const MAX_STREAMS = 3;
 const PREFIX_SCAN = 500; // a search that may be an id prefix or part of a type name scans this many of the newest jobs
 const FINISHED = new Set(["completed", "failed", "cancelled"]);
-const STATUSES = ["pending", "processing", "retry", "completed", "failed", "cancelled"];
+const STATUSES = ["waiting", "pending", "processing", "retry", "completed", "failed", "cancelled"];
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const $ = (id) => document.getElementById(id);

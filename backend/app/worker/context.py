@@ -12,6 +12,7 @@ from datetime import datetime
 from types import ModuleType
 from typing import Any, Protocol, TypeVar
 
+from app.worker import workflows
 from app.worker.errors import JobCancelled
 from app.worker.queue import NewJob
 from app.worker.workflows import Step
@@ -131,13 +132,15 @@ class JobContext:
         run_at: datetime | None = None,
         max_attempts: int | None = None,
         asset_id: uuid.UUID | None = None,
+        run_anyway: bool = False,
     ) -> uuid.UUID:
         """Enqueue a child job; returns its id at once (other children may name it in `depends_on`).
 
         Children are written in the same transaction as this job's completion, and only with it: a handler
         that fails, is cancelled or loses its lease leaves none. A child waits for this job (and for
         `depends_on`: earlier children or existing jobs), so a fan-in is `ctx.enqueue("sum", depends_on=ids)`.
-        Params are validated here (pydantic.ValidationError, UnknownJobType).
+        `run_anyway`: run even if one of `depends_on` fails or is cancelled. Params are validated here
+        (pydantic.ValidationError, UnknownJobType).
         """
         if self._builder is None:
             raise RuntimeError("this job context cannot enqueue jobs (it was made without a job builder)")
@@ -150,11 +153,16 @@ class JobContext:
             max_attempts=max_attempts,
             asset_id=asset_id,
         )
-        step = Step(job, uuid.uuid4(), (self.job_id, *depends_on))
+        step = Step(job, uuid.uuid4(), (self.job_id, *depends_on), run_anyway)
         if self.spawned is None:
             self.spawned = []
         self.spawned.append(step)
         return step.id
+
+    async def dependency_results(self) -> list[dict[str, Any]]:
+        """The jobs this one depends on, with their outcomes: {id, job_type, status, result, error} each (needs
+        the "pool" resource, which the runtime provides)."""
+        return await workflows.dependency_results(self.resource("pool"), self.job_id)
 
     # -- resources ----------------------------------------------------------------------------------
     def resource(self, name: str) -> Any:

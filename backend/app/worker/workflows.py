@@ -208,6 +208,17 @@ async def relatives(conn: Executor, job_id: uuid.UUID) -> dict[str, list[dict[st
     return out
 
 
+async def dependency_results(conn: Executor, job_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The jobs `job_id` depends on, oldest first, with their status, result (decoded) and error."""
+    rows = await conn.fetch(
+        """SELECT j.id, j.job_type, j.status::text AS status, j.result::text AS result, j.error
+           FROM job_dependencies e JOIN jobs j ON j.id = e.depends_on WHERE e.job_id = $1
+           ORDER BY j.created_at, j.id""",
+        job_id,
+    )
+    return [{**dict(r), "result": json.loads(r["result"]) if r["result"] is not None else None} for r in rows]
+
+
 async def graph(conn: Executor, workflow_id: uuid.UUID) -> tuple[list[Any], list[tuple[uuid.UUID, uuid.UUID]]]:
     """The jobs of a workflow (oldest first) and its edges (dependency, dependant); no jobs: no workflow."""
     nodes = await conn.fetch(
