@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
-from app.worker import enqueue
+from app.worker import enqueue, queue
 
 from tests.integration.test_worker import running_worker, submit
 from tests.support.waiting import job_row, wait_status
@@ -33,7 +34,7 @@ async def test_a_handler_that_fails_leaves_no_children(runtime, pool):
     parent = await submit(pool, "test_spawn_then_fail")
     async with running_worker(runtime):
         await wait_status(pool, parent, "failed", timeout=30)
-    assert await pool.fetchval("SELECT count(*) FROM jobs") == 1
+    assert await pool.fetchval("SELECT count(*) FROM jobs WHERE job_type = 'test_record'") == 0  # no child
 
 
 async def test_a_failing_child_cancels_the_fan_in_naming_it(runtime, pool, client):
@@ -75,3 +76,69 @@ async def test_cancelling_a_workflow_cancels_what_has_not_run(client, pool):
     }
     assert (await client.post(f"/workflows/{uuid.uuid4()}/cancel")).status_code == 404
     assert (await client.get(f"/workflows/{uuid.uuid4()}")).status_code == 404
+
+
+async def _claimed_by(pool, job_id: uuid.UUID) -> uuid.UUID:
+    worker = uuid.uuid4()
+    await pool.execute(
+        "UPDATE jobs SET status = 'processing', locked_by = $2, locked_until = now() + interval '1 minute'"
+        " WHERE id = $1",
+        job_id,
+        worker,
+    )
+    return worker
+
+
+async def test_last_two_dependencies_settling_at_once_on_two_workers_promote_the_fan_in_once(pool):
+    async with pool.acquire() as conn, conn.transaction():
+        a = await enqueue(conn, "test_record", {})
+        b = await enqueue(conn, "test_record", {})
+        fan_in = await enqueue(conn, "test_record", {}, depends_on=[a, b])
+    workers = [await _claimed_by(pool, a), await _claimed_by(pool, b)]
+    first, second = await pool.acquire(), await pool.acquire()
+    woken: list[str] = []
+
+    def on_notice(*args: object) -> None:
+        woken.append(str(args[-1]))
+
+    listener = await pool.acquire()
+    await listener.add_listener("skiplock_jobs", on_notice)
+    try:
+        one, two = first.transaction(), second.transaction()
+        await one.start()
+        await two.start()
+        assert await queue.complete_many(first, workers[0], [(a, None, 0.0)]) == 1
+        # The second completion waits for the fan-in's row lock, held by the first until it commits.
+        late = asyncio.create_task(queue.complete_many(second, workers[1], [(b, None, 0.0)]))
+        await asyncio.sleep(0.2)
+        assert not late.done()
+        await one.commit()
+        assert await late == 1
+        assert (await job_row(pool, fan_in))["status"] == "waiting"  # not before the second commit
+        await two.commit()
+    finally:
+        for conn in (first, second):
+            await pool.release(conn)
+    row = await job_row(pool, fan_in)
+    assert row["status"] == "pending" and row["blockers"] == 0
+    await asyncio.sleep(0.2)
+    await listener.remove_listener("skiplock_jobs", on_notice)
+    await pool.release(listener)
+    assert woken == ["default"]  # one wake-up, from the one promotion
+
+
+async def test_a_dependency_settling_while_its_dependant_is_enqueued_is_counted_once(pool):
+    async with pool.acquire() as conn, conn.transaction():
+        parent = await enqueue(conn, "test_record", {})
+    worker = await _claimed_by(pool, parent)
+    async with pool.acquire() as host, pool.acquire() as acker:
+        tx = host.transaction()
+        await tx.start()
+        child = await enqueue(host, "test_record", {}, depends_on=[parent])  # locks the parent's row
+        completing = asyncio.create_task(queue.complete_many(acker, worker, [(parent, None, 0.0)]))
+        await asyncio.sleep(0.2)
+        assert not completing.done()  # the completion waits for the enqueueing transaction
+        await tx.commit()
+        assert await completing == 1
+    row = await job_row(pool, child)
+    assert row["status"] == "pending" and row["blockers"] == 0
