@@ -45,12 +45,12 @@ class ForwardDependency(ValueError):
 # none of them settles between this read and the commit of the edges: its trigger would not see them yet.
 # FOR NO KEY UPDATE: the status is read as committed now, after waiting for a settling transaction.
 _LOCK_PARENTS = """
-SELECT id, status::text AS status, COALESCE(workflow_id, id) AS workflow_id, has_dependants,
-       workflow_id IS NULL AS loose
+SELECT id, status::text AS status, workflow_id, has_dependants
 FROM jobs WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE
 """
+# A dependency in no workflow yet joins the new job's.
 _MARK_PARENTS = """
-UPDATE jobs SET has_dependants = true, workflow_id = COALESCE(workflow_id, id)
+UPDATE jobs SET has_dependants = true, workflow_id = COALESCE(workflow_id, $2)
 WHERE id = ANY($1::uuid[]) AND (NOT has_dependants OR workflow_id IS NULL)
 """
 _INSERT = f"""
@@ -99,9 +99,13 @@ async def insert(
     external = sorted({alias.get(d, d) for s in fresh for d in s.depends_on} - {s.id for s in fresh})
     parents = await _lock_parents(conn, external)
     if workflow_id is None and fresh and (parents or any(s.depends_on for s in fresh)):
-        # The workflow of the first dependency named that exists already, else the batch's first job's id.
+        # The workflow of the first dependency named that is in one, else that of the first dependency named
+        # (its id), else the batch's first job's id.
         named = [alias.get(d, d) for s in fresh for d in s.depends_on]
-        workflow_id = next((parents[d][1] for d in named if d in parents), fresh[0].id)
+        joined = (parents[d][1] for d in named if d in parents and parents[d][1] is not None)
+        workflow_id = next(joined, next((d for d in named if d in parents), fresh[0].id))
+    if parents and any(wf is None or not marked for _, wf, marked in parents.values()):
+        await conn.execute(_MARK_PARENTS, list(parents), workflow_id)
     rows = _plan(fresh, alias, {k: v[0] for k, v in parents.items()})
     if rows:
         await _insert_rows(conn, rows, workflow_id)
@@ -132,17 +136,15 @@ def _check_order(steps: Sequence[Step]) -> None:
                 )
 
 
-async def _lock_parents(conn: Executor, ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[str, uuid.UUID]]:
-    """Existing dependencies: id → (status, workflow id), locked and marked as having dependants."""
+async def _lock_parents(conn: Executor, ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[str, uuid.UUID | None, bool]]:
+    """Existing dependencies, locked: id → (status, workflow id, has dependants)."""
     if not ids:
         return {}
     rows = await conn.fetch(_LOCK_PARENTS, ids)
-    found = {r["id"]: (r["status"], r["workflow_id"]) for r in rows}
+    found = {r["id"]: (r["status"], r["workflow_id"], r["has_dependants"]) for r in rows}
     missing = [i for i in ids if i not in found]
     if missing:
         raise UnknownDependencies(missing)
-    if any(r["loose"] or not r["has_dependants"] for r in rows):
-        await conn.execute(_MARK_PARENTS, ids)
     return found
 
 
