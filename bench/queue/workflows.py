@@ -219,9 +219,12 @@ async def main() -> int:
         took = (time.monotonic() - started) / 60
         loads = ", ".join(f"{x:.1f}" for x in load_before) + " → " + ", ".join(f"{x:.1f}" for x in os.getloadavg())
         text = (HERE / "workflows.py").read_text().split('"""')[1].strip()
-        (HERE / "WORKFLOWS.md").write_text(
+        out = HERE / "WORKFLOWS.md"
+        notes = out.read_text().partition("\n## Notes")[2] if out.exists() else ""  # hand-written, kept
+        out.write_text(
             f"# Workflow benchmark\n\n```\n{text}\n```\n\n## Results\n\nCommand: `PYTHONPATH=backend python "
             f"bench/queue/workflows.py` (took {took:.1f} min; load average {loads}; 2 shared cores)\n\n{table}\n"
+            + (f"\n## Notes{notes}" if notes else "")
         )
     return 0
 
