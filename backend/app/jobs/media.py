@@ -32,6 +32,7 @@ class CutAnalysisParams(BaseModel):
 
 @job_type(
     "cut_analysis",
+    accepts=("video",),
     params=CutAnalysisParams,
     queue="media",
     timeout=3600,
@@ -134,6 +135,7 @@ class ClipExportParams(BaseModel):
 
 @job_type(
     "clip_export",
+    accepts=("video",),
     params=ClipExportParams,
     queue="media",
     timeout=1800,

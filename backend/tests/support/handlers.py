@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from app.worker import JobContext, PermanentJobError, job_type
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 
 class RecordParams(BaseModel):
@@ -80,3 +80,19 @@ async def fail(ctx: JobContext, params: Any) -> None:
 async def spawn_then_fail(ctx: JobContext, params: Any) -> None:
     ctx.enqueue("test_record", {})
     raise PermanentJobError("failed after enqueueing a child")
+
+
+class FileParams(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    note: str = ""
+
+
+@job_type(
+    "test_file",
+    params=FileParams,
+    accepts=("image", "video"),
+    description="Takes an uploaded image or video and does nothing with it.",
+)
+async def uploaded_file(ctx: JobContext, params: FileParams) -> dict[str, Any]:
+    return {"asset_id": str(ctx.asset_id)}

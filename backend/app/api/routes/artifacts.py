@@ -11,14 +11,16 @@ from fastapi.responses import FileResponse
 from sqlalchemy import select
 
 from app.api.deps import RuntimeDep, SessionDep
+from app.api.errors import REFUSED_FIELD, errors
 from app.models import Asset, Clip
 
 router = APIRouter(tags=["artifacts"])
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
+_ANY_FILE = {"content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}, "description": "The file"}
 
 
-@router.get("/jobs/{job_id}/artifacts", response_model=list[dict[str, object]])
+@router.get("/jobs/{job_id}/artifacts", response_model=list[dict[str, object]], responses=errors(e422=REFUSED_FIELD))
 async def list_artifacts(job_id: uuid.UUID, runtime: RuntimeDep) -> list[dict[str, object]]:
     folder = runtime.storage.path(f"jobs/{job_id}")
     if not folder.is_dir():
@@ -31,7 +33,9 @@ async def list_artifacts(job_id: uuid.UUID, runtime: RuntimeDep) -> list[dict[st
 
 
 @router.get(
-    "/jobs/{job_id}/artifacts/{name}", response_class=FileResponse, responses={404: {"description": "No such artifact"}}
+    "/jobs/{job_id}/artifacts/{name}",
+    response_class=FileResponse,
+    responses={200: _ANY_FILE, **errors(e404="No such artifact", e422=REFUSED_FIELD)},
 )
 async def get_artifact(job_id: uuid.UUID, name: str, runtime: RuntimeDep) -> FileResponse:
     if not _NAME.match(name):
@@ -42,7 +46,9 @@ async def get_artifact(job_id: uuid.UUID, name: str, runtime: RuntimeDep) -> Fil
     return FileResponse(path, media_type=mimetypes.guess_type(name)[0] or "application/octet-stream")
 
 
-@router.get("/assets/{asset_id}", response_model=dict[str, object], responses={404: {"description": "No such asset"}})
+@router.get(
+    "/assets/{asset_id}", response_model=dict[str, object], responses=errors(e404="No such asset", e422=REFUSED_FIELD)
+)
 async def get_asset(asset_id: uuid.UUID, session: SessionDep) -> dict[str, object]:
     asset = await session.get(Asset, asset_id)
     if asset is None:
@@ -72,7 +78,11 @@ async def get_asset(asset_id: uuid.UUID, session: SessionDep) -> dict[str, objec
     }
 
 
-@router.get("/assets/{asset_id}/file", response_class=FileResponse, responses={404: {"description": "No such asset"}})
+@router.get(
+    "/assets/{asset_id}/file",
+    response_class=FileResponse,
+    responses={200: _ANY_FILE, **errors(e404="No such asset", e422=REFUSED_FIELD)},
+)
 async def get_asset_file(asset_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep) -> FileResponse:
     asset = await session.get(Asset, asset_id)
     if asset is None:
@@ -82,7 +92,14 @@ async def get_asset_file(asset_id: uuid.UUID, session: SessionDep, runtime: Runt
     )
 
 
-@router.get("/clips/{clip_id}/thumbnail", response_class=FileResponse, responses={404: {"description": "No thumbnail"}})
+@router.get(
+    "/clips/{clip_id}/thumbnail",
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}, "description": "JPEG"},
+        **errors(e404="No thumbnail", e422=REFUSED_FIELD),
+    },
+)
 async def get_clip_thumbnail(clip_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep) -> FileResponse:
     clip = await session.get(Clip, clip_id)
     if clip is None or not clip.thumbnail_path:

@@ -27,7 +27,11 @@ class _Snapshot:
         return iter(self._families)
 
 
-@router.get("/metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Prometheus text"}},
+)
 async def metrics(runtime: RuntimeDep) -> Response:
     async with runtime.pool.acquire() as conn:
         counts = await stats.counts(conn)

@@ -12,6 +12,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import StreamingResponse
 
 from app.api.deps import RuntimeDep
+from app.api.errors import REFUSED_FIELD, errors
 from app.worker import stats
 from app.worker.dispatcher import DISPATCH_TABLE
 
@@ -22,7 +23,8 @@ FINISHED = {"completed", "failed", "cancelled"}
 
 @router.get("/tasks", response_model=list[dict[str, Any]])
 async def list_tasks(runtime: RuntimeDep) -> list[dict[str, Any]]:
-    """Every registered job type, from the DISPATCH_TABLE, with its params JSON schema."""
+    """Every registered job type, from the DISPATCH_TABLE, with its params JSON schema and the kinds of
+    uploaded file it takes (`accepts`: POST /upload creates only job types that take the file's kind)."""
     return [
         {
             "name": jt.name,
@@ -34,6 +36,8 @@ async def list_tasks(runtime: RuntimeDep) -> list[dict[str, Any]]:
             "max_attempts": jt.max_attempts or runtime.settings.default_max_attempts,
             "concurrency_limit": jt.concurrency,
             "schedule": jt.schedule,
+            "schedule_timezone": (jt.timezone or "UTC") if jt.schedule else None,
+            "accepts": list(jt.accepts),
         }
         for jt in sorted(DISPATCH_TABLE.values(), key=lambda t: t.name)
     ]
@@ -54,7 +58,7 @@ async def list_workers(runtime: RuntimeDep) -> list[dict[str, Any]]:
     ]
 
 
-@router.get("/stats", response_model=dict[str, Any])
+@router.get("/stats", response_model=dict[str, Any], responses=errors(e422=REFUSED_FIELD))
 async def get_stats(
     runtime: RuntimeDep,
     minutes: Annotated[int, Query(ge=1, le=1440)] = 15,
@@ -98,7 +102,10 @@ def _sse(event: str, data: dict[str, Any]) -> str:
 @router.get(
     "/jobs/{job_id}/events",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}, 404: {"description": "No such job"}},
+    responses={
+        200: {"content": {"text/event-stream": {}}},
+        **errors(e404="No such job", e422=REFUSED_FIELD),
+    },
 )
 async def job_events(job_id: uuid.UUID, request: Request, runtime: RuntimeDep) -> StreamingResponse:
     """Server-Sent Events: `state` once with the job as it is, then a `progress` or `status` event for each

@@ -8,10 +8,12 @@ from collections import Counter
 from fastapi import APIRouter, HTTPException, status
 
 from app.api.deps import RuntimeDep
+from app.api.errors import REFUSED_FIELD, errors
 from app.schemas import WorkflowCancelled, WorkflowNode, WorkflowOut
 from app.worker import workflows
 
 router = APIRouter(prefix="/workflows", tags=["workflows"])
+NO_SUCH_WORKFLOW = errors(e404="No job belongs to this workflow", e422=REFUSED_FIELD)
 
 
 def _overall(counts: Counter[str]) -> str:
@@ -22,7 +24,7 @@ def _overall(counts: Counter[str]) -> str:
     return "failed" if counts["failed"] else "cancelled"
 
 
-@router.get("/{workflow_id}", response_model=WorkflowOut, responses={404: {"description": "No such workflow"}})
+@router.get("/{workflow_id}", response_model=WorkflowOut, responses=NO_SUCH_WORKFLOW)
 async def get_workflow(workflow_id: uuid.UUID, runtime: RuntimeDep) -> WorkflowOut:
     """A workflow's jobs (oldest first) and edges. Any of its jobs' ids finds it (a job's `workflow_id` is
     its root job's id)."""
@@ -45,9 +47,7 @@ async def get_workflow(workflow_id: uuid.UUID, runtime: RuntimeDep) -> WorkflowO
     )
 
 
-@router.post(
-    "/{workflow_id}/cancel", response_model=WorkflowCancelled, responses={404: {"description": "No such workflow"}}
-)
+@router.post("/{workflow_id}/cancel", response_model=WorkflowCancelled, responses=NO_SUCH_WORKFLOW)
 async def cancel_workflow(workflow_id: uuid.UUID, runtime: RuntimeDep) -> WorkflowCancelled:
     """Cancel what has not run: waiting and queued jobs at once; running ones are asked to stop."""
     async with runtime.pool.acquire() as conn:
