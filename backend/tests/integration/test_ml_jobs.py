@@ -192,14 +192,14 @@ async def test_fanned_out_batch_restoration_runs_a_job_per_page_and_sums_up_its_
         made = await client.post(
             "/upload",
             files={"file": (f"page-{seed}.png", noisy_page_png(seed=seed), "image/png")},
-            data={"job_type": "noop"},
+            data={"job_type": "test_file"},
         )
         assert made.status_code == 201, made.text
         assets.append(made.json()["asset_id"])
     broken = await client.post(
         "/upload",
         files={"file": ("bad.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, "image/png")},
-        data={"job_type": "noop"},
+        data={"job_type": "test_file"},
     )
     while (await client.post("/jobs/process")).json()["processed"]:
         pass  # the uploads' own jobs out of the way
