@@ -1,11 +1,14 @@
-"""The FastAPI application: routers, and a lifespan that opens the database and runs the embedded worker."""
+"""The FastAPI application: routers, and a lifespan that opens the database and runs the embedded worker.
+
+A host application embeds Skiplock with `skiplock_lifespan` (entered in its own lifespan) and
+`include_skiplock` (the routers); see `examples/orders_app.py`."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
@@ -14,7 +17,7 @@ from app.api import errors
 from app.api.events import EventHub
 from app.api.limits import BodyLimit
 from app.api.openapi import describe_job_types
-from app.api.routes import artifacts, dashboard, health, jobs, metrics, models, operators, uploads
+from app.api.routes import artifacts, dashboard, health, jobs, metrics, models, operators, uploads, workflows
 from app.core.config import Settings, get_settings
 from app.core.logging import configure_logging
 from app.runtime import Runtime
@@ -22,13 +25,15 @@ from app.runtime import Runtime
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or get_settings()
+def skiplock_lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Skiplock's lifespan for any FastAPI app: opens the database (migrated), the event hub and, if the
+    settings say so, the embedded worker, and closes them. A host app enters it inside its own lifespan."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await Runtime.start(settings)
         app.state.runtime = runtime
+        app.state.settings = settings
         app.state.events = EventHub(runtime.url)
         worker_task = None
         worker = None
@@ -45,29 +50,39 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.events.close()
             await runtime.close()
 
+    return lifespan
+
+
+def include_skiplock(app: FastAPI, settings: Settings) -> None:
+    """Add Skiplock's routers (API and dashboard, at the paths they have in Skiplock's own app) to `app`."""
+    app.include_router(health.router)
+    app.include_router(uploads.router)
+    if not settings.is_production:
+        app.include_router(jobs.process_router)
+    app.include_router(jobs.router)
+    app.include_router(workflows.router)
+    app.include_router(artifacts.router)
+    app.include_router(models.router)
+    app.include_router(operators.router)
+    app.include_router(metrics.router)
+    app.include_router(dashboard.router)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
     # /docs and /redoc with their scripts and styles served from the package, not from a CDN.
     app = FastAPIOffline(
         title="Skiplock",
         version="0.1.0",
         summary="PostgreSQL-native job runner with media and document AI jobs.",
-        lifespan=lifespan,
+        lifespan=skiplock_lifespan(settings),
         # A form's text field (an upload's params) may be as large as MAX_REQUEST_BYTES (413 past it).
         form_limits={"max_part_size": settings.max_request_bytes},
     )
     app.state.settings = settings
     errors.install(app, settings.max_request_bytes)
     app.add_middleware(BodyLimit, limit_for=lambda path: _body_limit(settings, path))
-
-    app.include_router(health.router)
-    app.include_router(uploads.router)
-    if not settings.is_production:
-        app.include_router(jobs.process_router)
-    app.include_router(jobs.router)
-    app.include_router(artifacts.router)
-    app.include_router(models.router)
-    app.include_router(operators.router)
-    app.include_router(metrics.router)
-    app.include_router(dashboard.router)
+    include_skiplock(app, settings)
     describe_job_types(app)
     return app
 

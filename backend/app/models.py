@@ -33,6 +33,7 @@ class Base(DeclarativeBase):
 
 class JobStatus(enum.StrEnum):
     pending = "pending"
+    waiting = "waiting"  # for its dependencies (migration 0007)
     processing = "processing"
     retry = "retry"
     completed = "completed"
@@ -65,6 +66,9 @@ class Job(Base):
     idempotency_key: Mapped[str | None] = mapped_column(Text, unique=True)
     asset_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("assets.id"))
     reaped: Mapped[int] = mapped_column(Integer, server_default="0")
+    blockers: Mapped[int] = mapped_column(Integer, server_default="0")  # unfinished dependencies
+    has_dependants: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    workflow_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -44,6 +44,13 @@ class JobCreate(BaseModel):
         "the same key with a different request is a 409.",
     )
     max_attempts: int | None = Field(None, ge=1, le=100)
+    depends_on: list[uuid.UUID] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="Existing jobs this one waits for: it runs once all completed, and is cancelled if one "
+        "fails for good or is cancelled (unless run_anyway).",
+    )
+    run_anyway: bool = Field(False, description="Run even if a dependency fails or is cancelled.")
 
 
 class FieldError(BaseModel):
@@ -81,6 +88,8 @@ class _JobFields(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     updated_at: datetime
+    workflow_id: uuid.UUID | None = None
+    blockers: int = Field(0, description="Dependencies not finished yet (status waiting).")
 
 
 class JobOut(_JobFields):
@@ -88,6 +97,45 @@ class JobOut(_JobFields):
 
     params: dict[str, Any]
     result: dict[str, Any] | None
+
+
+class JobRef(BaseModel):
+    id: uuid.UUID
+    job_type: str
+    status: JobStatus
+
+
+class JobDetail(JobOut):
+    parents: list[JobRef] = Field(default_factory=list, description="Jobs this one depends on.")
+    children: list[JobRef] = Field(
+        default_factory=list, description="Jobs that depend on this one (those its handler enqueued included)."
+    )
+
+
+class WorkflowNode(JobRef):
+    blockers: int
+    attempts: int
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class WorkflowOut(BaseModel):
+    id: uuid.UUID
+    status: str = Field(
+        description="running while a job has not finished, else completed if all completed, else failed "
+        "(if one failed) or cancelled"
+    )
+    counts: dict[str, int]
+    nodes: list[WorkflowNode]
+    edges: list[tuple[uuid.UUID, uuid.UUID]] = Field(description="(dependency, dependant) pairs")
+
+
+class WorkflowCancelled(BaseModel):
+    id: uuid.UUID
+    cancelled: int = Field(description="Jobs cancelled before they ran")
+    stopping: int = Field(description="Running jobs asked to stop")
 
 
 class JobSummary(_JobFields):

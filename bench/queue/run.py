@@ -586,6 +586,8 @@ run is recorded below), latency most of all, since a 10 ms enqueue spacing on a 
 measures scheduling delay as much as the queue. Compare systems within one run, not across runs.
 
 Where Skiplock's time goes, with evidence and suggested fixes: [FINDINGS.md](FINDINGS.md).
+What dependency support costs the hot path, and chain and fan-out/fan-in throughput: [WORKFLOWS.md](WORKFLOWS.md)
+(`bench/queue/workflows.py`).
 For profiling, `BENCH_PROFILE_DIR=DIR` makes every worker process write a cProfile dump there.
 
 ## Targets

@@ -127,4 +127,8 @@ async def raw_connection(session: AsyncSession) -> asyncpg.Connection:
     raw = await conn.get_raw_connection()
     driver = raw.driver_connection
     assert isinstance(driver, asyncpg.Connection)
+    if not driver.is_in_transaction():
+        # SQLAlchemy's asyncpg adapter opens the database transaction with its first statement: until then,
+        # statements sent on the driver's connection would each commit on their own.
+        await conn.exec_driver_sql("SELECT 1")
     return driver

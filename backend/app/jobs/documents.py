@@ -155,6 +155,11 @@ async def restoration(ctx: JobContext, params: RestorationParams) -> dict[str, A
 
 class BatchRestorationParams(RestorationParams):
     asset_ids: list[uuid.UUID] = Field(min_length=1, max_length=1000)
+    fan_out: bool = Field(
+        False,
+        description="One restoration job per page (spread over every worker) and a batch_summary job after "
+        "them all, instead of every page in this one job.",
+    )
 
 
 @job_type(
@@ -166,6 +171,8 @@ class BatchRestorationParams(RestorationParams):
     description="Restores many uploaded images in one job, with a status per item.",
 )
 async def batch_restoration(ctx: JobContext, params: BatchRestorationParams) -> dict[str, Any]:
+    if params.fan_out:
+        return _fan_out(ctx, params)
     models = await restoration_stages(ctx, params.model_id, params.stages)
     items: list[dict[str, Any]] = []
     n = len(params.asset_ids)
@@ -182,6 +189,42 @@ async def batch_restoration(ctx: JobContext, params: BatchRestorationParams) -> 
     if done == 0:
         raise PermanentJobError(f"none of the {n} images could be restored: {items[0]['error']}")
     return {"completed": done, "failed": n - done, "items": items}
+
+
+def _fan_out(ctx: JobContext, params: BatchRestorationParams) -> dict[str, Any]:
+    """Child jobs, written with this job's completion: a restoration per page, then the summary (which runs
+    whatever became of the pages, and reports each)."""
+    common = params.model_dump(mode="json", exclude={"asset_ids", "fan_out", "asset_id"}, exclude_unset=True)
+    pages = [ctx.enqueue("restoration", {**common, "asset_id": str(a)}) for a in params.asset_ids]
+    summary = ctx.enqueue("batch_summary", {}, depends_on=pages, run_anyway=True)
+    return {"pages": [str(p) for p in pages], "summary_job": str(summary)}
+
+
+@job_type(
+    "batch_summary",
+    queue="ml",
+    max_attempts=3,
+    description="Sums up a fanned-out batch restoration: per-page status and the batch's quality figures.",
+)
+async def batch_summary(ctx: JobContext, params: Any) -> dict[str, Any]:
+    pages = [d for d in await ctx.dependency_results() if d["job_type"] == "restoration"]
+    done = [p for p in pages if p["status"] == "completed"]
+    items = [
+        {"job_id": str(p["id"]), "status": p["status"], **({"error": p["error"]} if p["error"] else {})} for p in pages
+    ]
+    return {
+        "completed": len(done),
+        "failed": len(pages) - len(done),
+        "quality": _mean_figures([p["result"]["quality"] for p in done]),
+        "input_quality": _mean_figures([p["result"]["input_quality"] for p in done]),
+        "items": items,
+    }
+
+
+def _mean_figures(figures: list[dict[str, Any]]) -> dict[str, float]:
+    """The mean of each numeric figure over the pages that have it."""
+    keys = {k for f in figures for k, v in f.items() if isinstance(v, int | float)}
+    return {k: sum(f[k] for f in figures if k in f) / sum(1 for f in figures if k in f) for k in sorted(keys)}
 
 
 class QualityParams(BaseModel):

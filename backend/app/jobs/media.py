@@ -19,6 +19,9 @@ class CutAnalysisParams(BaseModel):
     max_clips: int = Field(50, ge=0, le=1000, description="Most clips to propose (best first).")
     thumbnails: bool = Field(True, description="Write a JPEG thumbnail per clip.")
     analysis_width: int = Field(64, ge=16, le=512, description="Width of the luma image the detector sees.")
+    export_best: int = Field(
+        0, ge=0, le=50, description="Export the best N clips afterwards: one clip_export child job each."
+    )
 
     @model_validator(mode="after")
     def _bounds(self) -> CutAnalysisParams:
@@ -95,6 +98,10 @@ async def cut_analysis(ctx: JobContext, params: CutAnalysisParams) -> dict[str, 
         ]
         session.add_all(rows)
 
+    # The exports are child jobs, written with this job's completion (and only with it).
+    exports = [
+        ctx.enqueue("clip_export", {"clip_id": str(row.id)}, asset_id=asset.id) for row in rows[: params.export_best]
+    ]
     data = result.to_dict()
     variants = [
         {
@@ -105,7 +112,10 @@ async def cut_analysis(ctx: JobContext, params: CutAnalysisParams) -> dict[str, 
         }
         for clip, row in zip(data.pop("clips"), rows, strict=True)
     ]
-    return {"asset_id": str(asset.id), "clips_created": len(rows), **data, "variants": variants}
+    out = {"asset_id": str(asset.id), "clips_created": len(rows), **data, "variants": variants}
+    if exports:
+        out["export_jobs"] = [str(job_id) for job_id in exports]
+    return out
 
 
 class ClipExportParams(BaseModel):

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import asyncpg
 
-from app.worker import queue
+from app.worker import queue, workflows
 from app.worker.executor import Outcome, OutcomeKind
 from app.worker.outage import Outage, describe, is_connection_trouble
 
@@ -26,6 +26,10 @@ class _Item(NamedTuple):
     waited: float | None  # seconds between the claim and the start; None: it never started
     job_type: str
     elapsed_ms: float  # the handler's run time, for the log line once the outcome is written
+
+
+class _LeaseLost(Exception):
+    """The job was no longer this worker's when its completion was written: roll its children back."""
 
 
 _Key = tuple[OutcomeKind, str | None]  # one statement per kind (and per reason, for cancellations)
@@ -93,6 +97,7 @@ class Acker:
         self._on_settled = on_settled
         self._outage = outage or Outage()
         self._pending: list[_Item] = []
+        self._children: dict[uuid.UUID, list[workflows.Step]] = {}  # completed jobs' child jobs, unwritten
         self._writing = 0  # outcomes in the batch being written now
         self._flusher: asyncio.Task[None] | None = None
         self._progress: dict[uuid.UUID, tuple[float, str | None]] = {}
@@ -110,8 +115,12 @@ class Acker:
         waited: float | None = 0.0,
         job_type: str = "",
         elapsed_ms: float = 0.0,
+        children: list[workflows.Step] | None = None,
     ) -> None:
-        """Queue an outcome; `waited`: seconds between the claim and the start, None if it never started."""
+        """Queue an outcome; `waited`: seconds between the claim and the start, None if it never started;
+        `children`: jobs the handler enqueued, written with a completion (and dropped with any other outcome)."""
+        if children and outcome.kind == "completed":
+            self._children[job_id] = children
         self._pending.append(_Item(job_id, outcome, waited, job_type, elapsed_ms))
         if self._progress:  # a progress report still unwritten would be dropped by the final state anyway
             with self._progress_lock:
@@ -165,6 +174,12 @@ class Acker:
             groups.clear()
 
     async def _write(self, conn: asyncpg.Connection, key: _Key, items: list[_Item]) -> None:
+        if key[0] == "completed" and self._children:
+            for item in [i for i in items if i.job_id in self._children]:
+                await self._complete_spawning(conn, item)
+            items = [i for i in items if i.job_id not in self._children]
+            if not items:
+                return
         try:
             matched = await _statement(conn, self._worker_id, key, items)
         except asyncpg.DataError:
@@ -173,6 +188,35 @@ class Acker:
             self._uncertain.update(item.job_id for item in items)
             raise
         await self._settle(conn, items, matched)
+
+    async def _complete_spawning(self, conn: asyncpg.Connection, item: _Item) -> None:
+        """A completion and the child jobs its handler enqueued, in one transaction: the children exist if and
+        only if the completion is written (not when the lease was lost). Children naming jobs that do not
+        exist fail the parent for good, saying which."""
+        children = self._children[item.job_id]
+        matched: set[uuid.UUID] = set()
+        try:
+            async with conn.transaction():
+                await workflows.insert(conn, children)
+                matched = await queue.complete_many(
+                    conn, self._worker_id, [(item.job_id, item.outcome.result_json, item.waited or 0.0)]
+                )
+                if not matched:
+                    raise _LeaseLost
+        except _LeaseLost:
+            log.warning("job %s: its %d child job(s) dropped with its refused completion", item.job_id, len(children))
+        except (workflows.UnknownDependencies, workflows.ForwardDependency) as exc:
+            reason = f"the job's child jobs could not be enqueued: {exc}"
+            failure = queue.Failure(item.job_id, reason, None, item.waited or 0.0)
+            matched = await queue.fail_many(conn, self._worker_id, [failure])
+            item = item._replace(outcome=Outcome("failed", error=reason))
+        except asyncpg.DataError:
+            raise  # refused as a whole before it changed anything
+        except Exception:
+            self._uncertain.add(item.job_id)
+            raise
+        del self._children[item.job_id]
+        await self._settle(conn, [item], matched)
 
     async def _write_each(self, batch: list[_Item]) -> None:
         """Write outcomes one at a time; one the database refuses (a value it cannot store) is written as a

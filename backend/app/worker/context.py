@@ -9,18 +9,28 @@ import functools
 import importlib
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
+from datetime import datetime
 from types import ModuleType
 from typing import Any, Protocol, TypeVar
 
+from app.worker import workflows
 from app.worker.errors import JobCancelled
+from app.worker.queue import NewJob
+from app.worker.workflows import Step
 
 T = TypeVar("T")
 
 
 class ProgressSink(Protocol):
     def report(self, job_id: uuid.UUID, percent: float, message: str | None) -> None: ...
+
+
+class JobBuilder(Protocol):
+    """Makes a validated NewJob (the dispatcher's `build_job`, with the worker's default attempts)."""
+
+    def __call__(self, name: str, params: dict[str, Any] | None, **options: Any) -> NewJob: ...
 
 
 class JobContext:
@@ -38,6 +48,7 @@ class JobContext:
         progress_sink: ProgressSink | None = None,
         resources: dict[str, Any] | None = None,
         threads: Executor | None = None,
+        builder: JobBuilder | None = None,
     ) -> None:
         self.job_id = job_id
         self.job_type = job_type
@@ -55,6 +66,8 @@ class JobContext:
         self._task: asyncio.Task[Any] | None = None
         self._cancel_grace = 0.0
         self._cancel_handle: asyncio.TimerHandle | None = None
+        self._builder = builder
+        self.spawned: list[Step] | None = None  # jobs enqueued by the handler, written with its completion
 
     @property
     def log(self) -> logging.LoggerAdapter[logging.Logger]:
@@ -111,6 +124,50 @@ class JobContext:
         self._task = None
         if self._cancel_handle is not None:
             self._cancel_handle.cancel()
+
+    # -- child jobs ---------------------------------------------------------------------------------
+    def enqueue(
+        self,
+        job_type: str,
+        params: dict[str, Any] | None = None,
+        *,
+        depends_on: Sequence[uuid.UUID] = (),
+        queue: str | None = None,
+        priority: int | None = None,
+        run_at: datetime | None = None,
+        max_attempts: int | None = None,
+        asset_id: uuid.UUID | None = None,
+        run_anyway: bool = False,
+    ) -> uuid.UUID:
+        """Enqueue a child job; returns its id at once (other children may name it in `depends_on`).
+
+        Children are written in the same transaction as this job's completion, and only with it: a handler
+        that fails, is cancelled or loses its lease leaves none. A child waits for this job (and for
+        `depends_on`: earlier children or existing jobs), so a fan-in is `ctx.enqueue("sum", depends_on=ids)`.
+        `run_anyway`: run even if one of `depends_on` fails or is cancelled. Params are validated here
+        (pydantic.ValidationError, UnknownJobType).
+        """
+        if self._builder is None:
+            raise RuntimeError("this job context cannot enqueue jobs (it was made without a job builder)")
+        job = self._builder(
+            job_type,
+            params,
+            queue=queue,
+            priority=priority,
+            run_at=run_at,
+            max_attempts=max_attempts,
+            asset_id=asset_id,
+        )
+        step = Step(job, uuid.uuid4(), (self.job_id, *depends_on), run_anyway)
+        if self.spawned is None:
+            self.spawned = []
+        self.spawned.append(step)
+        return step.id
+
+    async def dependency_results(self) -> list[dict[str, Any]]:
+        """The jobs this one depends on, with their outcomes: {id, job_type, status, result, error} each (needs
+        the "pool" resource, which the runtime provides)."""
+        return await workflows.dependency_results(self.resource("pool"), self.job_id)
 
     # -- resources ----------------------------------------------------------------------------------
     def resource(self, name: str) -> Any:

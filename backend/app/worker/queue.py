@@ -467,13 +467,14 @@ async def reap_expired(
 
 
 async def request_cancel(conn: Any, job_id: uuid.UUID) -> str | None:
-    """Cancel a job: waiting → `cancelled` at once; processing → flagged, and its worker told by NOTIFY.
+    """Cancel a job: queued or waiting for its dependencies → `cancelled` at once (and its dependants with it,
+    migration 0007); processing → flagged, and its worker told by NOTIFY.
 
     Returns the status the job had before (finished jobs are left as they are), or None if no such job.
     """
     async with conn.transaction():
         before = await conn.fetchval("SELECT status::text FROM jobs WHERE id = $1 FOR UPDATE", job_id)
-        if before in ("pending", "retry"):
+        if before in ("pending", "retry", "waiting"):
             await conn.execute(
                 """UPDATE jobs SET status = 'cancelled', finished_at = now(), updated_at = now(),
                                   error = 'cancelled before it started' WHERE id = $1""",

@@ -16,7 +16,7 @@ async def counts(conn: Executor, finished_within_minutes: int = 1440) -> list[di
     the window (all of them would mean scanning the whole table)."""
     rows = await conn.fetch(
         """SELECT status::text AS status, job_type, queue, count(*) AS n FROM jobs
-           WHERE status IN ('pending', 'processing', 'retry') GROUP BY 1, 2, 3
+           WHERE status IN ('waiting', 'pending', 'processing', 'retry') GROUP BY 1, 2, 3
            UNION ALL
            SELECT status::text, job_type, queue, count(*) FROM jobs
            WHERE finished_at > now() - make_interval(mins => $1) GROUP BY 1, 2, 3

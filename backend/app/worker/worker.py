@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -21,7 +22,7 @@ import asyncpg
 from app.worker import queue
 from app.worker.acks import Acker
 from app.worker.context import JobContext
-from app.worker.dispatcher import DISPATCH_TABLE, JobType
+from app.worker.dispatcher import DISPATCH_TABLE, JobType, build_job
 from app.worker.executor import CANCEL, LEASE_LOST, SHUTDOWN, Backoff, Outcome, execute
 from app.worker.heartbeat import Heartbeat, LeaseNews
 from app.worker.listener import Listener
@@ -97,6 +98,7 @@ class Worker:
         self._capped_next_check = 0.0
         self._caps = {name: jt.concurrency for name, jt in self.registry.items() if jt.concurrency}
         self.processed = 0
+        self._builder = functools.partial(build_job, default_max_attempts=config.default_max_attempts)
 
     # -- notifications ------------------------------------------------------------------------------
     def _on_jobs_notice(self, queue_name: str) -> None:
@@ -370,6 +372,7 @@ class Worker:
             progress_sink=self.acker,
             resources=self.resources,
             threads=self._threads,
+            builder=self._builder,
         )
 
     def _start(self, job: queue.ClaimedJob, waited: float) -> None:
@@ -425,7 +428,7 @@ class Worker:
             self.acker.dropped(job.id, job.job_type, "lost", "lease lost")
         else:
             # Logged once written: an outcome the database refuses is a warning, never a `completed` line.
-            self.acker.add(job.id, outcome, waited, job.job_type, ms)
+            self.acker.add(job.id, outcome, waited, job.job_type, ms, ctx.spawned)
 
     # -- housekeeping -------------------------------------------------------------------------------
     async def _every(self, seconds: float, action: Any, until: asyncio.Event | None = None) -> None:

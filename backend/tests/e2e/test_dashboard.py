@@ -118,7 +118,7 @@ def test_every_script_module_is_served_as_javascript_and_the_page_loads_without_
     page.on("response", note_script)
     page.goto("/dashboard")
     # Each view has done its first work: the status chips, the task catalogue, the jobs table.
-    expect(page.locator("#summary [data-status]")).to_have_count(6)
+    expect(page.locator("#summary [data-status]")).to_have_count(7)  # one per status, waiting included
     expect(page.locator("#nj-type option[value=noop]")).to_be_attached()
     expect(page.locator("#updated")).to_contain_text("Updated")
     expect(page.locator("#jobs-empty")).to_be_visible()
@@ -231,6 +231,33 @@ def test_cancel_and_retry_from_the_page(page: Page, api: httpx.Client) -> None:
     expect(detail.locator(".facts")).to_contain_text("1 of")
     api.post(f"/jobs/{job_id}/cancel")
     wait_status(api, job_id, "cancelled")
+
+
+def test_a_job_shows_its_workflow_and_its_nodes_open_their_jobs(
+    page: Page,
+    api: httpx.Client,
+    screenshots: Path | None,  # type: ignore[no-untyped-def]
+) -> None:
+    scan = enqueue(api, "noop", {"step": "scan"})
+    ocr = enqueue(api, "noop", {"step": "ocr"})
+    merge = enqueue(api, "sleep", {"seconds": 3}, depends_on=[scan, ocr])
+    report = enqueue(api, "noop", {"step": "report"}, depends_on=[merge])
+    notify = enqueue(api, "noop", {"step": "notify"}, depends_on=[merge], run_anyway=True)
+    wait_status(api, merge, "processing")
+    page.goto(f"/dashboard?job={merge}")
+    detail = page.locator("#detail-body")
+    expect(detail.locator("#workflow-graph .wf-node")).to_have_count(5)
+    expect(detail.locator("#workflow-graph .wf-col")).to_have_count(3)  # two roots, the merge, its two dependants
+    expect(detail.locator('#workflow-graph .wf-node[aria-current="true"]')).to_contain_text("sleep")
+    expect(detail.locator("#workflow-graph .wf-node.st-waiting")).to_have_count(2)
+    if screenshots is not None:
+        page.wait_for_timeout(300)
+        detail.screenshot(path=str(screenshots / "workflow.png"))
+    for job_id in (report, notify):
+        wait_status(api, job_id, "completed")
+    detail.locator(f'dl [data-job="{scan}"]').click()  # a parent opens its own job
+    expect(page.locator("#detail-body .detail-head")).to_contain_text(scan)
+    expect(page.locator("#detail-body dl").last).to_contain_text("sleep")
 
 
 def test_filters_and_search_show_only_matching_rows(page: Page, api: httpx.Client) -> None:

@@ -79,3 +79,25 @@ async def test_truncated_video_fails_job_clearly_without_retry(client, pool, tmp
     body = (await client.post("/jobs/process")).json()
     assert body["status"] == "failed" and "cannot analyse this video" in body["error"]
     assert (await job_row(pool, response.json()["job_id"]))["attempts"] == 1
+
+
+async def test_upload_asking_for_its_best_clips_exports_them_after_the_analysis(client, pool, tmp_path):
+    video = tmp_path / "three-shots.mp4"
+    make_video(video, shots=3, seconds_per_shot=2.0)
+    response = await upload(client, video, params='{"min_clip_ms": 500, "max_clip_ms": 1800, "export_best": 2}')
+    analysis = response.json()["job_id"]
+    processed = (await client.post("/jobs/process")).json()
+    assert processed["status"] == "completed", processed.get("error")
+    exports = processed["result"]["export_jobs"]
+    detail = (await client.get(f"/jobs/{analysis}")).json()
+    assert sorted(c["id"] for c in detail["children"]) == sorted(exports)
+    for _ in exports:
+        done = (await client.post("/jobs/process")).json()
+        assert done["job_type"] == "clip_export" and done["status"] == "completed", done.get("error")
+    best = await pool.fetch(
+        "SELECT export_path FROM clips WHERE asset_id = $1 ORDER BY rank LIMIT 2",
+        uuid.UUID(response.json()["asset_id"]),
+    )
+    assert all(r["export_path"] for r in best)
+    graph = (await client.get(f"/workflows/{analysis}")).json()
+    assert graph["status"] == "completed" and len(graph["nodes"]) == 3

@@ -251,3 +251,37 @@ async def test_training_in_two_processes_completes_and_serves(client):
     assert body["result"]["processes"] == 2 and body["result"]["steps"] == 12
     models = (await client.get("/models")).json()
     assert models[0]["id"] == body["result"]["model_id"] and models[0]["architecture"]["type"] == "nafnet"
+
+
+async def test_fanned_out_batch_restoration_runs_a_job_per_page_and_sums_up_its_quality(client, pool):
+    assets = []
+    for seed in range(3):
+        made = await client.post(
+            "/upload",
+            files={"file": (f"page-{seed}.png", noisy_page_png(seed=seed), "image/png")},
+            data={"job_type": "test_file"},
+        )
+        assert made.status_code == 201, made.text
+        assets.append(made.json()["asset_id"])
+    broken = await client.post(
+        "/upload",
+        files={"file": ("bad.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, "image/png")},
+        data={"job_type": "test_file"},
+    )
+    while (await client.post("/jobs/process")).json()["processed"]:
+        pass  # the uploads' own jobs out of the way
+    params = {"asset_ids": [*assets, broken.json()["asset_id"]], "fan_out": True, "tile": 64}
+    batch = await run(client, "batch_restoration", params)
+    assert batch["status"] == "completed", batch["error"]
+    ran = []
+    while (step := (await client.post("/jobs/process")).json())["processed"]:
+        ran.append(step["job_type"])
+    assert sorted(ran) == ["batch_summary", "restoration", "restoration", "restoration", "restoration"]
+    assert ran[-1] == "batch_summary"
+    summary = await job_row(pool, batch["result"]["summary_job"])
+    assert summary["status"] == "completed", summary["error"]
+    result = summary["result"]
+    assert result["completed"] == 3 and result["failed"] == 1 and len(result["items"]) == 4
+    assert result["quality"] and all(isinstance(v, float) for v in result["quality"].values())
+    graph = (await client.get(f"/workflows/{batch['job_id']}")).json()
+    assert len(graph["nodes"]) == 1 + 4 + 1 and graph["counts"]["failed"] == 1

@@ -8,7 +8,7 @@ import time
 from typing import Any, Literal
 
 import asyncpg
-from app.worker import JobContext, job_type
+from app.worker import JobContext, PermanentJobError, job_type
 from pydantic import BaseModel, ConfigDict
 
 
@@ -57,6 +57,32 @@ async def freeze(ctx: JobContext, params: FreezeParams) -> None:
 @job_type("test_tick", schedule="* * * * * *", queue="ticks", description="Enqueued every second.")
 async def tick(ctx: JobContext, params: Any) -> None:
     return None
+
+
+class FanOutParams(BaseModel):
+    children: int = 10
+    fail_child: int | None = None  # index of a child that fails for good
+
+
+@job_type("test_fan_out", params=FanOutParams, description="Enqueues children and one fan-in depending on all.")
+async def fan_out(ctx: JobContext, params: FanOutParams) -> dict[str, Any]:
+    ids = [
+        ctx.enqueue("test_record", {"unique": False}) if i != params.fail_child else ctx.enqueue("test_fail")
+        for i in range(params.children)
+    ]
+    fan_in = ctx.enqueue("test_record", {"unique": False}, depends_on=ids)
+    return {"children": len(ids), "fan_in": str(fan_in)}
+
+
+@job_type("test_fail", max_attempts=1, description="Fails for good at once.")
+async def fail(ctx: JobContext, params: Any) -> None:
+    raise PermanentJobError("this job always fails")
+
+
+@job_type("test_spawn_then_fail", max_attempts=1, description="Enqueues a child, then fails: no child is left.")
+async def spawn_then_fail(ctx: JobContext, params: Any) -> None:
+    ctx.enqueue("test_record", {})
+    raise PermanentJobError("failed after enqueueing a child")
 
 
 class FileParams(BaseModel):

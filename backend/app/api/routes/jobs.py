@@ -15,8 +15,8 @@ from app.api.errors import REFUSED_FIELD, errors, field_error
 from app.core.db import raw_connection
 from app.core.storable import StorableText
 from app.models import Job, JobStatus, newest_jobs
-from app.schemas import PREVIEW_CHARS, JobCreate, JobCreated, JobList, JobOut, JobSummary, ProcessOut
-from app.worker import queue
+from app.schemas import PREVIEW_CHARS, JobCreate, JobCreated, JobDetail, JobList, JobOut, JobSummary, ProcessOut
+from app.worker import queue, workflows
 from app.worker.dispatcher import UnknownJobType, build_job
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
@@ -70,7 +70,8 @@ async def refuse_other_request(conn: queue.Executor, new: queue.NewJob, *, also:
     },
 )
 async def create_job(body: JobCreate, session: SessionDep, runtime: RuntimeDep, response: Response) -> JobCreated:
-    """Enqueue a job of any registered type; params are validated against the type's model."""
+    """Enqueue a job of any registered type; params are validated against the type's model. With
+    `depends_on` it waits (status `waiting`) until those jobs complete."""
     new = validated_job(
         body.job_type,
         body.params,
@@ -83,7 +84,14 @@ async def create_job(body: JobCreate, session: SessionDep, runtime: RuntimeDep, 
     )
     async with session.begin():
         conn = await raw_connection(session)
-        job_id, created = await queue.enqueue(conn, new)
+        if body.depends_on:
+            step = workflows.Step(new, depends_on=tuple(body.depends_on), run_anyway=body.run_anyway)
+            try:
+                [(job_id, created)] = await workflows.insert(conn, [step])
+            except workflows.UnknownDependencies as exc:
+                raise field_error(["body", "depends_on"], str(exc), "unknown_dependency") from None
+        else:
+            job_id, created = await queue.enqueue(conn, new)
         if not created:
             await refuse_other_request(conn, new)
     if not created:
@@ -139,9 +147,13 @@ def _id_range(prefix: str) -> tuple[uuid.UUID, uuid.UUID]:
     return uuid.UUID(digits.ljust(32, "0")), uuid.UUID(digits.ljust(32, "f"))
 
 
-@router.get("/{job_id}", response_model=JobOut, responses=NO_SUCH_JOB)
-async def get_job(job_id: uuid.UUID, session: SessionDep) -> Job:
-    return await _get_job(session, job_id)
+@router.get("/{job_id}", response_model=JobDetail, responses=NO_SUCH_JOB)
+async def get_job(job_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep) -> JobDetail:
+    """A job, with the jobs it depends on (parents) and those that depend on it (children)."""
+    job = await _get_job(session, job_id)
+    async with runtime.pool.acquire() as conn:
+        family = await workflows.relatives(conn, job_id)
+    return JobDetail.model_validate(JobOut.model_validate(job).model_dump() | family)
 
 
 @router.post(

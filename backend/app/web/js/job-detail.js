@@ -9,6 +9,7 @@ import { loadJobs, markSelectedRow, renderJobs, updateRow } from "./jobs-table.j
 import { loadStats } from "./overview.js";
 import { FINISHED, state, writeUrl } from "./state.js";
 import { syncStreams } from "./streams.js";
+import { loadWorkflow, relativesHtml } from "./workflow-view.js";
 
 const NOTHING_CHOSEN = '<p class="muted">Choose a job in the table to see its params, result and errors.</p>';
 let shownSig = ""; // what the panel shows, so that a refresh with nothing new only moves the progress bar
@@ -73,7 +74,7 @@ export function patchDetail(id, patch) {
 
 function signature(job) {
   return [job.id, job.status, job.attempts, job.finished_at, job.started_at, job.error, job.cancel_requested,
-    JSON.stringify(job.result)].join("|");
+    JSON.stringify(job.result), JSON.stringify(job.parents), JSON.stringify(job.children)].join("|");
 }
 
 function renderDetail() {
@@ -97,6 +98,7 @@ function renderDetail() {
   shownSig = sig;
   $("detail-body").innerHTML = detailHtml(job, keepMsg);
   if (job.status === "completed") loadArtifacts(job.id);
+  loadWorkflow(job, () => state.selectedId === job.id);
 }
 
 function detailHtml(job, keepMsg) {
@@ -127,6 +129,7 @@ function detailHtml(job, keepMsg) {
       ${job.locked_by ? `<dt>Worker</dt><dd class="mono small break">${esc(job.locked_by)}</dd>` : ""}
       ${job.asset_id ? `<dt>Asset</dt><dd><a href="/assets/${esc(job.asset_id)}/file">uploaded file</a> · <a href="/assets/${esc(job.asset_id)}">asset record</a></dd>` : ""}
     </dl>
+    ${relativesHtml(job)}
     ${job.error ? `<h3>Error</h3><pre class="error" tabindex="0" aria-label="Error">${esc(job.error)}</pre>` : ""}
     ${resultView(job)}
     <h3>Params</h3>
@@ -183,6 +186,8 @@ export function wireDetail() {
   $("detail-body").addEventListener("click", (e) => {
     const button = e.target.closest("[data-action]");
     if (button) act(button.dataset.action);
+    const node = e.target.closest("[data-job]");
+    if (node) selectJob(node.dataset.job);
   });
   $("detail-body").addEventListener("input", onCompareInput);
 }

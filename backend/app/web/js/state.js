@@ -1,7 +1,7 @@
 // The page's state, shared by its views, and its mirror in the URL (filters, search, page and open job), so that
 // a reload or a shared link shows the same view.
 
-export const STATUSES = ["pending", "processing", "retry", "completed", "failed", "cancelled"];
+export const STATUSES = ["waiting", "pending", "processing", "retry", "completed", "failed", "cancelled"];
 export const FINISHED = new Set(["completed", "failed", "cancelled"]);
 
 export const state = {
