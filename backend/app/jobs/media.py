@@ -43,8 +43,9 @@ async def cut_analysis(ctx: JobContext, params: CutAnalysisParams) -> dict[str, 
         max_clip_ms=params.max_clip_ms,
         max_clips=params.max_clips,
         analysis_width=params.analysis_width,
+        thumbnails=params.thumbnails,
     )
-    share = 90.0 if params.thumbnails else 99.0
+    share = 99.0
     ctx.progress(0, "decoding")
     try:
         result = await ctx.to_thread(
@@ -62,12 +63,18 @@ async def cut_analysis(ctx: JobContext, params: CutAnalysisParams) -> dict[str, 
     storage = ctx.resource("storage")
     folder = storage.job_dir(ctx.job_id)
     thumbs: list[str | None] = []
+    if params.thumbnails and result.clips:
+        folder.mkdir(parents=True, exist_ok=True)
     for rank, clip in enumerate(result.clips):
         ctx.check_cancelled()
         name = f"clip-{rank:03d}.jpg"
         if params.thumbnails:
+            jpeg = result.thumbnails[rank] if rank < len(result.thumbnails) else None
             try:
-                await ctx.to_thread(video.write_thumbnail, path, clip.thumbnail_frame_ms, folder / name)
+                if jpeg is not None:  # taken during the analysis pass
+                    (folder / name).write_bytes(jpeg)
+                else:  # no sampled frame inside the clip: decode its frame again
+                    await ctx.to_thread(video.write_thumbnail, path, clip.thumbnail_frame_ms, folder / name)
                 thumbs.append(storage.relative(folder / name))
             except video.VideoError as exc:
                 ctx.log.warning("no thumbnail for clip %d: %s", rank, exc)

@@ -1,0 +1,28 @@
+"""Clip thumbnails come from the analysis pass: one JPEG per clip, of a frame inside the clip, no second decode."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from app.video import AnalysisOptions, analyze_video
+from PIL import Image
+
+
+def test_each_clip_gets_a_jpeg_of_a_frame_inside_it(videos: dict[str, Path]) -> None:
+    opts = AnalysisOptions(min_clip_ms=800, max_clip_ms=1500, max_clips=10, thumbnails=True)
+    res = analyze_video(videos["long"], opts)
+    assert len(res.clips) >= 2 and len(res.thumbnails) == len(res.clips)
+    for clip, jpeg in zip(res.clips, res.thumbnails, strict=True):
+        assert jpeg is not None and jpeg[:3] == b"\xff\xd8\xff"
+        assert clip.start_ms <= clip.thumbnail_frame_ms < clip.end_ms
+        assert Image.open(io.BytesIO(jpeg)).size == (160, 120)
+    assert "thumbnails" not in res.to_dict()
+    plain = analyze_video(videos["long"], AnalysisOptions(min_clip_ms=800, max_clip_ms=1500, max_clips=10))
+    assert plain.thumbnails == [] and [c.start_ms for c in plain.clips] == [c.start_ms for c in res.clips]
+
+
+def test_thumbnail_of_a_rotated_video_is_upright(videos: dict[str, Path]) -> None:
+    res = analyze_video(videos["rotated"], AnalysisOptions(min_clip_ms=400, thumbnails=True))
+    assert res.clips and res.thumbnails[0] is not None
+    assert Image.open(io.BytesIO(res.thumbnails[0])).size == (120, 160)  # portrait, as displayed
