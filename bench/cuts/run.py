@@ -94,12 +94,13 @@ def run_transnet(path: Path) -> Detections:
     scenes = model.predictions_to_scenes(pred, threshold=0.5)
     items: list[Item] = []
     conf: list[float] = []
+    # frames above the threshold run from a scene's last frame to the frame before the next scene
     for (_, prev_end), (start, _) in zip(scenes[:-1], scenes[1:], strict=True):
-        if start == prev_end + 1:
+        if start - prev_end <= 2:  # one or two frames over the threshold: a cut
             items.append(("cut", int(start), int(start)))
         else:
-            items.append(("gradual", int(prev_end) + 1, int(start) - 1))
-        conf.append(float(pred[prev_end + 1 : start + 1].max()))
+            items.append(("gradual", int(prev_end), int(start) - 1))
+        conf.append(float(pred[prev_end:start].max()))
     return items, conf
 
 
