@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 CUT_K_SIGMA = 6.0
 CUT_RATIO = 1.5
 CUT_ABS_MIN = 0.10
+CUT_FULL_CONTRAST = 40.0
 CUT_OTHER_RATIO = 1.8
 FLASH_PERSIST = 0.5
 FLASH_STRUCT = 0.2
@@ -92,12 +93,21 @@ def _without_isolated_spikes(s: np.ndarray) -> np.ndarray:
     return np.where((s > CUT_ABS_MIN) & (s > CUT_OTHER_RATIO * near), near, s)
 
 
-def _side_threshold(window: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(median, threshold) of each row of `window`: median + max(K*MAD-sigma, RATIO*median, ABS_MIN)."""
+def _side_threshold(window: np.ndarray, floor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(median, threshold) of each row of `window`: median + max(K*MAD-sigma, RATIO*median, floor)."""
     med = _nanmedian(window)
     sigma = 1.4826 * _nanmedian(np.abs(window - med[:, None]))
     med, sigma = np.nan_to_num(med), np.nan_to_num(sigma)
-    return med, med + np.maximum(np.maximum(CUT_K_SIGMA * sigma, CUT_RATIO * med), CUT_ABS_MIN)
+    return med, med + np.maximum(np.maximum(CUT_K_SIGMA * sigma, CUT_RATIO * med), floor)
+
+
+def _abs_floor(f: FrameFeatures) -> np.ndarray:
+    """The smallest change that can be a cut at each frame: CUT_ABS_MIN, scaled down (to a quarter at
+    most) where both frames have little contrast (fog, night, a close-up of a plain wall): there every
+    pixel difference is small, a new framing of the same place included."""
+    std = f.std.astype(np.float64)
+    contrast = np.maximum(std, np.concatenate([std[:1], std[:-1]]))
+    return CUT_ABS_MIN * np.clip(contrast / CUT_FULL_CONTRAST, 0.25, 1.0)
 
 
 def _normalised(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -148,8 +158,9 @@ def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
     # other frame, e.g. duplicated frames) alternates the signal, and its median would sit near 0
     env = sliding_window_view(np.pad(_without_isolated_spikes(s), 1, mode="edge"), 3).max(axis=1)
     before, after = _side_windows(env, w, gap)
-    med_b, thr_b = _side_threshold(before)
-    med_a, thr_a = _side_threshold(after)
+    floor = _abs_floor(f)
+    med_b, thr_b = _side_threshold(before, floor)
+    med_a, thr_a = _side_threshold(after, floor)
     base = np.maximum(med_b, med_a)
     # A spike over one calm side's statistics that is also well above both sides' levels: a cut out of
     # (or into) a noisy fast-motion shot is judged against the calm side; the onset of motion is not
@@ -256,7 +267,7 @@ def detect_transitions(f: FrameFeatures, fps: float) -> list[Transition]:
     gradual = [("fade", s, e, c) for s, e, c in fades] + [("dissolve", s, e, c) for s, e, c in dissolves]
     inside = np.zeros(n, bool)
     for _, s, e, _ in gradual:
-        inside[max(0, s - 1) : e + 2] = True  # a cut at (or next to) a gradual span's edge is that span
+        inside[s : e + 1] = True  # a cut inside a gradual span is that span
     cuts = [("cut", t, t, c) for t, c in found_cuts if not inside[t]]
     t_ms = f.t_ms
     out = [

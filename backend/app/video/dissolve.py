@@ -163,9 +163,10 @@ def detect_dissolves(
             support = [v for v in cl if core[0] <= (v.start + v.end) // 2 <= core[1]]
             if len(support) < MIN_VOTES:
                 continue
-            span = _span(support, core)
-            if _between_two_shots(f, fps, span[0], span[1]):
-                out.append(span)
+            start, end, conf = _span(support, core)
+            margin = _between_two_shots(f, fps, start, end)
+            if margin > 0:
+                out.append((start, end, round(0.5 * conf + 0.5 * margin, 4)))
     return out
 
 
@@ -184,21 +185,25 @@ def _shape_change(f: FrameFeatures, i: int, j: int) -> tuple[float, float]:
     return float(1.0 - (za * zb).mean()), float(np.abs(np.sort(za) - np.sort(zb)).mean())
 
 
-def _between_two_shots(f: FrameFeatures, fps: float, start: int, end: int) -> bool:
-    """A dissolve leaves one shot for another: the luma histogram changes more across the span than over
-    as many frames on either side of it (an evolving texture, fast motion or an occluder sweeping past
-    change it as much within the shot), and the change is not a lighting ramp (layout and brightness-free
-    value distribution both kept)."""
+def _between_two_shots(f: FrameFeatures, fps: float, start: int, end: int) -> float:
+    """How clearly [start, end] leads from one shot to another, in [0, 1] (0: it does not).
+
+    A dissolve leaves one shot for another: the luma histogram changes more across the span than over as
+    many frames on either side of it (an evolving texture, fast motion or an occluder sweeping past change
+    it as much within the shot), and the change is not a lighting ramp (layout and brightness-free value
+    distribution both kept). The margin is the share of the change across not matched within a side."""
     n = f.n
     length = int(np.clip(end - start + 1, 2, max(2, round(fps))))
     a1, b0 = max(0, start - 1), min(n - 1, end + 1)
     a0, b1 = max(0, a1 - length), min(n - 1, b0 + length)
     across = _hist_change(f, a1, b0)
     within = max(_hist_change(f, a0, a1), _hist_change(f, b0, b1))
-    if across < HIST_GAIN * within:
-        return False
+    if across <= HIST_GAIN * within:
+        return 0.0
     layout, values = _shape_change(f, a1, b0)
-    return not (layout < RAMP_LAYOUT and values < RAMP_VALUES)
+    if layout < RAMP_LAYOUT and values < RAMP_VALUES:
+        return 0.0
+    return float(np.clip((across - within) / across, 0.0, 1.0))
 
 
 def _cores(cl: list[_Vote]) -> list[tuple[int, int]]:
