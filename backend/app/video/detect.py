@@ -34,11 +34,11 @@ log = logging.getLogger(__name__)
 CUT_K_SIGMA = 6.0
 CUT_RATIO = 1.5
 CUT_ABS_MIN = 0.10
-CUT_FULL_CONTRAST = 40.0
+CUT_FULL_CONTRAST, CUT_MIN_CONTRAST = 40.0, 3.0
 CUT_OTHER_RATIO = 1.8
 FLASH_PERSIST = 0.5
 FLASH_STRUCT = 0.2
-FLASH_STRUCT_SURE = 0.5
+FLASH_STRUCT_SURE = 0.8
 DARK_MEAN, BRIGHT_MEAN, FLAT_STD = 28.0, 228.0, 12.0
 FADE_MIN_RISE = 15.0
 
@@ -107,7 +107,8 @@ def _abs_floor(f: FrameFeatures) -> np.ndarray:
     pixel difference is small, a new framing of the same place included."""
     std = f.std.astype(np.float64)
     contrast = np.maximum(std, np.concatenate([std[:1], std[:-1]]))
-    return CUT_ABS_MIN * np.clip(contrast / CUT_FULL_CONTRAST, 0.25, 1.0)
+    scaled = CUT_ABS_MIN * np.clip(contrast / CUT_FULL_CONTRAST, 0.25, 1.0)
+    return np.where(contrast < CUT_MIN_CONTRAST, CUT_ABS_MIN, scaled)  # flat frames: only brightness moves
 
 
 def _normalised(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

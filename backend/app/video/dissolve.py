@@ -40,7 +40,7 @@ RR_STRONG = 0.25
 LOW_CONTRAST = 8.0
 DIP_RR_MAX = 0.6
 DIP_FIT = 0.15
-HIST_GAIN = 1.0
+HIST_GAIN, VALUES_GAIN = 1.0, 1.5
 RAMP_LAYOUT, RAMP_VALUES = 0.6, 0.1
 
 
@@ -188,9 +188,10 @@ def _shape_change(f: FrameFeatures, i: int, j: int) -> tuple[float, float]:
 def _between_two_shots(f: FrameFeatures, fps: float, start: int, end: int) -> float:
     """How clearly [start, end] leads from one shot to another, in [0, 1] (0: it does not).
 
-    A dissolve leaves one shot for another: the luma histogram changes more across the span than over as
-    many frames on either side of it (an evolving texture, fast motion or an occluder sweeping past change
-    it as much within the shot), and the change is not a lighting ramp (layout and brightness-free value
+    A dissolve leaves one shot for another: the luma histogram, or the brightness-free distribution of
+    values (unmoved by a lighting change inside a shot), changes more across the span than over as many
+    frames on either side of it (an evolving texture, fast motion or an occluder sweeping past change it
+    as much within the shot); and the change is not a lighting ramp (layout and brightness-free value
     distribution both kept). The margin is the share of the change across not matched within a side."""
     n = f.n
     length = int(np.clip(end - start + 1, 2, max(2, round(fps))))
@@ -198,12 +199,14 @@ def _between_two_shots(f: FrameFeatures, fps: float, start: int, end: int) -> fl
     a0, b1 = max(0, a1 - length), min(n - 1, b0 + length)
     across = _hist_change(f, a1, b0)
     within = max(_hist_change(f, a0, a1), _hist_change(f, b0, b1))
-    if across <= HIST_GAIN * within:
-        return 0.0
     layout, values = _shape_change(f, a1, b0)
     if layout < RAMP_LAYOUT and values < RAMP_VALUES:
         return 0.0
-    return float(np.clip((across - within) / across, 0.0, 1.0))
+    values_within = max(_shape_change(f, a0, a1)[1], _shape_change(f, b0, b1)[1])
+    margins = [1.0 - within / across if across >= HIST_GAIN * within and across > 0 else 0.0]
+    if values >= VALUES_GAIN * values_within and values > 0:
+        margins.append(1.0 - values_within / values)
+    return float(np.clip(max(margins), 0.0, 1.0))
 
 
 def _cores(cl: list[_Vote]) -> list[tuple[int, int]]:
