@@ -324,7 +324,7 @@ def main() -> None:
             gt_counts[cls] += 1
     cmd = "python bench/cuts/run.py" + (f" --set {args.set_name}" if args.set_name != "main" else "")
     cmd += " --quick" if args.quick else ""
-    cmd += f" --repeats {args.repeats}" if args.repeats != 1 else ""
+    cmd += f" --repeats {args.repeats}" if args.repeats != 2 else ""
     cmd += f" --methods {args.methods}" if args.methods else ""
     info = (
         f"Command: `{cmd}` — {len(names)} videos, {frames} frames, {gt_counts['cut']} cuts, "

@@ -64,7 +64,8 @@ class AnalysisOptions:
     `analysis_width` is the width (pixels) of the small luma image the detector works on; `threads` is
     the decoder thread count (0 lets FFmpeg choose). `batch_frames` sets how many frames are processed
     together (and how often `should_stop` is polled). With `thumbnails`, each clip's JPEG thumbnail is
-    taken during the analysis pass (`AnalysisResult.thumbnails`), so nothing is decoded twice.
+    taken during the analysis pass (`AnalysisResult.thumbnails`), so nothing is decoded twice. `detector`
+    "transnetv2" finds the transitions with the learned model instead (optional package, see `learned`).
     """
 
     min_clip_ms: int = 1500
@@ -74,6 +75,7 @@ class AnalysisOptions:
     threads: int = 0
     batch_frames: int = 128
     thumbnails: bool = False
+    detector: str = "skiplock"
 
     def __post_init__(self) -> None:
         if self.min_clip_ms <= 0 or self.max_clip_ms < self.min_clip_ms:
@@ -82,6 +84,8 @@ class AnalysisOptions:
             raise ValueError("max_clips must be >= 0")
         if not 16 <= self.analysis_width <= 512:
             raise ValueError("analysis_width must be in [16, 512]")
+        if self.detector not in ("skiplock", "transnetv2"):
+            raise ValueError("detector must be 'skiplock' or 'transnetv2'")
         if self.batch_frames < 1 or self.threads < 0:
             raise ValueError("batch_frames must be >= 1 and threads >= 0")
 

@@ -19,6 +19,7 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from .clips import still_quality
+from .decode import frame_rotation
 from .features import CROP, SHARP_EVERY, laplacian_var
 from .models import ClipProposal
 
@@ -47,6 +48,8 @@ class ThumbnailPicker:
         """Consider a decoded frame (its luma plane `y`, shown at `t_ms`); cheap except on sampled frames."""
         k = self._count
         self._count += 1
+        if k == 0:
+            self.rotation = frame_rotation(frame)
         if k % SHARP_EVERY:
             return
         bucket = int(t_ms // self.bucket_ms)

@@ -80,3 +80,10 @@ async def test_truncated_video_fails_job_clearly_without_retry(client, pool, tmp
     body = (await client.post("/jobs/process")).json()
     assert body["status"] == "failed" and "cannot analyse this video" in body["error"]
     assert (await job_row(pool, response.json()["job_id"]))["attempts"] == 1
+
+
+async def test_unknown_detector_is_refused_at_upload(client, tmp_path):
+    video = tmp_path / "two-shots.mp4"
+    make_video(video, shots=2)
+    response = await upload(client, video, params='{"detector": "magic"}')
+    assert response.status_code == 422 and "detector" in response.text
