@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+import hard
 import numpy as np
 from synth import GENERATORS, Spec
 
@@ -127,7 +128,7 @@ def encode(spec: Spec, out_dir: Path) -> Path:
     if path.exists() and gt_path.exists():
         return path
     out_dir.mkdir(parents=True, exist_ok=True)
-    frames, gt = timeline(spec)
+    frames, gt = hard.timeline(spec) if spec.hard else timeline(spec)
     durations = _vfr_durations(np.random.default_rng(spec.seed + 100))
     with av.open(str(path), "w") as out:
         stream = out.add_stream(spec.codec, rate=spec.fps)
@@ -152,6 +153,8 @@ def encode(spec: Spec, out_dir: Path) -> Path:
             count += 1
         for packet in stream.encode(None):
             out.mux(packet)
+    if gt["frames"] and gt["frames"] != count:
+        raise RuntimeError(f"{spec.name}: planned {gt['frames']} frames, rendered {count}")
     gt["frames"] = count
     gt_path.write_text(json.dumps(gt))
     return path

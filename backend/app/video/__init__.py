@@ -9,6 +9,7 @@ from .analyze import analyze_video
 from .decode import probe_video
 from .errors import AnalysisCancelled, VideoError
 from .export import export_clip, write_thumbnail
+from .learned import transnet_available
 from .models import AnalysisOptions, AnalysisResult, ClipProposal, Shot, Transition
 
 __all__ = [
@@ -22,5 +23,6 @@ __all__ = [
     "analyze_video",
     "export_clip",
     "probe_video",
+    "transnet_available",
     "write_thumbnail",
 ]

@@ -20,8 +20,12 @@ from .decode import FrameCounter, StreamInfo, frame_rotation, iter_frames, luma_
 from .detect import build_shots, detect_transitions
 from .errors import AnalysisCancelled, VideoError
 from .features import FrameFeatures
-from .models import AnalysisOptions, AnalysisResult
+from .learned import TransNetFrames, learned_transitions
+from .models import AnalysisOptions, AnalysisResult, ClipProposal
 from .sampling import FeatureExtractor
+from .thumbnails import ThumbnailPicker
+
+FrameObserver = ThumbnailPicker | TransNetFrames
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +68,7 @@ def _decode_features(
     opt: AnalysisOptions,
     progress: _Progress | None,
     should_stop: Callable[[], bool] | None,
+    observers: tuple[FrameObserver, ...] = (),
 ) -> tuple[FrameFeatures, dict[str, float | int]]:
     with open_video(path, opt.threads) as (container, stream):
         info = stream_info(container, stream)
@@ -73,7 +78,9 @@ def _decode_features(
         fps_hint = info.fps if info.fps > 0 else 30.0
         with FeatureExtractor(opt.analysis_width, fps_hint, opt.batch_frames, background=True) as extractor:
             counter = FrameCounter()
-            meta = _feed(container, stream, info, extractor, counter, opt.batch_frames, reporter, should_stop)
+            meta = _feed(
+                container, stream, info, extractor, counter, opt.batch_frames, reporter, should_stop, observers
+            )
             if counter.decoded == 0:
                 reason = "truncated or corrupt" if counter.corrupt or counter.demux_failed else "empty"
                 raise VideoError(f"{Path(path).name}: no video frame could be decoded; the file is {reason}")
@@ -90,8 +97,10 @@ def _feed(
     every: int,
     reporter: _Progress,
     should_stop: Callable[[], bool] | None,
+    observers: tuple[FrameObserver, ...] = (),
 ) -> dict[str, float | int]:
-    """Decode every frame into `extractor`; poll `should_stop` and report progress every `every` frames."""
+    """Decode every frame into `extractor` (and the `observers`); poll `should_stop` and report progress
+    every `every` frames."""
     fps_hint = extractor.fps
     first_s: float | None = None
     last_ms = -math.inf
@@ -109,6 +118,8 @@ def _feed(
         last_ms = ms
         y, shift = luma_plane(frame)
         extractor.add(y, shift, ms)
+        for observer in observers:
+            observer.offer(frame, y, shift, ms)
         if (i + 1) % every == 0:
             if should_stop is not None and should_stop():
                 raise AnalysisCancelled(f"analysis cancelled after {i + 1} frames")
@@ -142,11 +153,18 @@ def analyze_video(
     opt = options or AnalysisOptions()
     reporter = _Progress(progress, None, None)
     started = time.monotonic()
-    features, meta = _decode_features(path, opt, reporter, should_stop)
+    picker = ThumbnailPicker(min(1000.0, opt.min_clip_ms / 2)) if opt.thumbnails else None
+    learned = TransNetFrames() if opt.detector == "transnetv2" else None
+    observers = tuple(o for o in (picker, learned) if o is not None)
+    features, meta = _decode_features(path, opt, reporter, should_stop, observers)
     fps, duration_ms = _timing(features, float(meta["fps"]))
-    transitions = detect_transitions(features, fps)
+    if learned is not None:
+        transitions = learned_transitions(learned.frames, features.t_ms)
+    else:
+        transitions = detect_transitions(features, fps)
     shots = build_shots(transitions, features.t_ms, duration_ms)
     clips = propose_clips(shots, features, duration_ms, opt)
+    thumbnails = _clip_thumbnails(picker, clips) if picker is not None else []
     rotation = int(meta["rotation"])
     width, height = int(meta["width"]), int(meta["height"])
     if rotation in (90, 270):
@@ -171,4 +189,18 @@ def analyze_video(
         transitions=transitions,
         clips=clips,
         rotation=rotation,
+        thumbnails=thumbnails,
     )
+
+
+def _clip_thumbnails(picker: ThumbnailPicker, clips: list[ClipProposal]) -> list[bytes | None]:
+    """Each clip's JPEG from the analysis pass (its `thumbnail_frame_ms` becomes that frame's time), or
+    None where no sampled frame fell inside the clip."""
+    picker.finish()
+    out: list[bytes | None] = []
+    for clip in clips:
+        best = picker.pick(clip)
+        if best is not None:
+            clip.thumbnail_frame_ms = int(round(best.t_ms))
+        out.append(best.jpeg if best is not None else None)
+    return out

@@ -23,6 +23,7 @@ sorted by score (ties: earlier first). No randomness: the same features always g
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -56,11 +57,21 @@ def frame_components(f: FrameFeatures) -> dict[str, np.ndarray]:
     }
 
 
+def still_quality(sharp_var: Any, std: Any, mean: Any) -> Any:
+    """Still-image quality ``0.5*S + 0.25*C + 0.25*E`` in [0, 1] from the Laplacian variance, luma std and
+    mean (scalars or arrays): how good a frame looks as a thumbnail."""
+    sharpness = sharp_var / (sharp_var + 200.0)
+    contrast = np.minimum(std / 64.0, 1.0)
+    exposure = np.clip(1.0 - np.abs(mean - 118.0) / 118.0, 0.0, 1.0)
+    return 0.5 * sharpness + 0.25 * contrast + 0.25 * exposure
+
+
 def frame_scores(f: FrameFeatures) -> tuple[np.ndarray, np.ndarray]:
     """Return (visual score per frame, still-image quality per frame), both in [0, 1]."""
     comp = frame_components(f)
     visual = sum(WEIGHTS[k] * comp[k] for k in WEIGHTS)
-    still = 0.5 * comp["sharpness"] + 0.25 * comp["contrast"] + 0.25 * comp["exposure"]
+    v = _ffill(f.sharp.astype(np.float64), default=200.0)
+    still = still_quality(v, f.std.astype(np.float64), f.mean.astype(np.float64))
     return np.asarray(visual), np.asarray(still)
 
 

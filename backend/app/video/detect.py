@@ -8,37 +8,23 @@ absolute floors so that static or black footage (where the local spread is ~0) s
   median level on the other side, so the onset of fast motion (high level after) is not a cut but a
   cut out of a fast-motion shot (high, noisy level before) still is. Flash rejection: a cut is real
   only if every pair of frames (before the cut, after it) within ~0.25 s still differs by at least
-  half of the jump, and also in structure (1 - NCC >= 0.2: codecs often smear the frames after a flash,
-  changing brightness and detail but not layout); a flash returns to the previous content, so some
-  pair is similar again.
+  half of the jump (unless the structure clearly changed: a cut into a flickering shot), and also in
+  structure (1 - NCC >= 0.2: codecs often smear the frames after a flash, changing brightness and detail
+  but not layout); a flash returns to the previous content, so some pair is similar again. Two flat
+  frames have no structure to compare; there the raw difference decides.
 * Fades: runs of near-black (or near-white) flat frames reached by a monotonic luma ramp of several
   frames (a cut to black has no ramp and is left to the cut detector).
-* Dissolves: for many (centre c, half-span h) pairs, a vote needs: the middle frame close to the
-  average of the frames at c-h and c+h (``rr`` small, and a dip compared with ``rr`` one span away, since
-  smooth motion of soft content looks blend-like everywhere); the ends differing structurally more than
-  motion explains (``se`` above its level in the neighbouring windows); the middle frame's contrast equal
-  to that of a blend of the ends (moving content keeps its contrast); enough contrast to judge; and no
-  single frame carrying most of the change (plateau, not a spike). Votes are clustered; a cluster
-  needs >= 3 votes including one clean blend of unrelated images; its span is the union of the "inner"
-  votes (ends still inside the blend).
-* Dissolves the blend test cannot see (fast motion moves the pixels it compares; similar shots keep
-  ``se`` at the level of motion) vote through the position-free detail-energy dip (`energy`): the
-  energy curve dips as a blend of uncorrelated detail does, the middle is still roughly a pixel blend
-  (``rr`` < DIP_RR_MAX) or the whole window fits the dissolve energy law within DIP_FIT, and no detected
-  hard cut lies inside the window. Such a vote is strong (can carry a cluster) when ``rr`` <= RR_MAX or
-  the fit holds.
+* Dissolves: see `dissolve`.
 """
 
 from __future__ import annotations
 
 import logging
-import warnings
-from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .energy import dip_fit, energy_dip
+from .dissolve import detect_dissolves
 from .features import FLAT_STD as FLAT_SIG_STD
 from .features import FrameFeatures
 from .models import Shot, Transition
@@ -48,24 +34,13 @@ log = logging.getLogger(__name__)
 CUT_K_SIGMA = 6.0
 CUT_RATIO = 1.5
 CUT_ABS_MIN = 0.10
+CUT_FULL_CONTRAST, CUT_MIN_CONTRAST = 40.0, 3.0
 CUT_OTHER_RATIO = 1.8
 FLASH_PERSIST = 0.5
 FLASH_STRUCT = 0.2
+FLASH_STRUCT_SURE = 0.8
 DARK_MEAN, BRIGHT_MEAN, FLAT_STD = 28.0, 228.0, 12.0
 FADE_MIN_RISE = 15.0
-RR_MAX = 0.4
-DE_MIN = 8.0
-SPIKE_MAX = 0.5
-MIN_VOTES = 3
-SE_MARGIN = 0.3
-SE_MIN = 0.35
-BLEND_STD_TOL = 0.06
-SE_STRONG = 0.8
-RR_LOCAL = 0.7
-RR_STRONG = 0.25
-LOW_CONTRAST = 8.0
-DIP_RR_MAX = 0.6
-DIP_FIT = 0.15
 
 
 def _nanmedian(x: np.ndarray) -> np.ndarray:
@@ -118,12 +93,22 @@ def _without_isolated_spikes(s: np.ndarray) -> np.ndarray:
     return np.where((s > CUT_ABS_MIN) & (s > CUT_OTHER_RATIO * near), near, s)
 
 
-def _side_threshold(window: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(median, threshold) of each row of `window`: median + max(K*MAD-sigma, RATIO*median, ABS_MIN)."""
+def _side_threshold(window: np.ndarray, floor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(median, threshold) of each row of `window`: median + max(K*MAD-sigma, RATIO*median, floor)."""
     med = _nanmedian(window)
     sigma = 1.4826 * _nanmedian(np.abs(window - med[:, None]))
     med, sigma = np.nan_to_num(med), np.nan_to_num(sigma)
-    return med, med + np.maximum(np.maximum(CUT_K_SIGMA * sigma, CUT_RATIO * med), CUT_ABS_MIN)
+    return med, med + np.maximum(np.maximum(CUT_K_SIGMA * sigma, CUT_RATIO * med), floor)
+
+
+def _abs_floor(f: FrameFeatures) -> np.ndarray:
+    """The smallest change that can be a cut at each frame: CUT_ABS_MIN, scaled down (to a quarter at
+    most) where both frames have little contrast (fog, night, a close-up of a plain wall): there every
+    pixel difference is small, a new framing of the same place included."""
+    std = f.std.astype(np.float64)
+    contrast = np.maximum(std, np.concatenate([std[:1], std[:-1]]))
+    scaled = CUT_ABS_MIN * np.clip(contrast / CUT_FULL_CONTRAST, 0.25, 1.0)
+    return np.where(contrast < CUT_MIN_CONTRAST, CUT_ABS_MIN, scaled)  # flat frames: only brightness moves
 
 
 def _normalised(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -133,26 +118,33 @@ def _normalised(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.where(flat[:, None], 0.0, (x - x.mean(axis=1, keepdims=True)) / np.maximum(sd, 1e-6)), flat
 
 
-def _flash_check(sig: np.ndarray, t: int, kmax: int) -> tuple[float, float]:
-    """(persistence, structural persistence) of a change at frame t.
+def _flash_check(sig: np.ndarray, t: int, kmax: int) -> bool:
+    """Whether the change at frame t persists (a cut) rather than coming back (a flash).
 
-    Over all pairs (frame t-1-a, frame t+b) with a + b <= kmax: the smallest mean absolute difference
-    relative to the jump between t-1 and t, and the smallest structural distance 1 - NCC.
+    Over all pairs (frame t-1-a, frame t+b) with a + b <= kmax: the structural distance 1 - NCC must stay
+    at least FLASH_STRUCT, and the mean absolute difference at least FLASH_PERSIST of the jump between t-1
+    and t, unless the structure clearly changed (>= FLASH_STRUCT_SURE: the new shot may flicker, so its
+    brightness can come back while its content does not). Two flat frames have no structure to compare;
+    for those pairs the raw difference alone decides.
     """
     pre = sig[max(0, t - 1 - kmax) : t][::-1].astype(np.float32)  # t-1, t-2, ...
     post = sig[t : t + kmax + 1].astype(np.float32)
     if pre.shape[0] == 0 or post.shape[0] == 0:
-        return 0.0, 0.0
+        return False
     raw = np.abs(pre[:, None, :] - post[None, :, :]).mean(axis=2)
     zp, fp = _normalised(pre)
     zq, fq = _normalised(post)
     ncc = (zp @ zq.T) / pre.shape[1]
     both, one = fp[:, None] & fq[None, :], fp[:, None] | fq[None, :]
-    struct = np.where(both, 0.0, np.where(one, 1.0, 1.0 - ncc))
     mask = np.add.outer(np.arange(pre.shape[0]), np.arange(post.shape[0])) <= kmax
     jump = float(raw[0, 0])
-    persistence = float(raw[mask].min()) / jump if jump > 1e-6 else 0.0
-    return persistence, float(struct[mask].min())
+    if jump <= 1e-6:
+        return False
+    persistence = raw / jump
+    structural = float(np.where(both, np.inf, np.where(one, 1.0, 1.0 - ncc))[mask].min())
+    flat_persistence = float(persistence[mask & both].min()) if (mask & both).any() else np.inf
+    sure = structural >= FLASH_STRUCT_SURE or float(persistence[mask].min()) >= FLASH_PERSIST
+    return structural >= FLASH_STRUCT and flat_persistence >= FLASH_PERSIST and sure
 
 
 def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
@@ -167,8 +159,9 @@ def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
     # other frame, e.g. duplicated frames) alternates the signal, and its median would sit near 0
     env = sliding_window_view(np.pad(_without_isolated_spikes(s), 1, mode="edge"), 3).max(axis=1)
     before, after = _side_windows(env, w, gap)
-    med_b, thr_b = _side_threshold(before)
-    med_a, thr_a = _side_threshold(after)
+    floor = _abs_floor(f)
+    med_b, thr_b = _side_threshold(before, floor)
+    med_a, thr_a = _side_threshold(after, floor)
     base = np.maximum(med_b, med_a)
     # A spike over one calm side's statistics that is also well above both sides' levels: a cut out of
     # (or into) a noisy fast-motion shot is judged against the calm side; the onset of motion is not
@@ -181,8 +174,7 @@ def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
     for t in candidates:
         if t == 0:
             continue
-        persistence, structural = _flash_check(f.sig, int(t), kmax)
-        if persistence < FLASH_PERSIST or structural < FLASH_STRUCT:
+        if not _flash_check(f.sig, int(t), kmax):
             log.debug("frame %d: change does not persist (flash?)", t)
             continue
         conf = float(np.clip((s[t] - base[t]) / max(s[t], 1e-6), 0.0, 1.0))
@@ -228,12 +220,14 @@ def _smooth_ramp(values: np.ndarray) -> bool:
     return bool(steps[0] <= 3.0 * np.median(steps[1:]) + 2.0)
 
 
-def detect_fades(f: FrameFeatures, fps: float) -> list[tuple[int, int, float]]:
-    """Return `(start, end, confidence)` spans of fades to/from black or white."""
+def _fade_spans(f: FrameFeatures, fps: float) -> list[tuple[int, int, float, bool]]:
+    """`(start, end, confidence, at_edge)` of fades to/from black or white; `at_edge` marks a fade in from
+    a run that opens the video or out to one that ends it (no shot on the other side: not a boundary)."""
     rate = fps if fps > 0 else 30.0
     mean = f.mean.astype(np.float64)
+    n = mean.shape[0]
     min_ramp, max_ramp = max(2, int(round(0.08 * rate))), int(round(4 * rate))
-    fades: list[tuple[int, int, float]] = []
+    fades: list[tuple[int, int, float, bool]] = []
     dark = (mean < DARK_MEAN) & (f.std < FLAT_STD)
     bright = (mean > BRIGHT_MEAN) & (f.std < FLAT_STD)
     for mask, sign in ((dark, 1.0), (bright, -1.0)):
@@ -243,153 +237,38 @@ def detect_fades(f: FrameFeatures, fps: float) -> list[tuple[int, int, float]]:
             out_ok = out_len >= min_ramp and _smooth_ramp(mean[out_start : r0 + 1][::-1])
             in_ok = in_len >= min_ramp and _smooth_ramp(mean[r1 : in_end + 1])
             if out_ok and in_ok and r1 - r0 <= 2 * rate:
-                fades.append((out_start, in_end, 1.0))
+                fades.append((out_start, in_end, 1.0, False))
                 continue
             if out_ok:
-                fades.append((out_start, r0, 0.8))
+                fades.append((out_start, r0, 0.8, r1 == n - 1))
             if in_ok:
-                fades.append((r1, in_end, 0.8))
+                fades.append((r1, in_end, 0.8, r0 == 0))
     return sorted(fades)
 
 
-def _neighbour_level(x: np.ndarray, c: np.ndarray, h: int) -> np.ndarray:
-    """Level of x (indexed by window centre) in the windows just before and just after [c-h, c+h].
-
-    Per side the smaller of the windows 2h and 3h away (to step over a neighbouring transition); the
-    result is the larger side, so steady motion (same structural change everywhere) never stands out.
-    Frames outside the video are ignored; with no neighbour at all the level is 0.
-    """
-    n = x.shape[0]
-    xp = np.concatenate([np.full(3 * h, np.nan), x, np.full(3 * h, np.nan)])
-    at = lambda off: xp[c + off + 3 * h]  # noqa: E731
-    before = np.fmin(at(-2 * h), at(-3 * h))
-    after = np.fmin(at(2 * h), at(3 * h))
-    return np.nan_to_num(np.fmax(before, after), nan=0.0) if n else np.zeros(0)
-
-
-@dataclass
-class _Vote:
-    start: int
-    end: int
-    de: float
-    rr: float
-    se: float
-    dip: bool = False  # found by the detail-energy dip test (see `energy.energy_dip`)
-    fit: bool = False  # ... and the whole window follows the dissolve energy law (see `energy.dip_fit`)
-
-
-def _neighbour_mean(x: np.ndarray, c: np.ndarray, h: int) -> np.ndarray:
-    """Mean of x at c-2h and c+2h (NaN-aware; +inf when neither exists).
-
-    Used for the blend residual: a dissolve is a local dip of ``rr``, while smooth motion of soft or
-    periodic content looks blend-like everywhere in the shot.
-    """
-    xp = np.concatenate([np.full(2 * h, np.nan), x, np.full(2 * h, np.nan)])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        m = np.nanmean(np.stack([xp[c], xp[c + 4 * h]]), axis=0)
-    return np.where(np.isnan(m), np.inf, m)
-
-
-def _blend_contrast_ok(sig_std: np.ndarray, se: np.ndarray, c: np.ndarray, h: int) -> np.ndarray:
-    """Contrast of the middle frame matches a blend of the ends: var(M) = (sA^2 + sB^2 + 2 rho sA sB) / 4.
-
-    For M = (A + B) / 2 with correlation rho = 1 - se this holds exactly; moving content keeps its full
-    contrast instead, which is what separates smooth pans of periodic/soft content from dissolves.
-    """
-    sa, sb, sm = (sig_std[i].astype(np.float64) for i in (c - h, c + h, c))
-    rho = 1.0 - se[c]
-    expected = 0.5 * np.sqrt(np.maximum(sa**2 + sb**2 + 2.0 * rho * sa * sb, 0.0))
-    return np.abs(sm - expected) <= BLEND_STD_TOL * np.maximum(sa, sb) + 1.0
-
-
-def _dissolve_votes(f: FrameFeatures, fps: float, blocked: np.ndarray, cut_at: np.ndarray) -> list[_Vote]:
-    """Votes (window, statistics) from the pixel blend test and from the detail-energy dip test.
-
-    The dip test is position-free, so it must not see a hard cut (`cut_at`) inside its window: the
-    frames around a cut can have any energy.
-    """
-    n = f.n
-    cut_sum = np.concatenate([[0], np.cumsum(cut_at)])
-    dpix = f.dpix.astype(np.float64)
-    csum = np.concatenate([[0.0], np.cumsum(dpix)])
-    blocked_sum = np.concatenate([[0], np.cumsum(blocked)])
-    votes: list[_Vote] = []
-    for j, h in enumerate(f.half_spans):
-        if 2 * h >= n:
-            break
-        rr, de, se = f.blend_rr[:, j], f.blend_de[:, j], f.blend_se[:, j]
-        c = np.arange(h, n - h)
-        level = _neighbour_level(se, c, h)
-        thr_se = np.maximum(level + SE_MARGIN, SE_MIN)
-        wsum = csum[c + h + 1] - csum[c - h + 1]
-        wmax = sliding_window_view(dpix[1:], 2 * h).max(axis=1)[c - h]
-        rr_level = _neighbour_mean(rr, c, h)
-        common = (
-            (de[c] > DE_MIN)
-            & (wmax < SPIKE_MAX * np.maximum(wsum, 1e-6))
-            & (blocked_sum[c + h + 1] - blocked_sum[c - h] == 0)
-            # the NCC of two near-flat images is noise
-            & (np.maximum(f.sig_std[c - h], f.sig_std[c + h]) >= LOW_CONTRAST)
-        )
-        ok = common & (rr[c] < RR_MAX) & (rr[c] <= RR_LOCAL * rr_level) & (se[c] > thr_se)
-        ok &= _blend_contrast_ok(f.sig_std, se, c, h)
-        dip = common & ~ok & (cut_sum[c + h + 1] - cut_sum[c - h] == 0)
-        dip[dip] = energy_dip(f, c[dip], h)
-        fit = np.zeros_like(dip)
-        fit[dip] = dip_fit(f, c[dip], h) < DIP_FIT
-        dip &= (rr[c] < DIP_RR_MAX) | fit
-        for i in np.flatnonzero(ok | dip):
-            ci = int(c[i])
-            votes.append(_Vote(ci - h, ci + h, float(de[ci]), float(rr[ci]), float(se[ci]), bool(dip[i]), bool(fit[i])))
-    return votes
-
-
-def _strong(v: _Vote) -> bool:
-    """A clean blend (small residual) of two unrelated images (structural distance near 1), or a clean
-    detail-energy dip that is also roughly a pixel blend."""
-    return (v.se >= SE_STRONG and v.rr <= RR_STRONG) or (v.dip and (v.rr <= RR_MAX or v.fit))
-
-
-def detect_dissolves(
-    f: FrameFeatures, fps: float, blocked: np.ndarray, cut_at: np.ndarray | None = None
-) -> list[tuple[int, int, float]]:
-    """Return `(start, end, confidence)` spans of cross-dissolves outside `blocked` frames."""
-    cuts = np.zeros(f.n, bool) if cut_at is None else cut_at
-    votes = sorted(_dissolve_votes(f, fps, blocked, cuts), key=lambda v: (v.start, v.end))
-    clusters: list[list[_Vote]] = []
-    for v in votes:
-        if clusters and v.start <= max(u.end for u in clusters[-1]):
-            clusters[-1].append(v)
-        else:
-            clusters.append([v])
-    out: list[tuple[int, int, float]] = []
-    for cl in clusters:
-        if len(cl) < MIN_VOTES or not any(_strong(v) for v in cl):
-            continue  # too little evidence, or never a clean blend of unrelated images
-        max_de = max(v.de for v in cl)
-        inner = [v for v in cl if v.de <= 0.85 * max_de] or [min(cl, key=lambda v: (v.end - v.start, v.rr))]
-        start, end = min(v.start for v in inner), max(v.end for v in inner)
-        conf = float(np.clip(1.0 - min(v.rr for v in cl) / RR_MAX, 0.0, 1.0)) * min(1.0, len(cl) / 10)
-        out.append((start, end, conf))
-    return out
+def detect_fades(f: FrameFeatures, fps: float) -> list[tuple[int, int, float]]:
+    """Return `(start, end, confidence)` spans of fades to/from black or white between two shots."""
+    return [(s, e, c) for s, e, c, edge in _fade_spans(f, fps) if not edge]
 
 
 def detect_transitions(f: FrameFeatures, fps: float) -> list[Transition]:
     """Run all detectors, resolve overlaps (gradual spans swallow cuts inside them), return sorted."""
     n = f.n
-    fades = detect_fades(f, fps)
+    spans = _fade_spans(f, fps)
     blocked = np.zeros(n, bool)
-    for s, e, _ in fades:
+    for s, e, _, _ in spans:
         blocked[s : e + 1] = True
+    fades = [(s, e, c) for s, e, c, edge in spans if not edge]
     found_cuts = detect_cuts(f, fps)
     cut_at = np.zeros(n, bool)
     cut_at[[t for t, _ in found_cuts]] = True
-    dissolves = detect_dissolves(f, fps, blocked, cut_at)
+    # a blend that starts on the first frame or ends on the last has no shot on one side: an opening or
+    # closing fade (from or to any colour), not a boundary
+    dissolves = [(s, e, c) for s, e, c in detect_dissolves(f, fps, blocked, cut_at) if s > 1 and e < n - 2]
     gradual = [("fade", s, e, c) for s, e, c in fades] + [("dissolve", s, e, c) for s, e, c in dissolves]
     inside = np.zeros(n, bool)
     for _, s, e, _ in gradual:
-        inside[max(0, s - 1) : e + 2] = True  # a cut at (or next to) a gradual span's edge is that span
+        inside[s : e + 1] = True  # a cut inside a gradual span is that span
     cuts = [("cut", t, t, c) for t, c in found_cuts if not inside[t]]
     t_ms = f.t_ms
     out = [

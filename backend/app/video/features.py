@@ -122,7 +122,7 @@ def _histograms(twice: np.ndarray) -> np.ndarray:
     return counts.astype(np.float32) / float(h * w)
 
 
-def _laplacian_var(crops: np.ndarray) -> np.ndarray:
+def laplacian_var(crops: np.ndarray) -> np.ndarray:
     """Variance of the 4-neighbour Laplacian of each (uint8) crop at half scale, the unit `sharp` is in."""
     c = crops.astype(np.int16)
     lap = 4 * c[:, 1:-1, 1:-1] - c[:, :-2, 1:-1] - c[:, 2:, 1:-1] - c[:, 1:-1, :-2] - c[:, 1:-1, 2:]
@@ -197,7 +197,7 @@ class BatchFeatures:
         sharp = np.full(k, np.nan, np.float32)
         rows = np.flatnonzero(batch.has_crop[:k])
         if rows.size:
-            sharp[rows] = _laplacian_var(batch.crop[rows])
+            sharp[rows] = laplacian_var(batch.crop[rows])
         gx = np.diff(sub, axis=2)  # the half-resolution image: 4x cheaper, same dissolve law
         gy = np.diff(sub, axis=1)
         grad2 = np.einsum("kij,kij->k", gx, gx) / gx[0].size + np.einsum("kij,kij->k", gy, gy) / gy[0].size

@@ -63,7 +63,9 @@ class AnalysisOptions:
 
     `analysis_width` is the width (pixels) of the small luma image the detector works on; `threads` is
     the decoder thread count (0 lets FFmpeg choose). `batch_frames` sets how many frames are processed
-    together (and how often `should_stop` is polled).
+    together (and how often `should_stop` is polled). With `thumbnails`, each clip's JPEG thumbnail is
+    taken during the analysis pass (`AnalysisResult.thumbnails`), so nothing is decoded twice. `detector`
+    "transnetv2" finds the transitions with the learned model instead (optional package, see `learned`).
     """
 
     min_clip_ms: int = 1500
@@ -72,6 +74,8 @@ class AnalysisOptions:
     analysis_width: int = 64
     threads: int = 0
     batch_frames: int = 128
+    thumbnails: bool = False
+    detector: str = "skiplock"
 
     def __post_init__(self) -> None:
         if self.min_clip_ms <= 0 or self.max_clip_ms < self.min_clip_ms:
@@ -80,6 +84,8 @@ class AnalysisOptions:
             raise ValueError("max_clips must be >= 0")
         if not 16 <= self.analysis_width <= 512:
             raise ValueError("analysis_width must be in [16, 512]")
+        if self.detector not in ("skiplock", "transnetv2"):
+            raise ValueError("detector must be 'skiplock' or 'transnetv2'")
         if self.batch_frames < 1 or self.threads < 0:
             raise ValueError("batch_frames must be >= 1 and threads >= 0")
 
@@ -98,10 +104,13 @@ class AnalysisResult:
     transitions: list[Transition] = field(default_factory=list)
     clips: list[ClipProposal] = field(default_factory=list)
     rotation: int = 0
+    thumbnails: list[bytes | None] = field(default_factory=list, repr=False)  # JPEG per clip (if asked)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return plain dicts/lists/numbers only (tuples become lists), ready for `json.dumps`."""
+        """Return plain dicts/lists/numbers only (tuples become lists), ready for `json.dumps`; the
+        thumbnails' bytes are left out."""
         out = asdict(self)
+        out.pop("thumbnails")
         for shot in out["shots"]:
             span = shot["transition_in_span"]
             shot["transition_in_span"] = list(span) if span is not None else None

@@ -31,6 +31,7 @@ async def test_video_upload_runs_cut_analysis_with_clips_thumbnails_and_progress
     assert result["clips_created"] == len(result["variants"]) >= 3
     for clip in result["variants"]:
         assert 500 <= clip["end_ms"] - clip["start_ms"] <= 1800 and 0 <= clip["visual_score"] <= 1
+        assert clip["start_ms"] <= clip["thumbnail_frame_ms"] < clip["end_ms"]  # a frame of the clip itself
         thumb = await client.get(clip["thumbnail_url"])
         assert thumb.status_code == 200 and thumb.content[:3] == b"\xff\xd8\xff"
     rows = await pool.fetch("SELECT * FROM clips WHERE asset_id = $1 ORDER BY rank", uuid.UUID(body["asset_id"]))
@@ -101,3 +102,10 @@ async def test_upload_asking_for_its_best_clips_exports_them_after_the_analysis(
     assert all(r["export_path"] for r in best)
     graph = (await client.get(f"/workflows/{analysis}")).json()
     assert graph["status"] == "completed" and len(graph["nodes"]) == 3
+
+
+async def test_unknown_detector_is_refused_at_upload(client, tmp_path):
+    video = tmp_path / "two-shots.mp4"
+    make_video(video, shots=2)
+    response = await upload(client, video, params='{"detector": "magic"}')
+    assert response.status_code == 422 and "detector" in response.text

@@ -1,0 +1,236 @@
+"""Cross-dissolve detection over per-frame features (see `features` for the blend statistics).
+
+For many (centre c, half-span h) pairs, a vote needs: the middle frame close to the
+average of the frames at c-h and c+h (``rr`` small, and a dip compared with ``rr`` one span away, since
+smooth motion of soft content looks blend-like everywhere); the ends differing structurally more than
+motion explains (``se`` above its level in the neighbouring windows); the middle frame's contrast equal
+to that of a blend of the ends (moving content keeps its contrast); enough contrast to judge; and no
+single frame carrying most of the change (plateau, not a spike). Votes are clustered; a cluster
+needs >= 3 votes including one clean blend of unrelated images; its span is the union of the "inner"
+votes (ends still inside the blend).
+Dissolves the blend test cannot see (fast motion moves the pixels it compares; similar shots keep
+``se`` at the level of motion) vote through the position-free detail-energy dip (`energy`): the
+energy curve dips as a blend of uncorrelated detail does, the middle is still roughly a pixel blend
+(``rr`` < DIP_RR_MAX) or the whole window fits the dissolve energy law within DIP_FIT, and no detected
+hard cut lies inside the window. Such a vote is strong (can carry a cluster) when ``rr`` <= RR_MAX or
+the fit holds.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .energy import dip_fit, energy_dip
+from .features import FLAT_STD, FrameFeatures
+
+RR_MAX = 0.4
+DE_MIN = 8.0
+SPIKE_MAX = 0.5
+MIN_VOTES = 3
+SE_MARGIN = 0.3
+SE_MIN = 0.35
+BLEND_STD_TOL = 0.06
+SE_STRONG = 0.8
+RR_LOCAL = 0.7
+RR_STRONG = 0.25
+LOW_CONTRAST = 8.0
+DIP_RR_MAX = 0.6
+DIP_FIT = 0.15
+HIST_GAIN, VALUES_GAIN = 1.0, 1.5
+RAMP_LAYOUT, RAMP_VALUES = 0.6, 0.1
+
+
+def _neighbour_level(x: np.ndarray, c: np.ndarray, h: int) -> np.ndarray:
+    """Level of x (indexed by window centre) in the windows just before and just after [c-h, c+h].
+
+    Per side the smaller of the windows 2h and 3h away (to step over a neighbouring transition); the
+    result is the larger side, so steady motion (same structural change everywhere) never stands out.
+    Frames outside the video are ignored; with no neighbour at all the level is 0.
+    """
+    n = x.shape[0]
+    xp = np.concatenate([np.full(3 * h, np.nan), x, np.full(3 * h, np.nan)])
+    at = lambda off: xp[c + off + 3 * h]  # noqa: E731
+    before = np.fmin(at(-2 * h), at(-3 * h))
+    after = np.fmin(at(2 * h), at(3 * h))
+    return np.nan_to_num(np.fmax(before, after), nan=0.0) if n else np.zeros(0)
+
+
+@dataclass
+class _Vote:
+    start: int
+    end: int
+    de: float
+    rr: float
+    se: float
+    dip: bool = False  # found by the detail-energy dip test (see `energy.energy_dip`)
+    fit: bool = False  # ... and the whole window follows the dissolve energy law (see `energy.dip_fit`)
+
+
+def _neighbour_mean(x: np.ndarray, c: np.ndarray, h: int) -> np.ndarray:
+    """Mean of x at c-2h and c+2h (NaN-aware; +inf when neither exists).
+
+    Used for the blend residual: a dissolve is a local dip of ``rr``, while smooth motion of soft or
+    periodic content looks blend-like everywhere in the shot.
+    """
+    xp = np.concatenate([np.full(2 * h, np.nan), x, np.full(2 * h, np.nan)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        m = np.nanmean(np.stack([xp[c], xp[c + 4 * h]]), axis=0)
+    return np.where(np.isnan(m), np.inf, m)
+
+
+def _blend_contrast_ok(sig_std: np.ndarray, se: np.ndarray, c: np.ndarray, h: int) -> np.ndarray:
+    """Contrast of the middle frame matches a blend of the ends: var(M) = (sA^2 + sB^2 + 2 rho sA sB) / 4.
+
+    For M = (A + B) / 2 with correlation rho = 1 - se this holds exactly; moving content keeps its full
+    contrast instead, which is what separates smooth pans of periodic/soft content from dissolves.
+    """
+    sa, sb, sm = (sig_std[i].astype(np.float64) for i in (c - h, c + h, c))
+    rho = 1.0 - se[c]
+    expected = 0.5 * np.sqrt(np.maximum(sa**2 + sb**2 + 2.0 * rho * sa * sb, 0.0))
+    return np.abs(sm - expected) <= BLEND_STD_TOL * np.maximum(sa, sb) + 1.0
+
+
+def _dissolve_votes(f: FrameFeatures, fps: float, blocked: np.ndarray, cut_at: np.ndarray) -> list[_Vote]:
+    """Votes (window, statistics) from the pixel blend test and from the detail-energy dip test.
+
+    The dip test is position-free, so it must not see a hard cut (`cut_at`) inside its window: the
+    frames around a cut can have any energy.
+    """
+    n = f.n
+    cut_sum = np.concatenate([[0], np.cumsum(cut_at)])
+    dpix = f.dpix.astype(np.float64)
+    csum = np.concatenate([[0.0], np.cumsum(dpix)])
+    blocked_sum = np.concatenate([[0], np.cumsum(blocked)])
+    votes: list[_Vote] = []
+    for j, h in enumerate(f.half_spans):
+        if 2 * h >= n:
+            break
+        rr, de, se = f.blend_rr[:, j], f.blend_de[:, j], f.blend_se[:, j]
+        c = np.arange(h, n - h)
+        level = _neighbour_level(se, c, h)
+        thr_se = np.maximum(level + SE_MARGIN, SE_MIN)
+        wsum = csum[c + h + 1] - csum[c - h + 1]
+        wmax = sliding_window_view(dpix[1:], 2 * h).max(axis=1)[c - h]
+        rr_level = _neighbour_mean(rr, c, h)
+        common = (
+            (de[c] > DE_MIN)
+            & (wmax < SPIKE_MAX * np.maximum(wsum, 1e-6))
+            & (blocked_sum[c + h + 1] - blocked_sum[c - h] == 0)
+            # the NCC of two near-flat images is noise
+            & (np.maximum(f.sig_std[c - h], f.sig_std[c + h]) >= LOW_CONTRAST)
+        )
+        ok = common & (rr[c] < RR_MAX) & (rr[c] <= RR_LOCAL * rr_level) & (se[c] > thr_se)
+        ok &= _blend_contrast_ok(f.sig_std, se, c, h)
+        dip = common & ~ok & (cut_sum[c + h + 1] - cut_sum[c - h] == 0)
+        dip[dip] = energy_dip(f, c[dip], h)
+        fit = np.zeros_like(dip)
+        fit[dip] = dip_fit(f, c[dip], h) < DIP_FIT
+        dip &= (rr[c] < DIP_RR_MAX) | fit
+        for i in np.flatnonzero(ok | dip):
+            ci = int(c[i])
+            votes.append(_Vote(ci - h, ci + h, float(de[ci]), float(rr[ci]), float(se[ci]), bool(dip[i]), bool(fit[i])))
+    return votes
+
+
+def _strong(v: _Vote) -> bool:
+    """A clean blend (small residual) of two unrelated images (structural distance near 1), or a clean
+    detail-energy dip that is also roughly a pixel blend."""
+    return (v.se >= SE_STRONG and v.rr <= RR_STRONG) or (v.dip and (v.rr <= RR_MAX or v.fit))
+
+
+def detect_dissolves(
+    f: FrameFeatures, fps: float, blocked: np.ndarray, cut_at: np.ndarray | None = None
+) -> list[tuple[int, int, float]]:
+    """Return `(start, end, confidence)` spans of cross-dissolves outside `blocked` frames."""
+    cuts = np.zeros(f.n, bool) if cut_at is None else cut_at
+    votes = sorted(_dissolve_votes(f, fps, blocked, cuts), key=lambda v: (v.start, v.end))
+    clusters: list[list[_Vote]] = []
+    for v in votes:
+        if clusters and v.start <= max(u.end for u in clusters[-1]):
+            clusters[-1].append(v)
+        else:
+            clusters.append([v])
+    out: list[tuple[int, int, float]] = []
+    for cl in clusters:
+        if len(cl) < MIN_VOTES or not any(_strong(v) for v in cl):
+            continue  # too little evidence, or never a clean blend of unrelated images
+        for core in _cores(cl):
+            support = [v for v in cl if core[0] <= (v.start + v.end) // 2 <= core[1]]
+            if len(support) < MIN_VOTES:
+                continue
+            start, end, conf = _span(support, core)
+            margin = _between_two_shots(f, fps, start, end)
+            if margin > 0:
+                out.append((start, end, round(0.5 * conf + 0.5 * margin, 4)))
+    return out
+
+
+def _hist_change(f: FrameFeatures, i: int, j: int) -> float:
+    return float(0.5 * np.abs(f.hist[i].astype(np.float32) - f.hist[j].astype(np.float32)).sum())
+
+
+def _shape_change(f: FrameFeatures, i: int, j: int) -> tuple[float, float]:
+    """(structural distance 1 - NCC, distance between the sorted z-scored values) of two signatures: how
+    much the layout and the brightness-free distribution of values changed (a lighting ramp changes neither)."""
+    a, b = f.sig[i].astype(np.float32), f.sig[j].astype(np.float32)
+    sa, sb = float(a.std()), float(b.std())
+    if min(sa, sb) < FLAT_STD:
+        return (0.0 if max(sa, sb) < FLAT_STD else 1.0), 1.0
+    za, zb = (a - a.mean()) / sa, (b - b.mean()) / sb
+    return float(1.0 - (za * zb).mean()), float(np.abs(np.sort(za) - np.sort(zb)).mean())
+
+
+def _between_two_shots(f: FrameFeatures, fps: float, start: int, end: int) -> float:
+    """How clearly [start, end] leads from one shot to another, in [0, 1] (0: it does not).
+
+    A dissolve leaves one shot for another: the luma histogram, or the brightness-free distribution of
+    values (unmoved by a lighting change inside a shot), changes more across the span than over as many
+    frames on either side of it (an evolving texture, fast motion or an occluder sweeping past change it
+    as much within the shot); and the change is not a lighting ramp (layout and brightness-free value
+    distribution both kept). The margin is the share of the change across not matched within a side."""
+    n = f.n
+    length = int(np.clip(end - start + 1, 2, max(2, round(fps))))
+    a1, b0 = max(0, start - 1), min(n - 1, end + 1)
+    a0, b1 = max(0, a1 - length), min(n - 1, b0 + length)
+    across = _hist_change(f, a1, b0)
+    within = max(_hist_change(f, a0, a1), _hist_change(f, b0, b1))
+    layout, values = _shape_change(f, a1, b0)
+    if layout < RAMP_LAYOUT and values < RAMP_VALUES:
+        return 0.0
+    values_within = max(_shape_change(f, a0, a1)[1], _shape_change(f, b0, b1)[1])
+    margins = [1.0 - within / across if across >= HIST_GAIN * within and across > 0 else 0.0]
+    if values >= VALUES_GAIN * values_within and values > 0:
+        margins.append(1.0 - values_within / values)
+    return float(np.clip(max(margins), 0.0, 1.0))
+
+
+def _cores(cl: list[_Vote]) -> list[tuple[int, int]]:
+    """Spans of the chains of overlapping strong votes in a cluster.
+
+    Weak votes (large windows, loose blends) overlap widely and chain a dissolve to whatever blend-like
+    stretch lies next to it (fast motion, an evolving texture); only strong votes delimit a dissolve.
+    """
+    strong = sorted((v for v in cl if _strong(v)), key=lambda v: v.start)
+    cores: list[tuple[int, int]] = []
+    for v in strong:
+        if cores and v.start <= cores[-1][1]:
+            cores[-1] = (cores[-1][0], max(cores[-1][1], v.end))
+        else:
+            cores.append((v.start, v.end))
+    return cores
+
+
+def _span(support: list[_Vote], core: tuple[int, int]) -> tuple[int, int, float]:
+    """(start, end, confidence) of a dissolve: the union of the "inner" votes (ends still inside the
+    blend) among those overlapping its core."""
+    near = [v for v in support if v.start <= core[1] and v.end >= core[0]] or support
+    max_de = max(v.de for v in near)
+    inner = [v for v in near if v.de <= 0.85 * max_de] or [min(near, key=lambda v: (v.end - v.start, v.rr))]
+    start, end = max(core[0], min(v.start for v in inner)), min(core[1], max(v.end for v in inner))
+    conf = float(np.clip(1.0 - min(v.rr for v in support) / RR_MAX, 0.0, 1.0)) * min(1.0, len(support) / 10)
+    return start, end, conf

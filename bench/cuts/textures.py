@@ -1,0 +1,224 @@
+"""Hard-negative content for the cut benchmark: evolving textures and in-shot events, seeded and exact.
+
+Evolving textures (smoke, clouds, water) change everywhere, all the time: each is a field that moves on
+continuously, which over a fraction of a second looks locally like a blend of two different images, the
+footprint of a cross-dissolve. Events (`Event`) change a shot without ending it: brightness ramps,
+flicker, flashes with an afterglow, whip pans, occluders sweeping across the lens. Every function here
+is deterministic in its seed and in the frame index, so a scene can be rendered past the end of its shot
+(the outgoing side of a dissolve) and a reframed copy of the same place renders the same content.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+Scene = Callable[[int], np.ndarray]  # frame index within the shot -> float32 RGB (h, w, 3)
+
+
+def _noise_key(seed: int, octave: int, j: int, h: int, w: int, cells: int) -> np.ndarray:
+    """Keyframe `j` of one octave: smooth value noise in [0, 1] (h, w), deterministic in (seed, octave, j)."""
+    rng = np.random.default_rng([seed, octave, j + (1 << 20)])  # j may be negative
+    small = rng.random((max(2, cells * h // w), cells)).astype(np.float32)
+    img = Image.fromarray((small * 255).astype(np.uint8)).resize((w, h), Image.BICUBIC)
+    return np.asarray(img, np.float32) / 255.0
+
+
+class _EvolvingField:
+    """Multi-octave value noise evolving in time (Catmull-Rom between keyframes), drifting as it evolves."""
+
+    def __init__(self, rng: np.random.Generator, h: int, w: int, fps: float, rate: float, drift: float) -> None:
+        self.seed = int(rng.integers(1 << 30))
+        self.h, self.w, self.fps = h, w, fps
+        self.margin = int(drift * 60 * w / 320) + 4
+        self.octaves = [
+            (int(rng.integers(3, 8)), 0.55, rate * rng.uniform(0.6, 1.0)),
+            (int(rng.integers(10, 20)), 0.3, rate * rng.uniform(1.0, 1.8)),
+            (int(rng.integers(25, 45)), 0.15, rate * rng.uniform(1.5, 3.0)),
+        ]
+        ang = rng.uniform(0, 2 * np.pi)
+        self.vx, self.vy = drift * np.cos(ang) * w / 320, drift * np.sin(ang) * w / 320
+        self._cache: dict[tuple[int, int], np.ndarray] = {}
+
+    def _key(self, octave: int, j: int) -> np.ndarray:
+        key = (octave, j)
+        if key not in self._cache:
+            if len(self._cache) > 64:
+                self._cache.pop(next(iter(self._cache)))
+            size = self.h + 2 * self.margin, self.w + 2 * self.margin
+            self._cache[key] = _noise_key(self.seed, octave, j, *size, self.octaves[octave][0])
+        return self._cache[key]
+
+    def __call__(self, i: int) -> np.ndarray:
+        out = np.zeros((self.h + 2 * self.margin, self.w + 2 * self.margin), np.float32)
+        for o, (_, amp, rate) in enumerate(self.octaves):
+            t = i * rate / self.fps
+            j, u = int(np.floor(t)), float(t - np.floor(t))
+            p0, p1, p2, p3 = (self._key(o, j + d) for d in (-1, 0, 1, 2))
+            w0 = -0.5 * u**3 + u**2 - 0.5 * u
+            w1 = 1.5 * u**3 - 2.5 * u**2 + 1
+            w2 = -1.5 * u**3 + 2 * u**2 + 0.5 * u
+            w3 = 0.5 * u**3 - 0.5 * u**2
+            out += amp * (w0 * p0 + w1 * p1 + w2 * p2 + w3 * p3)
+        m = self.margin
+        x = int(np.clip(m + self.vx * i, 0, 2 * m)) if m else 0
+        y = int(np.clip(m + self.vy * i, 0, 2 * m)) if m else 0
+        return out[y : y + self.h, x : x + self.w]
+
+
+def smoke(rng: np.random.Generator, h: int, w: int, fps: float) -> Scene:
+    """Billowing grey-blue smoke: fast-evolving noise, contrast stretched, drifting."""
+    field = _EvolvingField(rng, h, w, fps, rate=rng.uniform(0.8, 2.5), drift=rng.uniform(0.2, 1.5))
+    dark, light = rng.uniform(10, 70, 3).astype(np.float32), rng.uniform(150, 240, 3).astype(np.float32)
+    gain = rng.uniform(1.5, 2.5)
+
+    def render(i: int) -> np.ndarray:
+        v = np.clip(0.5 + gain * (field(i) - 0.5), 0, 1)[..., None]
+        return dark * (1 - v) + light * v
+
+    return render
+
+
+def clouds(rng: np.random.Generator, h: int, w: int, fps: float) -> Scene:
+    """Clouds over a sky gradient: a soft threshold of slowly evolving noise, drifting sideways."""
+    field = _EvolvingField(rng, h, w, fps, rate=rng.uniform(0.4, 1.2), drift=rng.uniform(0.3, 2.0))
+    sky_top = np.array([rng.uniform(30, 90), rng.uniform(80, 150), rng.uniform(160, 240)], np.float32)
+    sky_bottom = np.minimum(sky_top + rng.uniform(30, 80), 255).astype(np.float32)
+    grad = np.linspace(0, 1, h, dtype=np.float32)[:, None, None]
+    sky = sky_top * (1 - grad) + sky_bottom * grad
+    cloud = np.float32(rng.uniform(200, 250))
+    cover = rng.uniform(0.4, 0.6)
+
+    def render(i: int) -> np.ndarray:
+        d = np.clip((field(i) - cover) * 6.0 + 0.5, 0, 1)[..., None]
+        return sky * (1 - d) + cloud * d
+
+    return render
+
+
+def water(rng: np.random.Generator, h: int, w: int, fps: float) -> Scene:
+    """Rippling water: travelling waves in many directions plus evolving noise, seen through a caustic curve."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32) * (320.0 / w)
+    waves = []
+    for _ in range(int(rng.integers(4, 8))):
+        ang, k = rng.uniform(0, 2 * np.pi), rng.uniform(0.03, 0.12)
+        waves.append((k * np.cos(ang), k * np.sin(ang), rng.uniform(1.0, 4.0) * 2 * np.pi / fps, rng.uniform(0, 6.3)))
+    field = _EvolvingField(rng, h, w, fps, rate=rng.uniform(0.5, 1.5), drift=rng.uniform(0.0, 1.0))
+    deep, shallow = rng.uniform(0, 90, 3).astype(np.float32), rng.uniform(120, 240, 3).astype(np.float32)
+
+    def render(i: int) -> np.ndarray:
+        s = sum(np.sin(kx * xx + ky * yy - om * i + ph) for kx, ky, om, ph in waves) / len(waves)
+        v = np.clip(0.55 * (1 - np.abs(s)) ** 3 + 0.6 * field(i) - 0.1, 0, 1)[..., None]
+        return deep * (1 - v) + shallow * v
+
+    return render
+
+
+EVOLVING = {"smoke": smoke, "clouds": clouds, "water": water}
+
+
+@dataclass
+class Event:
+    """An in-shot hard negative over scene frames [k0, k0 + m) (m = 0: the whole shot from k0 on)."""
+
+    kind: str
+    k0: int
+    m: int
+    params: tuple[float, ...]
+
+    def apply(self, k: int, img: np.ndarray, h: int, w: int) -> np.ndarray:
+        return _APPLY[self.kind](self, k, img, h, w)
+
+
+def _ramp(ev: Event, k: int, img: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Brightness (and slight colour) gain moving smoothly from 1 to `gain` over the span, then held."""
+    gain, tint = ev.params
+    u = float(np.clip((k - ev.k0) / max(1, ev.m), 0, 1))
+    u = u * u * (3 - 2 * u)
+    g = 1 + (gain - 1) * u
+    return img * np.array([g * (1 + tint * u), g, g * (1 - tint * u)], np.float32)
+
+
+def _flicker(ev: Event, k: int, img: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Periodic brightness modulation (sine or square, `freq` cycles a frame) inside the span."""
+    freq, amp, square, phase = ev.params
+    if not ev.k0 <= k < ev.k0 + ev.m:
+        return img
+    s = np.sin(2 * np.pi * freq * (k - ev.k0) + phase)
+    s = np.sign(s) if square else s
+    return img * np.float32(1 + amp * s)
+
+
+def _flash(ev: Event, k: int, img: np.ndarray, h: int, w: int) -> np.ndarray:
+    """A bright flash on frame k0 decaying over the next m - 1 frames (a photo flash with afterglow)."""
+    (peak,) = ev.params
+    if not ev.k0 <= k < ev.k0 + ev.m:
+        return img
+    a = peak * (0.45 ** (k - ev.k0))
+    return img * (1 - a) + 255 * a
+
+
+def _occluder(ev: Event, k: int, img: np.ndarray, h: int, w: int) -> np.ndarray:
+    """A dark soft-edged ellipse, `size` frame widths across, sweeping across the lens over the span."""
+    size, shade, direction, y_off = ev.params
+    if not ev.k0 <= k < ev.k0 + ev.m:
+        return img
+    u = (k - ev.k0 + 0.5) / ev.m
+    rx, ry = size * w / 2, max(size * w / 2, 0.7 * h)
+    cx = (-rx + u * (w + 2 * rx)) if direction > 0 else (w + rx - u * (w + 2 * rx))
+    cy = h / 2 + y_off * h
+    yy, xx = np.ogrid[0:h, 0:w]
+    r = np.sqrt(((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2)
+    alpha = np.clip((1.0 - r) / 0.25, 0, 1)[..., None].astype(np.float32)
+    return img * (1 - alpha) + np.float32(shade) * alpha
+
+
+_APPLY = {"ramp": _ramp, "flicker": _flicker, "flash": _flash, "occluder": _occluder}
+
+
+def whip_pan(rng: np.random.Generator, h: int, w: int, fps: float, k0: int, m: int) -> Scene:
+    """A slow pan over a wide textured panorama with a whip pan (fast, motion-blurred swing) at [k0, k0+m)."""
+    wide = 6 * w
+    small = rng.random((max(2, 12 * h // w), 60)).astype(np.float32)
+    fine = rng.random((max(2, 40 * h // w), 200)).astype(np.float32)
+    tex = 0.65 * np.asarray(
+        Image.fromarray((small * 255).astype(np.uint8)).resize((wide, h), Image.BICUBIC), np.float32
+    )
+    tex += 0.35 * np.asarray(
+        Image.fromarray((fine * 255).astype(np.uint8)).resize((wide, h), Image.BICUBIC), np.float32
+    )
+    c0, c1 = rng.uniform(0, 255, 3).astype(np.float32), rng.uniform(0, 255, 3).astype(np.float32)
+    pano = c0 * (1 - tex[..., None] / 255) + c1 * (tex[..., None] / 255)
+    slow, swing = rng.uniform(0.3, 1.5) * w / 320, rng.uniform(1.5, 3.0) * w
+    span = wide - w - 1
+
+    def pos(i: float) -> float:
+        u = float(np.clip((i - k0) / max(1, m), 0, 1))
+        return slow * i + swing * u * u * (3 - 2 * u)
+
+    def render(i: int) -> np.ndarray:
+        x0, x1 = pos(i - 1), pos(i)
+        taps = max(1, min(24, int(abs(x1 - x0) / 4)))
+        acc = np.zeros((h, w, 3), np.float32)
+        for t in range(taps):
+            x = int(round(x0 + (x1 - x0) * (t + 1) / taps)) % span
+            acc += pano[:, x : x + w]
+        return acc / taps
+
+    return render
+
+
+def framed(render_big: Scene, h: int, w: int, zoom: float, cx: float, cy: float) -> Scene:
+    """A view of a scene rendered at (2h, 2w): a crop `1/zoom` of its size centred at (cx, cy), resized to (h, w)."""
+    ch, cw = int(2 * h / zoom), int(2 * w / zoom)
+    y0 = int(np.clip(cy * 2 * h - ch / 2, 0, 2 * h - ch))
+    x0 = int(np.clip(cx * 2 * w - cw / 2, 0, 2 * w - cw))
+
+    def render(i: int) -> np.ndarray:
+        crop = np.clip(render_big(i)[y0 : y0 + ch, x0 : x0 + cw], 0, 255).astype(np.uint8)
+        return np.asarray(Image.fromarray(crop).resize((w, h), Image.BILINEAR), np.float32)
+
+    return render
