@@ -10,10 +10,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
+from app.api.access import DocsGuard
 from app.api.events import EventHub
-from app.api.routes import artifacts, dashboard, health, jobs, metrics, models, operators, uploads
+from app.api.origin import CrossSiteGuard
+from app.api.request_id import RequestIdMiddleware
+from app.api.routes import artifacts, audit, auth, dashboard, health, jobs, metrics, models, operators, uploads
 from app.core.config import Settings, get_settings
 from app.core.logging import configure_logging
+from app.core.ratelimit import RateLimiter
 from app.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -27,12 +31,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime = await Runtime.start(settings)
         app.state.runtime = runtime
         app.state.events = EventHub(runtime.url)
+        app.state.limiter = RateLimiter(
+            runtime.pool, {"enqueue": settings.rate_limit_enqueue, "upload": settings.rate_limit_upload}
+        )
         worker_task = None
         worker = None
         if settings.worker_enabled:
             worker = runtime.worker()
             worker_task = asyncio.create_task(worker.run(), name="embedded-worker")
         log.info("Skiplock API ready (%s, embedded worker %s)", settings.environment, "on" if worker_task else "off")
+        if settings.open_without_keys:
+            log.warning(
+                "the API is open without keys on %s (development); keys are required anywhere else",
+                settings.bind_host,
+            )
         try:
             yield
         finally:
@@ -62,7 +74,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         return await call_next(request)
 
+    # Outermost last: request id (on every answer, refusals included), then the cross-site refusal.
+    app.add_middleware(DocsGuard, fastapi_app=app)
+    app.add_middleware(CrossSiteGuard, allowed_origins=settings.allowed_origins)
+    app.add_middleware(RequestIdMiddleware)
+
     app.include_router(health.router)
+    app.include_router(auth.router)
     app.include_router(uploads.router)
     if not settings.is_production:
         app.include_router(jobs.process_router)
@@ -71,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(models.router)
     app.include_router(operators.router)
     app.include_router(metrics.router)
+    app.include_router(audit.router)
     app.include_router(dashboard.router)
     return app
 

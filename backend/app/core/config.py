@@ -10,6 +10,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 class Settings(BaseSettings):
@@ -48,10 +49,27 @@ class Settings(BaseSettings):
 
     max_upload_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
     db_pool_size: int = Field(default=10, ge=1)
+    # Access control (see README, "Access"). Development bound to a loopback interface runs open (no keys);
+    # production, or any other interface, requires an API key on every endpoint but /health.
+    bind_host: str | None = Field(
+        default=None, description="Interface the API listens on (`serve` sets it); unknown means keys required."
+    )
+    metrics_token: str | None = Field(
+        default=None, description="Bearer token a scraper may use for /metrics (admin keys work too)."
+    )
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Extra origins (scheme://host[:port]) trusted for state-changing requests."
+    )
+    rate_limit_enqueue: str | None = Field(default="600/minute", description="Per key; empty: no limit.")
+    rate_limit_upload: str | None = Field(default="60/minute", description="Per key; empty: no limit.")
+    max_waiting_jobs_per_owner: int = Field(default=10_000, ge=0, description="0: no cap.")
+    max_stored_bytes_per_owner: int = Field(default=50 * 1024**3, ge=0, description="Uploads; 0: no cap.")
+    session_hours: float = Field(default=12.0, gt=0, description="Dashboard sign-in lifetime.")
+
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
 
-    @field_validator("worker_queues", "handler_modules", mode="before")
+    @field_validator("worker_queues", "handler_modules", "allowed_origins", mode="before")
     @classmethod
     def _split_queues(cls, value: object) -> object:
         if isinstance(value, str):
@@ -61,6 +79,11 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def open_without_keys(self) -> bool:
+        """Development on a loopback interface: requests without a key act as the local administrator."""
+        return not self.is_production and self.bind_host in LOOPBACK_HOSTS
 
     @property
     def default_max_attempts(self) -> int:

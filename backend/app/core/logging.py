@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+# The id of the HTTP request being served (set by the API's request-id middleware); on every log line.
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
 class JsonFormatter(logging.Formatter):
@@ -19,6 +23,8 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         payload.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
+        if (rid := request_id.get()) is not None:
+            payload.setdefault("request_id", rid)
         if record.exc_info:
             payload["exc"] = self.formatException(record.exc_info)
         return json.dumps(payload, default=str)
@@ -27,6 +33,8 @@ class JsonFormatter(logging.Formatter):
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
+        if (rid := request_id.get()) is not None:
+            line = f"{line} [request={rid}]"
         job_id = getattr(record, "job_id", None)
         if job_id:
             return f"{line} [job={job_id} type={getattr(record, 'job_type', '?')}]"

@@ -5,25 +5,24 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from pydantic import ValidationError
 from sqlalchemy import ColumnElement, func, select
 
+from app.api import quotas
+from app.api.access import Principal, ReadPrincipal, WritePrincipal, require
 from app.api.deps import RuntimeDep, SessionDep
+from app.api.visibility import job_out, owner_filter, scoped_key, visible_job
+from app.core import audit
 from app.core.db import raw_connection
+from app.core.keys import Scope
+from app.core.logging import request_id
 from app.models import Job, JobStatus, newest_jobs
 from app.schemas import JobCreate, JobCreated, JobList, JobOut, ProcessOut
 from app.worker import queue
 from app.worker.dispatcher import UnknownJobType, build_job
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
-
-
-async def _get_job(session: SessionDep, job_id: uuid.UUID) -> Job:
-    job = await session.get(Job, job_id, populate_existing=True)
-    if job is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {job_id} not found")
-    return job
 
 
 def validated_job(name: str, params: dict[str, Any] | None, **options: Any) -> queue.NewJob:
@@ -47,8 +46,16 @@ def validated_job(name: str, params: dict[str, Any] | None, **options: Any) -> q
         422: {"description": "Unknown job type or invalid params"},
     },
 )
-async def create_job(body: JobCreate, session: SessionDep, runtime: RuntimeDep, response: Response) -> JobCreated:
-    """Enqueue a job of any registered type; params are validated against the type's model."""
+async def create_job(
+    body: JobCreate,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    response: Response,
+    request: Request,
+    principal: WritePrincipal,
+) -> JobCreated:
+    """Enqueue a job of any registered type; params are validated against the type's model. The job
+    belongs to the key's owner; its idempotency key is the owner's own."""
     new = validated_job(
         body.job_type,
         body.params,
@@ -56,19 +63,30 @@ async def create_job(body: JobCreate, session: SessionDep, runtime: RuntimeDep, 
         queue=body.queue,
         priority=body.priority,
         run_at=body.run_at,
-        idempotency_key=body.idempotency_key,
+        idempotency_key=scoped_key(principal, body.idempotency_key),
         max_attempts=body.max_attempts,
     )
+    await quotas.check_rate(request, principal, "enqueue")
     async with session.begin():
-        job_id, created = await queue.enqueue(await raw_connection(session), new)
+        conn = await raw_connection(session)
+        await quotas.check_waiting(conn, runtime.settings, principal.owner)
+        await set_owner(conn, principal)
+        job_id, created = await queue.enqueue(conn, new)
     if not created:
         response.status_code = status.HTTP_200_OK
-    return JobCreated(job=JobOut.model_validate(await _get_job(session, job_id)), created=created)
+    return JobCreated(job=job_out(await visible_job(session, job_id, principal), principal), created=created)
+
+
+async def set_owner(conn: Any, principal: Principal) -> None:
+    """Jobs inserted in the rest of this transaction belong to the principal's owner (the column default
+    of jobs.owner reads this setting; migration 0007)."""
+    await conn.execute("SELECT set_config('skiplock.owner', $1, true)", principal.owner)
 
 
 @router.get("", response_model=JobList)
 async def list_jobs(
     session: SessionDep,
+    principal: ReadPrincipal,
     status_: Annotated[JobStatus | None, Query(alias="status")] = None,
     job_type: str | None = None,
     queue_name: Annotated[str | None, Query(alias="queue")] = None,
@@ -78,8 +96,9 @@ async def list_jobs(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> JobList:
-    """Jobs, newest first, with the total that matches the filters."""
-    filters: list[ColumnElement[bool]] = []
+    """Jobs, newest first, with the total that matches the filters: the key owner's jobs (every owner's for
+    an admin key)."""
+    filters: list[ColumnElement[bool]] = owner_filter(principal)
     if id_prefix:
         low, high = _id_range(id_prefix)
         filters.append(Job.id.between(low, high))
@@ -91,7 +110,7 @@ async def list_jobs(
         filters.append(Job.queue == queue_name)
     total = await session.scalar(select(func.count()).select_from(Job).where(*filters))
     rows = await session.scalars(newest_jobs(filters, status_, limit, offset))
-    return JobList(items=[JobOut.model_validate(j) for j in rows], total=total or 0)
+    return JobList(items=[job_out(j, principal) for j in rows], total=total or 0)
 
 
 def _id_range(prefix: str) -> tuple[uuid.UUID, uuid.UUID]:
@@ -101,8 +120,8 @@ def _id_range(prefix: str) -> tuple[uuid.UUID, uuid.UUID]:
 
 
 @router.get("/{job_id}", response_model=JobOut, responses={404: {"description": "No such job"}})
-async def get_job(job_id: uuid.UUID, session: SessionDep) -> Job:
-    return await _get_job(session, job_id)
+async def get_job(job_id: uuid.UUID, session: SessionDep, principal: ReadPrincipal) -> JobOut:
+    return job_out(await visible_job(session, job_id, principal), principal)
 
 
 @router.post(
@@ -110,15 +129,30 @@ async def get_job(job_id: uuid.UUID, session: SessionDep) -> Job:
     response_model=JobOut,
     responses={404: {"description": "No such job"}, 409: {"description": "Already finished"}},
 )
-async def cancel_job(job_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep) -> Job:
+async def cancel_job(job_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, principal: WritePrincipal) -> JobOut:
     """Waiting jobs are cancelled at once; a running job is asked to stop and ends `cancelled` shortly."""
+    await visible_job(session, job_id, principal)
     async with runtime.pool.acquire() as conn:
         before = await queue.request_cancel(conn, job_id)
+        if before in ("pending", "retry", "processing"):
+            await _audit(conn, principal, "job.cancel", job_id, {"status_before": before})
     if before is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {job_id} not found")
     if before in ("completed", "failed", "cancelled"):
         raise HTTPException(status.HTTP_409_CONFLICT, f"job {job_id} is already {before}; nothing to cancel")
-    return await _get_job(session, job_id)
+    return job_out(await visible_job(session, job_id, principal), principal)
+
+
+async def _audit(conn: Any, principal: Principal, action: str, job_id: uuid.UUID, detail: dict[str, Any]) -> None:
+    await audit.record(
+        conn,
+        actor=principal.owner,
+        key_prefix=principal.key_prefix,
+        action=action,
+        target=f"job:{job_id}",
+        detail=detail,
+        request_id=request_id.get(),
+    )
 
 
 @router.post(
@@ -126,20 +160,23 @@ async def cancel_job(job_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep
     response_model=JobOut,
     responses={404: {"description": "No such job"}, 409: {"description": "Not failed or cancelled"}},
 )
-async def retry_job(job_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep) -> Job:
+async def retry_job(job_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, principal: WritePrincipal) -> JobOut:
     """Re-queue a failed or cancelled job with fresh attempts."""
+    await visible_job(session, job_id, principal)
     async with runtime.pool.acquire() as conn:
-        if not await queue.requeue(conn, job_id):
+        if await queue.requeue(conn, job_id):
+            await _audit(conn, principal, "job.retry", job_id, {})
+        else:
             current = await conn.fetchval("SELECT status::text FROM jobs WHERE id = $1", job_id)
             if current is None:
                 raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {job_id} not found")
             raise HTTPException(
                 status.HTTP_409_CONFLICT, f"job {job_id} is {current}; only failed or cancelled jobs can be retried"
             )
-    return await _get_job(session, job_id)
+    return job_out(await visible_job(session, job_id, principal), principal)
 
 
-process_router = APIRouter(prefix="/jobs", tags=["development"])
+process_router = APIRouter(prefix="/jobs", tags=["development"], dependencies=[Depends(require(Scope.admin))])
 
 
 @process_router.post("/process", response_model=ProcessOut)

@@ -9,12 +9,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Header, HTTPException, Response, UploadFile, status
+from fastapi import APIRouter, File, Form, Header, HTTPException, Request, Response, UploadFile, status
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from app.api import quotas
+from app.api.access import Principal, WritePrincipal
 from app.api.deps import RuntimeDep, SessionDep
-from app.api.routes.jobs import validated_job
+from app.api.routes.jobs import set_owner, validated_job
+from app.api.visibility import scoped_key
 from app.core.db import raw_connection
 from app.core.filetypes import DEFAULT_JOB_TYPE, SUPPORTED, sniff
 from app.core.storage import EmptyUpload, Storage, StoredFile, UploadTooLarge, display_name
@@ -62,11 +65,13 @@ async def _existing(session: SessionDep, key: str) -> UploadOut | None:
     )
 
 
-async def _store(storage: Storage, file: UploadFile, limit: int) -> StoredFile:
+async def _store(storage: Storage, file: UploadFile, limit: int, quota: HTTPException | None) -> StoredFile:
+    """Stream the file to storage; 413 past `limit` (naming the owner's storage quota when that is the
+    tighter bound)."""
     try:
         return await storage.save_stream(_chunks(file), "", limit)
     except UploadTooLarge as exc:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(exc)) from None
+        raise quota or HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(exc)) from None
     except EmptyUpload as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
 
@@ -87,20 +92,38 @@ async def upload(
     runtime: RuntimeDep,
     session: SessionDep,
     response: Response,
+    request: Request,
+    principal: WritePrincipal,
     file: Annotated[UploadFile, File(description="A video (cut analysis) or document image (restoration).")],
     job_type: Annotated[str | None, Form(description="Job to create; default from the file's kind.")] = None,
     params: Annotated[str | None, Form(description="JSON object of job params.")] = None,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
 ) -> UploadOut:
-    """Store the file (streamed, hashed on the way) and create its asset and job in one transaction."""
+    """Store the file (streamed, hashed on the way) and create its asset and job in one transaction. Both
+    belong to the key's owner; the idempotency key is the owner's own."""
     job_params = _parse_params(params)
+    idempotency_key = scoped_key(principal, idempotency_key)
     if idempotency_key and (found := await _existing(session, idempotency_key)):
         response.status_code = status.HTTP_200_OK
         return found
+    await quotas.check_rate(request, principal, "upload")
+    settings = runtime.settings
+    async with runtime.pool.acquire() as conn:
+        await quotas.check_waiting(conn, settings, principal.owner)
+        left = await quotas.bytes_left(conn, settings, principal.owner)
+    limit = settings.max_upload_bytes
+    quota = None
+    if left is not None and left < limit:
+        limit = left
+        quota = quotas.storage_full(
+            principal.owner, settings.max_stored_bytes_per_owner, settings.max_stored_bytes_per_owner - left
+        )
     storage = runtime.storage
-    stored = await _store(storage, file, runtime.settings.max_upload_bytes)
+    stored = await _store(storage, file, limit, quota)
     try:
-        return await _record(runtime, session, response, stored, file.filename, job_type, job_params, idempotency_key)
+        return await _record(
+            runtime, session, response, stored, file.filename, job_type, job_params, idempotency_key, principal
+        )
     except BaseException:
         for leftover in storage.path(stored.relative_path).parent.glob(stored.relative_path.rsplit("/", 1)[-1] + "*"):
             leftover.unlink(missing_ok=True)
@@ -129,6 +152,7 @@ async def _record(
     job_type: str | None,
     params: dict[str, Any],
     idempotency_key: str | None,
+    principal: Principal,
 ) -> UploadOut:
     storage = runtime.storage
     ftype = sniff(stored.head)
@@ -160,10 +184,13 @@ async def _record(
                     content_type=ftype.content_type,
                     idempotency_key=idempotency_key,
                     meta=meta,
+                    owner=principal.owner,
                 )
             )
             await session.flush()
-            job_id, _ = await queue.enqueue(await raw_connection(session), new)
+            conn = await raw_connection(session)
+            await set_owner(conn, principal)
+            job_id, _ = await queue.enqueue(conn, new)
     except IntegrityError:
         # A concurrent upload with the same idempotency key won the race: answer with its records.
         await session.rollback()

@@ -1,0 +1,80 @@
+"""What a principal may see: its owner's jobs (all of them for admins), a one-line failure reason instead of
+a traceback, and idempotency keys scoped to the owner."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from fastapi import HTTPException, status
+from sqlalchemy import ColumnElement
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.api.access import Principal
+from app.models import Asset, Job
+from app.schemas import JobOut
+
+# An absolute path of two or more parts, shown by its last part only.
+_PATH = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][\w.@+-]+){2,}")
+
+
+def owner_filter(principal: Principal, column: ColumnElement[str] | None = None) -> list[ColumnElement[bool]]:
+    """Listing filters: none for admins, the principal's owner for everyone else."""
+    if principal.is_admin:
+        return []
+    return [(Job.owner if column is None else column) == principal.owner]
+
+
+def sees(principal: Principal, owner: str | None) -> bool:
+    return principal.is_admin or owner == principal.owner
+
+
+def not_found(what: str, ident: object) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"{what} {ident} not found")
+
+
+async def visible_job(session: AsyncSession, job_id: uuid.UUID, principal: Principal) -> Job:
+    """The job, if this principal may see it; else 404, the same answer as for an id that does not exist."""
+    job = await session.get(Job, job_id, populate_existing=True)
+    if job is None or not sees(principal, job.owner):
+        raise not_found("job", job_id)
+    return job
+
+
+async def visible_asset(session: AsyncSession, asset_id: uuid.UUID, principal: Principal) -> Asset:
+    asset = await session.get(Asset, asset_id)
+    if asset is None or not sees(principal, asset.owner):
+        raise not_found("asset", asset_id)
+    return asset
+
+
+def reason(error: str | None) -> str | None:
+    """A failure as its owner sees it: the last line of the error (the exception, not the traceback),
+    with server paths cut to their file name."""
+    if not error:
+        return error
+    last = next((line.strip() for line in reversed(error.splitlines()) if line.strip()), "")
+    return _PATH.sub(lambda m: re.split(r"[\\/]", m.group(0))[-1], last)[:500]
+
+
+def scoped_key(principal: Principal, key: str | None) -> str | None:
+    """The idempotency key as stored: prefixed by the owner, so owners never share (or learn) each other's."""
+    return f"{principal.owner}:{key}" if key else None
+
+
+def shown_key(owner: str, stored: str | None) -> str | None:
+    """The idempotency key as its owner sent it (an upload's job keeps its ``upload:`` mark)."""
+    if not stored:
+        return stored
+    for mark in ("", "upload:"):
+        if stored.startswith(f"{mark}{owner}:"):
+            return mark + stored[len(mark) + len(owner) + 1 :]
+    return stored
+
+
+def job_out(job: Job, principal: Principal) -> JobOut:
+    out = JobOut.model_validate(job)
+    updates: dict[str, object] = {"idempotency_key": shown_key(job.owner, job.idempotency_key)}
+    if not principal.is_admin:
+        updates["error"] = reason(job.error)
+    return out.model_copy(update=updates)
