@@ -16,7 +16,7 @@ from app.api.origin import CrossSiteGuard
 from app.api.request_id import RequestIdMiddleware
 from app.api.routes import artifacts, audit, auth, dashboard, health, jobs, metrics, models, operators, uploads
 from app.core.config import Settings, get_settings
-from app.core.logging import configure_logging
+from app.core.logging import configure_logging, stamp_request_ids
 from app.core.ratelimit import RateLimiter
 from app.runtime import Runtime
 
@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    stamp_request_ids()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

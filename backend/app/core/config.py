@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     environment: Literal["development", "production"] = "development"
     database_url: str | None = Field(
         default=None,
+        repr=False,  # it may hold a password; logged only through core.db.redacted
         description="postgresql:// URL. Unset in development: an embedded PostgreSQL (pgserver) is started.",
     )
     embedded_pg_dir: Path = PROJECT_ROOT / ".pgdata"
@@ -55,7 +56,7 @@ class Settings(BaseSettings):
         default=None, description="Interface the API listens on (`serve` sets it); unknown means keys required."
     )
     metrics_token: str | None = Field(
-        default=None, description="Bearer token a scraper may use for /metrics (admin keys work too)."
+        default=None, repr=False, description="Bearer token a scraper may use for /metrics (admin keys work too)."
     )
     allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Extra origins (scheme://host[:port]) trusted for state-changing requests."

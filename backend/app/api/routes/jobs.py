@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, select, text
 
 from app.api import quotas
 from app.api.access import Principal, ReadPrincipal, WritePrincipal, require
@@ -68,19 +68,20 @@ async def create_job(
     )
     await quotas.check_rate(request, principal, "enqueue")
     async with session.begin():
+        await set_owner(session, principal)
         conn = await raw_connection(session)
         await quotas.check_waiting(conn, runtime.settings, principal.owner)
-        await set_owner(conn, principal)
         job_id, created = await queue.enqueue(conn, new)
     if not created:
         response.status_code = status.HTTP_200_OK
     return JobCreated(job=job_out(await visible_job(session, job_id, principal), principal), created=created)
 
 
-async def set_owner(conn: Any, principal: Principal) -> None:
+async def set_owner(session: SessionDep, principal: Principal) -> None:
     """Jobs inserted in the rest of this transaction belong to the principal's owner (the column default
-    of jobs.owner reads this setting; migration 0007)."""
-    await conn.execute("SELECT set_config('skiplock.owner', $1, true)", principal.owner)
+    of jobs.owner reads this setting; migration 0007). Through the session, which opens its transaction on
+    its first statement (statements sent on the raw connection before that would run outside it)."""
+    await session.execute(text("SELECT set_config('skiplock.owner', :owner, true)"), {"owner": principal.owner})
 
 
 @router.get("", response_model=JobList)

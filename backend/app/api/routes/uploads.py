@@ -188,9 +188,8 @@ async def _record(
                 )
             )
             await session.flush()
-            conn = await raw_connection(session)
-            await set_owner(conn, principal)
-            job_id, _ = await queue.enqueue(conn, new)
+            await set_owner(session, principal)
+            job_id, _ = await queue.enqueue(await raw_connection(session), new)
     except IntegrityError:
         # A concurrent upload with the same idempotency key won the race: answer with its records.
         await session.rollback()
