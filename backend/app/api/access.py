@@ -216,6 +216,25 @@ def route_rules(app: FastAPI) -> dict[tuple[str, str], Rule | None]:
     return table
 
 
+_CELLS = {
+    Rule.public: ("yes", "yes", "yes", "yes"),
+    Rule.read: ("401", "yes", "yes", "yes"),
+    Rule.write: ("401", "403", "yes", "yes"),
+    Rule.admin: ("401", "403", "403", "yes"),
+    Rule.metrics: ("401 (METRICS_TOKEN: yes)", "403", "403", "yes"),
+}
+
+
+def rule_table(app: FastAPI) -> str:
+    """The scope × endpoint table as Markdown (README's "Access" section is this, for the full app)."""
+    lines = ["| endpoint | rule | no key | read | write | admin |", "|---|---|---|---|---|---|"]
+    rules = route_rules(app)
+    for (method, path), rule in sorted(rules.items(), key=lambda item: (item[0][1], item[0][0])):
+        cells = _CELLS[rule] if rule else ("?", "?", "?", "?")
+        lines.append(f"| `{method} {path}` | {rule or 'NONE'} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 class DocsGuard:
     """ASGI middleware: the documentation routes (plain routes, no dependencies) need a key where keys are
     required."""

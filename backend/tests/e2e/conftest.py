@@ -109,7 +109,9 @@ def server(chromium_path: str, database_url: str, tmp_path_factory: pytest.TempP
 async def _truncate(url: str) -> None:
     conn = await asyncpg.connect(url)
     try:
-        await conn.execute("TRUNCATE jobs, assets, clips, workers, exec_log CASCADE")
+        await conn.execute(
+            "TRUNCATE jobs, assets, clips, workers, exec_log, api_keys, api_sessions, audit_log, rate_counters CASCADE"
+        )
     finally:
         await conn.close()
 

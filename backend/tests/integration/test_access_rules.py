@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
-from app.api.access import Rule, route_rules
+from app.api.access import Rule, route_rules, rule_table
 from app.main import create_app
 
 from tests.support.auth import app_client, bearer, create_key, keys_required
@@ -163,3 +164,10 @@ async def test_metrics_answer_to_their_own_token(settings, pool):
         assert (await client.get("/metrics", headers=bearer(read))).status_code == 403
         # The scraper's token opens nothing else.
         assert (await client.get("/jobs", headers=bearer("scrape-me-" + "x" * 20))).status_code == 401
+
+
+def test_the_readme_shows_the_rule_table(settings):
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    assert rule_table(create_app(keys_required(settings))) in readme, (
+        "README's access table is out of date: paste app.api.access.rule_table(app)"
+    )
