@@ -37,7 +37,7 @@ async def check_waiting(conn: Any, settings: Settings, owner: str, adding: int =
     if not cap:
         return
     waiting = await conn.fetchval(
-        "SELECT count(*) FROM jobs WHERE owner = $1 AND status IN ('pending', 'retry')", owner
+        "SELECT count(*) FROM jobs WHERE owner = $1 AND owner <> 'system' AND status IN ('pending', 'retry')", owner
     )
     if waiting + adding > cap:
         raise HTTPException(

@@ -7,7 +7,7 @@ import re
 import uuid
 
 from fastapi import HTTPException, status
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.access import Principal
@@ -18,11 +18,15 @@ from app.schemas import JobOut
 _PATH = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][\w.@+-]+){2,}")
 
 
-def owner_filter(principal: Principal, column: ColumnElement[str] | None = None) -> list[ColumnElement[bool]]:
-    """Listing filters: none for admins, the principal's owner for everyone else."""
+# Written out as SQL so that the planner sees the owner indexes' own predicate (migration 0007).
+_NOT_SYSTEM = text("jobs.owner <> 'system'")
+
+
+def owner_filter(principal: Principal) -> list[ColumnElement[bool]]:
+    """Job listing filters: none for admins, the principal's owner for everyone else (never ``system``)."""
     if principal.is_admin:
         return []
-    return [(Job.owner if column is None else column) == principal.owner]
+    return [Job.owner == principal.owner, _NOT_SYSTEM]
 
 
 def sees(principal: Principal, owner: str | None) -> bool:

@@ -19,6 +19,7 @@ from typing import Any
 _TOKEN = re.compile(r"^sk_([0-9a-f]{10})_([A-Za-z0-9_-]{43})$")
 OWNER_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
 _OWNER = re.compile(OWNER_PATTERN)
+SYSTEM_OWNER = "system"
 
 
 class Scope(enum.StrEnum):
@@ -84,6 +85,8 @@ async def create(conn: Any, name: str, owner: str, scope: Scope) -> tuple[ApiKey
     """Store a new key; returns it with its token, which is never shown again."""
     if not _OWNER.match(owner):
         raise InvalidKeyRequest(f"owner {owner!r} must be lower-case letters, digits, '.', '_' or '-' (at most 63)")
+    if owner == SYSTEM_OWNER:
+        raise InvalidKeyRequest(f"owner {SYSTEM_OWNER!r} is reserved for the jobs the system makes")
     token, prefix = new_token()
     row = await conn.fetchrow(
         f"INSERT INTO api_keys (prefix, token_sha256, name, owner, scope) VALUES ($1, $2, $3, $4, $5)"

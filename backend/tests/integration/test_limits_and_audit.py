@@ -97,3 +97,11 @@ async def test_cli_creates_a_key_once_lists_revokes_it_and_audits_both(subproces
     assert code == 0 and "key.create" in out and "key.revoke" in out and f"key:{stored['prefix']}" in out
     code, _, err = await cli(subprocess_env, "keys", "create", "--name", "x", "--scope", "read", "--owner", "Bad Owner")
     assert code == 2 and "owner" in err
+
+
+async def test_no_key_can_act_as_the_system_owner(pool):
+    import pytest
+
+    async with pool.acquire() as conn:
+        with pytest.raises(keys.InvalidKeyRequest, match="reserved"):
+            await keys.create(conn, "x", "system", keys.Scope.admin)
