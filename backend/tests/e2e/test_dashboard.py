@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-from playwright.sync_api import Page, expect  # noqa: E402
+from app.api.routes.dashboard import WEB_DIR  # noqa: E402
+from playwright.sync_api import Page, Response, expect  # noqa: E402
 
 from tests.support.media import make_video  # noqa: E402
 
@@ -105,6 +106,27 @@ def test_dashboard_loads_and_shows_jobs_workers_and_charts(page: Page, api: http
     expect(detail.locator("pre.error")).to_contain_text("disk full")
     expect(detail.locator(".facts")).to_contain_text(re.compile(r"Attempts\s*1 of \d"))
     expect(detail.locator("pre[aria-label=Params]")).to_contain_text('"permanent": true')
+
+
+def test_every_script_module_is_served_as_javascript_and_the_page_loads_without_errors(page: Page) -> None:
+    scripts: dict[str, str] = {}
+
+    def note_script(response: Response) -> None:
+        if response.request.resource_type == "script":
+            scripts[response.url.split("/dashboard/static/", 1)[-1]] = response.headers.get("content-type", "")
+
+    page.on("response", note_script)
+    page.goto("/dashboard")
+    # Each view has done its first work: the status chips, the task catalogue, the jobs table.
+    expect(page.locator("#summary [data-status]")).to_have_count(6)
+    expect(page.locator("#nj-type option[value=noop]")).to_be_attached()
+    expect(page.locator("#updated")).to_contain_text("Updated")
+    expect(page.locator("#jobs-empty")).to_be_visible()
+
+    on_disk = {p.relative_to(WEB_DIR).as_posix() for p in (WEB_DIR / "js").glob("*.js")}
+    assert set(scripts) == on_disk, "the page loads every module under js/ and nothing else"
+    assert {name: ctype.split(";")[0] for name, ctype in scripts.items()} == dict.fromkeys(on_disk, "text/javascript")
+    assert page.console_watch.errors == []  # type: ignore[attr-defined]
 
 
 def test_new_job_form_shows_the_job_and_its_progress_bar_moves_to_completed(page: Page, api: httpx.Client) -> None:
@@ -253,8 +275,15 @@ def test_filters_and_search_show_only_matching_rows(page: Page, api: httpx.Clien
     page.get_by_role("button", name="Clear").click()
     page.locator("#summary [data-status=completed]").click()  # the status counts in the header filter too
     expect(rows(page)).to_have_count(3)
-    expect(page.locator("#summary [data-status=completed]")).to_have_attribute("aria-pressed", "true")
+    chip = page.locator("#summary [data-status=completed]")
+    expect(chip).to_have_attribute("aria-pressed", "true")
     expect(page.locator("#f-status")).to_have_value("completed")
+
+    # The next statistics refresh changes the count on the same chip, which keeps keyboard focus.
+    pressed = chip.element_handle()
+    wait_status(api, enqueue(api, "noop", {"n": 3}), "completed")
+    expect(chip.locator(".n")).to_have_text("4", timeout=15_000)
+    assert pressed.evaluate("el => el.isConnected && document.activeElement === el")
 
 
 def test_paging_with_limit_and_offset(page: Page, api: httpx.Client) -> None:

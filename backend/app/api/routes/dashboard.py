@@ -14,7 +14,8 @@ from app.api.access import public
 
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,100}\.(html|js|css|svg|png|ico)$")
+# A plain file name, optionally inside js/ (the page's script modules); no other folders, no dot-files.
+_NAME = re.compile(r"(?:js/)?[A-Za-z0-9][A-Za-z0-9_-]{0,100}\.(html|js|css|svg|png|ico)")
 _TYPES = {
     "html": "text/html; charset=utf-8",
     "js": "text/javascript; charset=utf-8",
@@ -40,12 +41,15 @@ async def dashboard() -> FileResponse:
     return FileResponse(WEB_DIR / "index.html", media_type=_TYPES["html"], headers=_NO_CACHE)
 
 
-@router.api_route("/dashboard/static/{name}", methods=["GET", "HEAD"])
+@router.api_route("/dashboard/static/{name:path}", methods=["GET", "HEAD"])
 async def dashboard_asset(name: str) -> FileResponse:
-    """A file of the dashboard, by plain name only (no folders, no dot-files, known types)."""
-    match = _NAME.match(name)
-    path = WEB_DIR / name
-    if match is None or not path.is_file():
+    """A file of the dashboard: a plain name, or js/ and a plain name; known types only."""
+    # The name is checked before it touches the file system; the resolved path is checked again all the same.
+    match = _NAME.fullmatch(name)
+    if match is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such dashboard file")
+    path = (WEB_DIR / name).resolve()
+    if not path.is_relative_to(WEB_DIR) or not path.is_file():
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such dashboard file")
     return FileResponse(path, media_type=_TYPES[match.group(1)], headers=_NO_CACHE)
 

@@ -1,5 +1,7 @@
 // Small hand-drawn SVG charts: queue depth (horizontal bars) and throughput per minute (stacked columns).
 
+import { formatAge } from "./format.js";
+
 const NS = "http://www.w3.org/2000/svg";
 
 function el(tag, attrs = {}, text) {
@@ -12,16 +14,6 @@ function el(tag, attrs = {}, text) {
 function tip(node, text) {
   node.appendChild(el("title", {}, text));
   return node;
-}
-
-export function formatAge(seconds) {
-  if (seconds == null || Number.isNaN(seconds)) return "–";
-  const s = Math.max(0, seconds);
-  if (s < 1) return `${Math.round(s * 1000)} ms`;
-  if (s < 60) return `${s < 10 ? s.toFixed(1) : Math.round(s)} s`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
-  if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`;
-  return `${Math.floor(s / 86400)} d ${Math.round((s % 86400) / 3600)} h`;
 }
 
 function niceMax(value) {
