@@ -54,10 +54,6 @@ class Principal:
     def is_admin(self) -> bool:
         return self.scope is Scope.admin
 
-    @property
-    def actor(self) -> str:
-        return self.owner if self.key_prefix is None else f"{self.owner} (key {self.key_prefix})"
-
 
 def _local_host(request: Request) -> bool:
     """Whether the Host header names this machine: a loopback address, or a name without a dot. A dotted
@@ -172,7 +168,6 @@ metrics_access.rule = Rule.metrics  # type: ignore[attr-defined]
 
 ReadPrincipal = Annotated[Principal, Depends(require(Scope.read))]
 WritePrincipal = Annotated[Principal, Depends(require(Scope.write))]
-AdminPrincipal = Annotated[Principal, Depends(require(Scope.admin))]
 
 
 # -- the rule of each route -------------------------------------------------------------------------------

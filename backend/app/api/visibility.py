@@ -7,7 +7,7 @@ import re
 import uuid
 
 from fastapi import HTTPException, status
-from sqlalchemy import ColumnElement, text
+from sqlalchemy import ColumnElement, literal_column
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.access import Principal
@@ -18,8 +18,8 @@ from app.schemas import JobOut
 _PATH = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][\w.@+-]+){2,}")
 
 
-# Written out as SQL so that the planner sees the owner indexes' own predicate (migration 0007).
-_NOT_SYSTEM = text("jobs.owner <> 'system'")
+# A literal, not a bound parameter, so that the planner sees the owner indexes' own predicate (migration 0007).
+_NOT_SYSTEM = Job.owner != literal_column("'system'")
 
 
 def owner_filter(principal: Principal) -> list[ColumnElement[bool]]:

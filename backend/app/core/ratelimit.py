@@ -67,10 +67,6 @@ class PostgresStorage(Storage):
     async def clear(self, key: str) -> None:
         await self._pool.execute("DELETE FROM rate_counters WHERE key = $1", key)
 
-    async def prune(self) -> int:
-        """Drop expired windows (counters of keys no longer used)."""
-        return int((await self._pool.execute("DELETE FROM rate_counters WHERE expires_at <= now()")).split()[-1])
-
 
 @dataclass(frozen=True)
 class Refusal:

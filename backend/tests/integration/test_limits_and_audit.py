@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import pytest
 from app.core import keys
 
 from tests.integration.test_cli import cli
@@ -100,8 +101,6 @@ async def test_cli_creates_a_key_once_lists_revokes_it_and_audits_both(subproces
 
 
 async def test_no_key_can_act_as_the_system_owner(pool):
-    import pytest
-
     async with pool.acquire() as conn:
         with pytest.raises(keys.InvalidKeyRequest, match="reserved"):
             await keys.create(conn, "x", "system", keys.Scope.admin)
