@@ -47,15 +47,21 @@ async def check_waiting(conn: Any, settings: Settings, owner: str, adding: int =
         )
 
 
-async def bytes_left(conn: Any, settings: Settings, owner: str) -> int | None:
-    """How many more bytes this owner may upload (None: no cap); 413 when none."""
-    cap = settings.max_stored_bytes_per_owner
-    if not cap:
-        return None
-    used = int(await conn.fetchval("SELECT coalesce(sum(size_bytes), 0) FROM assets WHERE owner = $1", owner))
+async def upload_limit(pool: Any, settings: Settings, owner: str) -> tuple[int, HTTPException | None]:
+    """Before an upload is read: 429 if the owner has too many waiting jobs, 413 if its stored bytes are at
+    the cap. Then the most bytes this upload may have, with the refusal to give past them when the owner's
+    quota (not MAX_UPLOAD_BYTES) is the tighter bound."""
+    async with pool.acquire() as conn:
+        await check_waiting(conn, settings, owner)
+        cap = settings.max_stored_bytes_per_owner
+        if not cap:
+            return settings.max_upload_bytes, None
+        used = int(await conn.fetchval("SELECT coalesce(sum(size_bytes), 0) FROM assets WHERE owner = $1", owner))
     if used >= cap:
         raise storage_full(owner, cap, used)
-    return cap - used
+    if cap - used >= settings.max_upload_bytes:
+        return settings.max_upload_bytes, None
+    return cap - used, storage_full(owner, cap, used)
 
 
 def storage_full(owner: str, cap: int, used: int) -> HTTPException:

@@ -107,17 +107,7 @@ async def upload(
         response.status_code = status.HTTP_200_OK
         return found
     await quotas.check_rate(request, principal, "upload")
-    settings = runtime.settings
-    async with runtime.pool.acquire() as conn:
-        await quotas.check_waiting(conn, settings, principal.owner)
-        left = await quotas.bytes_left(conn, settings, principal.owner)
-    limit = settings.max_upload_bytes
-    quota = None
-    if left is not None and left < limit:
-        limit = left
-        quota = quotas.storage_full(
-            principal.owner, settings.max_stored_bytes_per_owner, settings.max_stored_bytes_per_owner - left
-        )
+    limit, quota = await quotas.upload_limit(runtime.pool, runtime.settings, principal.owner)
     storage = runtime.storage
     stored = await _store(storage, file, limit, quota)
     try:
