@@ -14,7 +14,19 @@ from app.api.access import DocsGuard
 from app.api.events import EventHub
 from app.api.origin import CrossSiteGuard
 from app.api.request_id import RequestIdMiddleware
-from app.api.routes import artifacts, audit, auth, dashboard, health, jobs, metrics, models, operators, uploads
+from app.api.routes import (
+    artifacts,
+    audit,
+    auth,
+    dashboard,
+    health,
+    jobs,
+    keys,
+    metrics,
+    models,
+    operators,
+    uploads,
+)
 from app.core.config import Settings, get_settings
 from app.core.logging import configure_logging, stamp_request_ids
 from app.core.ratelimit import RateLimiter
@@ -91,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(operators.router)
     app.include_router(metrics.router)
     app.include_router(audit.router)
+    app.include_router(keys.router)
     app.include_router(dashboard.router)
     return app
 

@@ -168,6 +168,7 @@ metrics_access.rule = Rule.metrics  # type: ignore[attr-defined]
 
 ReadPrincipal = Annotated[Principal, Depends(require(Scope.read))]
 WritePrincipal = Annotated[Principal, Depends(require(Scope.write))]
+AdminPrincipal = Annotated[Principal, Depends(require(Scope.admin))]
 
 
 # -- the rule of each route -------------------------------------------------------------------------------

@@ -44,6 +44,9 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("GET", "/workers"): A,
     ("GET", "/stats"): A,
     ("GET", "/audit"): A,
+    ("GET", "/keys"): A,
+    ("POST", "/keys"): A,
+    ("POST", "/keys/{id_or_prefix}/revoke"): A,
     ("POST", "/jobs/process"): A,
     ("GET", "/metrics"): M,
 }
@@ -68,7 +71,8 @@ def test_every_route_declares_the_rule_of_the_table(settings):
 
 def _url(path: str) -> str:
     path = path.replace("{name:path}", "{name}")
-    return path.format(job_id=uuid.uuid4(), asset_id=uuid.uuid4(), clip_id=uuid.uuid4(), name="x.png")
+    ids = {"job_id": uuid.uuid4(), "asset_id": uuid.uuid4(), "clip_id": uuid.uuid4(), "id_or_prefix": "0123456789"}
+    return path.format(name="x.png", **ids)
 
 
 @pytest.mark.parametrize(("method", "path"), sorted(EXPECTED))

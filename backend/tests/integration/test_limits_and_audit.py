@@ -104,3 +104,27 @@ async def test_no_key_can_act_as_the_system_owner(pool):
     async with pool.acquire() as conn:
         with pytest.raises(keys.InvalidKeyRequest, match="reserved"):
             await keys.create(conn, "x", "system", keys.Scope.admin)
+
+
+async def test_admins_create_list_and_revoke_keys_over_http_and_each_is_audited(settings, pool):
+    admin = await create_key(pool, "ops", "admin")
+    async with app_client(keys_required(settings)) as client:
+        body = {"name": "ci", "scope": "write", "owner": "team-a"}
+        created = await client.post("/keys", json=body, headers=bearer(admin))
+        assert created.status_code == 201 and created.json()["owner"] == "team-a"
+        token = created.json()["key"]
+        assert (await client.post("/jobs", json={"job_type": "noop"}, headers=bearer(token))).status_code == 201
+        assert (await client.get("/keys", headers=bearer(token))).status_code == 403
+        listed = (await client.get("/keys", headers=bearer(admin))).json()
+        assert {k["owner"] for k in listed} == {"ops", "team-a"} and token not in str(listed)
+        prefix = created.json()["prefix"]
+        assert (await client.post(f"/keys/{prefix}/revoke", headers=bearer(admin))).json()["revoked_at"]
+        assert (await client.get("/jobs", headers=bearer(token))).status_code == 401
+        assert (await client.post(f"/keys/{prefix}/revoke", headers=bearer(admin))).status_code == 404
+        bad = await client.post("/keys", json={**body, "owner": "system"}, headers=bearer(admin))
+        assert bad.status_code == 422
+        entries = (await client.get("/audit", headers=bearer(admin))).json()
+    assert [(e["action"], e["target"], e["actor"]) for e in entries] == [
+        ("key.revoke", f"key:{prefix}", "ops"),
+        ("key.create", f"key:{prefix}", "ops"),
+    ]
