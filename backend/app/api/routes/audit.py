@@ -19,7 +19,9 @@ async def list_audit(
     runtime: RuntimeDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     before_id: Annotated[int | None, Query(ge=1, description="Entries older than this id.")] = None,
-    action: Annotated[str | None, Query(max_length=100, description="e.g. job.cancel, key.create")] = None,
+    action: Annotated[
+        str | None, Query(max_length=100, pattern=r"^[a-z._]+$", description="e.g. job.cancel, key.create")
+    ] = None,
 ) -> list[dict[str, Any]]:
     """Audit entries, newest first."""
     rows = await audit.recent(runtime.pool, limit, before_id, action)

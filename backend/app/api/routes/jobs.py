@@ -24,6 +24,8 @@ from app.worker.dispatcher import UnknownJobType, build_job
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
+MAX_OFFSET = 1_000_000_000
+
 
 def validated_job(name: str, params: dict[str, Any] | None, **options: Any) -> queue.NewJob:
     """`build_job`, answering 422 for an unregistered type (naming it) or params that do not fit its model
@@ -95,7 +97,7 @@ async def list_jobs(
         str | None, Query(pattern=r"^[0-9a-fA-F-]{1,36}$", description="Leading hex digits of the job id.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> JobList:
     """Jobs, newest first, with the total that matches the filters: the key owner's jobs (every owner's for
     an admin key)."""

@@ -18,7 +18,7 @@ router = APIRouter(prefix="/keys", tags=["keys"], dependencies=[Depends(require(
 
 
 class KeyCreate(BaseModel):
-    name: Annotated[str, Field(min_length=1, max_length=100)]
+    name: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")]
     scope: keys.Scope
     owner: Annotated[str, Field(pattern=keys.OWNER_PATTERN, description="Whose jobs and files the key acts on.")]
 
