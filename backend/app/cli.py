@@ -1,4 +1,4 @@
-"""Command line: `python -m app serve|worker|migrate|enqueue|show|list|cancel|retry|stats|keys|audit`."""
+"""Command line: `python -m app serve|worker|migrate|enqueue|show|list|cancel|retry|stats|settings|keys|audit`."""
 
 from __future__ import annotations
 
@@ -9,12 +9,15 @@ import signal
 import sys
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app import cli_keys
 from app.core.config import Settings, get_settings
 from app.core.db import ConfigurationError
 from app.core.logging import configure_logging
+
+if TYPE_CHECKING:
+    from app.schemas import JobCreate
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_CONFLICT = 0, 1, 2, 3, 4
 
@@ -135,6 +138,27 @@ def _print_job(row: Any) -> None:
     print(json.dumps(data, indent=2, default=str))
 
 
+def _enqueue_request(args: argparse.Namespace, settings: Settings) -> JobCreate:
+    """The command's job as the API would take it (app.schemas.JobCreate); ValueError says what is wrong."""
+    from pydantic import ValidationError
+
+    from app.schemas import JobCreate
+
+    if len(args.params.encode("utf-8", "surrogatepass")) > settings.max_request_bytes:
+        raise ValueError(f"params are larger than the limit of {settings.max_request_bytes} bytes (MAX_REQUEST_BYTES)")
+    try:
+        params = json.loads(args.params)
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(f"params is not valid JSON: {exc}") from None
+    fields = {"job_type": args.job_type, "params": params, "queue": args.queue, "priority": args.priority}
+    try:
+        return JobCreate.model_validate({**fields, "idempotency_key": args.idempotency_key})
+    except ValidationError as exc:
+        raise ValueError(
+            "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_input=False))
+        ) from None
+
+
 def cmd_enqueue(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
@@ -145,24 +169,31 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
     settings = _settings(args)
     load_handlers(settings)
     try:
-        params = json.loads(args.params)
+        request = _enqueue_request(args, settings)
         new = build_job(
-            args.job_type,
-            params,
+            request.job_type,
+            request.params,
             default_max_attempts=settings.default_max_attempts,
-            queue=args.queue,
-            priority=args.priority,
-            idempotency_key=args.idempotency_key,
+            queue=request.queue,
+            priority=request.priority,
+            idempotency_key=request.idempotency_key,
         )
-    except (json.JSONDecodeError, UnknownJobType, ValidationError) as exc:
+    except (ValueError, UnknownJobType, ValidationError) as exc:  # ValidationError: params of the job type
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
     async def action(rt: Any) -> int:
         job_id, created = await queue.enqueue(rt.pool, new)
-        print(job_id)
         if not created:
+            if differences := await queue.idempotency_conflicts(rt.pool, new):
+                print(
+                    f"error: idempotency key {new.idempotency_key!r} was used for a different request (job {job_id}); "
+                    f"it differs in {'; '.join(differences)}",
+                    file=sys.stderr,
+                )
+                return EXIT_CONFLICT
             print("(existing job with this idempotency key)", file=sys.stderr)
+        print(job_id)
         return await _follow(rt, job_id) if args.follow else EXIT_OK
 
     return asyncio.run(_with_runtime(settings, action))
@@ -175,21 +206,33 @@ async def _follow(rt: Any, job_id: uuid.UUID) -> int:
         row = await rt.pool.fetchrow(
             "SELECT status::text, progress, progress_message, error FROM jobs WHERE id=$1", job_id
         )
-        state = (row["status"], round(row["progress"]), row["progress_message"])
-        if state != last and sys.stderr.isatty() or row["status"] in ("completed", "failed", "cancelled"):
+        finished = row["status"] in ("completed", "failed", "cancelled")
+        # A progress message describes work in flight; once the job has ended it would be stale (the last
+        # report before the end), so the final line shows the status alone and blanks the old message.
+        message = "" if finished else (row["progress_message"] or "")[:40]
+        state = (row["status"], round(row["progress"]), message)
+        if state != last and sys.stderr.isatty() or finished:
             filled = int(row["progress"] / 5)
-            sys.stderr.write(
-                f"\r[{'#' * filled}{'.' * (20 - filled)}] {row['progress']:5.1f}% "
-                f"{row['status']:<10} {(row['progress_message'] or '')[:40]:<40}"
-            )
+            line = f"[{'#' * filled}{'.' * (20 - filled)}] {row['progress']:5.1f}% {row['status']:<10} {message:<40}"
+            sys.stderr.write("\r" + line)
             sys.stderr.flush()
             last = state
-        if row["status"] in ("completed", "failed", "cancelled"):
+        if finished:
             sys.stderr.write("\n")
             if row["error"]:
                 print(row["error"], file=sys.stderr)
             return EXIT_OK if row["status"] == "completed" else EXIT_ERROR
         await asyncio.sleep(0.3)
+
+
+def _storable(text: str) -> str:
+    """An argument that is going to the database as text (argparse says why it is refused, exit 2)."""
+    from app.core.storable import storable_text
+
+    try:
+        return storable_text(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _job_id(text: str) -> uuid.UUID:
@@ -324,6 +367,13 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return asyncio.run(_with_runtime(settings, action))
 
 
+def cmd_settings(args: argparse.Namespace) -> int:
+    from app.core.settings_view import effective, markdown_table
+
+    sys.stdout.write(markdown_table() if args.markdown else effective(get_settings()))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m app",
@@ -363,7 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("list", help="list recent jobs")
     p.add_argument("--status")
-    p.add_argument("--job-type")
+    p.add_argument("--job-type", type=_storable)
     p.add_argument("--limit", type=int, default=20)
     p.set_defaults(func=cmd_list)
 
@@ -371,6 +421,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--minutes", type=int, default=15, help="window for durations (default 15)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("settings", help="print the settings in effect, one VARIABLE=value a line")
+    p.add_argument("--markdown", action="store_true", help="print the README's table of every setting instead")
+    p.set_defaults(func=cmd_settings)
 
     for name, func, text in (("cancel", cmd_cancel, "cancel a job"), ("retry", cmd_retry, "re-queue a failed job")):
         p = sub.add_parser(name, help=text)

@@ -7,11 +7,14 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, status
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
+from app.api import errors
 from app.api.access import DocsGuard
 from app.api.events import EventHub
+from app.api.limits import BodyLimit
+from app.api.openapi import describe_job_types
 from app.api.origin import CrossSiteGuard
 from app.api.request_id import RequestIdMiddleware
 from app.api.routes import (
@@ -67,25 +70,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.events.close()
             await runtime.close()
 
-    app = FastAPI(
+    # /docs and /redoc with their scripts and styles served from the package, not from a CDN.
+    app = FastAPIOffline(
         title="Skiplock",
         version="0.1.0",
         summary="PostgreSQL-native job runner with media and document AI jobs.",
         lifespan=lifespan,
+        # A form's text field (an upload's params) may be as large as MAX_REQUEST_BYTES (413 past it).
+        form_limits={"max_part_size": settings.max_request_bytes},
     )
     app.state.settings = settings
-
-    @app.middleware("http")
-    async def reject_oversized_uploads(request: Request, call_next):  # type: ignore[no-untyped-def]
-        """Refuse an upload whose declared size is over the limit before reading any of it."""
-        length = request.headers.get("content-length")
-        declared = int(length) if length and length.isdigit() else 0
-        if request.url.path == "/upload" and declared > settings.max_upload_bytes + 64 * 1024:
-            return JSONResponse(
-                {"detail": f"file is larger than the upload limit of {settings.max_upload_bytes} bytes"},
-                status_code=status.HTTP_413_CONTENT_TOO_LARGE,
-            )
-        return await call_next(request)
+    errors.install(app, settings.max_request_bytes)
+    app.add_middleware(BodyLimit, limit_for=lambda path: _body_limit(settings, path))
 
     # Outermost last: request id (on every answer, refusals included), then the cross-site refusal.
     app.add_middleware(DocsGuard, fastapi_app=app)
@@ -105,7 +101,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(audit.router)
     app.include_router(keys.router)
     app.include_router(dashboard.router)
+    describe_job_types(app)
     return app
+
+
+MULTIPART_OVERHEAD = 64 * 1024  # an upload's boundaries and part headers
+
+
+def _body_limit(settings: Settings, path: str) -> tuple[int, str]:
+    """The largest request body for `path`, and the message of its 413: an upload may carry the file and its
+    params; any other body is at most MAX_REQUEST_BYTES."""
+    if path == "/upload":
+        limit = settings.max_upload_bytes + settings.max_request_bytes + MULTIPART_OVERHEAD
+        return limit, f"file is larger than the upload limit of {settings.max_upload_bytes} bytes (MAX_UPLOAD_BYTES)"
+    return settings.max_request_bytes, (
+        f"request body is larger than the limit of {settings.max_request_bytes} bytes (MAX_REQUEST_BYTES)"
+    )
 
 
 def app_factory() -> FastAPI:

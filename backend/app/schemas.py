@@ -3,25 +3,62 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from app.core.storable import INT4_MAX, INT4_MIN, StorableJson, StorableText
 from app.models import JobStatus
+
+PREVIEW_CHARS = 200  # of params and result in a listing
+
+
+def _in_utc_range(value: datetime | None) -> datetime | None:
+    """A time PostgreSQL's timestamptz takes: one that has a UTC equivalent (naive times are read as UTC)."""
+    if value is None or value.tzinfo is None:
+        return value
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range once converted to UTC") from None
 
 
 class JobCreate(BaseModel):
-    job_type: str = Field(description="A registered job type (see GET /tasks).")
-    params: dict[str, Any] = Field(default_factory=dict)
-    priority: int | None = Field(None, description="Lower runs first; default from the job type.")
-    queue: str | None = Field(None, min_length=1, max_length=100)
-    run_at: datetime | None = Field(None, description="Not before this time (timezone-aware).")
-    idempotency_key: str | None = Field(None, min_length=1, max_length=200)
+    job_type: StorableText = Field(min_length=1, max_length=200, description="A registered job type (see GET /tasks).")
+    params: StorableJson = Field(
+        default_factory=dict, description="The job type's params: a JSON object, nested at most 32 levels deep."
+    )
+    priority: int | None = Field(
+        None, ge=INT4_MIN, le=INT4_MAX, description="Lower runs first; default from the job type."
+    )
+    queue: StorableText | None = Field(None, min_length=1, max_length=100)
+    run_at: Annotated[datetime | None, AfterValidator(_in_utc_range)] = Field(
+        None, description="Not before this time (timezone-aware; a time without a zone is read as UTC)."
+    )
+    idempotency_key: StorableText | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="A repeat with the same key and the same request answers the first job (200); "
+        "the same key with a different request is a 409.",
+    )
     max_attempts: int | None = Field(None, ge=1, le=100)
 
 
-class JobOut(BaseModel):
+class FieldError(BaseModel):
+    loc: list[str | int] = Field(description="Where: ['body', 'params', ...], ['query', 'offset'], ...")
+    msg: str
+    type: str
+
+
+class ErrorOut(BaseModel):
+    """Every error answer: a message, or (422) the fields that were refused and why."""
+
+    detail: str | list[FieldError]
+
+
+class _JobFields(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -30,8 +67,6 @@ class JobOut(BaseModel):
     queue: str
     priority: int
     status: JobStatus
-    params: dict[str, Any]
-    result: dict[str, Any] | None
     error: str | None
     attempts: int
     max_attempts: int
@@ -49,8 +84,22 @@ class JobOut(BaseModel):
     updated_at: datetime
 
 
+class JobOut(_JobFields):
+    """A job in full."""
+
+    params: dict[str, Any]
+    result: dict[str, Any] | None
+
+
+class JobSummary(_JobFields):
+    """A job in a listing: its params and result only as a bounded preview (the full job is GET /jobs/{id})."""
+
+    params_preview: str = Field(description=f"The params as JSON, cut at {PREVIEW_CHARS} characters.")
+    result_preview: str | None = Field(description=f"The result as JSON, cut at {PREVIEW_CHARS} characters.")
+
+
 class JobList(BaseModel):
-    items: list[JobOut]
+    items: list[JobSummary]
     total: int
 
 

@@ -19,7 +19,7 @@ BACKEND = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BACKEND))
 
 from app.core import db, migrations  # noqa: E402
-from app.core.config import PROJECT_ROOT, Settings  # noqa: E402
+from app.core.config import Settings  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.runtime import Runtime  # noqa: E402
 
@@ -34,7 +34,7 @@ def _with_database(url: str, name: str) -> str:
 def _server_url() -> str:
     if os.environ.get("DATABASE_URL"):
         return db.plain_url(os.environ["DATABASE_URL"])
-    return db.start_embedded_postgres(PROJECT_ROOT / ".pgdata")
+    return db.start_embedded_postgres(Settings().embedded_pg_dir)  # as the app would: ./.pgdata unless set
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, FastAPI, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
-from starlette.routing import Route
+from starlette.routing import Mount
 
 from app.api import sessions
 from app.core import keys
@@ -172,9 +172,15 @@ AdminPrincipal = Annotated[Principal, Depends(require(Scope.admin))]
 
 
 # -- the rule of each route -------------------------------------------------------------------------------
+# fastapi_offline serves the documentation pages as routes of its own (the app's docs_url and redoc_url are
+# None) and Swagger UI's and ReDoc's files from a mount of this name; those files are public.
+_DOC_PAGES = ("/docs", "/redoc")
+_DOC_ASSETS = "static-offline-docs"
+
+
 def _docs_paths(app: FastAPI) -> set[str]:
-    paths = {p for p in (app.openapi_url, app.docs_url, app.redoc_url) if p}
-    if app.docs_url and app.swagger_ui_oauth2_redirect_url:
+    paths = {p for p in (app.openapi_url, app.docs_url, app.redoc_url, *_DOC_PAGES) if p}
+    if app.swagger_ui_oauth2_redirect_url:
         paths.add(app.swagger_ui_oauth2_redirect_url)
     return paths
 
@@ -192,11 +198,13 @@ def _rules_of(dependant: Any) -> set[Rule]:
 def route_rule(app: FastAPI, route: RouteContext) -> Rule | None:
     """The rule a route declares; None when it declares none (or several). The API's own documentation
     (schema, Swagger UI, ReDoc) needs any key where keys are required (see DocsGuard)."""
+    if route.path in _docs_paths(app):
+        return Rule.read
     if isinstance(route.original_route, APIRoute):
         rules = _rules_of(route.dependant)
         return rules.pop() if len(rules) == 1 else None
-    if isinstance(route.original_route, Route) and route.path in _docs_paths(app):
-        return Rule.read
+    if isinstance(route.original_route, Mount) and route.original_route.name == _DOC_ASSETS:
+        return Rule.public
     return None
 
 

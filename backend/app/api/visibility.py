@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import TypeVar
 
 from fastapi import HTTPException, status
 from sqlalchemy import ColumnElement, literal_column
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.access import Principal
 from app.models import Asset, Job
-from app.schemas import JobOut
+from app.schemas import JobOut, _JobFields
 
 # An absolute path of two or more parts, shown by its last part only.
 _PATH = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][\w.@+-]+){2,}")
@@ -76,9 +77,17 @@ def shown_key(owner: str, stored: str | None) -> str | None:
     return stored
 
 
-def job_out(job: Job, principal: Principal) -> JobOut:
-    out = JobOut.model_validate(job)
+JobView = TypeVar("JobView", bound=_JobFields)
+
+
+def present(job: JobView, principal: Principal) -> JobView:
+    """A job as this principal sees it: its idempotency key as sent, and for all but admins the failure's
+    one-line reason instead of its traceback."""
     updates: dict[str, object] = {"idempotency_key": shown_key(job.owner, job.idempotency_key)}
     if not principal.is_admin:
         updates["error"] = reason(job.error)
-    return out.model_copy(update=updates)
+    return job.model_copy(update=updates)
+
+
+def job_out(job: Job, principal: Principal) -> JobOut:
+    return present(JobOut.model_validate(job), principal)

@@ -1,4 +1,8 @@
-"""Settings: the only place that reads the environment (and `.env`)."""
+"""Settings: the only place that reads the environment (and `.env`).
+
+Every field has a description: the README's Configuration table is rendered from them
+(`python -m app settings --markdown`), and a test fails when the two disagree.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,6 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
@@ -18,57 +21,133 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
-    environment: Literal["development", "production"] = "development"
     database_url: str | None = Field(
         default=None,
         repr=False,  # it may hold a password; logged only through core.db.redacted
-        description="postgresql:// URL. Unset in development: an embedded PostgreSQL (pgserver) is started.",
+        description="`postgresql://…`. Unset in development: an embedded PostgreSQL (pgserver) in `EMBEDDED_PG_DIR`,"
+        " shared by the API and worker processes. Unset in production: an error.",
     )
-    embedded_pg_dir: Path = PROJECT_ROOT / ".pgdata"
-    storage_dir: Path = PROJECT_ROOT / "storage"
+    environment: Literal["development", "production"] = Field(
+        default="development",
+        description="`production` requires API keys, removes `POST /jobs/process` and forbids the embedded database",
+    )
+    embedded_pg_dir: Path = Field(
+        default=Path(".pgdata"),
+        validate_default=True,
+        description="data directory of the embedded PostgreSQL (when `DATABASE_URL` is unset); a relative path is"
+        " taken from the working directory at start",
+    )
+    storage_dir: Path = Field(
+        default=Path("storage"),
+        validate_default=True,
+        description="uploads and job artifacts; a relative path is taken from the working directory at start",
+    )
 
-    worker_enabled: bool = True
-    worker_concurrency: int = Field(default=4, ge=1, le=1000)
-    worker_poll_interval: float = Field(default=1.0, gt=0)
-    worker_queues: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    worker_batch_size: int = Field(default=100, ge=1, le=10_000)
-    worker_prefetch: int = Field(
-        default=0, ge=0, le=10_000, description="Jobs claimed ahead of free slots (short jobs, high throughput)."
+    worker_enabled: bool = Field(
+        default=True, description="run a worker inside the API process (`serve --no-worker` turns it off)"
     )
-    max_job_retries: int = Field(default=3, ge=0, description="Retries after the first attempt.")
-    lease_seconds: float = Field(default=30.0, gt=0)
-    shutdown_grace_seconds: float = Field(default=30.0, ge=0)
-    reaper_interval_seconds: float = Field(default=10.0, gt=0)
-    retry_backoff_base: float = Field(default=2.0, gt=0, description="Seconds; doubled per attempt.")
-    retry_backoff_max: float = Field(default=600.0, gt=0)
+    worker_concurrency: int = Field(default=4, ge=1, le=1000, description="jobs in flight per worker process")
+    worker_queues: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        json_schema_extra={"shown_default": "all"},  # as the README shows it
+        description="comma-separated queues a worker serves",
+    )
+    worker_poll_interval: float = Field(
+        default=1.0, gt=0, description="seconds; fallback only, wake-ups come by LISTEN/NOTIFY"
+    )
+    worker_batch_size: int = Field(default=100, ge=1, le=10_000, description="most jobs claimed by one statement")
+    worker_prefetch: int = Field(
+        default=0,
+        ge=0,
+        le=10_000,
+        description="jobs claimed ahead of free slots into a local buffer (leased, heartbeated, released on"
+        " shutdown): hides the claim round trip for many short jobs; keep 0 for long jobs (buffered jobs would wait"
+        " behind them while other workers sit idle)",
+    )
+    max_job_retries: int = Field(
+        default=3, ge=0, description="retries after the first attempt (per job type or job overridable)"
+    )
+    lease_seconds: float = Field(
+        default=30.0, gt=0, description="a job's lease; heartbeats extend it every third of that"
+    )
+    shutdown_grace_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="on SIGTERM, time in-flight jobs get before they are released to the queue",
+    )
+    reaper_interval_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="seconds between sweeps that put jobs with an expired lease back in the queue (one reaper at"
+        " a time across workers)",
+    )
+    retry_backoff_base: float = Field(
+        default=2.0, gt=0, description="seconds before the first retry; doubled per attempt, with jitter"
+    )
+    retry_backoff_max: float = Field(default=600.0, gt=0, description="seconds; the longest wait before a retry")
 
     handler_modules: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="Extra modules to import so their @job_type handlers register."
+        default_factory=list,
+        json_schema_extra={"shown_default": "none"},  # as the README shows it
+        description="extra modules to import so that their `@job_type` handlers register (comma-separated)",
+    )
+    job_retention_days: float = Field(
+        default=14.0, gt=0, description="`prune_jobs` (hourly) deletes finished jobs older than this many days"
     )
 
-    job_retention_days: float = Field(default=14.0, gt=0, description="Finished jobs older than this are pruned.")
-
-    max_upload_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
-    db_pool_size: int = Field(default=10, ge=1)
-    # Access control (see README, "Access"). Development bound to a loopback interface runs open (no keys);
+    max_upload_bytes: int = Field(
+        default=512 * 1024 * 1024,
+        gt=0,
+        json_schema_extra={"shown_default": "512 MiB"},  # as the README shows it
+        description="larger uploads get 413 and nothing is stored",
+    )
+    max_request_bytes: int = Field(
+        default=1024 * 1024,
+        gt=0,
+        json_schema_extra={"shown_default": "1 MiB"},  # as the README shows it
+        description="largest request body other than an upload, and largest params (also an upload's); 413 past it",
+    )
+    db_pool_size: int = Field(
+        default=10,
+        ge=1,
+        description="database connections per pool; a process has two (queue and ORM), the ORM's may double it"
+        " for bursts",
+    )
+    # Access control (README, "Access"). Development bound to a loopback interface runs open (no keys);
     # production, or any other interface, requires an API key on every endpoint but /health.
     bind_host: str | None = Field(
-        default=None, description="Interface the API listens on (`serve` sets it); unknown means keys required."
+        default=None,
+        description="interface the API listens on (`serve --host` sets it); unknown means keys are required",
     )
     metrics_token: str | None = Field(
-        default=None, repr=False, description="Bearer token a scraper may use for /metrics (admin keys work too)."
+        default=None, repr=False, description="bearer token a scraper may use for `/metrics` (admin keys work too)"
     )
     allowed_origins: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="Extra origins (scheme://host[:port]) trusted for state-changing requests."
+        default_factory=list,
+        json_schema_extra={"shown_default": "none"},  # as the README shows it
+        description="extra origins (`scheme://host[:port]`) trusted for state-changing browser requests"
+        " (comma-separated)",
     )
-    rate_limit_enqueue: str | None = Field(default="600/minute", description="Per key; empty: no limit.")
-    rate_limit_upload: str | None = Field(default="60/minute", description="Per key; empty: no limit.")
-    max_waiting_jobs_per_owner: int = Field(default=10_000, ge=0, description="0: no cap.")
-    max_stored_bytes_per_owner: int = Field(default=50 * 1024**3, ge=0, description="Uploads; 0: no cap.")
-    session_hours: float = Field(default=12.0, gt=0, description="Dashboard sign-in lifetime.")
-
-    log_level: str = "INFO"
-    log_format: Literal["text", "json"] = "text"
+    rate_limit_enqueue: str | None = Field(
+        default="600/minute", description="enqueues per API key (`N/second|minute|hour|day`); empty for none"
+    )
+    rate_limit_upload: str | None = Field(
+        default="60/minute", description="uploads per API key (`N/second|minute|hour|day`); empty for none"
+    )
+    max_waiting_jobs_per_owner: int = Field(
+        default=10_000, ge=0, description="waiting jobs an owner may have (429 past it); 0 for no cap"
+    )
+    max_stored_bytes_per_owner: int = Field(
+        default=50 * 1024**3,
+        ge=0,
+        json_schema_extra={"shown_default": "50 GiB"},  # as the README shows it
+        description="bytes of uploads an owner may store (413 past it); 0 for no cap",
+    )
+    session_hours: float = Field(default=12.0, gt=0, description="dashboard sign-in lifetime in hours")
+    log_level: str = Field(default="INFO", description="`DEBUG`, `INFO`, `WARNING` or `ERROR`")
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="`json` for one JSON object per line; job lines carry `job_id` and `job_type`"
+    )
 
     @field_validator("worker_queues", "handler_modules", "allowed_origins", mode="before")
     @classmethod
@@ -76,6 +155,13 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [q.strip() for q in value.split(",") if q.strip()]
         return value
+
+    @field_validator("embedded_pg_dir", "storage_dir")
+    @classmethod
+    def _from_working_directory(cls, value: Path) -> Path:
+        # Fixed at start, so that an installed package never writes next to its own files, and a later change
+        # of directory does not move the data.
+        return value.expanduser().absolute()
 
     @property
     def is_production(self) -> bool:

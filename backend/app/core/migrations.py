@@ -12,7 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.db import plain_url
 
-ALEMBIC_DIR = Path(__file__).resolve().parents[2] / "alembic"
+# A checkout keeps the migrations in backend/alembic; an installed copy carries them inside the package as
+# app/migrations (pyproject.toml maps the one folder onto the other), so it finds them beside its code.
+_INSTALLED = Path(__file__).resolve().parents[1] / "migrations"
+ALEMBIC_DIR = _INSTALLED if _INSTALLED.is_dir() else Path(__file__).resolve().parents[2] / "alembic"
 
 
 def alembic_config(url: str) -> Config:

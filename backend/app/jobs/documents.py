@@ -80,6 +80,7 @@ async def _restore_one(
 
 @job_type(
     "restoration",
+    accepts=("image",),
     params=RestorationParams,
     queue="ml",
     timeout=3600,
@@ -130,6 +131,7 @@ class QualityParams(BaseModel):
 
 @job_type(
     "quality_assessment",
+    accepts=("image",),
     params=QualityParams,
     queue="ml",
     timeout=600,

@@ -29,6 +29,7 @@ class CutAnalysisParams(BaseModel):
 
 @job_type(
     "cut_analysis",
+    accepts=("video",),
     params=CutAnalysisParams,
     queue="media",
     timeout=3600,
@@ -124,6 +125,7 @@ class ClipExportParams(BaseModel):
 
 @job_type(
     "clip_export",
+    accepts=("video",),
     params=ClipExportParams,
     queue="media",
     timeout=1800,

@@ -10,11 +10,19 @@ from typing import Any, TypeVar, cast
 from pydantic import BaseModel, ConfigDict
 
 from app.worker.context import JobContext
-from app.worker.cron import CronSchedule
+from app.worker.cron import CronSchedule, InvalidSchedule
 from app.worker.errors import JobCancelled, PermanentJobError
 from app.worker.queue import NewJob
 
-__all__ = ["DISPATCH_TABLE", "JobCancelled", "JobType", "PermanentJobError", "UnknownJobType", "job_type"]
+__all__ = [
+    "DISPATCH_TABLE",
+    "InvalidSchedule",
+    "JobCancelled",
+    "JobType",
+    "PermanentJobError",
+    "UnknownJobType",
+    "job_type",
+]
 
 
 class UnknownJobType(LookupError):
@@ -46,6 +54,8 @@ class JobType:
     timeout: float | None = None
     concurrency: int | None = None
     schedule: str | None = None
+    timezone: str | None = None
+    accepts: tuple[str, ...] = ()  # kinds of uploaded file the job takes ("video", "image"); () takes none
 
     def validate(self, params: dict[str, Any] | None) -> BaseModel:
         """Raises pydantic.ValidationError when `params` do not fit the type's model."""
@@ -66,12 +76,18 @@ def job_type(
     timeout: float | None = None,
     concurrency: int | None = None,
     schedule: str | None = None,
+    timezone: str | None = None,
+    accepts: tuple[str, ...] = (),
 ) -> Callable[[H], H]:
     """Register an async handler `(ctx, params) -> dict | None` under `name`.
 
     `max_attempts` None means the MAX_JOB_RETRIES setting decides; `timeout` is in seconds;
     `concurrency` caps how many of this type run at once across all workers; `schedule` is a cron
-    expression (UTC; 5 fields, or 6 with seconds) on which workers enqueue the job, once per tick.
+    expression (5 fields, 6 with seconds first, or an alias such as `@daily`) on which workers enqueue the
+    job, once per tick, in UTC or in `timezone` (an IANA name such as "Europe/Berlin"; see `app.worker.cron`
+    for daylight-saving changes). A bad expression or time zone raises InvalidSchedule here, at import.
+    `accepts` names the kinds of uploaded file (e.g. "video", "image") the job can be created with by an
+    upload; a job type that accepts none cannot.
     """
 
     def register(handler: H) -> H:
@@ -79,8 +95,13 @@ def job_type(
             raise TypeError(f"handler for {name!r} must be an async function")
         if name in DISPATCH_TABLE and DISPATCH_TABLE[name].handler is not handler:
             raise ValueError(f"job type {name!r} is registered twice")
+        if timezone is not None and schedule is None:
+            raise InvalidSchedule(f"job type {name!r}: timezone={timezone!r} needs a schedule")
         if schedule is not None:
-            CronSchedule.parse(schedule)  # a bad expression fails at import, not at the first tick
+            try:
+                CronSchedule.parse(schedule, timezone)  # a bad expression fails at import, not at the first tick
+            except InvalidSchedule as exc:
+                raise InvalidSchedule(f"job type {name!r}: {exc}") from None
             params.model_validate({})  # periodic jobs run with default params
         doc = description or inspect.getdoc(handler) or ""
         DISPATCH_TABLE[name] = JobType(
@@ -94,6 +115,8 @@ def job_type(
             timeout=timeout,
             concurrency=concurrency,
             schedule=schedule,
+            timezone=timezone,
+            accepts=tuple(accepts),
         )
         return handler
 

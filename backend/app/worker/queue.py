@@ -146,6 +146,36 @@ async def enqueue(conn: Executor, job: NewJob) -> tuple[uuid.UUID, bool]:
             return existing, False
 
 
+_KEY_HOLDER = """
+SELECT job_type, params::text AS params, queue, priority, max_attempts, run_at FROM jobs WHERE idempotency_key = $1
+"""
+
+
+async def idempotency_conflicts(conn: Executor, job: NewJob) -> list[str]:
+    """How `job` differs from the job that holds its idempotency key, a phrase per field; [] when it repeats
+    that job's request (or no job holds the key). `run_at` counts only when `job` names one."""
+    row = await conn.fetchrow(_KEY_HOLDER, job.idempotency_key)
+    if row is None:
+        return []
+    held = json.loads(row["params"])
+    differences = [
+        f"{name} (was {row[name]!r}, now {value!r})"
+        for name, value in (
+            ("job_type", job.job_type),
+            ("queue", job.queue),
+            ("priority", job.priority),
+            ("max_attempts", job.max_attempts),
+        )
+        if row[name] != value
+    ]
+    if held != job.params:
+        keys = sorted(k for k in held.keys() | job.params.keys() if held.get(k, ...) != job.params.get(k, ...))
+        differences.append(f"params ({', '.join(keys[:10])})")
+    if job.run_at is not None and row["run_at"] != job.run_at:
+        differences.append(f"run_at (was {row['run_at'].isoformat()}, now {job.run_at.isoformat()})")
+    return differences
+
+
 # Claiming: the lease, the attempt, and the columns a worker needs, shared by both claim statements.
 # `= ANY(ARRAY(subquery))` rather than `IN (subquery)`: the locking subquery runs once as an init plan, instead
 # of a semi-join with a hash aggregate and one index lookup per row. The subquery hands over the rows'

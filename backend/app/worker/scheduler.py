@@ -1,6 +1,6 @@
 """Periodic jobs: every worker checks the cron schedules of the job types and enqueues due ticks.
 
-Each tick's job carries the idempotency key `cron:<type>:<tick>`, so a tick is enqueued exactly once
+Each tick's job carries the idempotency key `cron:<type>:<tick in UTC>`, so a tick is enqueued exactly once
 however many workers run, and a worker that (re)starts within the catch-up window still enqueues a tick
 that every worker missed while down.
 """
@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 class PeriodicScheduler:
     def __init__(self, registry: dict[str, JobType], default_max_attempts: int) -> None:
-        self._types = [(jt, CronSchedule.parse(jt.schedule)) for jt in registry.values() if jt.schedule]
+        self._types = [(jt, CronSchedule.parse(jt.schedule, jt.timezone)) for jt in registry.values() if jt.schedule]
         self._default_max_attempts = default_max_attempts
         self._last: dict[str, datetime] = {}
 
@@ -33,7 +33,7 @@ class PeriodicScheduler:
 
     @staticmethod
     def tick_key(name: str, tick: datetime) -> str:
-        return f"cron:{name}:{tick:%Y-%m-%dT%H:%M:%SZ}"
+        return f"cron:{name}:{tick.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
 
     def due(self, now: datetime) -> list[queue.NewJob]:
         jobs = []

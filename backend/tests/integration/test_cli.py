@@ -43,6 +43,8 @@ async def test_enqueue_follow_shows_progress_and_exit_code(subprocess_env, tmp_p
     try:
         code, _, err = await cli(subprocess_env, "enqueue", "sleep", '{"seconds": 1}', "--follow")
         assert code == 0 and "100.0%" in err and "completed" in err
+        # The job's last progress message ("k/10") is not left on the final line once it has ended.
+        assert err.splitlines()[-1].split("\r")[-1].rstrip() == "[####################] 100.0% completed"
         code, _, err = await cli(subprocess_env, "enqueue", "fail", '{"permanent": true, "message": "nope"}', "-f")
         assert code == 1 and "nope" in err
     finally:

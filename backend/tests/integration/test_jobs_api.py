@@ -60,7 +60,17 @@ async def test_completed_job_is_never_processed_again(client, pool):
 
 async def test_empty_queue_gives_processed_false_with_message(client):
     body = (await client.post("/jobs/process")).json()
-    assert body["processed"] is False and body["message"]
+    assert body == {**body, "processed": False, "message": "no job is waiting"}
+
+
+async def test_process_with_the_embedded_worker_running_says_why_nothing_waits(settings: Settings):
+    app = create_app(settings.model_copy(update={"worker_enabled": True}))
+    transport = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        body = (await http.post("/jobs/process")).json()
+    assert body["processed"] is False
+    assert body["message"].startswith("no job is waiting (the embedded worker claims jobs as they arrive")
+    assert "--no-worker" in body["message"]
 
 
 async def test_unknown_job_type_fails_at_once_without_retry(client, pool):

@@ -19,7 +19,8 @@ async def test_tasks_catalogue_comes_from_the_dispatch_table(client):
     assert {"noop", "sleep", "fail", "health_check", "cut_analysis", "restoration", "training"} <= set(tasks)
     assert tasks["sleep"]["params_schema"]["properties"]["seconds"]["type"] == "number"
     assert tasks["training"]["concurrency_limit"] == 1 and tasks["training"]["queue"] == "ml"
-    assert tasks["prune_jobs"]["schedule"] == "17 * * * *"
+    assert tasks["prune_jobs"]["schedule"] == "17 * * * *" and tasks["prune_jobs"]["schedule_timezone"] == "UTC"
+    assert tasks["noop"]["schedule"] is None and tasks["noop"]["schedule_timezone"] is None
     assert tasks["cut_analysis"]["description"]
 
 

@@ -10,9 +10,9 @@ from PIL import Image
 from tests.support.waiting import job_row
 
 
-def png_bytes(size: tuple[int, int] = (64, 48)) -> bytes:
+def png_bytes(size: tuple[int, int] = (64, 48), shade: int = 200) -> bytes:
     buf = io.BytesIO()
-    Image.new("L", size, 200).save(buf, format="PNG")
+    Image.new("L", size, shade).save(buf, format="PNG")
     return buf.getvalue()
 
 
@@ -23,7 +23,9 @@ def stored_files(settings) -> list:
 
 async def test_upload_stores_file_and_creates_asset_and_job(client, settings, pool):
     data = png_bytes()
-    response = await client.post("/upload", files={"file": ("page.png", data, "image/png")}, data={"job_type": "noop"})
+    response = await client.post(
+        "/upload", files={"file": ("page.png", data, "image/png")}, data={"job_type": "test_file"}
+    )
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["kind"] == "image" and body["size_bytes"] == len(data)
@@ -32,7 +34,7 @@ async def test_upload_stores_file_and_creates_asset_and_job(client, settings, po
     assert (settings.storage_dir / asset["stored_path"]).read_bytes() == data
     assert asset["original_filename"] == "page.png" and asset["content_type"] == "image/png"
     job = await job_row(pool, body["job_id"])
-    assert job["status"] == "pending" and job["asset_id"] == asset["id"] and job["job_type"] == "noop"
+    assert job["status"] == "pending" and job["asset_id"] == asset["id"] and job["job_type"] == "test_file"
 
 
 async def test_image_upload_defaults_to_restoration_job(client):
@@ -43,8 +45,8 @@ async def test_image_upload_defaults_to_restoration_job(client):
 async def test_idempotent_upload_returns_same_asset_and_job_and_stores_once(client, settings):
     headers = {"Idempotency-Key": "upload-42"}
     files = {"file": ("a.png", png_bytes(), "image/png")}
-    first = await client.post("/upload", files=files, data={"job_type": "noop"}, headers=headers)
-    second = await client.post("/upload", files=files, data={"job_type": "noop"}, headers=headers)
+    first = await client.post("/upload", files=files, data={"job_type": "test_file"}, headers=headers)
+    second = await client.post("/upload", files=files, data={"job_type": "test_file"}, headers=headers)
     assert first.status_code == 201 and second.status_code == 200
     assert first.json()["asset_id"] == second.json()["asset_id"]
     assert first.json()["job_id"] == second.json()["job_id"] and second.json()["created"] is False
@@ -73,7 +75,7 @@ async def test_unsupported_type_is_415_and_nothing_stored(client, settings, pool
 async def test_hostile_filename_is_stored_under_generated_name_inside_storage(client, settings, pool):
     for name in ("../../etc/passwd.png", "a/b\\c.png", "evil\x00\x1b[31m.png"):
         response = await client.post(
-            "/upload", files={"file": (name, png_bytes(), "image/png")}, data={"job_type": "noop"}
+            "/upload", files={"file": (name, png_bytes(), "image/png")}, data={"job_type": "test_file"}
         )
         assert response.status_code == 201, response.text
         asset = await pool.fetchrow(
@@ -94,3 +96,40 @@ async def test_unknown_job_type_or_bad_params_on_upload_is_422_and_nothing_store
         await client.post("/upload", files=files, data={"job_type": "sleep", "params": '{"seconds": -1}'})
     ).status_code == 422
     assert stored_files(settings) == []
+
+
+async def test_chunked_upload_over_the_limit_is_413_at_once_and_keeps_no_file(client, settings, pool, tmp_path):
+    """No Content-Length: the body is counted as it comes, and refused once past the limit, not read to its end."""
+    chunk = b"\0" * 256 * 1024
+    sent = 0
+    head = b'--b\r\nContent-Disposition: form-data; name="file"; filename="big.png"\r\n\r\n\x89PNG\r\n\x1a\n'
+
+    async def endless():
+        nonlocal sent
+        yield head
+        while sent < 100 * settings.max_upload_bytes:  # would be 200 MB
+            sent += len(chunk)
+            yield chunk
+
+    headers = {"Content-Type": "multipart/form-data; boundary=b"}
+    response = await client.post("/upload", content=endless(), headers=headers)
+    assert response.status_code == 413 and "upload limit" in response.json()["detail"]
+    assert sent <= settings.max_upload_bytes + settings.max_request_bytes + 64 * 1024 + len(chunk)
+    assert stored_files(settings) == [] and await pool.fetchval("SELECT count(*) FROM jobs") == 0
+
+
+async def test_file_of_a_kind_the_job_type_does_not_take_is_422_at_upload(client, settings, pool):
+    files = {"file": ("a.png", png_bytes(), "image/png")}
+    for job_type, says in [("cut_analysis", "takes a file of kind video, not image"), ("noop", "takes no uploaded")]:
+        response = await client.post("/upload", files=files, data={"job_type": job_type})
+        assert response.status_code == 422, response.text
+        [error] = response.json()["detail"]
+        assert error["loc"] == ["body", "job_type"] and says in error["msg"] and "restoration" in error["msg"]
+    assert stored_files(settings) == [] and await pool.fetchval("SELECT count(*) FROM jobs") == 0
+
+
+async def test_tasks_say_which_file_kinds_each_job_type_takes(client):
+    accepts = {t["name"]: t["accepts"] for t in (await client.get("/tasks")).json()}
+    assert accepts["cut_analysis"] == ["video"] and accepts["clip_export"] == ["video"]
+    assert accepts["restoration"] == ["image"] and accepts["quality_assessment"] == ["image"]
+    assert accepts["noop"] == [] and accepts["training"] == []

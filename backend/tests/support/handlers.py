@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from app.worker import JobContext, job_type
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 
 class RecordParams(BaseModel):
@@ -54,3 +54,19 @@ async def freeze(ctx: JobContext, params: FreezeParams) -> None:
 @job_type("test_tick", schedule="* * * * * *", queue="ticks", description="Enqueued every second.")
 async def tick(ctx: JobContext, params: Any) -> None:
     return None
+
+
+class FileParams(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    note: str = ""
+
+
+@job_type(
+    "test_file",
+    params=FileParams,
+    accepts=("image", "video"),
+    description="Takes an uploaded image or video and does nothing with it.",
+)
+async def uploaded_file(ctx: JobContext, params: FileParams) -> dict[str, Any]:
+    return {"asset_id": str(ctx.asset_id)}

@@ -12,15 +12,17 @@ from sqlalchemy import select
 
 from app.api.access import ReadPrincipal
 from app.api.deps import RuntimeDep, SessionDep
+from app.api.errors import REFUSED_FIELD, errors
 from app.api.visibility import not_found, sees, visible_asset, visible_job
 from app.models import Asset, Clip
 
 router = APIRouter(tags=["artifacts"])
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
+_ANY_FILE = {"content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}, "description": "The file"}
 
 
-@router.get("/jobs/{job_id}/artifacts", response_model=list[dict[str, object]])
+@router.get("/jobs/{job_id}/artifacts", response_model=list[dict[str, object]], responses=errors(e422=REFUSED_FIELD))
 async def list_artifacts(
     job_id: uuid.UUID, runtime: RuntimeDep, session: SessionDep, principal: ReadPrincipal
 ) -> list[dict[str, object]]:
@@ -36,7 +38,9 @@ async def list_artifacts(
 
 
 @router.get(
-    "/jobs/{job_id}/artifacts/{name}", response_class=FileResponse, responses={404: {"description": "No such artifact"}}
+    "/jobs/{job_id}/artifacts/{name}",
+    response_class=FileResponse,
+    responses={200: _ANY_FILE, **errors(e404="No such artifact", e422=REFUSED_FIELD)},
 )
 async def get_artifact(
     job_id: uuid.UUID, name: str, runtime: RuntimeDep, session: SessionDep, principal: ReadPrincipal
@@ -57,7 +61,9 @@ async def _job_files(session: SessionDep, job_id: uuid.UUID, principal: ReadPrin
     await visible_job(session, job_id, principal)
 
 
-@router.get("/assets/{asset_id}", response_model=dict[str, object], responses={404: {"description": "No such asset"}})
+@router.get(
+    "/assets/{asset_id}", response_model=dict[str, object], responses=errors(e404="No such asset", e422=REFUSED_FIELD)
+)
 async def get_asset(asset_id: uuid.UUID, session: SessionDep, principal: ReadPrincipal) -> dict[str, object]:
     asset = await visible_asset(session, asset_id, principal)
     clips = (await session.scalars(select(Clip).where(Clip.asset_id == asset_id).order_by(Clip.rank))).all()
@@ -86,7 +92,11 @@ async def get_asset(asset_id: uuid.UUID, session: SessionDep, principal: ReadPri
     }
 
 
-@router.get("/assets/{asset_id}/file", response_class=FileResponse, responses={404: {"description": "No such asset"}})
+@router.get(
+    "/assets/{asset_id}/file",
+    response_class=FileResponse,
+    responses={200: _ANY_FILE, **errors(e404="No such asset", e422=REFUSED_FIELD)},
+)
 async def get_asset_file(
     asset_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, principal: ReadPrincipal
 ) -> FileResponse:
@@ -96,7 +106,14 @@ async def get_asset_file(
     )
 
 
-@router.get("/clips/{clip_id}/thumbnail", response_class=FileResponse, responses={404: {"description": "No thumbnail"}})
+@router.get(
+    "/clips/{clip_id}/thumbnail",
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}, "description": "JPEG"},
+        **errors(e404="No thumbnail", e422=REFUSED_FIELD),
+    },
+)
 async def get_clip_thumbnail(
     clip_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, principal: ReadPrincipal
 ) -> FileResponse:

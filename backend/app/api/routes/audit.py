@@ -8,13 +8,14 @@ from fastapi import APIRouter, Depends, Query
 
 from app.api.access import require
 from app.api.deps import RuntimeDep
+from app.api.errors import REFUSED_FIELD, errors
 from app.core import audit
 from app.core.keys import Scope
 
 router = APIRouter(tags=["operators"], dependencies=[Depends(require(Scope.admin))])
 
 
-@router.get("/audit", response_model=list[dict[str, Any]])
+@router.get("/audit", response_model=list[dict[str, Any]], responses=errors(e422=REFUSED_FIELD))
 async def list_audit(
     runtime: RuntimeDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,

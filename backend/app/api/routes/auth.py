@@ -10,9 +10,11 @@ from pydantic import BaseModel, Field
 from app.api import sessions
 from app.api.access import authenticate, check_csrf, public
 from app.api.deps import RuntimeDep
+from app.api.errors import REFUSED_FIELD, errors
 from app.core import keys
 
 router = APIRouter(prefix="/auth", tags=["auth"], dependencies=[Depends(public)])
+JSON_BODY = errors(e400="The body is not JSON", e413="The body is larger than MAX_REQUEST_BYTES", e422=REFUSED_FIELD)
 
 
 class SignIn(BaseModel):
@@ -28,7 +30,11 @@ class SessionOut(BaseModel):
     csrf_token: str | None = Field(None, description="Send as X-CSRF-Token with state-changing requests.")
 
 
-@router.post("/login", response_model=SessionOut, responses={401: {"description": "Invalid or revoked key"}})
+@router.post(
+    "/login",
+    response_model=SessionOut,
+    responses={**errors(e401="Invalid or revoked key"), **JSON_BODY},
+)
 async def login(body: SignIn, request: Request, response: Response, runtime: RuntimeDep) -> SessionOut:
     """Sign in with an API key: the answer sets the session cookie (HttpOnly, SameSite=Strict, Secure over
     HTTPS). The key itself is kept nowhere in the browser."""
@@ -66,7 +72,7 @@ async def current(request: Request) -> SessionOut:
     )
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=errors(e403="Missing or wrong X-CSRF-Token"))
 async def logout(request: Request, response: Response, runtime: RuntimeDep) -> None:
     """End the session of this cookie (it needs the session's CSRF token) and clear the cookie."""
     principal = await authenticate(request)

@@ -13,7 +13,11 @@ from app.schemas import HealthOut
 router = APIRouter(tags=["health"], dependencies=[Depends(public)])
 
 
-@router.get("/health", response_model=HealthOut, responses={503: {"description": "Database unreachable"}})
+@router.get(
+    "/health",
+    response_model=HealthOut,
+    responses={503: {"model": HealthOut, "description": "Database unreachable or migrations not at head"}},
+)
 async def health(runtime: RuntimeDep, response: Response) -> HealthOut:
     head = migrations.head_revision()
     current: str | None = None

@@ -7,24 +7,28 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, func, select, text
+from sqlalchemy import ColumnElement, Text, cast, func, select, text
+from sqlalchemy.orm import defer
 
 from app.api import quotas
 from app.api.access import Principal, ReadPrincipal, WritePrincipal, require
 from app.api.deps import RuntimeDep, SessionDep
-from app.api.visibility import job_out, owner_filter, scoped_key, visible_job
+from app.api.errors import REFUSED_FIELD, errors, field_error
+from app.api.visibility import job_out, owner_filter, present, scoped_key, visible_job
 from app.core import audit
 from app.core.db import raw_connection
 from app.core.keys import Scope
 from app.core.logging import request_id
+from app.core.storable import StorableText
 from app.models import Job, JobStatus, newest_jobs
-from app.schemas import JobCreate, JobCreated, JobList, JobOut, ProcessOut
+from app.schemas import PREVIEW_CHARS, JobCreate, JobCreated, JobList, JobOut, JobSummary, ProcessOut
 from app.worker import queue
 from app.worker.dispatcher import UnknownJobType, build_job
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
 MAX_OFFSET = 1_000_000_000
+NO_SUCH_JOB = errors(e404="No such job", e422=REFUSED_FIELD)
 
 
 def validated_job(name: str, params: dict[str, Any] | None, **options: Any) -> queue.NewJob:
@@ -33,10 +37,21 @@ def validated_job(name: str, params: dict[str, Any] | None, **options: Any) -> q
     try:
         return build_job(name, params, **options)
     except UnknownJobType as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+        raise field_error(["body", "job_type"], str(exc), "unknown_job_type") from None
     except ValidationError as exc:
         detail = [{"loc": ["body", "params", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from None
+
+
+async def refuse_other_request(conn: queue.Executor, new: queue.NewJob, *, also: list[str] | None = None) -> None:
+    """409 when the job holding `new`'s idempotency key was made by a different request, saying what differs."""
+    differences = [*(also or []), *await queue.idempotency_conflicts(conn, new)]
+    if differences:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"idempotency key {new.idempotency_key!r} was used for a different request; "
+            f"it differs in {'; '.join(differences)}",
+        )
 
 
 @router.post(
@@ -44,8 +59,13 @@ def validated_job(name: str, params: dict[str, Any] | None, **options: Any) -> q
     response_model=JobCreated,
     status_code=status.HTTP_201_CREATED,
     responses={
-        200: {"description": "An existing job with the same idempotency key"},
-        422: {"description": "Unknown job type or invalid params"},
+        200: {"model": JobCreated, "description": "A repeat: the job made the first time with this idempotency key"},
+        **errors(
+            e400="The body is not JSON",
+            e409="The idempotency key was used for a different request",
+            e413="The body is larger than MAX_REQUEST_BYTES",
+            e422=REFUSED_FIELD,
+        ),
     },
 )
 async def create_job(
@@ -74,6 +94,8 @@ async def create_job(
         conn = await raw_connection(session)
         await quotas.check_waiting(conn, runtime.settings, principal.owner)
         job_id, created = await queue.enqueue(conn, new)
+        if not created:
+            await refuse_other_request(conn, new)
     if not created:
         response.status_code = status.HTTP_200_OK
     return JobCreated(job=job_out(await visible_job(session, job_id, principal), principal), created=created)
@@ -86,13 +108,13 @@ async def set_owner(session: SessionDep, principal: Principal) -> None:
     await session.execute(text("SELECT set_config('skiplock.owner', :owner, true)"), {"owner": principal.owner})
 
 
-@router.get("", response_model=JobList)
+@router.get("", response_model=JobList, responses=errors(e422=REFUSED_FIELD))
 async def list_jobs(
     session: SessionDep,
     principal: ReadPrincipal,
     status_: Annotated[JobStatus | None, Query(alias="status")] = None,
-    job_type: str | None = None,
-    queue_name: Annotated[str | None, Query(alias="queue")] = None,
+    job_type: Annotated[StorableText | None, Query(max_length=200)] = None,
+    queue_name: Annotated[StorableText | None, Query(alias="queue", max_length=100)] = None,
     id_prefix: Annotated[
         str | None, Query(pattern=r"^[0-9a-fA-F-]{1,36}$", description="Leading hex digits of the job id.")
     ] = None,
@@ -100,7 +122,7 @@ async def list_jobs(
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> JobList:
     """Jobs, newest first, with the total that matches the filters: the key owner's jobs (every owner's for
-    an admin key)."""
+    an admin key). Items carry a preview of their params and result, not the whole: GET /jobs/{id} has them."""
     filters: list[ColumnElement[bool]] = owner_filter(principal)
     if id_prefix:
         low, high = _id_range(id_prefix)
@@ -112,8 +134,23 @@ async def list_jobs(
     if queue_name:
         filters.append(Job.queue == queue_name)
     total = await session.scalar(select(func.count()).select_from(Job).where(*filters))
-    rows = await session.scalars(newest_jobs(filters, status_, limit, offset))
-    return JobList(items=[job_out(j, principal) for j in rows], total=total or 0)
+    page = newest_jobs(filters, status_, limit, offset).options(defer(Job.params, raiseload=True))
+    page = page.options(defer(Job.result, raiseload=True)).add_columns(_preview(Job.params), _preview(Job.result))
+    items = [
+        present(
+            JobSummary.model_validate({**_columns(job), "params_preview": params, "result_preview": result}), principal
+        )
+        for job, params, result in (await session.execute(page)).all()
+    ]
+    return JobList(items=items, total=total or 0)
+
+
+def _preview(column: Any) -> Any:
+    return func.left(cast(column, Text), PREVIEW_CHARS)
+
+
+def _columns(job: Job) -> dict[str, Any]:
+    return {name: getattr(job, name) for name in JobSummary.model_fields if not name.endswith("_preview")}
 
 
 def _id_range(prefix: str) -> tuple[uuid.UUID, uuid.UUID]:
@@ -122,7 +159,7 @@ def _id_range(prefix: str) -> tuple[uuid.UUID, uuid.UUID]:
     return uuid.UUID(digits.ljust(32, "0")), uuid.UUID(digits.ljust(32, "f"))
 
 
-@router.get("/{job_id}", response_model=JobOut, responses={404: {"description": "No such job"}})
+@router.get("/{job_id}", response_model=JobOut, responses=NO_SUCH_JOB)
 async def get_job(job_id: uuid.UUID, session: SessionDep, principal: ReadPrincipal) -> JobOut:
     return job_out(await visible_job(session, job_id, principal), principal)
 
@@ -130,7 +167,7 @@ async def get_job(job_id: uuid.UUID, session: SessionDep, principal: ReadPrincip
 @router.post(
     "/{job_id}/cancel",
     response_model=JobOut,
-    responses={404: {"description": "No such job"}, 409: {"description": "Already finished"}},
+    responses={**NO_SUCH_JOB, **errors(e409="Already finished")},
 )
 async def cancel_job(job_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, principal: WritePrincipal) -> JobOut:
     """Waiting jobs are cancelled at once; a running job is asked to stop and ends `cancelled` shortly."""
@@ -161,7 +198,7 @@ async def _audit(conn: Any, principal: Principal, action: str, job_id: uuid.UUID
 @router.post(
     "/{job_id}/retry",
     response_model=JobOut,
-    responses={404: {"description": "No such job"}, 409: {"description": "Not failed or cancelled"}},
+    responses={**NO_SUCH_JOB, **errors(e409="Not failed or cancelled")},
 )
 async def retry_job(job_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, principal: WritePrincipal) -> JobOut:
     """Re-queue a failed or cancelled job with fresh attempts."""
@@ -188,7 +225,13 @@ async def process_one(runtime: RuntimeDep) -> ProcessOut:
     worker = runtime.worker(concurrency=1)
     ran = await worker.process_one()
     if ran is None:
-        return ProcessOut(processed=False, message="no job is waiting")
+        message = "no job is waiting"
+        if runtime.settings.worker_enabled:
+            message += (
+                " (the embedded worker claims jobs as they arrive; start with `serve --no-worker`"
+                " to process jobs by hand)"
+            )
+        return ProcessOut(processed=False, message=message)
     job, outcome, elapsed_ms = ran
     async with runtime.pool.acquire() as conn:
         row = await conn.fetchrow("SELECT status::text, error FROM jobs WHERE id = $1", job.id)

@@ -11,10 +11,12 @@ from pydantic import BaseModel, Field
 
 from app.api.access import AdminPrincipal, require
 from app.api.deps import RuntimeDep
+from app.api.errors import REFUSED_FIELD, errors
 from app.core import audit, keys
 from app.core.logging import request_id
 
 router = APIRouter(prefix="/keys", tags=["keys"], dependencies=[Depends(require(keys.Scope.admin))])
+JSON_BODY = errors(e400="The body is not JSON", e413="The body is larger than MAX_REQUEST_BYTES", e422=REFUSED_FIELD)
 
 
 class KeyCreate(BaseModel):
@@ -46,7 +48,12 @@ async def list_keys(runtime: RuntimeDep) -> list[KeyOut]:
     return [_out(k) for k in await keys.list_all(runtime.pool)]
 
 
-@router.post("", response_model=KeyCreated, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    response_model=KeyCreated,
+    status_code=status.HTTP_201_CREATED,
+    responses=JSON_BODY,
+)
 async def create_key(body: KeyCreate, runtime: RuntimeDep, principal: AdminPrincipal) -> KeyCreated:
     async with runtime.pool.acquire() as conn, conn.transaction():
         try:
@@ -65,7 +72,11 @@ async def create_key(body: KeyCreate, runtime: RuntimeDep, principal: AdminPrinc
     return KeyCreated(**_out(key).model_dump(), key=token)
 
 
-@router.post("/{id_or_prefix}/revoke", response_model=KeyOut, responses={404: {"description": "No active key"}})
+@router.post(
+    "/{id_or_prefix}/revoke",
+    response_model=KeyOut,
+    responses=errors(e404="No active key with this id or prefix", e422=REFUSED_FIELD),
+)
 async def revoke_key(id_or_prefix: str, runtime: RuntimeDep, principal: AdminPrincipal) -> KeyOut:
     async with runtime.pool.acquire() as conn, conn.transaction():
         key = await keys.revoke(conn, id_or_prefix)

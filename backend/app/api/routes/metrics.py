@@ -28,7 +28,12 @@ class _Snapshot:
         return iter(self._families)
 
 
-@router.get("/metrics", response_class=Response, dependencies=[Depends(metrics_access)])
+@router.get(
+    "/metrics",
+    response_class=Response,
+    dependencies=[Depends(metrics_access)],
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Prometheus text"}},
+)
 async def metrics(runtime: RuntimeDep) -> Response:
     async with runtime.pool.acquire() as conn:
         counts = await stats.counts(conn)

@@ -13,6 +13,7 @@ from fastapi.responses import StreamingResponse
 
 from app.api.access import ReadPrincipal, require
 from app.api.deps import RuntimeDep
+from app.api.errors import REFUSED_FIELD, errors
 from app.api.visibility import reason, sees
 from app.core.keys import Scope
 from app.worker import stats
@@ -28,7 +29,8 @@ _admin = [Depends(require(Scope.admin))]
 
 @router.get("/tasks", response_model=list[dict[str, Any]])
 async def list_tasks(runtime: RuntimeDep, principal: ReadPrincipal) -> list[dict[str, Any]]:
-    """Every registered job type, from the DISPATCH_TABLE, with its params JSON schema."""
+    """Every registered job type, from the DISPATCH_TABLE, with its params JSON schema and the kinds of
+    uploaded file it takes (`accepts`: POST /upload creates only job types that take the file's kind)."""
     return [
         {
             "name": jt.name,
@@ -40,6 +42,8 @@ async def list_tasks(runtime: RuntimeDep, principal: ReadPrincipal) -> list[dict
             "max_attempts": jt.max_attempts or runtime.settings.default_max_attempts,
             "concurrency_limit": jt.concurrency,
             "schedule": jt.schedule,
+            "schedule_timezone": (jt.timezone or "UTC") if jt.schedule else None,
+            "accepts": list(jt.accepts),
         }
         for jt in sorted(DISPATCH_TABLE.values(), key=lambda t: t.name)
     ]
@@ -60,7 +64,7 @@ async def list_workers(runtime: RuntimeDep) -> list[dict[str, Any]]:
     ]
 
 
-@router.get("/stats", response_model=dict[str, Any], dependencies=_admin)
+@router.get("/stats", response_model=dict[str, Any], responses=errors(e422=REFUSED_FIELD), dependencies=_admin)
 async def get_stats(
     runtime: RuntimeDep,
     minutes: Annotated[int, Query(ge=1, le=1440)] = 15,
@@ -104,7 +108,10 @@ def _sse(event: str, data: dict[str, Any]) -> str:
 @router.get(
     "/jobs/{job_id}/events",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}, 404: {"description": "No such job"}},
+    responses={
+        200: {"content": {"text/event-stream": {}}},
+        **errors(e404="No such job", e422=REFUSED_FIELD),
+    },
 )
 async def job_events(
     job_id: uuid.UUID, request: Request, runtime: RuntimeDep, principal: ReadPrincipal

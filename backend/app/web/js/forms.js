@@ -41,7 +41,7 @@ export async function loadTasks() {
   if (tasks.some((t) => t.name === "sleep")) select.value = "sleep";
   const up = $("up-type");
   while (up.options.length > 1) up.remove(1);
-  for (const t of tasks) up.add(new Option(t.name, t.name));
+  for (const t of tasks) if (t.accepts && t.accepts.length) up.add(new Option(t.name, t.name)); // types that take a file
   noteTypesAndQueues(tasks.map((t) => t.name), tasks.map((t) => t.queue));
   onTypeChange();
 }
