@@ -65,7 +65,7 @@ class Job(Base):
     idempotency_key: Mapped[str | None] = mapped_column(Text, unique=True)
     asset_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("assets.id"))
     reaped: Mapped[int] = mapped_column(Integer, server_default="0")
-    owner: Mapped[str] = mapped_column(Text, server_default="system")  # the real default: migration 0007
+    owner: Mapped[str] = mapped_column(Text, server_default="system")  # the real default: migration 0008
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -24,6 +24,7 @@ from app.main import create_app  # noqa: E402
 from app.runtime import Runtime  # noqa: E402
 
 import tests.support.handlers  # noqa: E402,F401  (registers the test job types in this process)
+from tests.support.executions import create_side_tables  # noqa: E402
 
 
 def _with_database(url: str, name: str) -> str:
@@ -64,10 +65,7 @@ def database_url(server_url: str) -> Iterator[str]:
 async def _create_side_tables(url: str) -> None:
     conn = await asyncpg.connect(url)
     try:
-        await conn.execute(
-            "CREATE TABLE exec_log (job_id uuid PRIMARY KEY, attempt int, runs int NOT NULL DEFAULT 1,"
-            " at timestamptz DEFAULT now())"
-        )
+        await create_side_tables(conn)
     finally:
         await conn.close()
 
@@ -110,7 +108,8 @@ async def clean_database(database_url: str) -> None:
     conn = await asyncpg.connect(database_url)
     try:
         await conn.execute(
-            "TRUNCATE jobs, assets, clips, workers, exec_log, api_keys, api_sessions, audit_log, rate_counters CASCADE"
+            "TRUNCATE jobs, assets, clips, workers, exec_log, executions, outcome_refusals,"
+            " api_keys, api_sessions, audit_log, rate_counters CASCADE"
         )
     finally:
         await conn.close()

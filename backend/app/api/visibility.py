@@ -19,7 +19,7 @@ from app.schemas import JobOut, _JobFields
 _PATH = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][\w.@+-]+){2,}")
 
 
-# A literal, not a bound parameter, so that the planner sees the owner indexes' own predicate (migration 0007).
+# A literal, not a bound parameter, so that the planner sees the owner indexes' own predicate (migration 0008).
 _NOT_SYSTEM = Job.owner != literal_column("'system'")
 
 

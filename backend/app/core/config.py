@@ -64,11 +64,18 @@ class Settings(BaseSettings):
         " shutdown): hides the claim round trip for many short jobs; keep 0 for long jobs (buffered jobs would wait"
         " behind them while other workers sit idle)",
     )
+    torch_threads: int = Field(
+        default=0,
+        ge=0,
+        le=1024,
+        description="PyTorch threads per worker process for ML jobs; `0`: the host's cores divided by"
+        " `WORKER_CONCURRENCY` (at least 1)",
+    )
     max_job_retries: int = Field(
         default=3, ge=0, description="retries after the first attempt (per job type or job overridable)"
     )
     lease_seconds: float = Field(
-        default=30.0, gt=0, description="a job's lease; heartbeats extend it every third of that"
+        default=30.0, gt=0, description="a job's lease; a heartbeat thread extends it every third of that"
     )
     shutdown_grace_seconds: float = Field(
         default=30.0,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -36,11 +37,17 @@ def start_embedded_postgres(data_dir: Path) -> str:
     global _embedded_server
     with _embedded_lock:
         if _embedded_server is None:
-            import pgserver  # heavy import, only when needed
-
             data_dir.mkdir(parents=True, exist_ok=True)
             log.info("starting embedded PostgreSQL in %s", data_dir)
-            _embedded_server = pgserver.get_server(data_dir, cleanup_mode="stop")
+            # Its chatter (platformdirs' warnings about the runtime directory, pgserver's INFO blocks, shown at
+            # DEBUG by app.core.logging) says nothing a developer must act on.
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                import pgserver  # heavy import, only when needed
+
+                _embedded_server = pgserver.get_server(data_dir, cleanup_mode="stop")
+            for warning in caught:
+                log.debug("embedded PostgreSQL: %s", warning.message)
             _forget_dead_users(_embedded_server)
         server = _embedded_server
     base = server.get_uri()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Float, cast, select
+from sqlalchemy import Float, cast, or_, select
 
 from app.jobs.assets import artifact_url, job_asset
 from app.models import MLModel
@@ -16,26 +17,85 @@ from app.worker import JobCancelled, JobContext, PermanentJobError, job_type
 MAX_PIXELS = 60_000_000
 
 
-async def model_file(ctx: JobContext, model_id: uuid.UUID | None) -> tuple[Path, uuid.UUID | None]:
-    """The chosen model's file; without a choice, the trained model with the best validation PSNR, or the
-    model shipped with Skiplock when none was trained."""
+async def load_ml(ctx: JobContext, name: str) -> ModuleType:
+    """Import ``app.ml.<name>`` off the event loop; the first time in the process, also size torch's threads
+    to this worker (the host's cores shared by its concurrent jobs; ``TORCH_THREADS`` overrides)."""
+    module = await ctx.load(f"app.ml.{name}")
+    threads = await ctx.load("app.ml.threads")
+    settings = ctx.resources.get("settings")
+    concurrency = settings.worker_concurrency if settings is not None else 1
+    override = settings.torch_threads if settings is not None else 0
+    threads.configure_threads(threads.intra_op_threads(threads.host_cores(), concurrency, override))
+    return module
+
+
+async def _best_model(ctx: JobContext, architecture: str | None) -> MLModel | None:
+    """The trained model with the best validation PSNR, of one architecture (None: any)."""
+    query = select(MLModel)
+    if architecture is not None:
+        kind = MLModel.architecture["type"].astext
+        # Models trained before Restormer existed name no architecture: they are NAFNets.
+        query = query.where(kind == architecture if architecture != "nafnet" else or_(kind.is_(None), kind == "nafnet"))
+    query = query.order_by(cast(MLModel.metrics["val_psnr"].astext, Float).desc().nulls_last()).limit(1)
     async with ctx.resource("sessionmaker")() as session:
-        if model_id is not None:
+        return await session.scalar(query)
+
+
+async def model_file(
+    ctx: JobContext, model_id: uuid.UUID | None, architecture: str | None = None
+) -> tuple[Path, uuid.UUID | None]:
+    """The chosen model's file; without a choice, the trained model (of ``architecture``, if given) with the
+    best validation PSNR, or the model shipped with Skiplock when none was trained."""
+    if model_id is not None:
+        async with ctx.resource("sessionmaker")() as session:
             row = await session.get(MLModel, model_id)
-            if row is None:
-                raise PermanentJobError(f"model {model_id} does not exist (see GET /models)")
-        else:
-            row = await session.scalar(
-                select(MLModel).order_by(cast(MLModel.metrics["val_psnr"].astext, Float).desc().nulls_last()).limit(1)
-            )
+        if row is None:
+            raise PermanentJobError(f"model {model_id} does not exist (see GET /models)")
+    else:
+        row = await _best_model(ctx, architecture)
     if row is None:
-        infer = await ctx.load("app.ml.infer")
+        infer = await load_ml(ctx, "infer")
         return infer.default_model_path(), None
     return ctx.resource("storage").path(row.path), row.id
 
 
+Stage = Literal["auto", "nafnet", "restormer", "both"]
+Chosen = list[tuple[Path, uuid.UUID | None]]
+
+
+async def restoration_stages(ctx: JobContext, model_id: uuid.UUID | None, stages: Stage) -> Chosen:
+    """The model files to run in order. ``auto``: the one trained model with the best validation PSNR, of
+    either architecture, else the shipped NAFNet. Two stages run only when asked for: chained as trained
+    (each stage alone on degraded pages), Restormer then NAFNet scored below either stage alone in
+    bench/restore, so they are not the default until a second stage is trained on the first stage's output."""
+    if model_id is not None:
+        return [await model_file(ctx, model_id)]
+    if stages == "auto":
+        return [await model_file(ctx, None)]
+    first = await _best_model(ctx, "restormer") if stages != "nafnet" else None
+    if first is None and stages in ("restormer", "both"):
+        raise PermanentJobError(
+            f"stages={stages!r} needs a trained Restormer; run a training job with architecture 'restormer'"
+        )
+    chosen: Chosen = [(ctx.resource("storage").path(first.path), first.id)] if first is not None else []
+    if stages != "restormer":
+        chosen.append(await model_file(ctx, None, "nafnet"))
+    return chosen
+
+
+def _model_name(model_id: uuid.UUID | None) -> str:
+    return str(model_id) if model_id else "default"
+
+
 class RestorationParams(BaseModel):
-    model_id: uuid.UUID | None = Field(None, description="Default: the best trained model, else the shipped one.")
+    model_id: uuid.UUID | None = Field(
+        None, description="One model to run; default: the stages below, from the best trained models."
+    )
+    stages: Stage = Field(
+        "auto",
+        description="Without model_id: 'nafnet', 'restormer', or 'both' in sequence (Restormer then NAFNet); "
+        "'auto' runs both once a Restormer has been trained, else the best NAFNet (trained, or the shipped one).",
+    )
     tile: int = Field(256, ge=64, le=2048, description="Tile size for inference; memory stays bounded.")
     overlap: int = Field(32, ge=0, le=256)
     asset_id: uuid.UUID | None = Field(None, description="Default: the job's uploaded asset.")
@@ -46,24 +106,24 @@ async def _restore_one(
     params: RestorationParams,
     asset_id: uuid.UUID | None,
     out_name: str,
-    model: tuple[Path, uuid.UUID | None],
+    models: Chosen,
     share: tuple[float, float] = (0, 100),
 ) -> dict[str, Any]:
-    errors, infer = await ctx.load("app.ml.errors"), await ctx.load("app.ml.infer")
+    errors, infer = await ctx.load("app.ml.errors"), await load_ml(ctx, "infer")
     asset, path = await job_asset(ctx, asset_id)
     out = ctx.resource("storage").job_dir(ctx.job_id) / out_name
     low, high = share
     try:
         info = await ctx.to_thread(
             infer.restore_image,
-            model[0],
+            [path for path, _ in models],
             path,
             out,
             tile=params.tile,
             overlap=params.overlap,
             max_pixels=MAX_PIXELS,
             should_stop=ctx.should_stop,
-            progress=lambda pct, msg: ctx.progress(low + (high - low) * pct / 100, msg),
+            progress=lambda done, msg: ctx.progress(low + (high - low) * done, msg),  # done: a fraction
         )
     except errors.MLInputError as exc:
         raise PermanentJobError(f"cannot restore asset {asset.id}: {exc}") from exc
@@ -71,7 +131,8 @@ async def _restore_one(
         raise JobCancelled(str(exc)) from exc
     return {
         "asset_id": str(asset.id),
-        "model_id": str(model[1]) if model[1] else "default",
+        "model_id": _model_name(models[-1][1]),
+        "stages": [_model_name(model_id) for _, model_id in models],
         "restored_url": artifact_url(ctx.job_id, out_name),
         "original_url": f"/assets/{asset.id}/file",
         **info,
@@ -88,8 +149,8 @@ async def _restore_one(
     description="Restores an uploaded document image with a trained model (tiled, bounded memory).",
 )
 async def restoration(ctx: JobContext, params: RestorationParams) -> dict[str, Any]:
-    model = await model_file(ctx, params.model_id)
-    return await _restore_one(ctx, params, params.asset_id, "restored.png", model)
+    models = await restoration_stages(ctx, params.model_id, params.stages)
+    return await _restore_one(ctx, params, params.asset_id, "restored.png", models)
 
 
 class BatchRestorationParams(RestorationParams):
@@ -105,14 +166,14 @@ class BatchRestorationParams(RestorationParams):
     description="Restores many uploaded images in one job, with a status per item.",
 )
 async def batch_restoration(ctx: JobContext, params: BatchRestorationParams) -> dict[str, Any]:
-    model = await model_file(ctx, params.model_id)
+    models = await restoration_stages(ctx, params.model_id, params.stages)
     items: list[dict[str, Any]] = []
     n = len(params.asset_ids)
     for i, asset_id in enumerate(params.asset_ids):
         ctx.check_cancelled()
         try:
             info = await _restore_one(
-                ctx, params, asset_id, f"restored-{i:04d}.png", model, (100 * i / n, 100 * (i + 1) / n)
+                ctx, params, asset_id, f"restored-{i:04d}.png", models, (100 * i / n, 100 * (i + 1) / n)
             )
             items.append({"status": "completed", **info})
         except PermanentJobError as exc:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from app.jobs.documents import load_ml, model_file
 from app.models import Dataset, MLModel
 from app.worker import JobCancelled, JobContext, PermanentJobError, job_type
 
@@ -37,7 +37,7 @@ async def synthetic_data(ctx: JobContext, params: SyntheticDataParams) -> dict[s
             synth.generate_dataset,
             out,
             synth.SynthConfig(count=params.count, seed=params.seed, size=params.size),
-            progress=ctx.progress,
+            progress=lambda done, message: ctx.progress(100 * done, message),
             should_stop=ctx.should_stop,
         )
     except errors.MLInputError as exc:
@@ -90,16 +90,59 @@ async def validate_dataset(ctx: JobContext, params: ValidateDatasetParams) -> di
     return {"dataset_id": str(params.dataset_id), **report}
 
 
+class AugmentDatasetParams(BaseModel):
+    dataset_id: uuid.UUID
+    variants: int = Field(2, ge=1, le=50, description="New degraded copies of each clean page.")
+    seed: int = Field(1, ge=0, description="Same seed, same variants; each seed is used once per dataset.")
+
+
+@job_type(
+    "augment_dataset",
+    params=AugmentDatasetParams,
+    queue="ml",
+    timeout=6 * 3600,
+    max_attempts=2,
+    description="Adds new, pixel-aligned degraded variants of a dataset's clean pages (seeded, in its manifest).",
+)
+async def augment_dataset(ctx: JobContext, params: AugmentDatasetParams) -> dict[str, Any]:
+    errors, augment = await ctx.load("app.ml.errors"), await ctx.load("app.ml.augment")
+    dataset, folder = await _dataset_dir(ctx, params.dataset_id)
+    try:
+        summary = await ctx.to_thread(
+            augment.augment_dataset,
+            folder,
+            variants=params.variants,
+            seed=params.seed,
+            progress=lambda done, message: ctx.progress(100 * done, message),
+            should_stop=ctx.should_stop,
+        )
+    except errors.MLInputError as exc:
+        raise PermanentJobError(str(exc)) from exc
+    except errors.OperationCancelled as exc:
+        raise JobCancelled(str(exc)) from exc
+    async with ctx.resource("sessionmaker")() as session, session.begin():
+        row = await session.get(Dataset, dataset.id, with_for_update=True)
+        if row is not None:
+            row.pairs, row.size_bytes = summary["pairs"], row.size_bytes + summary["size_bytes"]
+    return {"dataset_id": str(dataset.id), **summary}
+
+
 class TrainingParams(BaseModel):
     """Unset hyper-parameters take the defaults of `app.ml.train.TrainConfig` (the shipped model's recipe)."""
 
     dataset_id: uuid.UUID
+    architecture: Literal["nafnet", "restormer"] = Field(
+        "nafnet",
+        description="nafnet: the shipped single-stage model; restormer: the first of two stages "
+        "(transposed attention; restoration runs it before NAFNet).",
+    )
     steps: int | None = Field(None, ge=1, le=10_000_000)
     max_seconds: float | None = Field(None, gt=0, description="Stop (annealed) after this much training time.")
-    width: int | None = Field(None, ge=4, le=256, description="Channels of the first NAFNet stage.")
-    enc_blocks: list[int] | None = Field(None, min_length=1, max_length=5, description="NAFBlocks per encoder stage.")
+    width: int | None = Field(None, ge=4, le=256, description="Channels of the network's first level.")
+    enc_blocks: list[int] | None = Field(None, min_length=1, max_length=5, description="Blocks per encoder level.")
     middle_blocks: int | None = Field(None, ge=0, le=32)
     dec_blocks: list[int] | None = Field(None, min_length=1, max_length=5)
+    refinement_blocks: int | None = Field(None, ge=0, le=16, description="Restormer: full-resolution blocks.")
     batch_size: int | None = Field(None, ge=1, le=512)
     crop_size: int | None = Field(None, ge=16, le=1024)
     lr: float | None = Field(None, gt=0, le=1.0)
@@ -107,7 +150,17 @@ class TrainingParams(BaseModel):
     seed: int | None = Field(None, ge=0)
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
     amp: Literal["auto", "bf16", "fp16", "off"] = Field(
-        "auto", description="Mixed precision on CUDA (auto: bf16 where the GPU supports it, else fp16)."
+        "auto",
+        description="Mixed precision: on CUDA auto is bf16 where the GPU supports it, else fp16; "
+        "on the CPU only bf16 turns it on.",
+    )
+    loader_workers: int | None = Field(None, ge=0, le=32, description="Threads cropping batches ahead of training.")
+    processes: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Train in this many processes in step (DistributedDataParallel: gloo on CPUs, NCCL with one "
+        "GPU each); each takes batch_size patches a step and a share of the worker's threads.",
     )
     name: str | None = Field(None, max_length=200)
 
@@ -132,9 +185,10 @@ def _progress_adapter(ctx: JobContext):  # type: ignore[no-untyped-def]
 async def _train(
     ctx: JobContext, params: TrainingParams, init: Path | None, parent: uuid.UUID | None
 ) -> dict[str, Any]:
-    errors, trainer = await ctx.load("app.ml.errors"), await ctx.load("app.ml.train")
+    errors, trainer = await ctx.load("app.ml.errors"), await load_ml(ctx, "train")
+    distributed = await ctx.load("app.ml.distributed")
     dataset, folder = await _dataset_dir(ctx, params.dataset_id)
-    fields = params.model_dump(exclude={"dataset_id", "name", "model_id"}, exclude_none=True)
+    fields = params.model_dump(exclude={"dataset_id", "name", "model_id", "processes"}, exclude_none=True)
     try:
         config = trainer.TrainConfig(**fields)
         config.check()
@@ -144,10 +198,11 @@ async def _train(
     out = storage.job_dir(ctx.job_id)  # the same folder on every attempt: a retried job resumes from last.pt
     try:
         summary = await ctx.to_thread(
-            trainer.train,
+            distributed.train_distributed,
             folder,
             out,
             config,
+            processes=params.processes,
             init_checkpoint=init,
             resume=True,
             progress=_progress_adapter(ctx),
@@ -172,7 +227,7 @@ async def _train(
                 dataset_id=dataset.id,
                 parent_id=parent,
                 name=params.name,
-                architecture=asdict(config.arch()),
+                architecture=summary["arch"],
                 metrics=metrics,
                 path=storage.relative(Path(summary["model_path"])),
             )
@@ -181,6 +236,7 @@ async def _train(
         "model_id": str(model_id),
         "device": summary["device"],
         "resumed_from_step": summary["resumed_from_step"],
+        "processes": params.processes,
         **metrics,
     }
 
@@ -208,7 +264,5 @@ async def training(ctx: JobContext, params: TrainingParams) -> dict[str, Any]:
     description="Continues training an existing model on a dataset.",
 )
 async def fine_tuning(ctx: JobContext, params: FineTuningParams) -> dict[str, Any]:
-    from app.jobs.documents import model_file
-
     path, model_id = await model_file(ctx, params.model_id)
     return await _train(ctx, params, path, model_id)

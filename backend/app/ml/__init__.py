@@ -1,11 +1,14 @@
-"""Document restoration: synthetic data, NAFNet training and tiled inference (pure domain code).
+"""Document restoration: synthetic data, NAFNet/Restormer training and tiled inference (pure domain code).
 
 Public API (imported lazily so that ``from app.ml.errors import ...`` does not pull in torch):
 
 - errors: ``MLInputError``, ``OperationCancelled``, ``TrainingCancelled``, ``TrainingDiverged``
 - synth: ``SynthConfig``, ``generate_dataset``, ``validate_dataset``
-- nafnet: ``NAFNet``; train: ``TrainConfig``, ``train_model`` (= ``app.ml.train.train``; the package
-  attribute ``train`` is the submodule, so import the function from ``app.ml.train``)
+- nafnet: ``NAFNet``; restormer: ``Restormer``; stages: ``Stages`` (Restormer then NAFNet)
+- augment: ``augment_dataset`` (new degraded variants of a dataset's clean pages)
+- train: ``TrainConfig``, ``train_model`` (= ``app.ml.train.train``; the package attribute ``train`` is the
+  submodule, so import the function from ``app.ml.train``); distributed: ``train_distributed``
+- threads: ``configure_threads``, ``intra_op_threads`` (torch threads sized to the worker)
 - infer: ``load_model``, ``default_model_path``, ``restore_image``
 - quality: ``psnr``, ``ssim``, ``no_reference_metrics``, ``compare_images``
 
@@ -27,6 +30,12 @@ _EXPORTS = {
     "generate_dataset": "synth",
     "validate_dataset": "synth",
     "NAFNet": "nafnet",
+    "Restormer": "restormer",
+    "Stages": "stages",
+    "augment_dataset": "augment",
+    "train_distributed": "distributed",
+    "configure_threads": "threads",
+    "intra_op_threads": "threads",
     "TrainConfig": "train",
     "train_model": "train",
     "load_model": "infer",

@@ -6,7 +6,8 @@ Two kinds of files, both plain ``torch.save`` dicts loadable with ``weights_only
   "scheduler", "step", "config", "metrics"}`` - everything needed to resume;
 - model file (``model.pt``, shipped ``default.pt``): ``{"kind": "model", "arch", "model",
   "metrics", "train_config"}`` - weights (optionally stored as float16 to halve the size) plus
-  the architecture needed to rebuild :class:`NAFNet`.
+  the architecture needed to rebuild the network (``arch["type"]``: ``"nafnet"``, the default, or
+  ``"restormer"``; see :mod:`stages`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 import torch
 
 from .errors import MLInputError
-from .nafnet import NAFNet, NAFNetConfig
+from .stages import Network, arch_type, network_from_arch
 
 FORMAT = "skiplock-nafnet-v1"
 
@@ -53,19 +54,20 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
     return data
 
 
-def build_model(data: dict[str, Any]) -> NAFNet:
-    """Rebuild the network from a loaded dict and load its weights (float32)."""
+def build_model(data: dict[str, Any]) -> Network:
+    """Rebuild the network its ``arch`` names from a loaded dict and load its weights (float32)."""
     try:
-        model = NAFNet.from_config(NAFNetConfig.from_dict(data["arch"]))
+        model = network_from_arch(data["arch"])
         state = {k: v.float() for k, v in data["model"].items()}
         model.load_state_dict(state)
     except (TypeError, ValueError, RuntimeError, KeyError) as exc:
-        raise MLInputError(f"model file does not match the NAFNet architecture ({exc})") from exc
+        kind = arch_type(data["arch"]) if isinstance(data.get("arch"), dict) else "?"
+        raise MLInputError(f"model file does not match the {kind} architecture it names ({exc})") from exc
     return model
 
 
 def export_model(
-    model: NAFNet, path: Path, *, metrics: dict[str, Any], train_config: dict[str, Any], half: bool = False
+    model: Network, path: Path, *, metrics: dict[str, Any], train_config: dict[str, Any], half: bool = False
 ) -> None:
     """Write a model file (weights + architecture + metrics) atomically."""
     state = {

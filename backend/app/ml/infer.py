@@ -7,8 +7,10 @@ seams are invisible.
 
 Color input with a gray (1-channel) model is restored via luma by default: the model restores
 Y = 0.299 R + 0.587 G + 0.114 B and the correction Y' - Y is added to every channel, which keeps
-colored stamps/highlights; ``color_mode="per_channel"`` instead runs the model on R, G and B
-separately (3x slower). Gray input stays gray.
+colored stamps/highlights; before that the page is white-balanced to its paper colour (:mod:`paper`), so
+that a tinted paper comes out white while stamps and highlights keep their colour.
+``color_mode="per_channel"`` instead runs the model on R, G and B separately (3x slower, no white
+balance). Gray input stays gray.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +28,16 @@ import torch
 from .checkpoint import build_model, read_checkpoint, resolve_device
 from .errors import MLInputError, OperationCancelled
 from .images import DEFAULT_MAX_PIXELS, read_image, to_uint8, write_png
-from .nafnet import NAFNet, count_parameters
+from .nafnet import count_parameters
+from .paper import LUMA, white_balance
 from .quality import no_reference_metrics
+from .stages import Network, Restorer, Stages
 
 log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[float, str], None]
 StopFn = Callable[[], bool]
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-_cache: dict[tuple[str, int, int, str], tuple[NAFNet, dict[str, Any]]] = {}
+_cache: dict[tuple[str, int, int, str], tuple[Network, dict[str, Any]]] = {}
 _cache_lock = threading.Lock()
 _CACHE_SIZE = 4
 MIN_SIDE = 8
@@ -45,7 +48,7 @@ def default_model_path() -> Path:
     return Path(__file__).resolve().parent / "weights" / "default.pt"
 
 
-def load_model(path: Path, device: str = "auto") -> tuple[NAFNet, dict[str, Any]]:
+def load_model(path: Path, device: str = "auto") -> tuple[Network, dict[str, Any]]:
     """Load a model or training checkpoint in eval mode; MLInputError if missing/corrupt/unknown."""
     data = read_checkpoint(Path(path))
     dev = resolve_device(device)
@@ -62,7 +65,7 @@ def load_model(path: Path, device: str = "auto") -> tuple[NAFNet, dict[str, Any]
     return model, meta
 
 
-def _cached_model(path: Path, device: str) -> tuple[NAFNet, dict[str, Any]]:
+def _cached_model(path: Path, device: str) -> tuple[Network, dict[str, Any]]:
     """load_model with a small thread-safe cache keyed on path, mtime and size (models are read-only)."""
     path = Path(path)
     try:
@@ -96,7 +99,7 @@ def _ramp(length: int, overlap: int) -> np.ndarray:
 
 
 @torch.inference_mode()
-def _run(model: NAFNet, patch: np.ndarray) -> np.ndarray:
+def _run(model: Restorer, patch: np.ndarray) -> np.ndarray:
     """Model on one (C, h, w) float32 patch -> (C, h, w) float32 in [0, 1].
 
     On CUDA the convolutions run in float16 under autocast (LayerNorm stays float32), which keeps
@@ -110,7 +113,7 @@ def _run(model: NAFNet, patch: np.ndarray) -> np.ndarray:
 
 
 def restore_array(
-    model: NAFNet,
+    model: Restorer,
     image: np.ndarray,
     *,
     tile: int = 256,
@@ -157,8 +160,10 @@ def restore_array(
     return out
 
 
-def _restore_channels(model: NAFNet, img: np.ndarray, color_mode: str, **kw: Any) -> np.ndarray:
-    """Map an (H, W) or (H, W, 3) image through the model as its channel count requires -> uint8."""
+def _restore_channels(model: Restorer, img: np.ndarray, color_mode: str, **kw: Any) -> np.ndarray:
+    """Map an (H, W) or (H, W, 3) image through the model as its channel count requires -> uint8.
+
+    In luma mode the colour image is white-balanced in place (it is the caller's working copy)."""
     channels = model.config.img_channels
     if img.ndim == 2:
         src = img[None] if channels == 1 else np.repeat(img[None], 3, axis=0)
@@ -170,13 +175,29 @@ def _restore_channels(model: NAFNet, img: np.ndarray, color_mode: str, **kw: Any
         return np.stack([restore_array(model, img[None, :, :, i], **kw)[0] for i in range(3)], axis=2)
     if color_mode != "luma":
         raise MLInputError(f"unknown color_mode {color_mode!r}; use 'luma' or 'per_channel'")
-    luma = img @ _LUMA
+    white_balance(img)
+    luma = img @ LUMA
     restored = restore_array(model, luma[None], **kw)[0].astype(np.float32) / 255.0
     return to_uint8(img + (restored - luma)[..., None])
 
 
+def stages_model(paths: Path | Sequence[Path], device: str = "auto") -> Restorer:
+    """One model file, or two run in sequence (first stage, then second: e.g. Restormer then NAFNet)."""
+    if isinstance(paths, (str, Path)):
+        return _cached_model(Path(paths), device)[0]
+    models = [_cached_model(Path(p), device)[0] for p in paths]
+    if len(models) == 1:
+        return models[0]
+    if len(models) != 2:
+        raise MLInputError(f"restoration runs one or two stages, got {len(models)} model files")
+    try:
+        return Stages(models[0], models[1])
+    except ValueError as exc:
+        raise MLInputError(f"these two models cannot run in sequence: {exc}") from exc
+
+
 def restore_image(
-    model_path: Path,
+    model_path: Path | Sequence[Path],
     in_path: Path,
     out_path: Path,
     *,
@@ -195,11 +216,12 @@ def restore_image(
     Raises MLInputError (unreadable/too large image, bad model) or OperationCancelled.
     """
     t0 = time.perf_counter()
-    model, _ = _cached_model(Path(model_path), device)
+    model = stages_model(model_path, device)
     img = read_image(Path(in_path), max_pixels=max_pixels)
     h, w = img.shape[:2]
     if min(h, w) < MIN_SIDE:
         raise MLInputError(f"{Path(in_path).name}: {w}x{h} is too small to restore (minimum {MIN_SIDE} px a side)")
+    input_quality = no_reference_metrics(img)  # before the colour page is white-balanced in place
     tile_eff = max(h, w) if tile <= 0 else tile
     tiles = len(_starts(h, tile_eff, tile_eff - overlap)) * len(_starts(w, tile_eff, tile_eff - overlap))
     out = _restore_channels(
@@ -215,5 +237,5 @@ def restore_image(
         "tiles": tiles,
         "color_mode": color_mode if img.ndim == 3 else "gray",
         "quality": no_reference_metrics(out),
-        "input_quality": no_reference_metrics(img),
+        "input_quality": input_quality,
     }

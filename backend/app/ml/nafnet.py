@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+ARCH_TYPE = "nafnet"
+
 
 @dataclass
 class NAFNetConfig:
@@ -30,7 +32,7 @@ class NAFNetConfig:
     unshuffle: int = 2
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"type": ARCH_TYPE, **asdict(self)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NAFNetConfig:

@@ -1,8 +1,9 @@
-"""Train a NAFNet document restorer on a paired dataset (resumable, cancellable, time-bounded).
+"""Train a restoration network (NAFNet or Restormer) on a paired dataset: resumable, cancellable, time-bounded.
 
-Recipe: L1 loss on random crops (+flips), AdamW, linear warm-up then cosine decay of the learning
-rate, gradient clipping, bf16/fp16 autocast on CUDA, channels-last tensors. The schedule follows
-``max(step / steps, elapsed / max_seconds)`` so that a time-limited run still anneals fully.
+Recipe (:mod:`recipe`): L1 + SSIM loss on random crops (+flips), AdamW, linear warm-up then cosine decay of
+the learning rate, gradient clipping, bf16/fp16 autocast on CUDA, channels-last tensors, batches made ahead
+by background threads (:mod:`loader`). The schedule follows ``max(step / steps, elapsed / max_seconds)`` so
+that a time-limited run still anneals fully. One process, or several in step (:mod:`distributed`).
 Run as ``python -m app.ml.train --dataset DIR --out DIR`` (see ``--help``).
 """
 
@@ -19,104 +20,31 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from .checkpoint import FORMAT, atomic_torch_save, build_model, export_model, read_checkpoint, resolve_device
+from .collective import Group
 from .data import Pair, PatchSampler, load_pairs, split_pairs
-from .errors import MLInputError, TrainingCancelled, TrainingDiverged
+from .errors import TrainingCancelled, TrainingDiverged
+from .loader import BatchLoader, to_device
 from .losses import ssim_torch
-from .nafnet import NAFNet, NAFNetConfig
 from .quality import psnr, ssim
+from .recipe import AMP_MODES, TrainConfig, amp_dtype, lr_at
+from .stages import ARCHITECTURES, Network, network_from_arch
 
+__all__ = ["AMP_MODES", "TrainConfig", "amp_dtype", "evaluate", "lr_at", "train"]
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class TrainConfig:
-    """Training hyper-parameters. The defaults are the shipped recipe (CPU-friendly, ~0.44 M params)."""
-
-    width: int = 16
-    enc_blocks: list[int] = field(default_factory=lambda: [1, 1, 2])
-    middle_blocks: int = 2
-    dec_blocks: list[int] = field(default_factory=lambda: [1, 1, 1])
-    unshuffle: int = 2
-    channels: int = 1
-    steps: int = 4000
-    batch_size: int = 8
-    crop_size: int = 64
-    lr: float = 1e-3
-    min_lr_ratio: float = 0.01
-    warmup_steps: int = 100
-    weight_decay: float = 1e-4
-    ssim_weight: float = 0.5
-    grad_clip: float = 1.0
-    flips: bool = True
-    val_fraction: float = 0.1
-    max_val_images: int = 32
-    checkpoint_every: int = 500
-    log_every: int = 10
-    seed: int = 0
-    max_seconds: float | None = None
-    device: str = "auto"
-    amp: str = "auto"  # mixed precision on CUDA: "auto" (bf16 where supported, else fp16), "bf16", "fp16", "off"
-
-    def arch(self) -> NAFNetConfig:
-        return NAFNetConfig(
-            self.channels,
-            self.width,
-            list(self.enc_blocks),
-            self.middle_blocks,
-            list(self.dec_blocks),
-            self.unshuffle,
-        )
-
-    def check(self) -> None:
-        if self.steps < 1 or self.batch_size < 1 or self.lr <= 0:
-            raise MLInputError("steps and batch_size must be >= 1 and lr > 0")
-        multiple = self.unshuffle * 2 ** len(self.enc_blocks)
-        if self.crop_size < multiple or self.crop_size % multiple:
-            raise MLInputError(f"crop_size must be a positive multiple of {multiple}, got {self.crop_size}")
-        if not 0 <= self.val_fraction < 1:
-            raise MLInputError("val_fraction must be in [0, 1)")
-        if self.amp not in AMP_MODES:
-            raise MLInputError(f"amp must be one of {', '.join(AMP_MODES)}, got {self.amp!r}")
-
-
-AMP_MODES = ("auto", "bf16", "fp16", "off")
-
-
-def amp_dtype(mode: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype for ``mode`` on ``device``; None means full float32 (always so on the CPU)."""
-    if device.type != "cuda" or mode == "off":
-        return None
-    if mode == "fp16" or (mode == "auto" and not torch.cuda.is_bf16_supported()):
-        return torch.float16
-    return torch.bfloat16
-
-
-def lr_at(config: TrainConfig, step: int, elapsed: float) -> float:
-    """Warm-up then cosine decay; progress is the larger of step and time fractions."""
-    if step < config.warmup_steps:
-        return config.lr * (step + 1) / config.warmup_steps
-    frac = step / config.steps
-    if config.max_seconds:
-        frac = max(frac, elapsed / config.max_seconds)
-    floor = config.lr * config.min_lr_ratio
-    return floor + 0.5 * (config.lr - floor) * (1.0 + math.cos(math.pi * min(1.0, frac)))
-
-
-def _to_tensor(arr: np.ndarray, device: torch.device) -> torch.Tensor:
-    t = torch.from_numpy(np.ascontiguousarray(arr)).to(device, non_blocking=True)
-    return t.contiguous(memory_format=torch.channels_last)
+_STOP_TIME, _STOP_ASKED = 1, 2
 
 
 @torch.no_grad()
-def evaluate(model: NAFNet, pairs: list[Pair], device: torch.device) -> dict[str, float]:
+def evaluate(model: nn.Module, pairs: list[Pair], device: torch.device) -> dict[str, float]:
     """Mean PSNR/SSIM of the model output (and of the raw input) against the clean images."""
     model.eval()
     out: dict[str, list[float]] = {"val_psnr": [], "val_ssim": [], "input_psnr": [], "input_ssim": []}
     for pair in pairs:
-        x = pair.degraded.transpose(2, 0, 1)[None].astype(np.float32) / 255.0
-        y = model(_to_tensor(x, device)).float().clamp(0, 1)[0].permute(1, 2, 0).cpu().numpy()
+        x = to_device(pair.degraded.transpose(2, 0, 1)[None], device)
+        y = model(x).float().clamp(0, 1)[0].permute(1, 2, 0).cpu().numpy()
         out["val_psnr"].append(psnr(y, pair.clean))
         out["val_ssim"].append(ssim(y, pair.clean))
         out["input_psnr"].append(psnr(pair.degraded, pair.clean))
@@ -127,39 +55,60 @@ def evaluate(model: NAFNet, pairs: list[Pair], device: torch.device) -> dict[str
 
 @dataclass
 class _State:
-    """Mutable training state shared by the loop helpers."""
+    """Mutable training state shared by the loop helpers. ``net`` is what runs the steps: the model itself,
+    or its DistributedDataParallel wrapper when several processes train together."""
 
-    model: NAFNet
+    model: Network
     optimizer: torch.optim.Optimizer
+    net: nn.Module
     step: int = 0
     elapsed: float = 0.0
     resumed_from: int = 0
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
-def _initial_state(
-    config: TrainConfig, out_dir: Path, init_checkpoint: Path | None, resume: bool, device: torch.device
-) -> _State:
-    """Build model+optimizer from last.pt (resume), an init model (fine-tune) or from scratch."""
+def _build_network(
+    config: TrainConfig, out_dir: Path, init_checkpoint: Path | None, resume: bool
+) -> tuple[Network, dict[str, Any] | None]:
+    """(model, checkpoint dict or None): from last.pt (resume), an init model (fine-tune) or from scratch."""
     last = out_dir / "last.pt"
     ckpt = read_checkpoint(last) if resume and last.is_file() else None
     if ckpt is not None:
-        model = build_model(ckpt)
-    elif init_checkpoint is not None:
-        model = build_model(read_checkpoint(init_checkpoint))
+        return build_model(ckpt), ckpt
+    if init_checkpoint is not None:
         log.info("fine-tuning from %s", Path(init_checkpoint).name)
-    else:
-        torch.manual_seed(config.seed)
-        model = NAFNet.from_config(config.arch())
+        return build_model(read_checkpoint(init_checkpoint)), None
+    torch.manual_seed(config.seed)  # every process of a run starts from the same weights
+    return network_from_arch(config.arch().to_dict()), None
+
+
+def _initial_state(
+    config: TrainConfig,
+    out_dir: Path,
+    init_checkpoint: Path | None,
+    resume: bool,
+    device: torch.device,
+    group: Group,
+) -> _State:
+    model, ckpt = _build_network(config, out_dir, init_checkpoint, resume)
     model = model.to(device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    net: nn.Module = model
+    if group.world > 1:
+        # (1, C, 1, 1) scales get channels-last strides that their gradients do not have; DDP would then copy
+        # every such gradient into its bucket (and warn). Both layouts are the same bytes, so take the plain one.
+        for param in model.parameters():
+            if param.dim() == 4 and param.shape[0] == 1:
+                param.data = param.data.flatten().clone().view(param.shape)  # .contiguous() keeps the strides
+        ids = [device.index] if device.type == "cuda" else None
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, betas=(0.9, 0.9))
-    state = _State(model, opt)
+    state = _State(model, opt, net)
     if ckpt is not None:
         opt.load_state_dict(ckpt["optimizer"])
         state.step = state.resumed_from = int(ckpt["step"])
         state.elapsed = float(ckpt["scheduler"]["elapsed"])
         state.metrics = dict(ckpt.get("metrics", {}))
-        log.info("resuming from %s at step %d", last, state.step)
+        log.info("resuming from %s at step %d", out_dir / "last.pt", state.step)
     return state
 
 
@@ -185,10 +134,12 @@ def _save_checkpoint(state: _State, config: TrainConfig, path: Path) -> None:
 
 
 class _Reporter:
-    """Throttled progress callback with a patches/s estimate."""
+    """Throttled progress callback with a patches/s estimate (over all processes of the run)."""
 
-    def __init__(self, config: TrainConfig, progress: Callable[[dict[str, Any]], None] | None, start_step: int) -> None:
-        self.config, self.progress = config, progress
+    def __init__(
+        self, config: TrainConfig, progress: Callable[[dict[str, Any]], None] | None, start_step: int, world: int
+    ) -> None:
+        self.config, self.progress, self.world = config, progress, world
         self.t0, self.n0 = time.perf_counter(), start_step
         self.losses: list[float] = []
         self.patches_per_s = 0.0
@@ -198,7 +149,8 @@ class _Reporter:
         if step % self.config.log_every and step != self.config.steps:
             return
         now = time.perf_counter()
-        self.patches_per_s = (step - self.n0) * self.config.batch_size / max(now - self.t0, 1e-9)
+        patches = (step - self.n0) * self.config.batch_size * self.world
+        self.patches_per_s = patches / max(now - self.t0, 1e-9)
         self.t0, self.n0 = now, step
         mean_loss = float(np.mean(self.losses))
         self.losses = []
@@ -219,21 +171,21 @@ class _Reporter:
 def _train_step(
     state: _State,
     config: TrainConfig,
-    sampler: PatchSampler,
-    device: torch.device,
+    batch: tuple[torch.Tensor, torch.Tensor],
     amp: torch.dtype | None,
     scaler: torch.amp.GradScaler,
+    group: Group,
 ) -> tuple[float, float]:
     lr = lr_at(config, state.step, state.elapsed)
-    for group in state.optimizer.param_groups:
-        group["lr"] = lr
-    x, y = (_to_tensor(a, device) for a in sampler.next_batch())
-    with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
-        pred = state.model(x).float()
+    for param_group in state.optimizer.param_groups:
+        param_group["lr"] = lr
+    x, y = batch
+    with torch.autocast(x.device.type, dtype=amp or torch.float32, enabled=amp is not None):
+        pred = state.net(x).float()
     loss = F.l1_loss(pred, y)
     if config.ssim_weight:
         loss = loss + config.ssim_weight * (1.0 - ssim_torch(pred, y))
-    value = float(loss.detach())
+    value = group.mean(loss)
     if not math.isfinite(value):
         raise TrainingDiverged(
             f"loss became {value} at step {state.step + 1} (lr {lr:.2e}); "
@@ -273,6 +225,7 @@ def _finish(
         "steps": state.step,
         "final_loss": loss,
         **{k: state.metrics[k] for k in keys},
+        "arch": state.model.config.to_dict(),
         "model_path": str(out_dir / "model.pt"),
         "checkpoint_path": str(out_dir / "last.pt"),
         "device": str(device),
@@ -280,6 +233,26 @@ def _finish(
         "seconds": state.elapsed,
         "resumed_from_step": state.resumed_from,
     }
+
+
+def _halt(state: _State, config: TrainConfig, should_stop: Callable[[], bool] | None, group: Group) -> int:
+    """0 to go on; why to stop otherwise, the same answer in every process of the run."""
+    code = 0
+    if config.max_seconds is not None and state.elapsed >= config.max_seconds:
+        code = _STOP_TIME
+    if should_stop is not None and should_stop():
+        code = _STOP_ASKED
+    return group.agree_max(code, next(state.model.parameters()).device)
+
+
+def _loader(config: TrainConfig, pairs: list[Pair], state: _State, device: torch.device, group: Group) -> BatchLoader:
+    base = config.seed * 100_003 + state.step + 7919 * group.rank  # each process crops its own patches
+
+    def sampler(i: int) -> PatchSampler:
+        return PatchSampler(pairs, config.crop_size, config.batch_size, base + 1_000_003 * i, flips=config.flips)
+
+    workers = config.loader_workers if config.loader_workers is not None else (2 if device.type == "cuda" else 0)
+    return BatchLoader(sampler, device, workers=workers)
 
 
 def train(
@@ -291,41 +264,45 @@ def train(
     resume: bool = True,
     progress: Callable[[dict[str, Any]], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    group: Group | None = None,
 ) -> dict[str, Any]:
-    """Train (or resume/fine-tune) and write ``out_dir/last.pt`` + ``out_dir/model.pt``; see module doc."""
+    """Train (or resume/fine-tune) and write ``out_dir/last.pt`` + ``out_dir/model.pt``; see module doc.
+
+    ``group`` is this process's place in a multi-process run (set up by :mod:`distributed`); only its
+    rank 0 evaluates, writes files and returns the full result.
+    """
+    group = group or Group()
     config.check()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     device = resolve_device(config.device)
-    state = _initial_state(config, out_dir, init_checkpoint, resume, device)
+    state = _initial_state(config, out_dir, init_checkpoint, resume, device, group)
     pairs = load_pairs(Path(dataset_dir), state.model.config.img_channels, min_size=config.crop_size)
     train_pairs, val_pairs = split_pairs(pairs, config.val_fraction, config.seed)
     val_pairs = val_pairs[: config.max_val_images] or train_pairs[: min(4, config.max_val_images)]
-    sampler = PatchSampler(
-        train_pairs,
-        config.crop_size,
-        config.batch_size,
-        config.seed * 100_003 + state.step,
-        flips=config.flips,
-    )
     amp = amp_dtype(config.amp, device)
     scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
-    reporter, last_path = _Reporter(config, progress, state.step), out_dir / "last.pt"
-    state.model.train()
+    reporter, last_path = _Reporter(config, progress, state.step, group.world), out_dir / "last.pt"
+    state.net.train()
     final_loss, t_start = float("nan"), time.perf_counter() - state.elapsed
-    while state.step < config.steps:
-        if config.max_seconds is not None and state.elapsed >= config.max_seconds:
-            log.info("time budget of %.0f s reached at step %d", config.max_seconds, state.step)
-            break
-        if should_stop is not None and should_stop():
-            _save_checkpoint(state, config, last_path)
-            raise TrainingCancelled(f"training cancelled at step {state.step}; checkpoint saved, resumable")
-        final_loss, lr = _train_step(state, config, sampler, device, amp, scaler)
-        state.elapsed = time.perf_counter() - t_start
-        reporter.update(state.step, final_loss, lr)
-        if state.step % config.checkpoint_every == 0:
-            state.metrics = evaluate(state.model, val_pairs, device)
-            _save_checkpoint(state, config, last_path)
+    with _loader(config, train_pairs, state, device, group) as batches:
+        while state.step < config.steps:
+            halt = _halt(state, config, should_stop, group)
+            if halt == _STOP_TIME:
+                log.info("time budget of %.0f s reached at step %d", config.max_seconds, state.step)
+                break
+            if halt == _STOP_ASKED:
+                if group.is_main:
+                    _save_checkpoint(state, config, last_path)
+                raise TrainingCancelled(f"training cancelled at step {state.step}; checkpoint saved, resumable")
+            final_loss, lr = _train_step(state, config, batches.next(), amp, scaler, group)
+            state.elapsed = time.perf_counter() - t_start
+            reporter.update(state.step, final_loss, lr)
+            if state.step % config.checkpoint_every == 0 and group.is_main:
+                state.metrics = evaluate(state.model, val_pairs, device)
+                _save_checkpoint(state, config, last_path)
+    if not group.is_main:
+        return {"steps": state.step, "rank": group.rank}
     return _finish(state, config, val_pairs, device, out_dir, final_loss, reporter.patches_per_s)
 
 
@@ -347,9 +324,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     ap.add_argument("--steps", type=int, default=defaults.steps)
     ap.add_argument("--max-seconds", type=float, default=None)
+    ap.add_argument("--architecture", default=defaults.architecture, choices=ARCHITECTURES)
     ap.add_argument("--width", type=int, default=defaults.width)
     ap.add_argument("--batch-size", type=int, default=defaults.batch_size)
     ap.add_argument("--crop-size", type=int, default=defaults.crop_size)
+    ap.add_argument("--loader-workers", type=int, default=defaults.loader_workers)
     ap.add_argument("--lr", type=float, default=defaults.lr)
     ap.add_argument("--seed", type=int, default=defaults.seed)
     ap.add_argument("--device", default=defaults.device)
@@ -365,7 +344,9 @@ def main(argv: list[str] | None = None) -> None:
         synth = SynthConfig(count=args.generate, seed=args.data_seed, use_system_fonts=not args.pillow_font_only)
         print(generate_dataset(args.dataset, synth))
     config = TrainConfig(
+        architecture=args.architecture,
         width=args.width,
+        loader_workers=args.loader_workers,
         steps=args.steps,
         batch_size=args.batch_size,
         crop_size=args.crop_size,

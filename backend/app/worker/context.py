@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import functools
 import importlib
 import logging
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Executor
 from types import ModuleType
 from typing import Any, Protocol, TypeVar
 
@@ -22,7 +25,7 @@ class ProgressSink(Protocol):
 
 class JobContext:
     """Handed to every handler. Thread-safe where it matters: `progress` and `cancelled` may be used from
-    the worker thread that `to_thread` runs code in."""
+    the thread that `to_thread` (or a plain `def` handler) runs in."""
 
     def __init__(
         self,
@@ -34,6 +37,7 @@ class JobContext:
         asset_id: uuid.UUID | None = None,
         progress_sink: ProgressSink | None = None,
         resources: dict[str, Any] | None = None,
+        threads: Executor | None = None,
     ) -> None:
         self.job_id = job_id
         self.job_type = job_type
@@ -41,6 +45,7 @@ class JobContext:
         self.max_attempts = max_attempts
         self.asset_id = asset_id
         self.resources = resources or {}
+        self._threads = threads  # None: the event loop's default executor
         self._log: logging.LoggerAdapter[logging.Logger] | None = None
         self._sink = progress_sink
         # A plain flag, not a threading.Event: set on the event loop, read by handler threads (one
@@ -121,5 +126,22 @@ class JobContext:
         return await asyncio.to_thread(importlib.import_module, module)
 
     async def to_thread(self, func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        """Run CPU-heavy code off the event loop. The function should poll `ctx.should_stop`."""
-        return await asyncio.to_thread(functools.partial(func, *args, **kwargs))
+        """Run blocking or CPU-heavy code off the event loop. The function should poll `ctx.cancelled`: a
+        thread cannot be stopped from outside, so a job whose handler is cancelled while its thread runs
+        keeps its slot and its lease until the thread returns (it must never run twice at once)."""
+        call = functools.partial(contextvars.copy_context().run, func, *args, **kwargs)
+        future = asyncio.get_running_loop().run_in_executor(self._threads, call)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            if not future.done():
+                self.log.warning(
+                    "cancelled while its thread still runs (%s); the job keeps its lease until the thread returns",
+                    self.stop_reason or "cancelled",
+                )
+                while not future.done():
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await asyncio.wait([future])
+            if not future.cancelled():
+                future.exception()  # retrieved: the cancellation is what the caller hears of
+            raise

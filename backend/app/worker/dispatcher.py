@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -39,7 +40,8 @@ class NoParams(BaseModel):
 
 
 Handler = Callable[[JobContext, Any], Awaitable[dict[str, Any] | None]]
-H = TypeVar("H", bound=Handler)
+SyncHandler = Callable[[JobContext, Any], dict[str, Any] | None]
+H = TypeVar("H", bound=Handler | SyncHandler)
 
 
 @dataclass(frozen=True)
@@ -79,9 +81,12 @@ def job_type(
     timezone: str | None = None,
     accepts: tuple[str, ...] = (),
 ) -> Callable[[H], H]:
-    """Register an async handler `(ctx, params) -> dict | None` under `name`.
+    """Register a handler `(ctx, params) -> dict | None` under `name`.
 
-    `max_attempts` None means the MAX_JOB_RETRIES setting decides; `timeout` is in seconds;
+    An `async def` handler runs on the worker's event loop (it must not block it); a plain `def` handler runs
+    in a thread of the worker's, and should poll `ctx.cancelled` (a thread cannot be stopped from outside: its
+    job keeps its slot and lease until it returns). `max_attempts` None means the MAX_JOB_RETRIES setting
+    decides; `timeout` is in seconds;
     `concurrency` caps how many of this type run at once across all workers; `schedule` is a cron
     expression (5 fields, 6 with seconds first, or an alias such as `@daily`) on which workers enqueue the
     job, once per tick, in UTC or in `timezone` (an IANA name such as "Europe/Berlin"; see `app.worker.cron`
@@ -91,9 +96,9 @@ def job_type(
     """
 
     def register(handler: H) -> H:
-        if not inspect.iscoroutinefunction(cast(Any, handler)):  # cast: keep H, not the narrowed type
-            raise TypeError(f"handler for {name!r} must be an async function")
-        if name in DISPATCH_TABLE and DISPATCH_TABLE[name].handler is not handler:
+        run = _runner(name, handler)
+        known = DISPATCH_TABLE.get(name)
+        if known is not None and handler not in (known.handler, getattr(known.handler, "__wrapped__", None)):
             raise ValueError(f"job type {name!r} is registered twice")
         if timezone is not None and schedule is None:
             raise InvalidSchedule(f"job type {name!r}: timezone={timezone!r} needs a schedule")
@@ -106,7 +111,7 @@ def job_type(
         doc = description or inspect.getdoc(handler) or ""
         DISPATCH_TABLE[name] = JobType(
             name=name,
-            handler=cast(Handler, handler),
+            handler=run,
             params_model=params,
             description=doc.strip().splitlines()[0] if doc.strip() else "",
             queue=queue,
@@ -121,6 +126,23 @@ def job_type(
         return handler
 
     return register
+
+
+def _runner(name: str, handler: Any) -> Handler:
+    """The coroutine function the executor awaits: an `async def` handler itself (no extra coroutine per job),
+    or a plain function run in a thread (carrying the handler as `__wrapped__`)."""
+    if inspect.isasyncgenfunction(handler) or inspect.isgeneratorfunction(handler):
+        raise TypeError(f"handler for {name!r} must return its result, not yield it")
+    if inspect.iscoroutinefunction(handler):
+        return cast(Handler, handler)
+    if not callable(handler):
+        raise TypeError(f"handler for {name!r} must be a function")
+
+    @functools.wraps(handler)
+    async def in_thread(ctx: JobContext, params: Any) -> dict[str, Any] | None:
+        return cast(dict[str, Any] | None, await ctx.to_thread(handler, ctx, params))
+
+    return in_thread
 
 
 def get_job_type(name: str) -> JobType:

@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 
+from app.worker.outage import Outage, describe, is_connection_trouble
 from app.worker.queue import CANCEL_CHANNEL, JOBS_CHANNEL
 
 log = logging.getLogger(__name__)
@@ -26,11 +27,13 @@ class Listener:
         on_jobs: Callable[[str], None],
         on_cancel: Callable[[str], None],
         check_interval: float = 1.0,
+        outage: Outage | None = None,
     ) -> None:
         self._dsn = dsn
         self._on_jobs = on_jobs
         self._on_cancel = on_cancel
         self._check_interval = check_interval
+        self._outage = outage or Outage()
         self._conn: asyncpg.Connection | None = None
         self._connected_before = False
         self.reconnects = 0
@@ -57,14 +60,18 @@ class Listener:
                     await self._connect()
                     if self._connected_before:
                         self.reconnects += 1
-                        log.info("LISTEN connection re-established")
+                        log.debug("LISTEN connection re-established")
                     self._connected_before = True
                     self._on_jobs("*")  # catch up on anything announced while we were away
                     delay = 0.2
                 else:
                     await self._conn.execute("SELECT 1", timeout=5)
+                self._outage.ok()
             except Exception as exc:  # connection trouble of any kind: log, back off, go on
-                log.warning("LISTEN connection unavailable (%s); retrying in %.1f s", exc, delay)
+                if is_connection_trouble(exc):
+                    self._outage.failed("LISTEN connection", exc, delay)
+                else:
+                    log.warning("LISTEN connection unavailable (%s); retrying in %.1f s", describe(exc), delay)
                 await self._close()
                 await _sleep_or_stop(stopping, delay)
                 delay = min(delay * 2, 10.0)

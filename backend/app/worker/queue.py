@@ -289,20 +289,21 @@ SET status = 'completed', result = v.result::jsonb, finished_at = now(), updated
     locked_by = NULL, locked_until = NULL, progress = 100, error = NULL
 FROM unnest($1::uuid[], $2::text[], $3::float8[]) AS v(id, result, waited)
 WHERE j.id = v.id AND j.locked_by = $4 AND j.status = 'processing'
+RETURNING j.id
 """
 
 
 async def complete_many(
     conn: Executor, worker_id: uuid.UUID, results: Sequence[tuple[uuid.UUID, str | None, float]]
-) -> int:
+) -> set[uuid.UUID]:
     """Mark jobs completed with their results (JSON text) and the seconds each waited before it started;
-    returns how many were updated (a job whose lease was lost is left alone)."""
+    returns the ids it matched (a job whose lease was lost is left alone, and missing from the answer)."""
     if not results:
-        return 0
-    status = await conn.execute(
+        return set()
+    rows = await conn.fetch(
         _COMPLETE, [r[0] for r in results], [r[1] for r in results], [r[2] for r in results], worker_id
     )
-    return int(status.split()[-1])
+    return {r[0] for r in rows}
 
 
 _FAIL = """
@@ -319,7 +320,8 @@ RETURNING j.id
 
 
 async def fail_many(conn: Executor, worker_id: uuid.UUID, failures: Sequence[Failure]) -> set[uuid.UUID]:
-    """Record failures: `retry` with run_at pushed by `retry_in_seconds`, or `failed` for good."""
+    """Record failures: `retry` with run_at pushed by `retry_in_seconds`, or `failed` for good; returns the
+    ids it matched (those still held by `worker_id`)."""
     if not failures:
         return set()
     rows = await conn.fetch(
@@ -330,14 +332,15 @@ async def fail_many(conn: Executor, worker_id: uuid.UUID, failures: Sequence[Fai
         [f.waited for f in failures],
         worker_id,
     )
-    return {r["id"] for r in rows}
+    return {r[0] for r in rows}
 
 
 async def mark_cancelled(
     conn: Executor, worker_id: uuid.UUID, ids: Sequence[uuid.UUID], reason: str, waited: Sequence[float | None] = ()
 ) -> set[uuid.UUID]:
     """Cancel held jobs. `waited` per job as in complete_many; None for a job cancelled before it started
-    (still in the worker's buffer): its attempt is given back and it keeps no started_at."""
+    (still in the worker's buffer): its attempt is given back and it keeps no started_at. Returns the ids it
+    matched."""
     rows = await conn.fetch(
         """UPDATE jobs AS j SET status = 'cancelled', finished_at = now(), updated_at = now(), error = $3,
                   locked_by = NULL, locked_until = NULL,
@@ -350,20 +353,45 @@ async def mark_cancelled(
         reason,
         list(waited) if waited else [0.0] * len(ids),
     )
-    return {r["id"] for r in rows}
+    return {r[0] for r in rows}
 
 
-async def release(conn: Executor, worker_id: uuid.UUID, ids: Sequence[uuid.UUID] | None = None) -> int:
-    """Give a worker's unfinished jobs back to the queue without spending an attempt (clean shutdown)."""
-    status = await conn.execute(
+async def release(conn: Executor, worker_id: uuid.UUID, ids: Sequence[uuid.UUID] | None = None) -> set[uuid.UUID]:
+    """Give a worker's unfinished jobs (`ids`, or all it holds) back to the queue without spending an attempt
+    (clean shutdown); returns the ids it matched."""
+    rows = await conn.fetch(
         """UPDATE jobs SET status = 'pending', attempts = GREATEST(attempts - 1, 0), locked_by = NULL,
                           locked_until = NULL, started_at = NULL, updated_at = now(),
                           progress_message = 'released by a stopping worker'
-           WHERE locked_by = $1 AND status = 'processing' AND ($2::uuid[] IS NULL OR id = ANY($2::uuid[]))""",
+           WHERE locked_by = $1 AND status = 'processing' AND ($2::uuid[] IS NULL OR id = ANY($2::uuid[]))
+           RETURNING id""",
         worker_id,
         list(ids) if ids is not None else None,
     )
-    return int(status.split()[-1])
+    return {r[0] for r in rows}
+
+
+async def job_states(conn: Executor, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[str, uuid.UUID | None]]:
+    """(status, locked_by) of jobs, to say why an outcome was refused (rare: not on the hot path)."""
+    rows = await conn.fetch("SELECT id, status::text, locked_by FROM jobs WHERE id = ANY($1::uuid[])", list(ids))
+    return {r[0]: (r[1], r[2]) for r in rows}
+
+
+async def record_refusals(conn: Executor, counts: Sequence[tuple[str, str, int, uuid.UUID]]) -> None:
+    """Add to the counts of refused outcomes, by (outcome, reason), with the last job refused (for /metrics:
+    the counts of every worker process, standalone or embedded, in one place)."""
+    if not counts:
+        return
+    await conn.execute(
+        """INSERT INTO outcome_refusals AS r (outcome, reason, count, last_job_id)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::uuid[])
+           ON CONFLICT (outcome, reason) DO UPDATE
+           SET count = r.count + EXCLUDED.count, last_job_id = EXCLUDED.last_job_id, last_at = now()""",
+        [c[0] for c in counts],
+        [c[1] for c in counts],
+        [c[2] for c in counts],
+        [c[3] for c in counts],
+    )
 
 
 async def extend_leases(
@@ -410,11 +438,14 @@ async def waiting_types(conn: Executor, job_types: Sequence[str], queues: Sequen
     return [r["job_type"] for r in rows]
 
 
-async def reap_expired(conn: Any) -> list[tuple[uuid.UUID, str]]:
+async def reap_expired(
+    conn: Any, worker_id: uuid.UUID | None = None, held: Sequence[uuid.UUID] = ()
+) -> list[tuple[uuid.UUID, str]]:
     """Requeue (or fail) jobs whose lease expired: their worker died, froze or lost its connection.
 
     Depends on nothing but `locked_until`, so a pruned or re-registered worker row cannot hide a stalled
-    job. Only one reaper runs at a time (advisory lock); returns (id, new status).
+    job. Only one reaper runs at a time (advisory lock); returns (id, new status). A worker never reaps the
+    jobs it still `held` (its own lease clock may lag, say after its event loop was blocked).
     """
     async with conn.transaction():
         if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", REAPER_LOCK_KEY):
@@ -427,7 +458,10 @@ async def reap_expired(conn: Any) -> list[tuple[uuid.UUID, str]]:
                          || CASE WHEN attempts < max_attempts THEN '; retrying' ELSE '; no attempts left' END,
                  run_at = now(), locked_by = NULL, locked_until = NULL, updated_at = now(), reaped = reaped + 1
                WHERE status = 'processing' AND locked_until < now()
+                 AND ($1::uuid IS NULL OR NOT (locked_by = $1 AND id = ANY($2::uuid[])))
                RETURNING id, status::text""",
+            worker_id,
+            list(held),
         )
     return [(r["id"], r["status"]) for r in rows]
 

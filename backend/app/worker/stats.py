@@ -118,3 +118,10 @@ async def totals(conn: Executor) -> dict[str, int]:
            FROM jobs WHERE attempts > 1 OR reaped > 0"""
     )
     return {"retries": int(row["retries"]), "reaped": int(row["reaped"])}
+
+
+async def refusals(conn: Executor) -> list[dict[str, Any]]:
+    """Outcomes the database refused (the worker no longer held the job), by outcome and reason, counted by
+    every worker process since the table was created (migration 0007)."""
+    rows = await conn.fetch("SELECT outcome, reason, count, last_job_id, last_at FROM outcome_refusals ORDER BY 1, 2")
+    return [dict(r) for r in rows]

@@ -1,5 +1,5 @@
-"""The Worker: claims jobs in batches, runs up to `concurrency` at once, heartbeats their leases, reaps
-expired ones, listens for wake-ups and cancels, and stops cleanly."""
+"""The Worker: claims jobs in batches, runs up to `concurrency` at once, keeps their leases (from the heartbeat
+thread), reaps expired ones, listens for wake-ups and cancels, and stops cleanly."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +23,9 @@ from app.worker.acks import Acker
 from app.worker.context import JobContext
 from app.worker.dispatcher import DISPATCH_TABLE, JobType
 from app.worker.executor import CANCEL, LEASE_LOST, SHUTDOWN, Backoff, Outcome, execute
+from app.worker.heartbeat import Heartbeat, LeaseNews
 from app.worker.listener import Listener
+from app.worker.outage import Outage, describe, is_connection_trouble
 from app.worker.scheduler import PeriodicScheduler
 
 log = logging.getLogger(__name__)
@@ -44,6 +47,7 @@ class WorkerConfig:
     cancel_grace: float = 5.0
     backoff: Backoff = field(default_factory=Backoff)
     default_max_attempts: int = 4
+    stall_warning: float = 1.0  # seconds the event loop may be blocked before a warning names the job
 
 
 @dataclass(slots=True)
@@ -69,11 +73,24 @@ class Worker:
         self.config = config
         self.registry = DISPATCH_TABLE if registry is None else registry
         self.resources = resources or {}
-        self.acker = Acker(pool, self.id)
-        self.listener = Listener(dsn, self._on_jobs_notice, self._on_cancel_notice, config.poll_interval)
+        self.outage = Outage()
+        self.heartbeat = Heartbeat(
+            dsn,
+            self.id,
+            config.lease_seconds,
+            outage=self.outage,
+            on_news=self._on_lease_news,
+            register=self._register,
+            running=lambda: [(r.job.id, r.job.job_type) for r in list(self.running.values())],
+            stall_after=config.stall_warning,
+        )
+        self.acker = Acker(pool, self.id, on_settled=self.heartbeat.forget, outage=self.outage)
+        self.listener = Listener(dsn, self._on_jobs_notice, self._on_cancel_notice, config.poll_interval, self.outage)
         self.running: dict[uuid.UUID, _Running] = {}
         self.buffered: OrderedDict[uuid.UUID, tuple[queue.ClaimedJob, float]] = OrderedDict()  # job, claimed at
         self.stopping = asyncio.Event()
+        self._hurry = asyncio.Event()  # a second stop request: end the grace now
+        self._threads: ThreadPoolExecutor | None = None  # plain `def` handlers and ctx.to_thread
         self._wake = asyncio.Event()
         self._slot_freed = asyncio.Event()
         self.scheduler = PeriodicScheduler(self.registry, config.default_max_attempts)
@@ -103,20 +120,43 @@ class Worker:
         entry = self.buffered.pop(job_id, None)
         if entry is not None:
             self._context(entry[0]).log.info("cancelled before it started")
-            self.acker.add(job_id, Outcome("cancelled", error="cancelled on request before it started"), None)
+            outcome = Outcome("cancelled", error="cancelled on request before it started")
+            self.acker.add(job_id, outcome, None, entry[0].job_type)
+
+    def _on_lease_news(self, news: LeaseNews) -> None:
+        """From the heartbeat thread: jobs no longer this worker's, jobs to cancel, leases about to run out."""
+        for job_id in news.cancel:
+            self._on_cancel_notice(str(job_id))
+        for job_id in [*news.lost, *news.expired]:
+            running = self.running.get(job_id)
+            if running is not None:
+                running.ctx.request_stop(LEASE_LOST)
+            elif (entry := self.buffered.pop(job_id, None)) is not None:
+                self.heartbeat.forget([job_id])
+                self._context(entry[0]).log.warning("lease lost before the job started; dropped")
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def stop(self) -> None:
-        """Stop claiming; in-flight jobs get `shutdown_grace` to finish, then are released."""
+        """Stop claiming; in-flight jobs get `shutdown_grace` to finish, then are released. Called again with
+        `config.shutdown_grace` set to 0 (a second signal), it ends the grace at once."""
         if not self.stopping.is_set():
             log.info("worker %s stopping: %d job(s) in flight", self.id, len(self.running))
             self.stopping.set()
+            self.heartbeat.stopping = True
             self._wake.set()
             self._slot_freed.set()
+        elif self.config.shutdown_grace == 0:
+            self._hurry.set()
+
+    async def _register(self, conn: Any) -> None:
+        cfg = self.config
+        await queue.register_worker(conn, self.id, socket.gethostname(), os.getpid(), cfg.queues, cfg.concurrency)
 
     async def run(self) -> None:
         cfg = self.config
-        await queue.register_worker(self.pool, self.id, socket.gethostname(), os.getpid(), cfg.queues, cfg.concurrency)
+        await self._register(self.pool)
+        self._threads = ThreadPoolExecutor(max(4, cfg.concurrency), thread_name_prefix="skiplock-job")
+        self.heartbeat.start()
         log.info(
             "worker %s started: concurrency=%d queues=%s lease=%gs",
             self.id,
@@ -124,10 +164,10 @@ class Worker:
             ",".join(cfg.queues) or "*",
             cfg.lease_seconds,
         )
+        closing = asyncio.Event()  # progress is written through the shutdown's grace, until the very end
         background = [
             asyncio.create_task(self.listener.run(self.stopping), name="listener"),
-            asyncio.create_task(self._every(cfg.lease_seconds / 3, self._heartbeat), name="heartbeat"),
-            asyncio.create_task(self._every(0.5, self.acker.flush_progress), name="progress"),
+            asyncio.create_task(self._every(0.5, self.acker.flush, closing), name="progress"),
             asyncio.create_task(self._every(cfg.reaper_interval, self._reap), name="reaper"),
         ]
         if self.scheduler.has_schedules:
@@ -137,15 +177,28 @@ class Worker:
         try:
             await self._claim_loop()
         finally:
-            await self._shutdown(background)
+            try:
+                await self._shutdown()
+            finally:
+                closing.set()
+                for task in background:
+                    task.cancel()
+                await asyncio.gather(*background, return_exceptions=True)
+                await self.heartbeat.stop()  # only now: every job's lease was kept until here
+                if self._threads is not None:
+                    self._threads.shutdown(wait=False)
+                await self._deregister()
 
-    async def _shutdown(self, background: list[asyncio.Task[None]]) -> None:
+    async def _shutdown(self) -> None:
+        """Jobs in flight get the grace to finish, then are asked to stop (their outcome: released). The
+        heartbeat thread keeps their leases all along, so no other worker reaps a job still running here."""
         self.stopping.set()
-        await self._release_buffered()
-        tasks = [r.task for r in self.running.values()]
+        self.heartbeat.stopping = True
+        for job in list(self.buffered.values()):
+            self.acker.add(job[0].id, Outcome("released"), None, job[0].job_type)
+        self.buffered.clear()
         try:
-            if tasks:
-                await asyncio.wait(tasks, timeout=self.config.shutdown_grace)
+            await self._grace([r.task for r in self.running.values()])
         finally:
             # Also when this very shutdown is cancelled: handler threads must be told to stop, or they
             # would run on after the worker is gone.
@@ -154,28 +207,34 @@ class Worker:
         if self.running:
             await asyncio.wait([r.task for r in self.running.values()])
         await self.acker.drain()
-        await self.acker.flush_progress()
-        for task in background:
-            task.cancel()
-        await asyncio.gather(*background, return_exceptions=True)
         try:
-            released = await queue.release(self.pool, self.id)
-            if released:
-                log.warning("released %d job(s) left by this worker", released)
+            await self.acker.flush()
+        except Exception as exc:  # connection trouble of any kind: the last progress is not worth a hang
+            self._trouble("last progress write", exc, 0.0)
+
+    async def _grace(self, tasks: list[asyncio.Task[Any]]) -> None:
+        """Wait for `tasks` until the shutdown grace is over, or a second stop request ends it early."""
+        hurry = asyncio.ensure_future(self._hurry.wait())
+        pending: set[asyncio.Future[Any]] = set(tasks)
+        try:
+            async with asyncio.timeout(self.config.shutdown_grace):
+                while pending and not hurry.done():
+                    _, pending = await asyncio.wait(pending | {hurry}, return_when=asyncio.FIRST_COMPLETED)
+                    pending.discard(hurry)
+        except TimeoutError:
+            pass
+        finally:
+            hurry.cancel()
+
+    async def _deregister(self) -> None:
+        try:
+            left = await queue.release(self.pool, self.id)
+            if left:
+                log.warning("released %d job(s) left by this worker: %s", len(left), ", ".join(map(str, left)))
             await queue.deregister_worker(self.pool, self.id)
         except Exception as exc:  # connection trouble of any kind: log, back off, go on
-            log.error("could not deregister (leases will expire and the reaper will recover): %s", exc)
+            log.error("could not deregister (leases will expire and the reaper will recover): %s", describe(exc))
         log.info("worker %s stopped after %d job(s)", self.id, self.processed)
-
-    async def _release_buffered(self) -> None:
-        """Give the jobs that never started back to the queue at once, without spending an attempt."""
-        ids = list(self.buffered)
-        self.buffered.clear()
-        if ids:
-            try:
-                await queue.release(self.pool, self.id, ids)
-            except Exception as exc:  # connection trouble of any kind: the final release retries
-                log.warning("could not release %d buffered job(s) yet: %s", len(ids), exc)
 
     # -- claiming -----------------------------------------------------------------------------------
     async def _claim_loop(self) -> None:
@@ -202,14 +261,19 @@ class Worker:
                 self._wake.clear()
                 want = min(room, cfg.batch_size)
                 give_back = not keep
+                if conn is not None and _closed(conn):  # the server ended it: the pool took it back
+                    await self._give_back(conn)
+                    conn = None
                 try:
                     if conn is None:
                         conn = await self.pool.acquire()
                     got = await self._claim(conn, want, self._take)
                 except Exception as exc:  # connection trouble of any kind: log, back off, go on
-                    log.warning("claim failed (%s); retrying", exc)
+                    self._trouble("claim", exc, cfg.poll_interval)
                     got = 0
                     give_back = True  # a broken connection: the pool replaces it
+                else:
+                    self.outage.ok()
                 if give_back:
                     await self._give_back(conn)
                     conn = None
@@ -223,7 +287,14 @@ class Worker:
             try:
                 await self.pool.release(conn)
             except Exception as exc:  # connection trouble of any kind: the pool closes and replaces it
-                log.warning("could not return the claim connection to the pool: %s", exc)
+                log.debug("could not return the claim connection to the pool: %s", describe(exc))
+
+    def _trouble(self, what: str, exc: BaseException, retry_in: float) -> None:
+        """A failed database round: one line per outage for lost connections, a warning for anything else."""
+        if is_connection_trouble(exc):
+            self.outage.failed(what, exc, retry_in)
+        else:
+            log.warning("%s failed (%s); retrying in %.1f s", what, describe(exc), retry_in)
 
     def _room(self, capacity: int) -> int:
         """Free places for claimed jobs. Outcomes not yet written count beyond one capacity's worth: when
@@ -236,7 +307,9 @@ class Worker:
         now = time.monotonic()
         free = self.config.concurrency - len(self.running)
         for job in jobs:
-            if free > 0 and not self.buffered:
+            # A job claimed again while an earlier execution of it still runs here (its lease was lost, and
+            # the thread running it cannot be stopped) waits in the buffer until that one has ended.
+            if free > 0 and not self.buffered and job.id not in self.running:
                 self._start(job, 0.0)
                 free -= 1
             else:
@@ -251,13 +324,17 @@ class Worker:
         got = 0
         for name in await self._capped_waiting(conn, capped):
             if got < want:
+                sent = time.monotonic()
                 jobs = await queue.claim_limited(
                     conn, self.id, name, capped[name], want - got, cfg.lease_seconds, cfg.queues or None
                 )
+                self.heartbeat.hold([job.id for job in jobs], sent)
                 take(jobs)
                 got += len(jobs)
         if got < want:
+            sent = time.monotonic()
             jobs = await queue.claim(conn, self.id, want - got, cfg.lease_seconds, cfg.queues or None, list(capped))
+            self.heartbeat.hold([job.id for job in jobs], sent)
             take(jobs)
             got += len(jobs)
         return got
@@ -292,6 +369,7 @@ class Worker:
             asset_id=job.asset_id,
             progress_sink=self.acker,
             resources=self.resources,
+            threads=self._threads,
         )
 
     def _start(self, job: queue.ClaimedJob, waited: float) -> None:
@@ -301,9 +379,12 @@ class Worker:
 
     def _start_buffered(self) -> None:
         now = time.monotonic()
-        while self.buffered and len(self.running) < self.config.concurrency:
-            _, (job, claimed_at) = self.buffered.popitem(last=False)
-            self._start(job, now - claimed_at)
+        for job_id in list(self.buffered):
+            if len(self.running) >= self.config.concurrency:
+                break
+            if job_id not in self.running:
+                job, claimed_at = self.buffered.pop(job_id)
+                self._start(job, now - claimed_at)
 
     async def _run_one(self, job: queue.ClaimedJob, ctx: JobContext) -> None:
         started = time.perf_counter()
@@ -319,12 +400,9 @@ class Worker:
     def _finish(self, job: queue.ClaimedJob, ctx: JobContext, outcome: Outcome, started: float) -> None:
         elapsed_ms = (time.perf_counter() - started) * 1000
         running = self.running.pop(job.id, None)
-        if outcome.kind == "lost":
-            ctx.log.warning(
-                "lease lost after %.0f ms; the outcome is dropped (another worker owns the job)", elapsed_ms
-            )
-        else:
-            self.acker.add(job.id, outcome, running.waited if running else 0.0)
+        if outcome.kind != "lost" and self.buffered.pop(job.id, None) is not None:
+            ctx.log.warning("claimed again while it ran here; this execution's outcome stands, no second run")
+        self._hand_in(job, ctx, outcome, running.waited if running else 0.0, elapsed_ms)
         if outcome.kind == "failed":
             ctx.log.warning(
                 "attempt %d/%d failed after %.0f ms (%s): %s",
@@ -334,12 +412,20 @@ class Worker:
                 f"retry in {outcome.retry_in:.1f} s" if outcome.retry_in is not None else "no retry",
                 (outcome.error or "").splitlines()[0],
             )
-        elif elapsed_ms > 1000 or log.isEnabledFor(logging.DEBUG):
-            ctx.log.info("%s in %.0f ms", outcome.kind, elapsed_ms)
         self.processed += 1
         if self.buffered and not self.stopping.is_set():
             self._start_buffered()
         self._slot_freed.set()
+
+    def _hand_in(self, job: queue.ClaimedJob, ctx: JobContext, outcome: Outcome, waited: float, ms: float) -> None:
+        if outcome.kind == "lost":
+            ctx.log.warning("lease lost after %.0f ms; the outcome is dropped (the job is no longer this worker's)", ms)
+            if job.id not in self.buffered:  # else claimed again since: that lease is kept
+                self.heartbeat.forget([job.id])
+            self.acker.dropped(job.id, job.job_type, "lost", "lease lost")
+        else:
+            # Logged once written: an outcome the database refuses is a warning, never a `completed` line.
+            self.acker.add(job.id, outcome, waited, job.job_type, ms)
 
     # -- housekeeping -------------------------------------------------------------------------------
     async def _every(self, seconds: float, action: Any, until: asyncio.Event | None = None) -> None:
@@ -348,46 +434,16 @@ class Worker:
             try:
                 await action()
             except Exception as exc:  # connection trouble of any kind: log, back off, go on
-                log.warning("%s failed: %s", getattr(action, "__name__", action), exc)
+                self._trouble(getattr(action, "__name__", "housekeeping").lstrip("_"), exc, seconds)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(until.wait(), seconds)
-
-    async def _heartbeat(self) -> None:
-        cfg = self.config
-        if not await queue.worker_heartbeat(self.pool, self.id, self.stopping.is_set()):
-            await queue.register_worker(
-                self.pool, self.id, socket.gethostname(), os.getpid(), cfg.queues, cfg.concurrency
-            )
-        await self._extend_leases()
-
-    async def _extend_leases(self) -> None:
-        """Push the leases of held jobs, buffered ones included; stop the ones this worker no longer owns
-        or that were cancelled."""
-        held = [*self.running, *self.buffered]
-        if not held:
-            return
-        alive = await queue.extend_leases(self.pool, self.id, held, self.config.lease_seconds)
-        for job_id in held:
-            running = self.running.get(job_id)
-            if running is None:
-                if job_id not in alive:
-                    entry = self.buffered.pop(job_id, None)
-                    if entry is not None:
-                        self._context(entry[0]).log.warning("lease lost before the job started; dropped")
-                elif alive[job_id]:
-                    self._cancel_buffered(job_id)
-                continue
-            if job_id not in alive:
-                running.ctx.request_stop(LEASE_LOST)
-            elif alive[job_id]:
-                running.ctx.request_stop(CANCEL)
 
     async def _schedule(self) -> None:
         await self.scheduler.enqueue_due(self.pool)
 
     async def _reap(self) -> None:
         async with self.pool.acquire() as conn:
-            reaped = await queue.reap_expired(conn)
+            reaped = await queue.reap_expired(conn, self.id, self.heartbeat.held())
             for job_id, status in reaped:
                 log.warning("reaped job %s (lease expired) -> %s", job_id, status)
             await queue.prune_workers(conn, max(60.0, self.config.lease_seconds * 4))
@@ -406,16 +462,25 @@ class Worker:
             execute(job, ctx, self.config.backoff, registry=self.registry, cancel_grace=self.config.cancel_grace)
         )
         self.running[job.id] = _Running(job, ctx, task, 0.0)
-        done = asyncio.Event()
-        beat = asyncio.create_task(self._every(self.config.lease_seconds / 3, self._extend_leases, done))
+        self.heartbeat.row = False  # no `workers` row for a job run inline
+        self.heartbeat.start()
         started = time.perf_counter()
         try:
             outcome = await task
-        finally:
-            done.set()
-            await beat
+            elapsed_ms = (time.perf_counter() - started) * 1000
             self.running.pop(job.id, None)
-            await self.acker.flush_progress()
-        self.acker.add(job.id, outcome)
-        await self.acker.drain()
-        return job, outcome, (time.perf_counter() - started) * 1000
+            self._hand_in(job, ctx, outcome, 0.0, elapsed_ms)
+            await self.acker.drain()
+            await self.acker.flush()
+        finally:
+            self.running.pop(job.id, None)
+            await self.heartbeat.stop()
+        return job, outcome, elapsed_ms
+
+
+def _closed(conn: Any) -> bool:
+    """Whether a pooled connection kept across claims was closed under us (a proxy the pool detached raises)."""
+    try:
+        return bool(conn.is_closed())
+    except asyncpg.InterfaceError:
+        return True

@@ -19,7 +19,8 @@ from fastapi import FastAPI
 from schemathesis.config import SchemathesisConfig
 from schemathesis.python import asgi
 
-config = SchemathesisConfig.from_path(Path(__file__).resolve().parents[3] / "schemathesis.toml")
+ROOT = Path(__file__).resolve().parents[3]
+config = SchemathesisConfig.from_path(ROOT / "schemathesis.toml")
 # The schema as the app publishes it (this builds no connection); each test calls `fuzzed_app`.
 schema = schemathesis.openapi.from_dict(create_app(Settings()).openapi(), config=config)
 schema = schema.exclude(path="/jobs/process")

@@ -130,40 +130,56 @@ async def test_killed_training_resumes_from_its_checkpoint(client, pool, subproc
     import signal
 
     from tests.support.processes import start_worker, stop_all
-    from tests.support.waiting import wait_status, wait_until
+    from tests.support.waiting import wait_progressing
 
     dataset_id = await _dataset(client)
+    steps = 40  # a few checkpoints (every 5 steps) past the kill; the waits follow the training's progress
     job = (
         await client.post(
-            "/jobs", json={"job_type": "training", "params": {"dataset_id": dataset_id, "steps": 150, **TINY}}
+            "/jobs", json={"job_type": "training", "params": {"dataset_id": dataset_id, "steps": steps, **TINY}}
         )
     ).json()["job"]
     env = {**subprocess_env, "LEASE_SECONDS": "1.5", "STORAGE_DIR": str(settings.storage_dir)}
     first = start_worker(env, tmp_path / "logs", "--queues", "ml")
     checkpoint = settings.storage_dir / "jobs" / job["id"] / "last.pt"
+
+    async def moving() -> tuple:  # changes while the job is claimed, trains, is reaped and resumes
+        return await _state(pool, job["id"])
+
     try:
-        await wait_until(lambda: _exists(checkpoint), timeout=90, interval=0.2)
+        # A worker process starts (PyTorch's import included) and trains: slow on a busy host, but moving.
+        await wait_progressing(lambda: _exists(checkpoint), moving, stall=180, interval=0.2)
         first.send_signal(signal.SIGKILL)
         first.wait()
         second = start_worker(env, tmp_path / "logs", "--queues", "ml")
         try:
-            row = await wait_status(pool, job["id"], "completed", "failed", timeout=180)
+            row = await wait_progressing(lambda: _finished(pool, job["id"]), moving, stall=180)
         finally:
             stop_all([second])
     finally:
         stop_all([first])
     assert row["status"] == "completed", row["error"]
     assert row["attempts"] == 2 and row["reaped"] == 1
-    assert row["result"]["resumed_from_step"] >= 5 and row["result"]["steps"] == 150
+    assert row["result"]["resumed_from_step"] >= 5 and row["result"]["steps"] == steps
 
 
 async def _exists(path) -> bool:
     return path.exists()
 
 
+async def _state(pool, job_id) -> tuple:
+    row = await job_row(pool, job_id)
+    return row["status"], row["attempts"], row["reaped"], row["progress"], row["progress_message"]
+
+
+async def _finished(pool, job_id) -> dict | None:
+    row = await job_row(pool, job_id)
+    return row if row["status"] in ("completed", "failed") else None
+
+
 async def test_cancelled_training_stops_and_keeps_its_checkpoint(client, runtime, pool, settings):
     from tests.integration.test_worker import running_worker
-    from tests.support.waiting import wait_status, wait_until
+    from tests.support.waiting import wait_progressing, wait_status, wait_until
 
     dataset_id = await _dataset(client)
     job = (
@@ -173,14 +189,65 @@ async def test_cancelled_training_stops_and_keeps_its_checkpoint(client, runtime
     ).json()["job"]
     checkpoint = settings.storage_dir / "jobs" / job["id"] / "last.pt"
     async with running_worker(runtime, queues=["ml"], shutdown_grace=1.0):
-        await wait_until(lambda: _exists(checkpoint), timeout=60, interval=0.2)
-        row = await wait_until(lambda: _training_progress(pool, job["id"]), timeout=10)
+        await wait_progressing(lambda: _exists(checkpoint), lambda: _state(pool, job["id"]), stall=180, interval=0.2)
+        row = await wait_until(lambda: _training_progress(pool, job["id"]), timeout=30)
         assert row["status"] == "processing"
         assert (await client.post(f"/jobs/{job['id']}/cancel")).status_code == 200
-        row = await wait_status(pool, job["id"], "cancelled", timeout=10)
+        row = await wait_status(pool, job["id"], "cancelled", timeout=30)
     assert checkpoint.exists()
 
 
 async def _training_progress(pool, job_id):
     row = await job_row(pool, job_id)
     return row if "loss" in (row["progress_message"] or "") else None
+
+
+async def test_restoration_runs_the_stages_asked_for_once_a_restormer_is_trained(client):
+    dataset = await _dataset(client)
+    page = {"file": ("scan.png", noisy_page_png(), "image/png")}
+    early = await client.post("/upload", files=page, data={"params": '{"stages": "both", "tile": 64}'})
+    body = (await client.post("/jobs/process")).json()
+    assert body["job_id"] == early.json()["job_id"] and body["status"] == "failed"
+    assert "architecture 'restormer'" in body["error"]
+    assert (await client.get(f"/jobs/{body['job_id']}")).json()["attempts"] == 1
+
+    first = await run(client, "training", {"dataset_id": dataset, "architecture": "restormer", **TINY, "steps": 6})
+    assert first["status"] == "completed", first["error"]
+    models = (await client.get("/models")).json()
+    assert models[0]["id"] == first["result"]["model_id"] and models[0]["architecture"]["type"] == "restormer"
+
+    restormer = first["result"]["model_id"]
+    for stages, expected in (("both", [restormer, "default"]), ("auto", [restormer]), ("nafnet", ["default"])):
+        await client.post("/upload", files=page, data={"params": f'{{"stages": "{stages}", "tile": 64}}'})
+        restored = (await client.post("/jobs/process")).json()
+        assert restored["status"] == "completed", restored["error"]
+        assert restored["result"]["stages"] == expected and restored["result"]["width"] == 300
+
+
+async def test_unknown_architecture_is_refused(client):
+    response = await client.post(
+        "/jobs", json={"job_type": "training", "params": {"dataset_id": str(uuid.uuid4()), "architecture": "unet"}}
+    )
+    assert response.status_code == 422 and "architecture" in response.text
+
+
+async def test_augmented_dataset_grows_by_its_variants(client):
+    dataset = await _dataset(client)
+    body = await run(client, "augment_dataset", {"dataset_id": dataset, "variants": 2, "seed": 9})
+    assert body["status"] == "completed", body["error"]
+    assert body["result"]["created"] == 16 and body["result"]["pairs"] == 24
+    listed = {d["id"]: d for d in (await client.get("/datasets")).json()}
+    assert listed[dataset]["pairs"] == 24
+    again = await run(client, "augment_dataset", {"dataset_id": dataset, "variants": 1, "seed": 9})
+    assert again["status"] == "failed" and "seed 9" in again["error"]
+    check = await run(client, "validate_dataset", {"dataset_id": dataset})
+    assert check["result"]["ok"] is True and check["result"]["pairs"] == 24
+
+
+async def test_training_in_two_processes_completes_and_serves(client):
+    dataset = await _dataset(client)
+    body = await run(client, "training", {"dataset_id": dataset, "processes": 2, **TINY, "steps": 12})
+    assert body["status"] == "completed", body["error"]
+    assert body["result"]["processes"] == 2 and body["result"]["steps"] == 12
+    models = (await client.get("/models")).json()
+    assert models[0]["id"] == body["result"]["model_id"] and models[0]["architecture"]["type"] == "nafnet"

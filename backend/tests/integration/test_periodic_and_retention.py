@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from app.worker import queue
 from app.worker.dispatcher import build_job
 
 from tests.support.processes import start_worker, stop_all
 from tests.support.waiting import job_row, wait_until
+
+
+async def _ticks_since(pool, before: int, count: int) -> bool:
+    return await pool.fetchval("SELECT count(*) FROM jobs WHERE job_type = 'test_tick'") >= before + count
 
 
 async def _workers_up(pool, count: int) -> bool:
@@ -20,7 +22,8 @@ async def test_three_workers_enqueue_one_job_per_tick(pool, subprocess_env, tmp_
     try:
         # Workers start slowly on a busy machine: count ticks only once all three run.
         await wait_until(lambda: _workers_up(pool, 3), timeout=60, interval=0.2)
-        await asyncio.sleep(5)
+        first = await pool.fetchval("SELECT count(*) FROM jobs WHERE job_type = 'test_tick'")
+        await wait_until(lambda: _ticks_since(pool, first, 4), timeout=60, interval=0.2)
     finally:
         stop_all(procs)
     rows = await pool.fetch("SELECT run_at, idempotency_key FROM jobs WHERE job_type = 'test_tick' ORDER BY run_at")

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 from app.worker import queue
 from app.worker.dispatcher import DISPATCH_TABLE, build_job
+from pydantic import BaseModel
 
 from tests.support.waiting import job_row, wait_status, wait_until
 
@@ -38,16 +39,15 @@ async def test_idle_worker_is_woken_by_notify_not_polling(runtime, pool):
         started = time.monotonic()
         job_id = await submit(pool, "noop")
         await wait_status(pool, job_id, "completed", timeout=5)
-        assert time.monotonic() - started < 2.0  # far below the 30 s poll interval
+        assert time.monotonic() - started < 10.0  # far below the 30 s poll interval, even on a busy host
 
 
 async def test_worker_runs_many_jobs_concurrently_and_records_results(runtime, pool):
-    ids = [await submit(pool, "sleep", {"seconds": 0.3}) for _ in range(8)]
-    started = time.monotonic()
+    ids = [await submit(pool, "sleep", {"seconds": 1.0}) for _ in range(8)]
     async with running_worker(runtime, concurrency=8):
-        for job_id in ids:
-            await wait_status(pool, job_id, "completed")
-    assert time.monotonic() - started < 2.4  # 8 × 0.3 s run side by side, not one after another
+        rows = [await wait_status(pool, job_id, "completed", timeout=30) for job_id in ids]
+    # Side by side, not one after another: every job started before any of them finished.
+    assert max(r["started_at"] for r in rows) < min(r["finished_at"] for r in rows)
 
 
 async def test_cancel_pending_job_is_immediate_and_cancel_twice_is_409(client, pool):
@@ -65,7 +65,7 @@ async def test_cancel_running_async_job_stops_it_within_seconds(client, runtime,
         asked = time.monotonic()
         assert (await client.post(f"/jobs/{job_id}/cancel")).status_code == 200
         row = await wait_status(pool, job_id, "cancelled", timeout=5)
-        assert time.monotonic() - asked < 3 and row["finished_at"] is not None
+        assert time.monotonic() - asked < 30 and row["finished_at"] is not None  # not the 60 s it would sleep
 
 
 async def test_cancel_running_thread_job_stops_it(client, runtime, pool):
@@ -192,3 +192,76 @@ async def test_enqueue_notifies_its_queue_for_due_jobs_only(pool, database_url):
         await listener.close()
     assert sorted(notices) == ["keyed", "media"]
     assert first[1] is True and second == (first[0], False)
+
+
+async def test_outcome_of_a_job_reaped_meanwhile_is_a_counted_warning_never_completed(client, runtime, pool, caplog):
+    """The job's lease was lost while its handler ran (here: reaped, as after a long freeze): the worker's
+    `completed` matches no row, and says so as a WARNING naming the job and why, counted in /metrics."""
+    job_id = await submit(pool, "sleep", {"seconds": 1.5})
+    async with running_worker(runtime, lease_seconds=60.0):  # no lease extension while the handler runs
+        await wait_status(pool, job_id, "processing")
+        await pool.execute(
+            "UPDATE jobs SET status = 'retry', locked_by = NULL, run_at = now() + interval '1 h' WHERE id = $1", job_id
+        )
+        await wait_until(lambda: _refusals(client), timeout=10)
+    lines = [r for r in caplog.records if str(job_id) in r.getMessage() or getattr(r, "job_id", "") == str(job_id)]
+    assert any(r.levelname == "WARNING" and "refused" in r.getMessage() and "reaped" in r.getMessage() for r in lines)
+    assert not any(r.levelname == "INFO" and r.getMessage().startswith("completed") for r in lines)
+    assert (await job_row(pool, job_id))["status"] == "retry"
+
+
+async def _refusals(client) -> str | None:
+    text = (await client.get("/metrics")).text
+    line = 'skiplock_outcomes_refused_total{outcome="completed",reason="reaped"} 1.0'
+    return line if line in text else None
+
+
+async def test_job_whose_lease_was_taken_is_stopped_and_its_outcome_dropped(runtime, pool, caplog):
+    """Another worker holds the job now (its lease expired and was claimed again): the heartbeat finds the
+    lease gone, the handler is asked to stop, and its outcome is dropped with a warning, not written."""
+    job_id = await submit(pool, "sleep", {"seconds": 30})
+    async with running_worker(runtime, lease_seconds=1.5):
+        await wait_status(pool, job_id, "processing")
+        await pool.execute("UPDATE jobs SET locked_by = gen_random_uuid() WHERE id = $1", job_id)
+        await wait_until(lambda: asyncio.sleep(0.05, _logged(caplog, job_id, "lease lost")), timeout=10)
+    row = await job_row(pool, job_id)
+    assert row["status"] == "processing" and row["attempts"] == 1  # left to its holder
+
+
+def _logged(caplog, job_id, text: str) -> bool:
+    return any(getattr(r, "job_id", "") == str(job_id) and text in r.getMessage() for r in caplog.records)
+
+
+async def test_plain_def_handler_runs_in_a_thread_and_sees_cancellation(client, runtime, pool):
+    """A plain `def` handler runs in a thread (the event loop stays free: a 3 s blocking handler with a 1 s
+    lease is neither reaped nor run twice), and sees its cancellation there."""
+    import threading
+
+    from app.worker import JobContext, job_type
+
+    seen: dict[str, object] = {}
+
+    @job_type("test_plain_def", params=BlockParams)
+    def blocking(ctx: JobContext, params: BlockParams) -> dict:
+        seen["thread"] = threading.current_thread().name
+        deadline = time.monotonic() + params.seconds
+        while time.monotonic() < deadline:
+            ctx.check_cancelled()  # raises JobCancelled once ctx.cancelled is true
+            time.sleep(0.05)
+        return {"slept": params.seconds}
+
+    try:
+        done = await submit(pool, "test_plain_def", {"seconds": 3})
+        stopped = await submit(pool, "test_plain_def", {"seconds": 60})
+        async with running_worker(runtime, lease_seconds=1.0, reaper_interval=0.2, concurrency=2):
+            row = await wait_status(pool, done, "completed", timeout=30)
+            assert row["result"] == {"slept": 3} and row["attempts"] == 1 and row["reaped"] == 0
+            assert (await client.post(f"/jobs/{stopped}/cancel")).status_code == 200
+            await wait_status(pool, stopped, "cancelled", timeout=10)
+        assert str(seen["thread"]).startswith("skiplock-job")
+    finally:
+        DISPATCH_TABLE.pop("test_plain_def", None)
+
+
+class BlockParams(BaseModel):
+    seconds: float

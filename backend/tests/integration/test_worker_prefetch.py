@@ -24,7 +24,11 @@ def _holds(pool, worker_id, count: int):
 
 async def test_buffered_job_keeps_its_lease_and_records_its_real_start(runtime, pool):
     # One slot, one buffered job: the buffered job waits 2.5 s, far longer than its 0.6 s lease.
-    async with running_worker(runtime, concurrency=1, prefetch=1, lease_seconds=0.6, reaper_interval=0.2) as w:
+    # Its one slot and one buffer place serve the default queue only: periodic jobs (a tick every second, the
+    # pruning) would otherwise take them and the worker would hold other jobs than the two counted here.
+    async with running_worker(
+        runtime, concurrency=1, prefetch=1, lease_seconds=0.6, reaper_interval=0.2, queues=["default"]
+    ) as w:
         first = await submit(pool, "sleep", {"seconds": 2.5})
         await wait_until(_holds(pool, w.id, 1))
         second = await submit(pool, "noop")
@@ -39,7 +43,7 @@ async def test_buffered_job_keeps_its_lease_and_records_its_real_start(runtime, 
 
 async def test_clean_stop_gives_buffered_jobs_back_at_once_without_spending_an_attempt(runtime, pool):
     ids = [await submit(pool, "sleep", {"seconds": 30}) for _ in range(3)]
-    async with running_worker(runtime, concurrency=1, prefetch=2, shutdown_grace=3.0) as w:
+    async with running_worker(runtime, concurrency=1, prefetch=2, shutdown_grace=3.0, queues=["default"]) as w:
         await wait_until(_holds(pool, w.id, 3))
         w.stop()
 
@@ -59,7 +63,7 @@ async def test_clean_stop_gives_buffered_jobs_back_at_once_without_spending_an_a
 async def test_cancel_of_a_buffered_job_cancels_it_before_it_starts(client, runtime, pool):
     running = await submit(pool, "sleep", {"seconds": 30})
     waiting = await submit(pool, "sleep", {"seconds": 30})
-    async with running_worker(runtime, concurrency=1, prefetch=1, shutdown_grace=0.2) as w:
+    async with running_worker(runtime, concurrency=1, prefetch=1, shutdown_grace=0.2, queues=["default"]) as w:
         await wait_until(_holds(pool, w.id, 2))
 
         async def started() -> object:

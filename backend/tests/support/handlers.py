@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import os
+import time
+from typing import Any, Literal
 
+import asyncpg
 from app.worker import JobContext, job_type
 from pydantic import BaseModel, ConfigDict
 
@@ -70,3 +73,65 @@ class FileParams(BaseModel):
 )
 async def uploaded_file(ctx: JobContext, params: FileParams) -> dict[str, Any]:
     return {"asset_id": str(ctx.asset_id)}
+
+
+class ChaosParams(BaseModel):
+    seconds: float = 2.0
+    # honour: checks ctx.cancelled every `step` s; ignore: never checks it (stopped only by task cancellation);
+    # block: time.sleep on the event loop, as a careless `async def` handler does.
+    mode: Literal["honour", "ignore", "block"] = "honour"
+    step: float = 0.5
+
+
+# What a lost database connection raises: the chaos handler's bookkeeping waits for the database to return.
+_CONNECTION_TROUBLE = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.exceptions.InternalClientError,  # a pooled connection left mid-operation by the server's restart
+)
+
+
+async def _persist(pool: Any, query: str, *args: Any) -> Any:
+    """Run one statement of the side table, retrying while the database is away (a restart mid-run)."""
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            return await pool.fetchval(query, *args)
+        except _CONNECTION_TROUBLE:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
+@job_type("test_chaos", params=ChaosParams, max_attempts=20, description="Records each execution's start and end.")
+async def chaos(ctx: JobContext, params: ChaosParams) -> dict[str, Any]:
+    pool = ctx.resource("pool")
+    execution = await _persist(
+        pool,
+        "INSERT INTO executions (job_id, pid, attempt, started) VALUES ($1, $2, $3, $4) RETURNING id",
+        ctx.job_id,
+        os.getpid(),
+        ctx.attempt,
+        time.time(),
+    )
+    outcome = "stopped"
+    try:
+        if params.mode == "block":
+            time.sleep(params.seconds)
+        else:
+            deadline = time.monotonic() + params.seconds
+            while (left := deadline - time.monotonic()) > 0:
+                if params.mode == "honour":
+                    ctx.check_cancelled()
+                await asyncio.sleep(min(params.step, left))
+        outcome = "returned"
+    finally:
+        # Shielded: a cancellation of the handler must not lose the record of when it ended.
+        await asyncio.shield(
+            _persist(
+                pool, "UPDATE executions SET finished = $2, outcome = $3 WHERE id = $1", execution, time.time(), outcome
+            )
+        )
+    return {"pid": os.getpid()}

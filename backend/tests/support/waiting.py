@@ -40,3 +40,25 @@ async def wait_status(pool: asyncpg.Pool, job_id: uuid.UUID | str, *statuses: st
         return row if row["status"] in statuses else None
 
     return await wait_until(check, timeout)
+
+
+async def wait_progressing(
+    check: Callable[[], Awaitable[Any]],
+    progress: Callable[[], Awaitable[Any]],
+    *,
+    stall: float = 120.0,
+    interval: float = 0.25,
+) -> Any:
+    """Poll `check` until it returns something truthy, for as long as `progress` keeps changing: fail only
+    when the work stopped moving for `stall` seconds, not after a fixed time that a busy host may need."""
+    last, moved = await progress(), time.monotonic()
+    while True:
+        value = await check()
+        if value:
+            return value
+        now, seen = time.monotonic(), await progress()
+        if seen != last:
+            last, moved = seen, now
+        elif now - moved > stall:
+            raise AssertionError(f"no progress for {stall} s (last: {seen!r}, check: {value!r})")
+        await asyncio.sleep(interval)

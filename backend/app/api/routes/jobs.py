@@ -103,7 +103,7 @@ async def create_job(
 
 async def set_owner(session: SessionDep, principal: Principal) -> None:
     """Jobs inserted in the rest of this transaction belong to the principal's owner (the column default
-    of jobs.owner reads this setting; migration 0007). Through the session, which opens its transaction on
+    of jobs.owner reads this setting; migration 0008). Through the session, which opens its transaction on
     its first statement (statements sent on the raw connection before that would run outside it)."""
     await session.execute(text("SELECT set_config('skiplock.owner', :owner, true)"), {"owner": principal.owner})
 

@@ -41,6 +41,7 @@ async def metrics(runtime: RuntimeDep) -> Response:
         workers = await stats.workers(conn, runtime.settings.lease_seconds)
         histograms = await stats.duration_histogram(conn, WINDOW_MINUTES, BUCKETS)
         totals = await stats.totals(conn)
+        refused = await stats.refusals(conn)
 
     jobs = GaugeMetricFamily(
         "skiplock_jobs", "Jobs in the table by type, queue and status", labels=["job_type", "queue", "status"]
@@ -58,6 +59,14 @@ async def metrics(runtime: RuntimeDep) -> Response:
     retries.add_metric([], totals["retries"])
     reaped = CounterMetricFamily("skiplock_jobs_reaped", "Times a job was recovered from a lost worker")
     reaped.add_metric([], totals["reaped"])
+    refusals = CounterMetricFamily(
+        "skiplock_outcomes_refused",
+        "Job outcomes the database refused because the worker no longer held the job (lease lost, reaped, "
+        "cancelled), by outcome and reason",
+        labels=["outcome", "reason"],
+    )
+    for r in refused:
+        refusals.add_metric([r["outcome"], r["reason"]], r["count"])
     duration = HistogramMetricFamily(
         "skiplock_job_duration_seconds",
         f"Run time of jobs completed in the last {WINDOW_MINUTES} minutes",
@@ -68,5 +77,5 @@ async def metrics(runtime: RuntimeDep) -> Response:
         duration.add_metric([h["job_type"]], buckets, sum_value=h["sum_seconds"] or 0.0)
 
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Snapshot([jobs, depth_g, age_g, alive, retries, reaped, duration]))  # type: ignore[arg-type]
+    registry.register(_Snapshot([jobs, depth_g, age_g, alive, retries, reaped, refusals, duration]))  # type: ignore[arg-type]
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -71,3 +71,30 @@ def test_cuda_inference_matches_cpu_and_restores(tmp_path: Path) -> None:
     result = restore_image(default_model_path(), degraded, tmp_path / "out.png", device="cuda")
     gain = psnr(read_image(tmp_path / "out.png"), read_image(clean)) - psnr(read_image(degraded), read_image(clean))
     assert (result["width"], result["height"]) == (900, 700) and gain > 3.0
+
+
+@pytest.mark.parametrize("amp", ["auto", "fp16"])
+def test_restormer_trains_on_cuda_with_background_batches(tiny_dataset: Path, tmp_path: Path, amp: str) -> None:
+    config = tiny_config(architecture="restormer", steps=80, device="cuda", amp=amp, loader_workers=2)
+    result = train(tiny_dataset, tmp_path / "run", config)
+    assert result["device"].startswith("cuda") and result["arch"]["type"] == "restormer"
+    assert np.isfinite(result["final_loss"]) and result["val_psnr"] > result["input_psnr"]
+
+
+def test_batches_reach_the_gpu_pinned_and_scaled() -> None:
+    from app.ml.loader import to_device
+
+    batch = np.random.default_rng(0).integers(0, 256, (4, 1, 32, 32), dtype=np.uint8)
+    on_gpu = to_device(batch, torch.device("cuda"))
+    assert on_gpu.is_cuda and on_gpu.dtype == torch.float32
+    assert on_gpu.is_contiguous(memory_format=torch.channels_last)
+    assert torch.allclose(on_gpu.cpu(), torch.from_numpy(batch).float() / 255)
+
+
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two CUDA GPUs")
+def test_two_gpu_processes_train_on_nccl(tiny_dataset: Path, tmp_path: Path) -> None:
+    from app.ml.distributed import train_distributed
+
+    result = train_distributed(tiny_dataset, tmp_path / "run", tiny_config(steps=40, device="cuda"), processes=2)
+    assert result["backend"] == "nccl" and result["steps"] == 40
+    assert result["val_psnr"] > result["input_psnr"] + 1.0

@@ -88,3 +88,27 @@ def test_ssim_loss_term_matches_metric() -> None:
     y = (x + 0.1 * torch.randn(x.shape, generator=gen)).clamp(0, 1)
     assert float(ssim_torch(x, x)) == pytest.approx(1.0, abs=1e-5)
     assert float(ssim_torch(x, y)) == pytest.approx(ssim(x, y), abs=1e-4)
+
+
+def test_background_batches_are_the_samplers_own(tiny_dataset: Path) -> None:
+    import torch
+    from app.ml.data import PatchSampler, load_pairs
+    from app.ml.loader import BatchLoader
+
+    pairs = load_pairs(tiny_dataset, 1, min_size=32)
+    reference = PatchSampler(pairs, 32, 4, seed=9)
+    with BatchLoader(lambda i: PatchSampler(pairs, 32, 4, seed=9), torch.device("cpu"), workers=1) as loader:
+        for _ in range(5):
+            x, y = loader.next()
+            rx, ry = reference.next_batch()
+            assert x.dtype == torch.float32 and x.is_contiguous(memory_format=torch.channels_last)
+            assert torch.equal(x, torch.from_numpy(rx)) and torch.equal(y, torch.from_numpy(ry))
+
+
+def test_cpu_training_in_bfloat16_improves(tiny_dataset: Path, tmp_path: Path) -> None:
+    import torch
+    from app.ml.train import amp_dtype
+
+    assert amp_dtype("bf16", torch.device("cpu")) == torch.bfloat16 and amp_dtype("auto", torch.device("cpu")) is None
+    result = train(tiny_dataset, tmp_path / "run", tiny_config(steps=60, amp="bf16", loader_workers=2))
+    assert result["val_psnr"] > result["input_psnr"] + 1.0

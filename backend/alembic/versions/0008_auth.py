@@ -17,15 +17,15 @@ what its owner's listing and quota need. ``assets_owner_idx`` sums an owner's st
 Keys are stored as the SHA-256 of the token (the token is 256 random bits, so a plain hash is enough),
 found by their public prefix. Sessions likewise store only the hash of the cookie's token.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-05
 """
 
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
