@@ -1,4 +1,4 @@
-"""Command line: `python -m app serve|worker|migrate|enqueue|show|list|cancel|retry|stats|settings`."""
+"""Command line: `python -m app serve|worker|migrate|enqueue|show|list|cancel|retry|stats|settings|keys|audit`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from app import cli_keys
 from app.core.config import Settings, get_settings
 from app.core.db import ConfigurationError
 from app.core.logging import configure_logging
@@ -36,6 +37,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.no_worker:
         settings.worker_enabled = False
+    settings.bind_host = args.host  # on 127.0.0.1 in development the API may run open; anywhere else, keys
     from app.main import create_app
 
     # uvicorn re-raises the SIGTERM it caught once it has shut down; turn that into a normal exit so that
@@ -428,6 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text)
         p.add_argument("job_id", type=_job_id)
         p.set_defaults(func=func)
+    cli_keys.add_commands(sub, _settings)
     return parser
 
 

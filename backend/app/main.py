@@ -14,12 +14,29 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from app.api import errors
+from app.api.access import DocsGuard
 from app.api.events import EventHub
 from app.api.limits import BodyLimit
 from app.api.openapi import describe_job_types
-from app.api.routes import artifacts, dashboard, health, jobs, metrics, models, operators, uploads, workflows
+from app.api.origin import CrossSiteGuard
+from app.api.request_id import RequestIdMiddleware
+from app.api.routes import (
+    artifacts,
+    audit,
+    auth,
+    dashboard,
+    health,
+    jobs,
+    keys,
+    metrics,
+    models,
+    operators,
+    uploads,
+    workflows,
+)
 from app.core.config import Settings, get_settings
-from app.core.logging import configure_logging
+from app.core.logging import configure_logging, stamp_request_ids
+from app.core.ratelimit import RateLimiter
 from app.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -35,12 +52,20 @@ def skiplock_lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncCo
         app.state.runtime = runtime
         app.state.settings = settings
         app.state.events = EventHub(runtime.url)
+        app.state.limiter = RateLimiter(
+            runtime.pool, {"enqueue": settings.rate_limit_enqueue, "upload": settings.rate_limit_upload}
+        )
         worker_task = None
         worker = None
         if settings.worker_enabled:
             worker = runtime.worker()
             worker_task = asyncio.create_task(worker.run(), name="embedded-worker")
         log.info("Skiplock API ready (%s, embedded worker %s)", settings.environment, "on" if worker_task else "off")
+        if settings.open_without_keys:
+            log.warning(
+                "the API is open without keys on %s (development); keys are required anywhere else",
+                settings.bind_host,
+            )
         try:
             yield
         finally:
@@ -56,6 +81,7 @@ def skiplock_lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncCo
 def include_skiplock(app: FastAPI, settings: Settings) -> None:
     """Add Skiplock's routers (API and dashboard, at the paths they have in Skiplock's own app) to `app`."""
     app.include_router(health.router)
+    app.include_router(auth.router)
     app.include_router(uploads.router)
     if not settings.is_production:
         app.include_router(jobs.process_router)
@@ -65,11 +91,14 @@ def include_skiplock(app: FastAPI, settings: Settings) -> None:
     app.include_router(models.router)
     app.include_router(operators.router)
     app.include_router(metrics.router)
+    app.include_router(audit.router)
+    app.include_router(keys.router)
     app.include_router(dashboard.router)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    stamp_request_ids()
     # /docs and /redoc with their scripts and styles served from the package, not from a CDN.
     app = FastAPIOffline(
         title="Skiplock",
@@ -82,6 +111,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     errors.install(app, settings.max_request_bytes)
     app.add_middleware(BodyLimit, limit_for=lambda path: _body_limit(settings, path))
+    # Outermost last: request id (on every answer, refusals included), then the cross-site refusal.
+    app.add_middleware(DocsGuard, fastapi_app=app)
+    app.add_middleware(CrossSiteGuard, allowed_origins=settings.allowed_origins)
+    app.add_middleware(RequestIdMiddleware)
     include_skiplock(app, settings)
     describe_job_types(app)
     return app

@@ -69,6 +69,7 @@ class Job(Base):
     blockers: Mapped[int] = mapped_column(Integer, server_default="0")  # unfinished dependencies
     has_dependants: Mapped[bool] = mapped_column(Boolean, server_default="false")
     workflow_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    owner: Mapped[str] = mapped_column(Text, server_default="system")  # the real default: migration 0009
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -87,6 +88,7 @@ class Asset(Base):
     content_type: Mapped[str | None] = mapped_column(Text)
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, server_default="{}")
     idempotency_key: Mapped[str | None] = mapped_column(Text, unique=True)
+    owner: Mapped[str] = mapped_column(Text, server_default="system")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

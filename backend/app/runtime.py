@@ -58,6 +58,7 @@ class Runtime:
     async def start(cls, settings: Settings, *, migrate: bool = True) -> Runtime:
         load_handlers(settings)
         url = await asyncio.to_thread(db.resolve_database_url, settings)
+        log.info("database %s", db.redacted(url))
         if migrate:
             await asyncio.to_thread(migrations.upgrade, url)
         engine = db.create_engine(url, settings.db_pool_size)

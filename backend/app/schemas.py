@@ -70,6 +70,7 @@ class _JobFields(BaseModel):
 
     id: uuid.UUID
     job_type: str
+    owner: str = Field(description="Who enqueued it (the API key's owner; `system` for jobs the system made).")
     queue: str
     priority: int
     status: JobStatus

@@ -82,6 +82,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         reaper_interval_seconds=0.5,
         handler_modules=["tests.support.handlers"],
         max_upload_bytes=2 * 1024 * 1024,
+        bind_host="127.0.0.1",  # open development mode: requests without a key act as the local admin
     )
 
 
@@ -106,7 +107,10 @@ def subprocess_env(database_url: str, tmp_path: Path) -> dict[str, str]:
 async def clean_database(database_url: str) -> None:
     conn = await asyncpg.connect(database_url)
     try:
-        await conn.execute("TRUNCATE jobs, assets, clips, workers, exec_log, executions, outcome_refusals CASCADE")
+        await conn.execute(
+            "TRUNCATE jobs, assets, clips, workers, exec_log, executions, outcome_refusals,"
+            " api_keys, api_sessions, audit_log, rate_counters CASCADE"
+        )
     finally:
         await conn.close()
 

@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
 
 class Settings(BaseSettings):
     """Skiplock configuration. Every field maps to an upper-case environment variable."""
@@ -21,12 +23,13 @@ class Settings(BaseSettings):
 
     database_url: str | None = Field(
         default=None,
+        repr=False,  # it may hold a password; logged only through core.db.redacted
         description="`postgresql://…`. Unset in development: an embedded PostgreSQL (pgserver) in `EMBEDDED_PG_DIR`,"
         " shared by the API and worker processes. Unset in production: an error.",
     )
     environment: Literal["development", "production"] = Field(
         default="development",
-        description="`production` removes `POST /jobs/process` and forbids the embedded database",
+        description="`production` requires API keys, removes `POST /jobs/process` and forbids the embedded database",
     )
     embedded_pg_dir: Path = Field(
         default=Path(".pgdata"),
@@ -117,12 +120,43 @@ class Settings(BaseSettings):
         description="database connections per pool; a process has two (queue and ORM), the ORM's may double it"
         " for bursts",
     )
+    # Access control (README, "Access"). Development bound to a loopback interface runs open (no keys);
+    # production, or any other interface, requires an API key on every endpoint but /health.
+    bind_host: str | None = Field(
+        default=None,
+        description="interface the API listens on (`serve --host` sets it); unknown means keys are required",
+    )
+    metrics_token: str | None = Field(
+        default=None, repr=False, description="bearer token a scraper may use for `/metrics` (admin keys work too)"
+    )
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        json_schema_extra={"shown_default": "none"},  # as the README shows it
+        description="extra origins (`scheme://host[:port]`) trusted for state-changing browser requests"
+        " (comma-separated)",
+    )
+    rate_limit_enqueue: str | None = Field(
+        default="600/minute", description="enqueues per API key (`N/second|minute|hour|day`); empty for none"
+    )
+    rate_limit_upload: str | None = Field(
+        default="60/minute", description="uploads per API key (`N/second|minute|hour|day`); empty for none"
+    )
+    max_waiting_jobs_per_owner: int = Field(
+        default=10_000, ge=0, description="waiting jobs an owner may have (429 past it); 0 for no cap"
+    )
+    max_stored_bytes_per_owner: int = Field(
+        default=50 * 1024**3,
+        ge=0,
+        json_schema_extra={"shown_default": "50 GiB"},  # as the README shows it
+        description="bytes of uploads an owner may store (413 past it); 0 for no cap",
+    )
+    session_hours: float = Field(default=12.0, gt=0, description="dashboard sign-in lifetime in hours")
     log_level: str = Field(default="INFO", description="`DEBUG`, `INFO`, `WARNING` or `ERROR`")
     log_format: Literal["text", "json"] = Field(
         default="text", description="`json` for one JSON object per line; job lines carry `job_id` and `job_type`"
     )
 
-    @field_validator("worker_queues", "handler_modules", mode="before")
+    @field_validator("worker_queues", "handler_modules", "allowed_origins", mode="before")
     @classmethod
     def _split_queues(cls, value: object) -> object:
         if isinstance(value, str):
@@ -139,6 +173,11 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def open_without_keys(self) -> bool:
+        """Development on a loopback interface: requests without a key act as the local administrator."""
+        return not self.is_production and self.bind_host in LOOPBACK_HOSTS
 
     @property
     def default_max_attempts(self) -> int:

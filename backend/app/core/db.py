@@ -95,6 +95,15 @@ def plain_url(url: str) -> str:
     return urlunsplit(parts._replace(scheme=scheme))
 
 
+def redacted(url: str) -> str:
+    """The URL as it may be logged: the password replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
 def sqlalchemy_url(url: str) -> str:
     return "postgresql+asyncpg://" + plain_url(url).split("://", 1)[1]
 

@@ -5,9 +5,27 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+# The id of the HTTP request being served (set by the API's request-id middleware); on every log line.
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+_base_factory = logging.getLogRecordFactory()
+
+
+def _record_with_request_id(*args: object, **kwargs: object) -> logging.LogRecord:
+    record = _base_factory(*args, **kwargs)
+    if (rid := request_id.get()) is not None:
+        record.request_id = rid
+    return record
+
+
+def stamp_request_ids() -> None:
+    """Stamp each log record with the request being served when it was made (idempotent)."""
+    if logging.getLogRecordFactory() is not _record_with_request_id:
+        logging.setLogRecordFactory(_record_with_request_id)
 
 
 class JsonFormatter(logging.Formatter):
@@ -48,6 +66,8 @@ class Chatter(logging.Filter):
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
+        if (rid := getattr(record, "request_id", None)) is not None:
+            line = f"{line} [request={rid}]"
         job_id = getattr(record, "job_id", None)
         if job_id:
             return f"{line} [job={job_id} type={getattr(record, 'job_type', '?')}]"
@@ -55,6 +75,7 @@ class TextFormatter(logging.Formatter):
 
 
 def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
+    stamp_request_ids()
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
         handler.setFormatter(JsonFormatter())

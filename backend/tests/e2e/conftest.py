@@ -57,8 +57,18 @@ def chromium_path() -> str:
 
 @pytest.fixture(scope="module")
 def server(chromium_path: str, database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Base URL of `python -m tests.e2e.serve` on a free port, with its worker on; stopped after the module."""
-    work = tmp_path_factory.mktemp("e2e-server")
+    """Base URL of `python -m tests.e2e.serve` on a free port, with its worker on; stopped after the module.
+    Development on 127.0.0.1: open without keys."""
+    yield from _serve(database_url, tmp_path_factory.mktemp("e2e-server"), {})
+
+
+@pytest.fixture(scope="module")
+def production_server(chromium_path: str, database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The same server with ENVIRONMENT=production: every API call needs a key or a signed-in session."""
+    yield from _serve(database_url, tmp_path_factory.mktemp("e2e-prod-server"), {"ENVIRONMENT": "production"})
+
+
+def _serve(database_url: str, work: Path, extra_env: dict[str, str]) -> Iterator[str]:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("HANDLER_MODULES", "WORKER_QUEUES")}
     env.update(
@@ -75,6 +85,7 @@ def server(chromium_path: str, database_url: str, tmp_path_factory: pytest.TempP
         SHUTDOWN_GRACE_SECONDS="1",
         LOG_LEVEL="WARNING",
         MAX_UPLOAD_BYTES=str(8 * 1024 * 1024),
+        **extra_env,
     )
     log = open(work / "server.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
@@ -87,7 +98,7 @@ def server(chromium_path: str, database_url: str, tmp_path_factory: pytest.TempP
             if proc.poll() is not None:
                 raise RuntimeError(f"server exited: {(work / 'server.log').read_text()[-3000:]}")
             try:
-                if httpx.get(f"{base}/workers", timeout=2).json():
+                if httpx.get(f"{base}/health", timeout=2).json()["workers_alive"]:
                     break
             except (httpx.HTTPError, ValueError):
                 pass
@@ -109,7 +120,9 @@ def server(chromium_path: str, database_url: str, tmp_path_factory: pytest.TempP
 async def _truncate(url: str) -> None:
     conn = await asyncpg.connect(url)
     try:
-        await conn.execute("TRUNCATE jobs, assets, clips, workers, exec_log CASCADE")
+        await conn.execute(
+            "TRUNCATE jobs, assets, clips, workers, exec_log, api_keys, api_sessions, audit_log, rate_counters CASCADE"
+        )
     finally:
         await conn.close()
 

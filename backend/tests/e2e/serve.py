@@ -14,7 +14,9 @@ from app.main import create_app
 
 def main() -> None:
     port = int(sys.argv[1])
-    app = create_app(Settings())
+    settings = Settings()
+    settings.bind_host = "127.0.0.1"  # where it listens: open in development, keys with ENVIRONMENT=production
+    app = create_app(settings)
     if not any(getattr(route, "path", None) == "/dashboard" for route in app.routes):
         dashboard.mount(app)  # until app.main includes the dashboard itself
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=5)

@@ -31,7 +31,9 @@ if os.environ.get("FUZZ_MAX_EXAMPLES"):
 @pytest.fixture(scope="module")
 def fuzzed_app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
     storage = tmp_path_factory.mktemp("fuzzed") / "storage"
-    app = create_app(Settings(database_url=database_url, storage_dir=storage, worker_enabled=False))
+    # Open development mode (the local administrator); test_fuzz_authenticated.py fuzzes with keys.
+    settings = Settings(database_url=database_url, storage_dir=storage, worker_enabled=False, bind_host="127.0.0.1")
+    app = create_app(settings)
     yield app
     asgi.shutdown_lifespans()  # schemathesis started the app's lifespan (its pools) for its first request
 

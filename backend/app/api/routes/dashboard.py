@@ -7,8 +7,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI, HTTPException, status
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, status
 from fastapi.responses import FileResponse, RedirectResponse
+
+from app.api.access import public
 
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 
@@ -25,7 +27,8 @@ _TYPES = {
 # The page itself is re-validated on every load; the assets it names may be cached briefly.
 _NO_CACHE = {"Cache-Control": "no-cache"}
 
-router = APIRouter(tags=["dashboard"], include_in_schema=False)
+# The page and its files are public: it signs in with a key before it shows anything.
+router = APIRouter(tags=["dashboard"], include_in_schema=False, dependencies=[Depends(public)])
 
 
 @router.get("/")

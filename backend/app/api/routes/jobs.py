@@ -5,14 +5,20 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, Text, cast, func, select
+from sqlalchemy import ColumnElement, Text, cast, func, select, text
 from sqlalchemy.orm import defer
 
+from app.api import quotas
+from app.api.access import Principal, ReadPrincipal, WritePrincipal, require
 from app.api.deps import RuntimeDep, SessionDep
 from app.api.errors import REFUSED_FIELD, errors, field_error
+from app.api.visibility import job_out, owner_filter, present, scoped_key, visible_job
+from app.core import audit
 from app.core.db import raw_connection
+from app.core.keys import Scope
+from app.core.logging import request_id
 from app.core.storable import StorableText
 from app.models import Job, JobStatus, newest_jobs
 from app.schemas import PREVIEW_CHARS, JobCreate, JobCreated, JobDetail, JobList, JobOut, JobSummary, ProcessOut
@@ -23,13 +29,6 @@ router = APIRouter(prefix="/jobs", tags=["jobs"])
 
 MAX_OFFSET = 1_000_000_000
 NO_SUCH_JOB = errors(e404="No such job", e422=REFUSED_FIELD)
-
-
-async def _get_job(session: SessionDep, job_id: uuid.UUID) -> Job:
-    job = await session.get(Job, job_id, populate_existing=True)
-    if job is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {job_id} not found")
-    return job
 
 
 def validated_job(name: str, params: dict[str, Any] | None, **options: Any) -> queue.NewJob:
@@ -69,9 +68,17 @@ async def refuse_other_request(conn: queue.Executor, new: queue.NewJob, *, also:
         ),
     },
 )
-async def create_job(body: JobCreate, session: SessionDep, runtime: RuntimeDep, response: Response) -> JobCreated:
-    """Enqueue a job of any registered type; params are validated against the type's model. With
-    `depends_on` it waits (status `waiting`) until those jobs complete."""
+async def create_job(
+    body: JobCreate,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    response: Response,
+    request: Request,
+    principal: WritePrincipal,
+) -> JobCreated:
+    """Enqueue a job of any registered type; params are validated against the type's model. The job
+    belongs to the key's owner; its idempotency key is the owner's own. With `depends_on` it waits (status
+    `waiting`) until those jobs complete: jobs of the key's owner (any job, for an admin)."""
     new = validated_job(
         body.job_type,
         body.params,
@@ -79,12 +86,16 @@ async def create_job(body: JobCreate, session: SessionDep, runtime: RuntimeDep, 
         queue=body.queue,
         priority=body.priority,
         run_at=body.run_at,
-        idempotency_key=body.idempotency_key,
+        idempotency_key=scoped_key(principal, body.idempotency_key),
         max_attempts=body.max_attempts,
     )
+    await quotas.check_rate(request, principal, "enqueue")
     async with session.begin():
+        await set_owner(session, principal)
         conn = await raw_connection(session)
+        await quotas.check_waiting(conn, runtime.settings, principal.owner)
         if body.depends_on:
+            await _refuse_invisible_dependencies(session, body.depends_on, principal)
             step = workflows.Step(new, depends_on=tuple(body.depends_on), run_anyway=body.run_anyway)
             try:
                 [(job_id, created)] = await workflows.insert(conn, [step])
@@ -96,12 +107,20 @@ async def create_job(body: JobCreate, session: SessionDep, runtime: RuntimeDep, 
             await refuse_other_request(conn, new)
     if not created:
         response.status_code = status.HTTP_200_OK
-    return JobCreated(job=JobOut.model_validate(await _get_job(session, job_id)), created=created)
+    return JobCreated(job=job_out(await visible_job(session, job_id, principal), principal), created=created)
+
+
+async def set_owner(session: SessionDep, principal: Principal) -> None:
+    """Jobs inserted in the rest of this transaction belong to the principal's owner (the column default
+    of jobs.owner reads this setting; migration 0009). Through the session, which opens its transaction on
+    its first statement (statements sent on the raw connection before that would run outside it)."""
+    await session.execute(text("SELECT set_config('skiplock.owner', :owner, true)"), {"owner": principal.owner})
 
 
 @router.get("", response_model=JobList, responses=errors(e422=REFUSED_FIELD))
 async def list_jobs(
     session: SessionDep,
+    principal: ReadPrincipal,
     status_: Annotated[JobStatus | None, Query(alias="status")] = None,
     job_type: Annotated[StorableText | None, Query(max_length=200)] = None,
     queue_name: Annotated[StorableText | None, Query(alias="queue", max_length=100)] = None,
@@ -111,9 +130,9 @@ async def list_jobs(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> JobList:
-    """Jobs, newest first, with the total that matches the filters. Items carry a preview of their params and
-    result, not the whole: GET /jobs/{id} has them."""
-    filters: list[ColumnElement[bool]] = []
+    """Jobs, newest first, with the total that matches the filters: the key owner's jobs (every owner's for
+    an admin key). Items carry a preview of their params and result, not the whole: GET /jobs/{id} has them."""
+    filters: list[ColumnElement[bool]] = owner_filter(principal)
     if id_prefix:
         low, high = _id_range(id_prefix)
         filters.append(Job.id.between(low, high))
@@ -127,7 +146,9 @@ async def list_jobs(
     page = newest_jobs(filters, status_, limit, offset).options(defer(Job.params, raiseload=True))
     page = page.options(defer(Job.result, raiseload=True)).add_columns(_preview(Job.params), _preview(Job.result))
     items = [
-        JobSummary.model_validate({**_columns(job), "params_preview": params, "result_preview": result})
+        present(
+            JobSummary.model_validate({**_columns(job), "params_preview": params, "result_preview": result}), principal
+        )
         for job, params, result in (await session.execute(page)).all()
     ]
     return JobList(items=items, total=total or 0)
@@ -141,6 +162,17 @@ def _columns(job: Job) -> dict[str, Any]:
     return {name: getattr(job, name) for name in JobSummary.model_fields if not name.endswith("_preview")}
 
 
+async def _refuse_invisible_dependencies(
+    session: SessionDep, depends_on: list[uuid.UUID], principal: Principal
+) -> None:
+    """A key may make its jobs wait only for jobs it can see: another owner's id is as unknown as a missing one."""
+    seen = set(await session.scalars(select(Job.id).where(Job.id.in_(depends_on), *owner_filter(principal))))
+    if missing := [str(d) for d in depends_on if d not in seen]:
+        raise field_error(
+            ["body", "depends_on"], f"unknown job id(s) in depends_on: {', '.join(missing)}", "unknown_dependency"
+        )
+
+
 def _id_range(prefix: str) -> tuple[uuid.UUID, uuid.UUID]:
     """The smallest and largest ids that start with ``prefix`` (uuid order is byte order: an index range)."""
     digits = prefix.replace("-", "").lower()[:32]
@@ -148,12 +180,12 @@ def _id_range(prefix: str) -> tuple[uuid.UUID, uuid.UUID]:
 
 
 @router.get("/{job_id}", response_model=JobDetail, responses=NO_SUCH_JOB)
-async def get_job(job_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep) -> JobDetail:
+async def get_job(job_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, principal: ReadPrincipal) -> JobDetail:
     """A job, with the jobs it depends on (parents) and those that depend on it (children)."""
-    job = await _get_job(session, job_id)
+    job = job_out(await visible_job(session, job_id, principal), principal)
     async with runtime.pool.acquire() as conn:
         family = await workflows.relatives(conn, job_id)
-    return JobDetail.model_validate(JobOut.model_validate(job).model_dump() | family)
+    return JobDetail.model_validate(job.model_dump() | family)
 
 
 @router.post(
@@ -161,15 +193,30 @@ async def get_job(job_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep) -
     response_model=JobOut,
     responses={**NO_SUCH_JOB, **errors(e409="Already finished")},
 )
-async def cancel_job(job_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep) -> Job:
+async def cancel_job(job_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, principal: WritePrincipal) -> JobOut:
     """Waiting jobs are cancelled at once; a running job is asked to stop and ends `cancelled` shortly."""
+    await visible_job(session, job_id, principal)
     async with runtime.pool.acquire() as conn:
         before = await queue.request_cancel(conn, job_id)
+        if before in ("pending", "retry", "processing"):
+            await _audit(conn, principal, "job.cancel", job_id, {"status_before": before})
     if before is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {job_id} not found")
     if before in ("completed", "failed", "cancelled"):
         raise HTTPException(status.HTTP_409_CONFLICT, f"job {job_id} is already {before}; nothing to cancel")
-    return await _get_job(session, job_id)
+    return job_out(await visible_job(session, job_id, principal), principal)
+
+
+async def _audit(conn: Any, principal: Principal, action: str, job_id: uuid.UUID, detail: dict[str, Any]) -> None:
+    await audit.record(
+        conn,
+        actor=principal.owner,
+        key_prefix=principal.key_prefix,
+        action=action,
+        target=f"job:{job_id}",
+        detail=detail,
+        request_id=request_id.get(),
+    )
 
 
 @router.post(
@@ -177,20 +224,23 @@ async def cancel_job(job_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep
     response_model=JobOut,
     responses={**NO_SUCH_JOB, **errors(e409="Not failed or cancelled")},
 )
-async def retry_job(job_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep) -> Job:
+async def retry_job(job_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, principal: WritePrincipal) -> JobOut:
     """Re-queue a failed or cancelled job with fresh attempts."""
+    await visible_job(session, job_id, principal)
     async with runtime.pool.acquire() as conn:
-        if not await queue.requeue(conn, job_id):
+        if await queue.requeue(conn, job_id):
+            await _audit(conn, principal, "job.retry", job_id, {})
+        else:
             current = await conn.fetchval("SELECT status::text FROM jobs WHERE id = $1", job_id)
             if current is None:
                 raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {job_id} not found")
             raise HTTPException(
                 status.HTTP_409_CONFLICT, f"job {job_id} is {current}; only failed or cancelled jobs can be retried"
             )
-    return await _get_job(session, job_id)
+    return job_out(await visible_job(session, job_id, principal), principal)
 
 
-process_router = APIRouter(prefix="/jobs", tags=["development"])
+process_router = APIRouter(prefix="/jobs", tags=["development"], dependencies=[Depends(require(Scope.admin))])
 
 
 @process_router.post("/process", response_model=ProcessOut)

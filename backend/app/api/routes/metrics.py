@@ -3,11 +3,12 @@ process, wherever it runs, is counted."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from app.api.access import metrics_access
 from app.api.deps import RuntimeDep
 from app.worker import stats
 
@@ -30,6 +31,7 @@ class _Snapshot:
 @router.get(
     "/metrics",
     response_class=Response,
+    dependencies=[Depends(metrics_access)],
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Prometheus text"}},
 )
 async def metrics(runtime: RuntimeDep) -> Response:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from sqlalchemy import select
 
+from app.api.access import require
 from app.api.deps import SessionDep
+from app.core.keys import Scope
 from app.models import Dataset, MLModel
 
-router = APIRouter(tags=["ml"])
+router = APIRouter(tags=["ml"], dependencies=[Depends(require(Scope.read))])
 
 
 @router.get("/models", response_model=list[dict[str, Any]])

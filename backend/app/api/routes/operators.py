@@ -8,11 +8,14 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import StreamingResponse
 
+from app.api.access import ReadPrincipal, require
 from app.api.deps import RuntimeDep
 from app.api.errors import REFUSED_FIELD, errors
+from app.api.visibility import reason, sees
+from app.core.keys import Scope
 from app.worker import stats
 from app.worker.dispatcher import DISPATCH_TABLE
 
@@ -21,8 +24,11 @@ router = APIRouter(tags=["operators"])
 FINISHED = {"completed", "failed", "cancelled"}
 
 
+_admin = [Depends(require(Scope.admin))]
+
+
 @router.get("/tasks", response_model=list[dict[str, Any]])
-async def list_tasks(runtime: RuntimeDep) -> list[dict[str, Any]]:
+async def list_tasks(runtime: RuntimeDep, principal: ReadPrincipal) -> list[dict[str, Any]]:
     """Every registered job type, from the DISPATCH_TABLE, with its params JSON schema and the kinds of
     uploaded file it takes (`accepts`: POST /upload creates only job types that take the file's kind)."""
     return [
@@ -43,7 +49,7 @@ async def list_tasks(runtime: RuntimeDep) -> list[dict[str, Any]]:
     ]
 
 
-@router.get("/workers", response_model=list[dict[str, Any]])
+@router.get("/workers", response_model=list[dict[str, Any]], dependencies=_admin)
 async def list_workers(runtime: RuntimeDep) -> list[dict[str, Any]]:
     """Registered workers with their heartbeat age and the jobs they hold."""
     rows = await stats.workers(runtime.pool, runtime.settings.lease_seconds)
@@ -58,7 +64,7 @@ async def list_workers(runtime: RuntimeDep) -> list[dict[str, Any]]:
     ]
 
 
-@router.get("/stats", response_model=dict[str, Any], responses=errors(e422=REFUSED_FIELD))
+@router.get("/stats", response_model=dict[str, Any], responses=errors(e422=REFUSED_FIELD), dependencies=_admin)
 async def get_stats(
     runtime: RuntimeDep,
     minutes: Annotated[int, Query(ge=1, le=1440)] = 15,
@@ -107,20 +113,26 @@ def _sse(event: str, data: dict[str, Any]) -> str:
         **errors(e404="No such job", e422=REFUSED_FIELD),
     },
 )
-async def job_events(job_id: uuid.UUID, request: Request, runtime: RuntimeDep) -> StreamingResponse:
+async def job_events(
+    job_id: uuid.UUID, request: Request, runtime: RuntimeDep, principal: ReadPrincipal
+) -> StreamingResponse:
     """Server-Sent Events: `state` once with the job as it is, then a `progress` or `status` event for each
     change (changes closer together than the hub reads are folded into the latest); the stream ends when the
     job is completed, failed or cancelled."""
     hub = request.app.state.events
-    query = "SELECT status::text, progress, progress_message, error, result::text FROM jobs WHERE id = $1"
-    if await runtime.pool.fetchrow(query, job_id) is None:
+    query = "SELECT status::text, progress, progress_message, error, result::text, owner FROM jobs WHERE id = $1"
+    found = await runtime.pool.fetchrow(query, job_id)
+    if found is None or not sees(principal, found["owner"]):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {job_id} not found")
+
+    def error(text: str | None) -> str | None:
+        return text if principal.is_admin else reason(text)
 
     async def stream() -> AsyncIterator[str]:
         async with hub.subscribe(str(job_id)) as events:
             row = await runtime.pool.fetchrow(query, job_id)  # after subscribing: nothing slips between
             last = {"status": row["status"], "progress": row["progress"], "message": row["progress_message"]}
-            yield _sse("state", {"id": str(job_id), **last, "error": row["error"]})
+            yield _sse("state", {"id": str(job_id), **last, "error": error(row["error"])})
             while last["status"] not in FINISHED:
                 try:
                     event = await asyncio.wait_for(events.get(), 15)
@@ -134,7 +146,7 @@ async def job_events(job_id: uuid.UUID, request: Request, runtime: RuntimeDep) -
                 last = now
                 if kind == "status" and event["status"] in FINISHED:
                     row = await runtime.pool.fetchrow(query, job_id)
-                    event = {**event, "error": row["error"], "result": json.loads(row["result"] or "null")}
+                    event = {**event, "error": error(row["error"]), "result": json.loads(row["result"] or "null")}
                 yield _sse(kind, event)
 
     return StreamingResponse(

@@ -10,13 +10,16 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Header, HTTPException, Response, UploadFile, status
+from fastapi import APIRouter, File, Form, Header, HTTPException, Request, Response, UploadFile, status
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from app.api import quotas
+from app.api.access import Principal, WritePrincipal
 from app.api.deps import RuntimeDep, SessionDep
 from app.api.errors import REFUSED_FIELD, errors, field_error
-from app.api.routes.jobs import refuse_other_request, validated_job
+from app.api.routes.jobs import refuse_other_request, set_owner, validated_job
+from app.api.visibility import scoped_key
 from app.core.db import raw_connection
 from app.core.filetypes import DEFAULT_JOB_TYPE, SUPPORTED, FileType, sniff
 from app.core.storable import StorableText, storable_json
@@ -104,11 +107,15 @@ async def _existing(session: SessionDep, key: str, new: queue.NewJob, sha256: st
     )
 
 
-async def _store(storage: Storage, file: UploadFile, extension: str, limit: int) -> StoredFile:
+async def _store(
+    storage: Storage, file: UploadFile, extension: str, limit: int, quota: HTTPException | None
+) -> StoredFile:
+    """Stream the file to storage; 413 past `limit` (naming the owner's storage quota when that is the
+    tighter bound)."""
     try:
         return await storage.save_stream(_chunks(file), extension, limit)
     except UploadTooLarge as exc:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(exc)) from None
+        raise quota or HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(exc)) from None
     except EmptyUpload as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
 
@@ -132,6 +139,8 @@ async def upload(
     runtime: RuntimeDep,
     session: SessionDep,
     response: Response,
+    request: Request,
+    principal: WritePrincipal,
     file: Annotated[UploadFile, File(description="A video (cut analysis) or document image (restoration).")],
     job_type: Annotated[
         StorableText | None,
@@ -145,8 +154,10 @@ async def upload(
     idempotency_key: Annotated[StorableText | None, Header(alias="Idempotency-Key", max_length=200)] = None,
 ) -> UploadOut:
     """Check the file's type, the job type and its params; then store the file (streamed, hashed on the way)
-    and create its asset and job in one transaction. A refused upload stores nothing."""
+    and create its asset and job in one transaction. A refused upload stores nothing. Both belong to the key's
+    owner; the idempotency key is the owner's own."""
     settings = runtime.settings
+    idempotency_key = scoped_key(principal, idempotency_key)
     job_params = _parse_params(params, settings.max_request_bytes)
     head = await file.read(HEAD)
     await file.seek(0)
@@ -164,9 +175,11 @@ async def upload(
     if idempotency_key and (found := await _existing(session, idempotency_key, new, await _sha256(file))):
         response.status_code = status.HTTP_200_OK
         return found
-    stored = await _store(runtime.storage, file, ftype.extension, settings.max_upload_bytes)
+    await quotas.check_rate(request, principal, "upload")
+    limit, quota = await quotas.upload_limit(runtime.pool, settings, principal.owner)
+    stored = await _store(runtime.storage, file, ftype.extension, limit, quota)
     try:
-        return await _record(runtime, session, response, stored, ftype, file.filename, new, idempotency_key)
+        return await _record(runtime, session, response, stored, ftype, file.filename, new, idempotency_key, principal)
     except BaseException:
         runtime.storage.delete(stored.relative_path)
         raise
@@ -194,6 +207,7 @@ async def _record(
     filename: str | None,
     new: queue.NewJob,
     idempotency_key: str | None,
+    principal: Principal,
 ) -> UploadOut:
     meta = await _probe(ftype.kind, runtime.storage.path(stored.relative_path))
     assert new.asset_id is not None
@@ -210,9 +224,11 @@ async def _record(
                     content_type=ftype.content_type,
                     idempotency_key=idempotency_key,
                     meta=meta,
+                    owner=principal.owner,
                 )
             )
             await session.flush()
+            await set_owner(session, principal)
             job_id, _ = await queue.enqueue(await raw_connection(session), new)
     except IntegrityError:
         # A concurrent upload with the same idempotency key won the race: answer with its records.

@@ -20,8 +20,16 @@ export function describeDetail(detail) {
   return JSON.stringify(detail);
 }
 
+// The signed-in session's CSRF token, sent with every state-changing request (never the key itself).
+let csrfToken = null;
+
+export function setCsrfToken(token) {
+  csrfToken = token;
+}
+
 export async function request(method, url, body, { signal } = {}) {
-  const init = { method, headers: { Accept: "application/json" }, signal };
+  const init = { method, headers: { Accept: "application/json" }, signal, credentials: "same-origin" };
+  if (method !== "GET" && csrfToken) init.headers["X-CSRF-Token"] = csrfToken;
   if (body instanceof FormData) {
     init.body = body;
   } else if (body !== undefined) {
@@ -34,6 +42,7 @@ export async function request(method, url, body, { signal } = {}) {
   if (text) {
     try { data = JSON.parse(text); } catch { data = text; }
   }
+  if (response.status === 401 && url !== "/auth/login") window.dispatchEvent(new Event("skiplock:unauthorized"));
   if (!response.ok) {
     const message = describeDetail(data && data.detail) || `${response.status} ${response.statusText}`;
     throw new ApiError(response.status, message);

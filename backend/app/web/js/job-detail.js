@@ -8,6 +8,7 @@ import { onCompareInput, resultView } from "./job-result.js";
 import { loadJobs, markSelectedRow, renderJobs, updateRow } from "./jobs-table.js";
 import { loadStats } from "./overview.js";
 import { FINISHED, state, writeUrl } from "./state.js";
+import { can } from "./session.js";
 import { syncStreams } from "./streams.js";
 import { loadWorkflow, relativesHtml } from "./workflow-view.js";
 
@@ -115,10 +116,10 @@ function detailHtml(job, keepMsg) {
     </div>
     <div class="detail-progress"><div id="detail-progress" class="progress-cell">${progressHtml(job, true)}</div>
       <p class="small muted" id="detail-progress-msg">${esc(job.progress_message || "")}</p></div>
-    <div class="actions">
+    ${can("write") ? `<div class="actions">
       <button type="button" class="${canCancel ? "danger" : "ghost"}" data-action="cancel">Cancel job</button>
       <button type="button" class="${canRetry ? "primary" : "ghost"}" data-action="retry">Retry job</button>
-    </div>
+    </div>` : ""}
     ${keepMsg || `<p class="form-msg" id="action-msg" role="alert" data-job="${esc(job.id)}"></p>`}
     <dl class="facts">
       <dt>Attempts</dt><dd>${job.attempts} of ${job.max_attempts}</dd>

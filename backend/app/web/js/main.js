@@ -7,9 +7,12 @@ import { selectJob, wireDetail } from "./job-detail.js";
 import { loadJobs, wireJobsTable } from "./jobs-table.js";
 import { startTicking, wireLive } from "./live.js";
 import { loadStats, renderSummary } from "./overview.js";
+import { signIn, wireSession } from "./session.js";
 import { readUrl, state } from "./state.js";
 
 async function main() {
+  wireSession();
+  await signIn();
   readUrl();
   wireJobsTable();
   wireDetail();

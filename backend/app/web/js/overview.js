@@ -6,13 +6,14 @@ import { queueChart, throughputChart } from "./charts.js";
 import { $, hideBanner, showBanner } from "./dom.js";
 import { noteTypesAndQueues } from "./filters.js";
 import { esc, formatAge } from "./format.js";
+import { can } from "./session.js";
 import { STATUSES, state } from "./state.js";
 
 const STATS_MINUTES = 15;
 let busy = false;
 
 export async function loadStats() {
-  if (busy) return;
+  if (busy || !can("admin")) return; // statistics and workers are for admin keys
   busy = true;
   state.lastStats = Date.now();
   try {
