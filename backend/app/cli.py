@@ -211,7 +211,7 @@ async def _follow(rt: Any, job_id: uuid.UUID) -> int:
         # report before the end), so the final line shows the status alone and blanks the old message.
         message = "" if finished else (row["progress_message"] or "")[:40]
         state = (row["status"], round(row["progress"]), message)
-        if state != last and sys.stderr.isatty() or finished:
+        if (state != last and sys.stderr.isatty()) or finished:
             filled = int(row["progress"] / 5)
             line = f"[{'#' * filled}{'.' * (20 - filled)}] {row['progress']:5.1f}% {row['status']:<10} {message:<40}"
             sys.stderr.write("\r" + line)

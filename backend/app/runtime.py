@@ -82,18 +82,18 @@ class Runtime:
 
     def worker_config(self, **overrides: Any) -> WorkerConfig:
         s = self.settings
-        values: dict[str, Any] = dict(
-            concurrency=s.worker_concurrency,
-            queues=list(s.worker_queues),
-            poll_interval=s.worker_poll_interval,
-            batch_size=s.worker_batch_size,
-            prefetch=s.worker_prefetch,
-            lease_seconds=s.lease_seconds,
-            shutdown_grace=s.shutdown_grace_seconds,
-            reaper_interval=s.reaper_interval_seconds,
-            backoff=Backoff(s.retry_backoff_base, s.retry_backoff_max),
-            default_max_attempts=s.default_max_attempts,
-        )
+        values: dict[str, Any] = {
+            "concurrency": s.worker_concurrency,
+            "queues": list(s.worker_queues),
+            "poll_interval": s.worker_poll_interval,
+            "batch_size": s.worker_batch_size,
+            "prefetch": s.worker_prefetch,
+            "lease_seconds": s.lease_seconds,
+            "shutdown_grace": s.shutdown_grace_seconds,
+            "reaper_interval": s.reaper_interval_seconds,
+            "backoff": Backoff(s.retry_backoff_base, s.retry_backoff_max),
+            "default_max_attempts": s.default_max_attempts,
+        }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return WorkerConfig(**values)
 

@@ -33,6 +33,8 @@ ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT / "backend"))
 
+import itertools  # noqa: E402
+
 import av  # noqa: E402
 from generate import encode  # noqa: E402
 from score import Item, Score, roc_auc, score  # noqa: E402
@@ -132,7 +134,7 @@ def run_transnet(path: Path) -> Detections:
     items: list[Item] = []
     conf: list[float] = []
     # frames above the threshold run from a scene's last frame to the frame before the next scene
-    for (_, prev_end), (start, _) in zip(scenes[:-1], scenes[1:], strict=True):
+    for (_, prev_end), (start, _) in itertools.pairwise(scenes):
         if start - prev_end <= 2:  # one or two frames over the threshold: a cut
             items.append(("cut", int(start), int(start)))
         else:
@@ -196,7 +198,7 @@ def evaluate(
 ) -> tuple[dict[str, Score], dict[str, float], int, dict]:
     methods = methods or list(METHODS)
     scores = {m: Score() for m in methods}
-    seconds = {m: 0.0 for m in methods}
+    seconds = dict.fromkeys(methods, 0.0)
     per_video: dict[str, dict[str, float]] = {}
     total_frames = 0
     for spec in specs:

@@ -204,7 +204,7 @@ def whip_pan(rng: np.random.Generator, h: int, w: int, fps: float, k0: int, m: i
         taps = max(1, min(24, int(abs(x1 - x0) / 4)))
         acc = np.zeros((h, w, 3), np.float32)
         for t in range(taps):
-            x = int(round(x0 + (x1 - x0) * (t + 1) / taps)) % span
+            x = round(x0 + (x1 - x0) * (t + 1) / taps) % span
             acc += pano[:, x : x + w]
         return acc / taps
 

@@ -632,7 +632,7 @@ async def main() -> int:
             results[name] = await bench_system(name, args, all_grids[name], Path(tmp))
     took = time.monotonic() - started
     host += f"; load average {', '.join(f'{x:.1f}' for x in os.getloadavg())} at the end"
-    table, targets = report(results, args)
+    table, _targets = report(results, args)
     command = (
         "python bench/queue/run.py"
         + (" --quick" if args.quick else "")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import Recorder, protocol, worker_loop  # noqa: E402
+from common import Recorder, protocol, worker_loop
 
 WORKERS = {
     "skiplock": ("skiplock_sys", "worker"),

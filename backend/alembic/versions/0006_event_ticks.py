@@ -52,7 +52,8 @@ def downgrade() -> None:
     op.execute("DROP TRIGGER jobs_events ON jobs")
     op.execute("DROP FUNCTION skiplock_job_events()")
     spec = importlib.util.spec_from_file_location("skiplock_0005", Path(__file__).with_name("0005_lean_events.py"))
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     previous = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(previous)
     previous._create_trigger(previous._PAYLOADS)

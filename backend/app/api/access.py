@@ -128,7 +128,7 @@ def check_csrf(request: Request, principal: Principal) -> None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"missing or wrong {CSRF_HEADER} header for this session")
 
 
-class require:  # noqa: N801 (used like a function: Depends(require(Scope.read)))
+class require:
     """Dependency: the request's principal, which must hold `scope`."""
 
     def __init__(self, scope: Scope) -> None:

@@ -29,7 +29,7 @@ RETURNING count
 class PostgresStorage(Storage):
     """A `limits` storage over the ``rate_counters`` table (fixed windows only)."""
 
-    STORAGE_SCHEME = ["skiplock+postgresql"]
+    STORAGE_SCHEME = ["skiplock+postgresql"]  # noqa: RUF012 (an instance attribute in the base class)
 
     def __init__(self, pool: asyncpg.Pool, **options: Any) -> None:
         super().__init__(None, wrap_exceptions=False)

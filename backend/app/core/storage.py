@@ -68,7 +68,8 @@ class Storage:
         partial = final.with_name(final.name + ".part")
         digest, size, head = hashlib.sha256(), 0, b""
         try:
-            with open(partial, "wb") as out:
+            # Local disk writes of one chunk at a time between awaits: short, and the limit is checked per chunk.
+            with open(partial, "wb") as out:  # noqa: ASYNC230
                 async for chunk in chunks:
                     size += len(chunk)
                     if size > limit:

@@ -167,7 +167,8 @@ async def clip_export(ctx: JobContext, params: ClipExportParams) -> dict[str, An
         if clip is None:
             raise PermanentJobError(f"clip {params.clip_id} does not exist")
         start_ms, end_ms, asset_id = clip.start_ms, clip.end_ms, asset_id or clip.asset_id
-    assert start_ms is not None and end_ms is not None
+    assert start_ms is not None
+    assert end_ms is not None
     _, path = await job_asset(ctx, asset_id)
     storage = ctx.resource("storage")
     out = storage.job_dir(ctx.job_id) / "clip.mp4"

@@ -66,7 +66,7 @@ def _link_or_copy(src: Path, dst: Path) -> None:
 def _variant(
     clean: np.ndarray, pages: list[tuple[str, Path]], rng: np.random.Generator, params: DegradeParams
 ) -> tuple[np.ndarray, list[str]]:
-    back_stem, back_path = pages[int(rng.integers(len(pages)))]
+    _back_stem, back_path = pages[int(rng.integers(len(pages)))]
     back = read_image(back_path, mode="L")
     return degrade(clean, rng, params, back if back.shape == clean.shape else None)
 

@@ -93,7 +93,7 @@ def split_pairs(pairs: list[Pair], val_fraction: float, seed: int) -> tuple[list
     """Deterministic split (depends only on names, fraction and seed). Keeps >= 1 training pair."""
     order = sorted(pairs, key=lambda p: p.name)
     perm = np.random.default_rng(seed).permutation(len(order))
-    n_val = min(len(order) - 1, int(round(len(order) * val_fraction)))
+    n_val = min(len(order) - 1, round(len(order) * val_fraction))
     if val_fraction > 0 and n_val == 0 and len(order) > 1:
         n_val = 1
     val_idx = set(perm[:n_val].tolist())

@@ -127,7 +127,7 @@ def generate_dataset(
     }
 
 
-def validate_dataset(dir: Path) -> dict[str, Any]:  # noqa: A002 - public API name
+def validate_dataset(dir: Path) -> dict[str, Any]:
     """Check a paired dataset: folders present, every image paired, readable and same-sized.
 
     Returns ``{"ok", "pairs", "problems"}`` where ``pairs`` counts usable pairs. Never raises for

@@ -134,7 +134,7 @@ def _timing(f: FrameFeatures, declared_fps: float) -> tuple[float, int]:
     fps = declared_fps if declared_fps > 0 else (1000.0 / step if step > 0 else 0.0)
     if step <= 0:
         step = 1000.0 / fps if fps > 0 else 0.0
-    return fps, int(round(float(f.t_ms[-1]) + step))
+    return fps, round(float(f.t_ms[-1]) + step)
 
 
 def analyze_video(
@@ -201,6 +201,6 @@ def _clip_thumbnails(picker: ThumbnailPicker, clips: list[ClipProposal]) -> list
     for clip in clips:
         best = picker.pick(clip)
         if best is not None:
-            clip.thumbnail_frame_ms = int(round(best.t_ms))
+            clip.thumbnail_frame_ms = round(best.t_ms)
         out.append(best.jpeg if best is not None else None)
     return out

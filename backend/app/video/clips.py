@@ -159,11 +159,11 @@ def propose_clips(
             thumb = fa + int(np.argmax(still[fa : fb + 1]))
             clips.append(
                 ClipProposal(
-                    int(round(s_ms)),
-                    int(round(e_ms)),
+                    round(s_ms),
+                    round(e_ms),
                     round(score, 4),
                     shot_index,
-                    int(round(tl.start(thumb))),
+                    round(tl.start(thumb)),
                 )
             )
     clips.sort(key=lambda c: (-c.visual_score, c.start_ms))

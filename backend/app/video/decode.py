@@ -98,7 +98,7 @@ def stream_info(container: Any, stream: Any) -> StreamInfo:
         duration_s = container.duration / 1_000_000
     frames = int(stream.frames or 0) or None
     if frames is None and duration_s and fps > 0:
-        frames = int(round(duration_s * fps))
+        frames = round(duration_s * fps)
     start_s = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
     cc = stream.codec_context
     return StreamInfo(
@@ -220,7 +220,7 @@ def frame_time(frame: Any, stream: Any) -> float | None:
 def frame_rotation(frame: Any) -> int:
     """Display rotation in degrees (0/90/180/270, counter-clockwise as FFmpeg reports) or 0."""
     try:
-        rot = int(round(float(frame.rotation or 0)))
+        rot = round(float(frame.rotation or 0))
     except (AttributeError, TypeError, ValueError):
         return 0
     return rot % 360
@@ -240,7 +240,7 @@ def probe_video(path: str | Path) -> dict[str, Any]:
             raise VideoError(f"{Path(path).name}: no video frame could be decoded; the file is truncated or corrupt")
         rotation = frame_rotation(first)
         width, height = first.width, first.height
-    duration_ms = int(round(info.duration_s * 1000)) if info.duration_s else None
+    duration_ms = round(info.duration_s * 1000) if info.duration_s else None
     return {
         "duration_ms": duration_ms,
         "fps": round(info.fps, 3),

@@ -154,7 +154,7 @@ def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
     if n < 3:
         return []
     rate = fps if fps > 0 else 30.0
-    w, gap = max(5, int(round(0.5 * rate))), 2
+    w, gap = max(5, round(0.5 * rate)), 2
     # side statistics over the 3-frame envelope: a frame-rate cadence (content that changes only every
     # other frame, e.g. duplicated frames) alternates the signal, and its median would sit near 0
     env = sliding_window_view(np.pad(_without_isolated_spikes(s), 1, mode="edge"), 3).max(axis=1)
@@ -226,7 +226,7 @@ def _fade_spans(f: FrameFeatures, fps: float) -> list[tuple[int, int, float, boo
     rate = fps if fps > 0 else 30.0
     mean = f.mean.astype(np.float64)
     n = mean.shape[0]
-    min_ramp, max_ramp = max(2, int(round(0.08 * rate))), int(round(4 * rate))
+    min_ramp, max_ramp = max(2, round(0.08 * rate)), round(4 * rate)
     fades: list[tuple[int, int, float, bool]] = []
     dark = (mean < DARK_MEAN) & (f.std < FLAT_STD)
     bright = (mean > BRIGHT_MEAN) & (f.std < FLAT_STD)
@@ -272,7 +272,7 @@ def detect_transitions(f: FrameFeatures, fps: float) -> list[Transition]:
     cuts = [("cut", t, t, c) for t, c in found_cuts if not inside[t]]
     t_ms = f.t_ms
     out = [
-        Transition(kind, int(s), int(e), int(round(t_ms[s])), int(round(t_ms[e])), round(float(c), 4))
+        Transition(kind, int(s), int(e), round(t_ms[s]), round(t_ms[e]), round(float(c), 4))
         for kind, s, e, c in gradual + cuts
     ]
     return sorted(out, key=lambda tr: (tr.start_frame, tr.end_frame))
@@ -289,8 +289,8 @@ def build_shots(transitions: list[Transition], t_ms: np.ndarray, duration_ms: in
     shots: list[Shot] = []
     for i, (b, opening) in enumerate(bounds):
         nxt = bounds[i + 1][0] if i + 1 < len(bounds) else n
-        end_ms = int(round(float(t_ms[nxt]))) if nxt < n else duration_ms
+        end_ms = round(float(t_ms[nxt])) if nxt < n else duration_ms
         span = None if opening is None or opening.kind == "cut" else (opening.start_frame, opening.end_frame)
         kind = "start" if opening is None else opening.kind
-        shots.append(Shot(i, b, nxt - 1, int(round(float(t_ms[b]))), end_ms, kind, span))
+        shots.append(Shot(i, b, nxt - 1, round(float(t_ms[b])), end_ms, kind, span))
     return shots

@@ -103,7 +103,7 @@ class _AudioTrack:
 
     def _copy(self, container: Any, out: Any, start_abs: float, end_abs: float, origin: float) -> None:
         tb = self.source.time_base
-        shift = int(round(origin / tb))
+        shift = round(origin / tb)
         for packet in container.demux(self.source):
             if packet.pts is None or packet.dts is None:
                 continue
@@ -125,7 +125,7 @@ class _AudioTrack:
             if frame.time >= end_abs - 1e-6:
                 break
             if next_pts is None:
-                next_pts = max(0, int(round((frame.time - origin) * self.rate)))
+                next_pts = max(0, round((frame.time - origin) * self.rate))
             frame.pts = None
             for chunk in self.resampler.resample(frame):
                 next_pts = self._encode_chunk(out, chunk, next_pts)
@@ -218,7 +218,7 @@ def _reencode(
                 track = _AudioTrack(out, audio, copy=False) if audio is not None else None
                 first_t = t
             assert first_t is not None
-            pts = max(int(round((t - first_t) * 1000)), last_pts + 1)
+            pts = max(round((t - first_t) * 1000), last_pts + 1)
             img = frame.reformat(width=ostream.width, height=ostream.height, format="yuv420p")
             img.pts, img.time_base = pts, _MS
             last_pts, last_t = pts, t
@@ -265,4 +265,4 @@ def export_clip(path: str | Path, start_ms: int, end_ms: int, out_path: str | Pa
                 raise
             log.info("stream copy failed (%s); re-encoding", exc)
             mode, span = "reencode", _reencode(container, stream, audio, start_abs, end_abs, out)
-    return {"mode": mode, "duration_ms": int(round((span[1] - span[0]) * 1000)), "size": out.stat().st_size}
+    return {"mode": mode, "duration_ms": round((span[1] - span[0]) * 1000), "size": out.stat().st_size}

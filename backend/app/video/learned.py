@@ -10,6 +10,7 @@ model does not tell fades apart); a transition's score is the model's highest pr
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import threading
 from typing import Any
 
@@ -60,9 +61,9 @@ def learned_transitions(frames: list[np.ndarray], t_ms: np.ndarray, threshold: f
     pred = single.float().cpu().numpy()
     scenes = model.predictions_to_scenes(pred, threshold=threshold)
     out = []
-    for (_, prev_end), (start, _) in zip(scenes[:-1], scenes[1:], strict=True):
+    for (_, prev_end), (start, _) in itertools.pairwise(scenes):
         prev_end, start = int(prev_end), int(start)
         kind, first, last = ("cut", start, start) if start - prev_end <= 2 else ("dissolve", prev_end, start - 1)
         score = round(float(pred[prev_end:start].max()), 4)
-        out.append(Transition(kind, first, last, int(round(t_ms[first])), int(round(t_ms[last])), score))
+        out.append(Transition(kind, first, last, round(t_ms[first]), round(t_ms[last]), score))
     return out

@@ -131,7 +131,8 @@ class FeatureExtractor:
 
     def _submit(self) -> None:
         full, maths = self._fill, self._maths
-        assert full is not None and maths is not None
+        assert full is not None
+        assert maths is not None
         if self._pool is None:
             maths.process(full, self._k)
         else:

@@ -12,10 +12,10 @@ import httpx
 import pytest
 
 pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-from app.api.routes.dashboard import WEB_DIR  # noqa: E402
-from playwright.sync_api import Page, Response, expect  # noqa: E402
+from app.api.routes.dashboard import WEB_DIR
+from playwright.sync_api import Page, Response, expect
 
-from tests.support.media import make_video  # noqa: E402
+from tests.support.media import make_video
 
 FINISHED = {"completed", "failed", "cancelled"}
 
@@ -73,7 +73,8 @@ def images_loaded(page: Page, selector: str) -> bool:
 
 def test_dashboard_loads_and_shows_jobs_workers_and_charts(page: Page, api: httpx.Client) -> None:
     redirect = api.get("/", follow_redirects=False)
-    assert redirect.status_code == 307 and redirect.headers["location"] == "/dashboard"
+    assert redirect.status_code == 307
+    assert redirect.headers["location"] == "/dashboard"
     done = [enqueue(api, "noop", {"n": i}) for i in range(3)]
     failed = enqueue(api, "fail", {"permanent": True, "message": "disk full"})
     for job_id in done:

@@ -66,7 +66,7 @@ ALLOWED = {
 
 def test_every_route_declares_the_rule_of_the_table(settings):
     rules = route_rules(create_app(keys_required(settings)))
-    assert {route: rule for route, rule in rules.items()} == EXPECTED, (
+    assert dict(rules.items()) == EXPECTED, (
         "a route was added, removed or changed its rule: give it one (Depends(require(...)) or public) "
         "and write it in EXPECTED and the README's table"
     )
@@ -100,7 +100,8 @@ async def test_production_requires_a_key_everywhere_but_health(settings, pool):
         assert (await client.get("/health")).status_code == 200
         for path in ("/jobs", "/tasks", "/openapi.json", "/docs", "/metrics", "/stats"):
             response = await client.get(path)
-            assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer", path
+            assert response.status_code == 401, path
+            assert response.headers["www-authenticate"] == "Bearer", path
         token = await create_key(pool, "alice", "read")
         assert (await client.get("/jobs", headers=bearer(token))).status_code == 200
 
@@ -123,7 +124,8 @@ async def test_open_without_keys_only_in_development_on_loopback(settings, envir
         response = await client.get("/jobs", headers={"Host": host})
         assert response.status_code == (200 if open_ else 401)
         session = (await client.get("/auth/session", headers={"Host": host})).json()
-        assert session["authenticated"] is open_ and (not open_ or session["via"] == "open")
+        assert session["authenticated"] is open_
+        assert not open_ or session["via"] == "open"
 
 
 async def test_open_mode_says_so_in_one_line_at_start(settings, caplog):
@@ -147,7 +149,8 @@ async def test_revoked_key_is_refused_on_the_next_request(settings, pool):
         async with pool.acquire() as conn:
             assert await keys.revoke(conn, keys.parse_prefix(token) or "") is not None
         response = await client.get("/jobs", headers=bearer(token))
-        assert response.status_code == 401 and response.json()["detail"] == "invalid or revoked API key"
+        assert response.status_code == 401
+        assert response.json()["detail"] == "invalid or revoked API key"
 
 
 @pytest.mark.parametrize(

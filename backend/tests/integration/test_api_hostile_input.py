@@ -51,7 +51,8 @@ async def test_priority_outside_the_integer_column_is_422_naming_it(client, pool
 async def test_nul_character_anywhere_is_422_naming_the_field(client, pool, settings, body, field):
     response = await client.post("/jobs", json=body)
     assert refused_fields(response) == [field]
-    assert "NUL" in response.text and await nothing_stored(pool, settings)
+    assert "NUL" in response.text
+    assert await nothing_stored(pool, settings)
 
 
 @pytest.mark.parametrize(
@@ -71,7 +72,8 @@ async def test_lone_surrogate_or_non_finite_number_in_params_is_422(client, pool
 
 async def test_params_nested_hundreds_of_levels_deep_are_422_and_32_levels_are_fine(client, pool, settings):
     response = await client.post("/jobs", json={"job_type": "noop", "params": nested(300)})
-    assert refused_fields(response) == [["body", "params"]] and "nested more than 32" in response.text
+    assert refused_fields(response) == [["body", "params"]]
+    assert "nested more than 32" in response.text
     assert await nothing_stored(pool, settings)
     ok = await client.post("/jobs", json={"job_type": "noop", "params": nested(31)})
     assert ok.status_code == 201, ok.text
@@ -115,7 +117,8 @@ async def test_json_body_over_the_request_limit_is_413_naming_it(client, pool, s
     big = {"job_type": "noop", "params": {"blob": "x" * settings.max_request_bytes}}
     response = await client.post("/jobs", json=big)
     assert response.status_code == 413
-    assert str(settings.max_request_bytes) in response.json()["detail"] and "MAX_REQUEST_BYTES" in response.text
+    assert str(settings.max_request_bytes) in response.json()["detail"]
+    assert "MAX_REQUEST_BYTES" in response.text
     assert await nothing_stored(pool, settings)
 
 
@@ -131,7 +134,8 @@ async def test_chunked_json_body_is_read_no_further_than_the_limit(client, pool,
             yield chunk
 
     response = await client.post("/jobs", content=endless(), headers={"Content-Type": "application/json"})
-    assert response.status_code == 413 and "MAX_REQUEST_BYTES" in response.text
+    assert response.status_code == 413
+    assert "MAX_REQUEST_BYTES" in response.text
     assert sent <= settings.max_request_bytes + len(chunk)
     assert await nothing_stored(pool, settings)
 
@@ -140,7 +144,8 @@ async def test_upload_params_over_the_request_limit_are_413(client, pool, settin
     params = json.dumps({"note": "x" * settings.max_request_bytes})
     files = {"file": ("a.png", png_bytes(), "image/png")}
     response = await client.post("/upload", files=files, data={"job_type": "test_file", "params": params})
-    assert response.status_code == 413 and "MAX_REQUEST_BYTES" in response.text
+    assert response.status_code == 413
+    assert "MAX_REQUEST_BYTES" in response.text
     assert await nothing_stored(pool, settings)
 
 
@@ -149,11 +154,16 @@ async def test_listing_carries_previews_not_params_or_results(client, pool):
     created = (await client.post("/jobs", json={"job_type": "noop", "params": {"blob": blob}})).json()["job"]
     await client.post("/jobs/process")
     item = (await client.get("/jobs")).json()["items"][0]
-    assert item["id"] == created["id"] and "params" not in item and "result" not in item
-    assert item["params_preview"].startswith('{"blob": "yyy') and len(item["params_preview"]) == 200
-    assert item["result_preview"].startswith('{"echo": {"blob"') and len(item["result_preview"]) == 200
+    assert item["id"] == created["id"]
+    assert "params" not in item
+    assert "result" not in item
+    assert item["params_preview"].startswith('{"blob": "yyy')
+    assert len(item["params_preview"]) == 200
+    assert item["result_preview"].startswith('{"echo": {"blob"')
+    assert len(item["result_preview"]) == 200
     full = (await client.get(f"/jobs/{created['id']}")).json()
-    assert full["params"] == {"blob": blob} and full["result"] == {"echo": {"blob": blob}}
+    assert full["params"] == {"blob": blob}
+    assert full["result"] == {"echo": {"blob": blob}}
 
 
 async def test_cli_refuses_what_postgresql_cannot_store_with_exit_2_and_the_reason(subprocess_env, pool):
@@ -168,5 +178,7 @@ async def test_cli_refuses_what_postgresql_cannot_store_with_exit_2_and_the_reas
     ]
     for args, reason in runs:
         code, _, err = await cli(subprocess_env, *args)
-        assert code == 2 and reason in err and "Traceback" not in err, (args, err)
+        assert code == 2, (args, err)
+        assert reason in err, (args, err)
+        assert "Traceback" not in err, (args, err)
     assert await pool.fetchval("SELECT count(*) FROM jobs") == 0

@@ -87,11 +87,13 @@ async def test_sigterm_with_lease_as_long_as_the_grace_never_runs_a_job_twice(
         stop_all([p for p in (stopping, spare) if p is not None])
         jobs = await job_runs(pool)
         report(f"SIGTERM, lease 3 s, grace 3 s, handler that {mode}s cancellation, {seconds:g} s jobs", jobs)
-    assert stopping is not None and stopping.returncode == 0
+    assert stopping is not None
+    assert stopping.returncode == 0
     assert all(j.status == "completed" and j.overlaps == 0 and j.returned == 1 for j in jobs)
     assert all(j.attempts == 1 and j.reaped == 0 for j in jobs)  # released: no attempt spent, nothing reaped
     text = logs_of(logs)
-    assert "refused" not in text and "lease lost" not in text
+    assert "refused" not in text
+    assert "lease lost" not in text
 
 
 async def test_handler_blocking_the_event_loop_longer_than_its_lease_runs_once(pool, subprocess_env, tmp_path):
@@ -112,7 +114,8 @@ async def test_handler_blocking_the_event_loop_longer_than_its_lease_runs_once(p
     assert all(j.status == "completed" and j.overlaps == 0 and len(j.runs) == 1 for j in jobs)
     assert all(j.attempts == 1 and j.reaped == 0 for j in jobs)
     text = logs_of(logs)
-    assert "event loop blocked" in text and any(str(job_id) in text for job_id in ids)
+    assert "event loop blocked" in text
+    assert any(str(job_id) in text for job_id in ids)
 
 
 async def test_sigkill_of_random_workers_while_draining_never_overlaps(pool, subprocess_env, tmp_path):
@@ -138,9 +141,11 @@ async def test_sigkill_of_random_workers_while_draining_never_overlaps(pool, sub
         stop_all(procs)
         jobs = await job_runs(pool, killed)
         report(f"SIGKILL of {len(killed)} random workers while draining 300 jobs, lease 2 s", jobs, lines_for=20)
-    assert len(killed) >= 3 and all(j.status == "completed" and j.overlaps == 0 for j in jobs)
+    assert len(killed) >= 3
+    assert all(j.status == "completed" and j.overlaps == 0 for j in jobs)
     for j in jobs:
         # Every execution but the last was cut short by a kill (or stopped); the last one completed the job.
-        assert j.runs and j.runs[-1]["outcome"] == "returned"
+        assert j.runs
+        assert j.runs[-1]["outcome"] == "returned"
         assert all(r["pid"] in killed or r["outcome"] == "stopped" for r in j.runs[:-1])
         assert len(j.runs) == 1 or j.attempts > 1

@@ -19,7 +19,8 @@ async def test_a_cross_site_form_upload_is_refused_on_an_open_development_instan
     form = {"job_type": "noop", "params": "{}"}
     for headers in (EVIL, {"Origin": "https://attacker.example"}, {"Sec-Fetch-Site": "cross-site"}):
         response = await client.post("/upload", files=files, data=form, headers=headers)
-        assert response.status_code == 403 and "cross-site" in response.json()["detail"], headers
+        assert response.status_code == 403, headers
+        assert "cross-site" in response.json()["detail"], headers
     assert await pool.fetchval("SELECT count(*) FROM assets") == 0
     assert await pool.fetchval("SELECT count(*) FROM jobs") == 0
 
@@ -58,9 +59,12 @@ async def test_sign_in_sets_an_httponly_strict_cookie_and_never_returns_the_key(
     async with app_client(keys_required(settings)) as client:
         response = await client.post("/auth/login", json={"key": token})
         cookie = response.headers["set-cookie"]
-        assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
+        assert "HttpOnly" in cookie
+        assert "SameSite=strict" in cookie
+        assert "Path=/" in cookie
         assert "Secure" not in cookie  # plain http here; over https the cookie is Secure
-        assert token not in response.text and token.split("_")[2] not in cookie
+        assert token not in response.text
+        assert token.split("_")[2] not in cookie
         body = (await client.get("/auth/session")).json()
         assert body == {**body, "authenticated": True, "owner": "alice", "scope": "write", "via": "cookie"}
     async with app_client(keys_required(settings), base_url="https://127.0.0.1") as client:
@@ -73,11 +77,13 @@ async def test_a_session_needs_its_csrf_token_for_state_changing_requests(settin
         csrf = await _sign_in(client, token)
         assert (await client.get("/jobs")).status_code == 200
         refused = await client.post("/jobs", json={"job_type": "noop"})
-        assert refused.status_code == 403 and "X-CSRF-Token" in refused.json()["detail"]
+        assert refused.status_code == 403
+        assert "X-CSRF-Token" in refused.json()["detail"]
         wrong = await client.post("/jobs", json={"job_type": "noop"}, headers={"X-CSRF-Token": "x" * 43})
         assert wrong.status_code == 403
         ok = await client.post("/jobs", json={"job_type": "noop"}, headers={"X-CSRF-Token": csrf})
-        assert ok.status_code == 201 and ok.json()["job"]["owner"] == "alice"
+        assert ok.status_code == 201
+        assert ok.json()["job"]["owner"] == "alice"
 
 
 async def test_a_read_session_cannot_cancel(settings, pool):
@@ -85,7 +91,8 @@ async def test_a_read_session_cannot_cancel(settings, pool):
     async with app_client(keys_required(settings)) as client:
         csrf = await _sign_in(client, token)
         response = await client.post(f"/jobs/{uuid.uuid4()}/cancel", headers={"X-CSRF-Token": csrf})
-        assert response.status_code == 403 and "write scope" in response.json()["detail"]
+        assert response.status_code == 403
+        assert "write scope" in response.json()["detail"]
 
 
 async def test_sign_out_ends_the_session(settings, pool):
@@ -94,7 +101,8 @@ async def test_sign_out_ends_the_session(settings, pool):
         csrf = await _sign_in(client, token)
         assert (await client.post("/auth/logout")).status_code == 403  # without the CSRF token
         response = await client.post("/auth/logout", headers={"X-CSRF-Token": csrf})
-        assert response.status_code == 204 and 'skiplock_session=""' in response.headers["set-cookie"]
+        assert response.status_code == 204
+        assert 'skiplock_session=""' in response.headers["set-cookie"]
         assert (await client.get("/jobs")).status_code == 401
         assert (await client.get("/auth/session")).json()["authenticated"] is False
         assert await pool.fetchval("SELECT count(*) FROM api_sessions") == 0

@@ -21,19 +21,25 @@ async def test_video_upload_runs_cut_analysis_with_clips_thumbnails_and_progress
     response = await upload(client, video, params='{"min_clip_ms": 500, "max_clip_ms": 1800}')
     assert response.status_code == 201, response.text
     body = response.json()
-    assert body["kind"] == "video" and body["job_type"] == "cut_analysis"
+    assert body["kind"] == "video"
+    assert body["job_type"] == "cut_analysis"
     processed = (await client.post("/jobs/process")).json()
     assert processed["status"] == "completed", processed.get("error")
     result = processed["result"]
     found = [s["start_frame"] for s in result["shots"] if s["transition_in"] == "cut"]
-    assert len(found) == len(cuts) and all(abs(a - b) <= 1 for a, b in zip(found, cuts, strict=True))
-    assert result["frames"] == 150 and abs(result["duration_ms"] - 6000) <= 80 and result["fps"] == 25
+    assert len(found) == len(cuts)
+    assert all(abs(a - b) <= 1 for a, b in zip(found, cuts, strict=True))
+    assert result["frames"] == 150
+    assert abs(result["duration_ms"] - 6000) <= 80
+    assert result["fps"] == 25
     assert result["clips_created"] == len(result["variants"]) >= 3
     for clip in result["variants"]:
-        assert 500 <= clip["end_ms"] - clip["start_ms"] <= 1800 and 0 <= clip["visual_score"] <= 1
+        assert 500 <= clip["end_ms"] - clip["start_ms"] <= 1800
+        assert 0 <= clip["visual_score"] <= 1
         assert clip["start_ms"] <= clip["thumbnail_frame_ms"] < clip["end_ms"]  # a frame of the clip itself
         thumb = await client.get(clip["thumbnail_url"])
-        assert thumb.status_code == 200 and thumb.content[:3] == b"\xff\xd8\xff"
+        assert thumb.status_code == 200
+        assert thumb.content[:3] == b"\xff\xd8\xff"
     rows = await pool.fetch("SELECT * FROM clips WHERE asset_id = $1 ORDER BY rank", uuid.UUID(body["asset_id"]))
     assert len(rows) == result["clips_created"]
     asset = (await client.get(f"/assets/{body['asset_id']}")).json()
@@ -59,7 +65,8 @@ async def test_not_a_video_is_415_at_upload(client, tmp_path):
     fake = tmp_path / "fake.mp4"
     fake.write_bytes(b"\x00\x00\x00\x18ftypisom" + b"\x00" * 500)  # looks like MP4, holds nothing
     response = await upload(client, fake)
-    assert response.status_code == 415 and "video" in response.json()["detail"]
+    assert response.status_code == 415
+    assert "video" in response.json()["detail"]
 
 
 async def test_audio_only_file_is_refused(client, tmp_path):
@@ -78,7 +85,8 @@ async def test_truncated_video_fails_job_clearly_without_retry(client, pool, tmp
     stored = settings.storage_dir / asset["stored_path"]
     stored.write_bytes(stored.read_bytes()[:300])  # damaged after upload
     body = (await client.post("/jobs/process")).json()
-    assert body["status"] == "failed" and "cannot analyse this video" in body["error"]
+    assert body["status"] == "failed"
+    assert "cannot analyse this video" in body["error"]
     assert (await job_row(pool, response.json()["job_id"]))["attempts"] == 1
 
 
@@ -94,18 +102,21 @@ async def test_upload_asking_for_its_best_clips_exports_them_after_the_analysis(
     assert sorted(c["id"] for c in detail["children"]) == sorted(exports)
     for _ in exports:
         done = (await client.post("/jobs/process")).json()
-        assert done["job_type"] == "clip_export" and done["status"] == "completed", done.get("error")
+        assert done["job_type"] == "clip_export", done
+        assert done["status"] == "completed", done.get("error")
     best = await pool.fetch(
         "SELECT export_path FROM clips WHERE asset_id = $1 ORDER BY rank LIMIT 2",
         uuid.UUID(response.json()["asset_id"]),
     )
     assert all(r["export_path"] for r in best)
     graph = (await client.get(f"/workflows/{analysis}")).json()
-    assert graph["status"] == "completed" and len(graph["nodes"]) == 3
+    assert graph["status"] == "completed"
+    assert len(graph["nodes"]) == 3
 
 
 async def test_unknown_detector_is_refused_at_upload(client, tmp_path):
     video = tmp_path / "two-shots.mp4"
     make_video(video, shots=2)
     response = await upload(client, video, params='{"detector": "magic"}')
-    assert response.status_code == 422 and "detector" in response.text
+    assert response.status_code == 422
+    assert "detector" in response.text

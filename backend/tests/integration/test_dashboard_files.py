@@ -59,7 +59,8 @@ async def test_the_static_route_serves_nothing_outside_the_dashboard_folder(
 ) -> None:
     response = await client.get(f"/dashboard/static/{path}")
     assert response.status_code == 404, (path, response.status_code, response.text[:200])
-    assert b"import" not in response.content and b"root:" not in response.content
+    assert b"import" not in response.content
+    assert b"root:" not in response.content
 
 
 def test_every_dashboard_file_is_package_data_for_a_non_editable_install() -> None:

@@ -48,7 +48,8 @@ async def test_committed_enqueue_wakes_a_listening_worker_only_at_commit(runtime
         await pool.release(listener)
     async with running_worker(runtime):
         outcome = await wait(pool, job_id, timeout=30)
-    assert outcome.ok and outcome.result == {"recorded": str(job_id)}
+    assert outcome.ok
+    assert outcome.result == {"recorded": str(job_id)}
 
 
 async def test_wait_returns_a_failed_outcome_and_times_out_on_a_job_that_does_not_finish(runtime, pool):
@@ -57,7 +58,8 @@ async def test_wait_returns_a_failed_outcome_and_times_out_on_a_job_that_does_no
         slow = await enqueue(conn, "test_record", {}, run_at=datetime.now(UTC) + timedelta(hours=1))
     async with running_worker(runtime):
         outcome = await wait(pool, bad, timeout=30)
-    assert outcome.status == "failed" and "timed out" in (outcome.error or "")
+    assert outcome.status == "failed"
+    assert "timed out" in (outcome.error or "")
     with pytest.raises(TimeoutError):
         await wait(runtime.url, slow, timeout=0.3)
     with pytest.raises(LookupError):
@@ -72,7 +74,8 @@ async def test_a_dependant_runs_after_its_dependencies_complete(runtime, pool):
     async with running_worker(runtime):
         await wait(pool, last, timeout=30)
     order = [r["job_id"] for r in await pool.fetch("SELECT job_id FROM exec_log ORDER BY at, job_id")]
-    assert order[-1] == last and set(order[:2]) == {first, second}
+    assert order[-1] == last
+    assert set(order[:2]) == {first, second}
 
 
 async def test_unknown_dependency_is_refused_and_rolls_back_the_batch(pool):
@@ -93,7 +96,9 @@ async def test_failure_cancels_dependants_transitively_naming_it_except_run_anyw
         assert (await wait(pool, cleanup, timeout=30)).ok
     for dependant in (child, grandchild):
         row = await job_row(pool, dependant)
-        assert row["status"] == "cancelled" and str(doomed) in row["error"] and "failed" in row["error"]
+        assert row["status"] == "cancelled"
+        assert str(doomed) in row["error"]
+        assert "failed" in row["error"]
 
 
 async def test_cancelling_a_waiting_job_cancels_its_dependants(client, pool):
@@ -102,7 +107,8 @@ async def test_cancelling_a_waiting_job_cancels_its_dependants(client, pool):
         middle = await enqueue(conn, "test_record", {}, depends_on=[root])
         leaf = await enqueue(conn, "test_record", {}, depends_on=[middle])
     response = await client.post(f"/jobs/{middle}/cancel")
-    assert response.status_code == 200 and response.json()["status"] == "cancelled"
+    assert response.status_code == 200
+    assert response.json()["status"] == "cancelled"
     await wait_status(pool, leaf, "cancelled")
     assert (await job_row(pool, root))["status"] == "pending"
 

@@ -16,8 +16,10 @@ async def post_job(client, **body):
 async def test_same_key_and_same_request_answers_the_first_job(client):
     first = await post_job(client, params={"a": 1}, priority=3)
     again = await post_job(client, params={"a": 1}, priority=3)
-    assert first.status_code == 201 and again.status_code == 200
-    assert again.json()["job"]["id"] == first.json()["job"]["id"] and again.json()["created"] is False
+    assert first.status_code == 201
+    assert again.status_code == 200
+    assert again.json()["job"]["id"] == first.json()["job"]["id"]
+    assert again.json()["created"] is False
 
 
 @pytest.mark.parametrize(
@@ -35,7 +37,8 @@ async def test_same_key_and_same_request_answers_the_first_job(client):
 async def test_same_key_and_another_request_is_409_saying_what_differs(client, pool, second, differs):
     first = await post_job(client, params={"a": 1})
     response = await post_job(client, **second)
-    assert response.status_code == 409 and differs in response.json()["detail"], response.text
+    assert response.status_code == 409, response.text
+    assert differs in response.json()["detail"], response.text
     assert "k-1" in response.json()["detail"]
     assert await pool.fetchval("SELECT count(*) FROM jobs") == 1
     assert (await client.get(f"/jobs/{first.json()['job']['id']}")).json()["params"] == {"a": 1}
@@ -53,21 +56,27 @@ async def test_upload_with_same_key_and_another_file_job_type_or_params_is_409(c
     first = await upload(client, png(), job_type="test_file", params='{"note": "x"}')
     assert first.status_code == 201
     repeat = await upload(client, png(), job_type="test_file", params='{"note": "x"}')
-    assert repeat.status_code == 200 and repeat.json()["job_id"] == first.json()["job_id"]
+    assert repeat.status_code == 200
+    assert repeat.json()["job_id"] == first.json()["job_id"]
     for files, data, differs in [
         (png(shade=10), {"job_type": "test_file", "params": '{"note": "x"}'}, "file (sha256"),
         (png(), {"job_type": "quality_assessment"}, "job_type (was 'test_file', now 'quality_assessment')"),
         (png(), {"job_type": "test_file", "params": '{"note": "y"}'}, "params (note)"),
     ]:
         response = await upload(client, files, **data)
-        assert response.status_code == 409 and differs in response.json()["detail"], response.text
-    assert len(stored_files(settings)) == 1 and await pool.fetchval("SELECT count(*) FROM jobs") == 1
+        assert response.status_code == 409, response.text
+        assert differs in response.json()["detail"], response.text
+    assert len(stored_files(settings)) == 1
+    assert await pool.fetchval("SELECT count(*) FROM jobs") == 1
 
 
 async def test_cli_reusing_a_key_for_another_request_exits_4_saying_what_differs(subprocess_env):
     code, out, _ = await cli(subprocess_env, "enqueue", "noop", '{"a": 1}', "--idempotency-key", "cli-1")
     assert code == 0
     code, again, _ = await cli(subprocess_env, "enqueue", "noop", '{"a": 1}', "--idempotency-key", "cli-1")
-    assert code == 0 and again == out
+    assert code == 0
+    assert again == out
     code, _, err = await cli(subprocess_env, "enqueue", "noop", '{"a": 2}', "--idempotency-key", "cli-1")
-    assert code == 4 and "params (a)" in err and "cli-1" in err
+    assert code == 4
+    assert "params (a)" in err
+    assert "cli-1" in err

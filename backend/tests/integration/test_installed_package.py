@@ -69,7 +69,8 @@ async def _admin(server_url: str, sql: str) -> None:
 async def test_installed_copy_migrates_and_keeps_data_under_the_working_directory(tmp_path, server_url):
     site = _install(tmp_path)
     assert (site / "app" / "ml" / "weights" / "default.pt").is_file()
-    assert (site / "app" / "web" / "index.html").is_file() and (site / "app" / "web" / "favicon.svg").is_file()
+    assert (site / "app" / "web" / "index.html").is_file()
+    assert (site / "app" / "web" / "favicon.svg").is_file()
     assert sorted(p.name for p in (site / "app" / "migrations" / "versions").glob("*.py")) == sorted(
         p.name for p in migrations.ALEMBIC_DIR.joinpath("versions").glob("*.py")
     )

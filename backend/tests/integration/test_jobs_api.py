@@ -21,19 +21,29 @@ async def enqueue(client: httpx.AsyncClient, job_type: str, params: dict | None 
 
 async def test_health_reports_database_migrations_and_mode(client):
     body = (await client.get("/health")).json()
-    assert body["database"] is True and body["migrations_at_head"] is True
-    assert body["status"] == "ok" and body["environment"] == "development"
+    assert body["database"] is True
+    assert body["migrations_at_head"] is True
+    assert body["status"] == "ok"
+    assert body["environment"] == "development"
 
 
 async def test_job_goes_pending_then_processing_then_completed_with_result(client, pool):
     job = await enqueue(client, "noop", {"hello": "world"})
-    assert job["status"] == "pending" and job["attempts"] == 0
+    assert job["status"] == "pending"
+    assert job["attempts"] == 0
     body = (await client.post("/jobs/process")).json()
-    assert body["processed"] is True and body["job_id"] == job["id"] and body["status"] == "completed"
-    assert body["result"] == {"echo": {"hello": "world"}} and body["processing_time_ms"] >= 0
+    assert body["processed"] is True
+    assert body["job_id"] == job["id"]
+    assert body["status"] == "completed"
+    assert body["result"] == {"echo": {"hello": "world"}}
+    assert body["processing_time_ms"] >= 0
     done = (await client.get(f"/jobs/{job['id']}")).json()
-    assert done["status"] == "completed" and done["result"] == {"echo": {"hello": "world"}}
-    assert done["attempts"] == 1 and done["started_at"] and done["finished_at"] and done["progress"] == 100
+    assert done["status"] == "completed"
+    assert done["result"] == {"echo": {"hello": "world"}}
+    assert done["attempts"] == 1
+    assert done["started_at"]
+    assert done["finished_at"]
+    assert done["progress"] == 100
 
 
 async def test_running_job_is_seen_processing(client, runtime, pool):
@@ -46,7 +56,9 @@ async def test_running_job_is_seen_processing(client, runtime, pool):
         if row["status"] == "processing":
             break
         await asyncio.sleep(0.02)
-    assert row["status"] == "processing" and row["locked_by"] is not None and row["locked_until"] is not None
+    assert row["status"] == "processing"
+    assert row["locked_by"] is not None
+    assert row["locked_until"] is not None
     assert (await processing).json()["status"] == "completed"
 
 
@@ -77,22 +89,27 @@ async def test_unknown_job_type_fails_at_once_without_retry(client, pool):
     new = queue.NewJob(job_type="no_such_type", params={}, max_attempts=5)
     job_id, _ = await queue.enqueue(pool, new)
     body = (await client.post("/jobs/process")).json()
-    assert body["status"] == "failed" and "no_such_type" in body["error"]
+    assert body["status"] == "failed"
+    assert "no_such_type" in body["error"]
     row = await job_row(pool, job_id)
-    assert row["status"] == "failed" and row["attempts"] == 1 and "unknown job type" in row["error"]
+    assert row["status"] == "failed"
+    assert row["attempts"] == 1
+    assert "unknown job type" in row["error"]
 
 
 async def test_permanent_error_fails_without_retry(client, pool):
     job = await enqueue(client, "fail", {"permanent": True, "message": "the input is bad: fix X"})
     body = (await client.post("/jobs/process")).json()
-    assert body["status"] == "failed" and body["error"] == "the input is bad: fix X"
+    assert body["status"] == "failed"
+    assert body["error"] == "the input is bad: fix X"
     assert (await job_row(pool, job["id"]))["attempts"] == 1
 
 
 async def test_failure_goes_to_retry_with_backoff_then_succeeds(client, pool):
     job = await enqueue(client, "fail", {"times": 2})
     first = (await client.post("/jobs/process")).json()
-    assert first["status"] == "retry" and "attempt 1" in first["error"]
+    assert first["status"] == "retry"
+    assert "attempt 1" in first["error"]
     row = await job_row(pool, job["id"])
     assert row["run_at"] > row["updated_at"] - __import__("datetime").timedelta(seconds=1)
     assert row["run_at"] > row["started_at"]  # pushed into the future by the backoff
@@ -103,7 +120,9 @@ async def test_failure_goes_to_retry_with_backoff_then_succeeds(client, pool):
         body = (await client.post("/jobs/process")).json()
         assert body["status"] == expected, body
     row = await job_row(pool, job["id"])
-    assert row["attempts"] == 3 and row["result"] is not None and row["error"] is None
+    assert row["attempts"] == 3
+    assert row["result"] is not None
+    assert row["error"] is None
 
 
 async def test_retries_exhausted_ends_failed(client, pool):
@@ -117,12 +136,15 @@ async def test_retries_exhausted_ends_failed(client, pool):
     assert statuses == ["retry", "failed"]
     assert (await client.post("/jobs/process")).json()["processed"] is False
     row = await job_row(pool, job["id"])
-    assert row["status"] == "failed" and row["attempts"] == 2 and row["finished_at"] is not None
+    assert row["status"] == "failed"
+    assert row["attempts"] == 2
+    assert row["finished_at"] is not None
 
 
 async def test_enqueue_unregistered_type_is_422_naming_it(client):
     response = await client.post("/jobs", json={"job_type": "bogus_type", "params": {}})
-    assert response.status_code == 422 and "bogus_type" in response.text
+    assert response.status_code == 422
+    assert "bogus_type" in response.text
 
 
 async def test_enqueue_invalid_params_is_422_with_field_errors(client):
@@ -134,8 +156,10 @@ async def test_enqueue_invalid_params_is_422_with_field_errors(client):
 async def test_idempotency_key_returns_the_existing_job(client):
     first = await client.post("/jobs", json={"job_type": "noop", "idempotency_key": "k-1"})
     second = await client.post("/jobs", json={"job_type": "noop", "idempotency_key": "k-1"})
-    assert first.status_code == 201 and second.status_code == 200
-    assert first.json()["job"]["id"] == second.json()["job"]["id"] and second.json()["created"] is False
+    assert first.status_code == 201
+    assert second.status_code == 200
+    assert first.json()["job"]["id"] == second.json()["job"]["id"]
+    assert second.json()["created"] is False
 
 
 async def test_get_unknown_job_is_404_and_malformed_id_is_422(client):
@@ -147,7 +171,8 @@ async def test_list_jobs_newest_first_with_filters_and_total(client):
     ids = [(await enqueue(client, "noop", {"i": i}))["id"] for i in range(3)]
     await enqueue(client, "sleep", {"seconds": 0})
     body = (await client.get("/jobs", params={"job_type": "noop", "limit": 2})).json()
-    assert body["total"] == 3 and [j["id"] for j in body["items"]] == ids[::-1][:2]
+    assert body["total"] == 3
+    assert [j["id"] for j in body["items"]] == ids[::-1][:2]
     page2 = (await client.get("/jobs", params={"job_type": "noop", "limit": 2, "offset": 2})).json()
     assert [j["id"] for j in page2["items"]] == [ids[0]]
     assert (await client.get("/jobs", params={"status": "completed"})).json()["total"] == 0
@@ -171,12 +196,15 @@ async def test_list_puts_running_jobs_in_their_place_among_the_others(client, po
     )
     newest_first = ids[::-1]
     pages = [(await client.get("/jobs", params={"limit": 4, "offset": o})).json() for o in (0, 4)]
-    assert [j["id"] for p in pages for j in p["items"]] == newest_first and pages[0]["total"] == 6
+    assert [j["id"] for p in pages for j in p["items"]] == newest_first
+    assert pages[0]["total"] == 6
     assert [j["status"] for j in pages[0]["items"]] == ["pending", "processing", "pending", "pending"]
     only_running = (await client.get("/jobs", params={"status": "processing"})).json()
-    assert [j["id"] for j in only_running["items"]] == [ids[4], ids[1]] and only_running["total"] == 2
+    assert [j["id"] for j in only_running["items"]] == [ids[4], ids[1]]
+    assert only_running["total"] == 2
     waiting = (await client.get("/jobs", params={"status": "pending", "limit": 2, "offset": 1})).json()
-    assert [j["id"] for j in waiting["items"]] == [ids[3], ids[2]] and waiting["total"] == 4
+    assert [j["id"] for j in waiting["items"]] == [ids[3], ids[2]]
+    assert waiting["total"] == 4
     by_prefix = (await client.get("/jobs", params={"id_prefix": ids[4][:13]})).json()
     assert [j["id"] for j in by_prefix["items"]] == [ids[4]]
 
@@ -214,6 +242,7 @@ async def test_list_filters_by_id_prefix(client):
     for prefix in (target[:3], target[:11], target.upper()[:8], target):
         body = (await client.get("/jobs", params={"id_prefix": prefix, "limit": 500})).json()
         expected = {i for i in ids if i.replace("-", "").startswith(prefix.lower().replace("-", ""))}
-        assert {j["id"] for j in body["items"]} == expected and body["total"] == len(expected)
+        assert {j["id"] for j in body["items"]} == expected
+        assert body["total"] == len(expected)
         assert target in expected
     assert (await client.get("/jobs", params={"id_prefix": "xyz"})).status_code == 422

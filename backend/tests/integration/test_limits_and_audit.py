@@ -19,8 +19,10 @@ async def test_enqueue_rate_is_limited_per_key_across_api_processes(settings, po
         for client in (one, two, one):
             assert (await client.post("/jobs", json=job, headers=bearer(alice))).status_code == 201
         refused = await two.post("/jobs", json=job, headers=bearer(alice))
-        assert refused.status_code == 429 and 1 <= int(refused.headers["retry-after"]) <= 60
-        assert "3 per 1 minute" in refused.json()["detail"] and "RATE_LIMIT_ENQUEUE" in refused.json()["detail"]
+        assert refused.status_code == 429
+        assert 1 <= int(refused.headers["retry-after"]) <= 60
+        assert "3 per 1 minute" in refused.json()["detail"]
+        assert "RATE_LIMIT_ENQUEUE" in refused.json()["detail"]
         assert (await one.post("/jobs", json=job, headers=bearer(bob))).status_code == 201  # bob's own count
     assert await pool.fetchval("SELECT count(*) FROM jobs WHERE owner = 'alice'") == 3
 
@@ -31,7 +33,8 @@ async def test_upload_rate_is_limited_per_key(settings, pool):
         files = {"file": ("p.png", png_bytes(), "image/png")}
         assert (await client.post("/upload", files=files, headers=bearer(alice))).status_code == 201
         refused = await client.post("/upload", files=files, headers=bearer(alice))
-        assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 60
+        assert refused.status_code == 429
+        assert int(refused.headers["retry-after"]) > 60
 
 
 async def test_waiting_jobs_are_capped_per_owner(settings, pool):
@@ -40,7 +43,8 @@ async def test_waiting_jobs_are_capped_per_owner(settings, pool):
         for _ in range(2):
             assert (await client.post("/jobs", json={"job_type": "noop"}, headers=bearer(alice))).status_code == 201
         refused = await client.post("/jobs", json={"job_type": "noop"}, headers=bearer(alice))
-        assert refused.status_code == 429 and "MAX_WAITING_JOBS_PER_OWNER" in refused.json()["detail"]
+        assert refused.status_code == 429
+        assert "MAX_WAITING_JOBS_PER_OWNER" in refused.json()["detail"]
         assert "limit is 2" in refused.json()["detail"]
         await pool.execute("UPDATE jobs SET status = 'completed' WHERE owner = 'alice'")
         assert (await client.post("/jobs", json={"job_type": "noop"}, headers=bearer(alice))).status_code == 201
@@ -53,7 +57,8 @@ async def test_stored_bytes_are_capped_per_owner(settings, pool):
         files = {"file": ("p.png", data, "image/png")}
         assert (await client.post("/upload", files=files, headers=bearer(alice))).status_code == 201
         refused = await client.post("/upload", files=files, headers=bearer(alice))
-        assert refused.status_code == 413 and "MAX_STORED_BYTES_PER_OWNER" in refused.json()["detail"]
+        assert refused.status_code == 413
+        assert "MAX_STORED_BYTES_PER_OWNER" in refused.json()["detail"]
         assert f"at most {len(data) + 10} bytes" in refused.json()["detail"]
         assert (await client.post("/upload", files=files, headers=bearer(bob))).status_code == 201
     files_left = [p for p in (settings.storage_dir / "uploads").rglob("*") if p.is_file()]
@@ -82,22 +87,35 @@ async def test_cli_creates_a_key_once_lists_revokes_it_and_audits_both(subproces
         subprocess_env, "keys", "create", "--name", "ci", "--scope", "write", "--owner", "team-a"
     )
     token = out.strip()
-    assert code == 0 and keys.parse_prefix(token) and "only time" in err
+    assert code == 0
+    assert keys.parse_prefix(token)
+    assert "only time" in err
     stored = await pool.fetchrow("SELECT * FROM api_keys")
-    assert token not in str(dict(stored)) and stored["owner"] == "team-a" and stored["scope"] == "write"
+    assert token not in str(dict(stored))
+    assert stored["owner"] == "team-a"
+    assert stored["scope"] == "write"
     async with app_client(keys_required(settings)) as client:
         assert (await client.get("/jobs", headers=bearer(token))).status_code == 200
         code, out, _ = await cli(subprocess_env, "keys", "list")
-        assert code == 0 and stored["prefix"] in out and "team-a" in out and token not in out
+        assert code == 0
+        assert stored["prefix"] in out
+        assert "team-a" in out
+        assert token not in out
         code, out, _ = await cli(subprocess_env, "keys", "revoke", stored["prefix"])
-        assert code == 0 and "revoked" in out
+        assert code == 0
+        assert "revoked" in out
         assert (await client.get("/jobs", headers=bearer(token))).status_code == 401
     code, _, err = await cli(subprocess_env, "keys", "revoke", stored["prefix"])
-    assert code == 3 and "no active key" in err
+    assert code == 3
+    assert "no active key" in err
     code, out, _ = await cli(subprocess_env, "audit")
-    assert code == 0 and "key.create" in out and "key.revoke" in out and f"key:{stored['prefix']}" in out
+    assert code == 0
+    assert "key.create" in out
+    assert "key.revoke" in out
+    assert f"key:{stored['prefix']}" in out
     code, _, err = await cli(subprocess_env, "keys", "create", "--name", "x", "--scope", "read", "--owner", "Bad Owner")
-    assert code == 2 and "owner" in err
+    assert code == 2
+    assert "owner" in err
 
 
 async def test_no_key_can_act_as_the_system_owner(pool):
@@ -111,12 +129,14 @@ async def test_admins_create_list_and_revoke_keys_over_http_and_each_is_audited(
     async with app_client(keys_required(settings)) as client:
         body = {"name": "ci", "scope": "write", "owner": "team-a"}
         created = await client.post("/keys", json=body, headers=bearer(admin))
-        assert created.status_code == 201 and created.json()["owner"] == "team-a"
+        assert created.status_code == 201
+        assert created.json()["owner"] == "team-a"
         token = created.json()["key"]
         assert (await client.post("/jobs", json={"job_type": "noop"}, headers=bearer(token))).status_code == 201
         assert (await client.get("/keys", headers=bearer(token))).status_code == 403
         listed = (await client.get("/keys", headers=bearer(admin))).json()
-        assert {k["owner"] for k in listed} == {"ops", "team-a"} and token not in str(listed)
+        assert {k["owner"] for k in listed} == {"ops", "team-a"}
+        assert token not in str(listed)
         prefix = created.json()["prefix"]
         assert (await client.post(f"/keys/{prefix}/revoke", headers=bearer(admin))).json()["revoked_at"]
         assert (await client.get("/jobs", headers=bearer(token))).status_code == 401

@@ -35,7 +35,8 @@ async def test_synthetic_data_training_restoration_and_quality_end_to_end(client
     assert data["status"] == "completed", data["error"]
     dataset_id = data["result"]["dataset_id"]
     check = await run(client, "validate_dataset", {"dataset_id": dataset_id})
-    assert check["result"]["ok"] is True and check["result"]["pairs"] == 12
+    assert check["result"]["ok"] is True
+    assert check["result"]["pairs"] == 12
 
     trained = await run(
         client,
@@ -52,25 +53,31 @@ async def test_synthetic_data_training_restoration_and_quality_end_to_end(client
     )
     assert trained["status"] == "completed", trained["error"]
     metrics = trained["result"]
-    assert metrics["steps"] == 30 and metrics["val_psnr"] > 0
+    assert metrics["steps"] == 30
+    assert metrics["val_psnr"] > 0
     models = (await client.get("/models")).json()
-    assert models[0]["id"] == metrics["model_id"] and models[0]["metrics"]["val_psnr"] == metrics["val_psnr"]
+    assert models[0]["id"] == metrics["model_id"]
+    assert models[0]["metrics"]["val_psnr"] == metrics["val_psnr"]
 
     upload = await client.post(
         "/upload",
         files={"file": ("scan.png", noisy_page_png(), "image/png")},
         data={"params": f'{{"model_id": "{metrics["model_id"]}", "tile": 64}}'},
     )
-    assert upload.status_code == 201 and upload.json()["job_type"] == "restoration"
+    assert upload.status_code == 201
+    assert upload.json()["job_type"] == "restoration"
     restored = (await client.post("/jobs/process")).json()
     assert restored["status"] == "completed", restored["error"]
     result = restored["result"]
-    assert (result["width"], result["height"]) == (300, 200) and result["tiles"] > 1
+    assert (result["width"], result["height"]) == (300, 200)
+    assert result["tiles"] > 1
     png = await client.get(result["restored_url"])
-    assert png.status_code == 200 and Image.open(io.BytesIO(png.content)).size == (300, 200)
+    assert png.status_code == 200
+    assert Image.open(io.BytesIO(png.content)).size == (300, 200)
 
     quality = await run(client, "quality_assessment", {"asset_id": upload.json()["asset_id"]})
-    assert quality["status"] == "completed" and quality["result"]["mode"] == "no_reference"
+    assert quality["status"] == "completed"
+    assert quality["result"]["mode"] == "no_reference"
 
 
 async def test_unknown_model_and_corrupt_image_fail_without_retry(client, pool):
@@ -81,7 +88,8 @@ async def test_unknown_model_and_corrupt_image_fail_without_retry(client, pool):
     )
     assert upload.status_code == 201
     body = (await client.post("/jobs/process")).json()
-    assert body["status"] == "failed" and "does not exist" in body["error"]
+    assert body["status"] == "failed"
+    assert "does not exist" in body["error"]
     assert (await job_row(pool, upload.json()["job_id"]))["attempts"] == 1
 
     ds = await run(client, "synthetic_data", {"count": 2, "seed": 1, "size": 64})
@@ -91,13 +99,16 @@ async def test_unknown_model_and_corrupt_image_fail_without_retry(client, pool):
         data={"job_type": "quality_assessment"},
     )
     body = (await client.post("/jobs/process")).json()
-    assert body["job_id"] == bad.json()["job_id"] and body["status"] == "failed" and body["error"]
+    assert body["job_id"] == bad.json()["job_id"]
+    assert body["status"] == "failed"
+    assert body["error"]
     assert ds["status"] == "completed"
 
 
 async def test_training_on_missing_dataset_fails_clearly(client):
     body = await run(client, "training", {"dataset_id": str(uuid.uuid4()), "steps": 5})
-    assert body["status"] == "failed" and "synthetic_data" in body["error"]
+    assert body["status"] == "failed"
+    assert "synthetic_data" in body["error"]
 
 
 async def test_training_precision_and_device_are_checked(client):
@@ -109,12 +120,14 @@ async def test_training_precision_and_device_are_checked(client):
 
     assert typing.get_args(TrainingParams.model_fields["amp"].annotation) == AMP_MODES  # one list of modes
     response = await client.post("/jobs", json={"job_type": "training", "params": {"amp": "fp8"}})
-    assert response.status_code == 422 and "amp" in response.text
+    assert response.status_code == 422
+    assert "amp" in response.text
 
     if not torch.cuda.is_available():
         dataset = await _dataset(client)
         body = await run(client, "training", {"dataset_id": dataset, "device": "cuda", **TINY, "steps": 2})
-        assert body["status"] == "failed" and "no CUDA GPU" in body["error"]
+        assert body["status"] == "failed"
+        assert "no CUDA GPU" in body["error"]
         assert (await client.get(f"/jobs/{body['job_id']}")).json()["attempts"] == 1
 
 
@@ -159,8 +172,10 @@ async def test_killed_training_resumes_from_its_checkpoint(client, pool, subproc
     finally:
         stop_all([first])
     assert row["status"] == "completed", row["error"]
-    assert row["attempts"] == 2 and row["reaped"] == 1
-    assert row["result"]["resumed_from_step"] >= 5 and row["result"]["steps"] == steps
+    assert row["attempts"] == 2
+    assert row["reaped"] == 1
+    assert row["result"]["resumed_from_step"] >= 5
+    assert row["result"]["steps"] == steps
 
 
 async def _exists(path) -> bool:
@@ -207,50 +222,59 @@ async def test_restoration_runs_the_stages_asked_for_once_a_restormer_is_trained
     page = {"file": ("scan.png", noisy_page_png(), "image/png")}
     early = await client.post("/upload", files=page, data={"params": '{"stages": "both", "tile": 64}'})
     body = (await client.post("/jobs/process")).json()
-    assert body["job_id"] == early.json()["job_id"] and body["status"] == "failed"
+    assert body["job_id"] == early.json()["job_id"]
+    assert body["status"] == "failed"
     assert "architecture 'restormer'" in body["error"]
     assert (await client.get(f"/jobs/{body['job_id']}")).json()["attempts"] == 1
 
     first = await run(client, "training", {"dataset_id": dataset, "architecture": "restormer", **TINY, "steps": 6})
     assert first["status"] == "completed", first["error"]
     models = (await client.get("/models")).json()
-    assert models[0]["id"] == first["result"]["model_id"] and models[0]["architecture"]["type"] == "restormer"
+    assert models[0]["id"] == first["result"]["model_id"]
+    assert models[0]["architecture"]["type"] == "restormer"
 
     restormer = first["result"]["model_id"]
     for stages, expected in (("both", [restormer, "default"]), ("auto", [restormer]), ("nafnet", ["default"])):
         await client.post("/upload", files=page, data={"params": f'{{"stages": "{stages}", "tile": 64}}'})
         restored = (await client.post("/jobs/process")).json()
         assert restored["status"] == "completed", restored["error"]
-        assert restored["result"]["stages"] == expected and restored["result"]["width"] == 300
+        assert restored["result"]["stages"] == expected
+        assert restored["result"]["width"] == 300
 
 
 async def test_unknown_architecture_is_refused(client):
     response = await client.post(
         "/jobs", json={"job_type": "training", "params": {"dataset_id": str(uuid.uuid4()), "architecture": "unet"}}
     )
-    assert response.status_code == 422 and "architecture" in response.text
+    assert response.status_code == 422
+    assert "architecture" in response.text
 
 
 async def test_augmented_dataset_grows_by_its_variants(client):
     dataset = await _dataset(client)
     body = await run(client, "augment_dataset", {"dataset_id": dataset, "variants": 2, "seed": 9})
     assert body["status"] == "completed", body["error"]
-    assert body["result"]["created"] == 16 and body["result"]["pairs"] == 24
+    assert body["result"]["created"] == 16
+    assert body["result"]["pairs"] == 24
     listed = {d["id"]: d for d in (await client.get("/datasets")).json()}
     assert listed[dataset]["pairs"] == 24
     again = await run(client, "augment_dataset", {"dataset_id": dataset, "variants": 1, "seed": 9})
-    assert again["status"] == "failed" and "seed 9" in again["error"]
+    assert again["status"] == "failed"
+    assert "seed 9" in again["error"]
     check = await run(client, "validate_dataset", {"dataset_id": dataset})
-    assert check["result"]["ok"] is True and check["result"]["pairs"] == 24
+    assert check["result"]["ok"] is True
+    assert check["result"]["pairs"] == 24
 
 
 async def test_training_in_two_processes_completes_and_serves(client):
     dataset = await _dataset(client)
     body = await run(client, "training", {"dataset_id": dataset, "processes": 2, **TINY, "steps": 12})
     assert body["status"] == "completed", body["error"]
-    assert body["result"]["processes"] == 2 and body["result"]["steps"] == 12
+    assert body["result"]["processes"] == 2
+    assert body["result"]["steps"] == 12
     models = (await client.get("/models")).json()
-    assert models[0]["id"] == body["result"]["model_id"] and models[0]["architecture"]["type"] == "nafnet"
+    assert models[0]["id"] == body["result"]["model_id"]
+    assert models[0]["architecture"]["type"] == "nafnet"
 
 
 async def test_fanned_out_batch_restoration_runs_a_job_per_page_and_sums_up_its_quality(client, pool):
@@ -281,7 +305,11 @@ async def test_fanned_out_batch_restoration_runs_a_job_per_page_and_sums_up_its_
     summary = await job_row(pool, batch["result"]["summary_job"])
     assert summary["status"] == "completed", summary["error"]
     result = summary["result"]
-    assert result["completed"] == 3 and result["failed"] == 1 and len(result["items"]) == 4
-    assert result["quality"] and all(isinstance(v, float) for v in result["quality"].values())
+    assert result["completed"] == 3
+    assert result["failed"] == 1
+    assert len(result["items"]) == 4
+    assert result["quality"]
+    assert all(isinstance(v, float) for v in result["quality"].values())
     graph = (await client.get(f"/workflows/{batch['job_id']}")).json()
-    assert len(graph["nodes"]) == 1 + 4 + 1 and graph["counts"]["failed"] == 1
+    assert len(graph["nodes"]) == 1 + 4 + 1
+    assert graph["counts"]["failed"] == 1

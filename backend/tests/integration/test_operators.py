@@ -18,9 +18,12 @@ async def test_tasks_catalogue_comes_from_the_dispatch_table(client):
     tasks = {t["name"]: t for t in (await client.get("/tasks")).json()}
     assert {"noop", "sleep", "fail", "health_check", "cut_analysis", "restoration", "training"} <= set(tasks)
     assert tasks["sleep"]["params_schema"]["properties"]["seconds"]["type"] == "number"
-    assert tasks["training"]["concurrency_limit"] == 1 and tasks["training"]["queue"] == "ml"
-    assert tasks["prune_jobs"]["schedule"] == "17 * * * *" and tasks["prune_jobs"]["schedule_timezone"] == "UTC"
-    assert tasks["noop"]["schedule"] is None and tasks["noop"]["schedule_timezone"] is None
+    assert tasks["training"]["concurrency_limit"] == 1
+    assert tasks["training"]["queue"] == "ml"
+    assert tasks["prune_jobs"]["schedule"] == "17 * * * *"
+    assert tasks["prune_jobs"]["schedule_timezone"] == "UTC"
+    assert tasks["noop"]["schedule"] is None
+    assert tasks["noop"]["schedule_timezone"] is None
     assert tasks["cut_analysis"]["description"]
 
 
@@ -30,8 +33,11 @@ async def test_workers_lists_live_worker_with_jobs_in_hand(client, runtime, pool
         await wait_status(pool, job_id, "processing")
         workers = (await client.get("/workers")).json()
         mine = next(w for w in workers if w["id"] == str(worker.id))
-        assert mine["alive"] and mine["jobs_in_hand"] == 1 and mine["concurrency"] == 3
-        assert mine["queues"] == ["default"] and mine["heartbeat_age_seconds"] < 5
+        assert mine["alive"]
+        assert mine["jobs_in_hand"] == 1
+        assert mine["concurrency"] == 3
+        assert mine["queues"] == ["default"]
+        assert mine["heartbeat_age_seconds"] < 5
         await client.post(f"/jobs/{job_id}/cancel")
 
 
@@ -42,12 +48,16 @@ async def test_stats_counts_depth_throughput_and_durations(client, pool):
     for _ in range(2):
         await client.post("/jobs/process")
     body = (await client.get("/stats")).json()
-    assert sum(body["by_status"].values()) == 4 and body["by_status"]["completed"] == 2
+    assert sum(body["by_status"].values()) == 4
+    assert body["by_status"]["completed"] == 2
     default = next(q for q in body["queues"] if q["queue"] == "default")
-    assert default["depth"] == 2 and default["oldest_age_seconds"] >= 0
+    assert default["depth"] == 2
+    assert default["oldest_age_seconds"] >= 0
     assert sum(m["completed"] for m in body["throughput_per_minute"]) == 2
     noop = next(d for d in body["durations"] if d["job_type"] == "noop")
-    assert noop["finished"] == 2 and noop["p50_seconds"] is not None and noop["p95_seconds"] >= noop["p50_seconds"]
+    assert noop["finished"] == 2
+    assert noop["p50_seconds"] is not None
+    assert noop["p95_seconds"] >= noop["p50_seconds"]
 
 
 async def test_metrics_in_prometheus_format(client):
@@ -58,7 +68,8 @@ async def test_metrics_in_prometheus_format(client):
     assert 'skiplock_jobs{job_type="noop",queue="default",status="completed"} 1.0' in text
     assert 'skiplock_queue_depth{queue="default"} 1.0' in text
     assert 'skiplock_job_duration_seconds_count{job_type="noop"} 1.0' in text
-    assert "skiplock_workers_alive" in text and "skiplock_jobs_reaped_total" in text
+    assert "skiplock_workers_alive" in text
+    assert "skiplock_jobs_reaped_total" in text
 
 
 async def test_job_events_stream_progress_until_completed(client, runtime, pool):
@@ -73,8 +84,10 @@ async def test_job_events_stream_progress_until_completed(client, runtime, pool)
     ]
     assert events[0][0] == "state"
     progress = [e["progress"] for kind, e in events if kind == "progress"]
-    assert len(progress) >= 2 and progress == sorted(progress)
-    assert events[-1][0] == "status" and events[-1][1]["status"] == "completed"
+    assert len(progress) >= 2
+    assert progress == sorted(progress)
+    assert events[-1][0] == "status"
+    assert events[-1][1]["status"] == "completed"
     assert events[-1][1]["result"]["slept"] >= 1.5
 
 
@@ -106,7 +119,8 @@ async def test_a_statement_changing_many_jobs_sends_one_empty_tick(pool, databas
     async def claim(conn) -> None:
         claimed.extend(await queue.claim(conn, uuid.uuid4(), 500, 60.0))
 
-    assert await _ticks(database_url, pool, claim) == [""] and len(claimed) == 230
+    assert await _ticks(database_url, pool, claim) == [""]
+    assert len(claimed) == 230
 
     async def two_statements_in_one_transaction(conn) -> None:
         async with conn.transaction():
@@ -143,7 +157,8 @@ async def test_event_hub_pushes_each_change_of_a_watched_job_and_nothing_else(po
                     await asyncio.sleep(0.1)
                     break
                 await asyncio.sleep(0.02)
-            assert events.empty() and hub.reads > reads
+            assert events.empty()
+            assert hub.reads > reads
             await pool.execute("UPDATE jobs SET status = 'cancelled', finished_at = now() WHERE id = $1", watched)
             last = await _next(events)
             assert (last["status"], last["progress"], last["message"]) == ("cancelled", 50, "half")

@@ -76,8 +76,12 @@ async def test_acker_writes_a_batch_with_an_unstorable_outcome_job_by_job(pool):
     acker.add(claimed[2].id, Outcome("failed", error="boom", retry_in=None))
     await acker.drain()
     first, second, third = [await job_row(pool, j.id) for j in claimed]
-    assert first["status"] == "completed" and first["result"] == {"ok": True}
-    assert second["status"] == "failed" and second["error"].startswith("the job's outcome could not be stored:")
-    assert "json" in second["error"].lower() and second["locked_by"] is None
-    assert third["status"] == "failed" and third["error"] == "boom"
+    assert first["status"] == "completed"
+    assert first["result"] == {"ok": True}
+    assert second["status"] == "failed"
+    assert second["error"].startswith("the job's outcome could not be stored:")
+    assert "json" in second["error"].lower()
+    assert second["locked_by"] is None
+    assert third["status"] == "failed"
+    assert third["error"] == "boom"
     assert acker.written == {"completed": 1, "failed": 2}

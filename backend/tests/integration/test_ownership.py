@@ -93,14 +93,17 @@ async def test_the_owner_and_admins_reach_the_same_things(owners):
 
 
 async def test_listings_show_the_owners_jobs_and_admins_all_of_them(owners):
-    client, tokens, ids = owners
+    client, tokens, _ids = owners
     bob_job = (await client.post("/jobs", json={"job_type": "noop"}, headers=bearer(tokens["bob"]))).json()["job"]
     alice = (await client.get("/jobs", headers=bearer(tokens["alice"]))).json()
     bob = (await client.get("/jobs", headers=bearer(tokens["bob-read"]))).json()
     admin = (await client.get("/jobs", headers=bearer(tokens["admin"]))).json()
-    assert {j["owner"] for j in alice["items"]} == {"alice"} and alice["total"] == 2  # the job and the upload's
-    assert [j["id"] for j in bob["items"]] == [bob_job["id"]] and bob["total"] == 1
-    assert admin["total"] == 3 and {j["owner"] for j in admin["items"]} == {"alice", "bob"}
+    assert {j["owner"] for j in alice["items"]} == {"alice"}
+    assert alice["total"] == 2
+    assert [j["id"] for j in bob["items"]] == [bob_job["id"]]
+    assert bob["total"] == 1
+    assert admin["total"] == 3
+    assert {j["owner"] for j in admin["items"]} == {"alice", "bob"}
     for status in ("pending", "processing"):
         body = (await client.get("/jobs", params={"status": status}, headers=bearer(tokens["bob"]))).json()
         assert all(j["owner"] == "bob" for j in body["items"])
@@ -119,13 +122,15 @@ async def test_idempotency_keys_are_each_owners_own(owners):
     first = await client.post("/jobs", json=body, headers=bearer(tokens["alice"]))
     other = await client.post("/jobs", json=body, headers=bearer(tokens["bob"]))
     again = await client.post("/jobs", json=body, headers=bearer(tokens["alice"]))
-    assert first.status_code == other.status_code == 201 and again.status_code == 200
+    assert first.status_code == other.status_code == 201
+    assert again.status_code == 200
     assert first.json()["job"]["id"] == again.json()["job"]["id"] != other.json()["job"]["id"]
     assert first.json()["job"]["idempotency_key"] == other.json()["job"]["idempotency_key"] == "nightly"
     upload = {"file": ("p.png", png_bytes(), "image/png")}
     a = await client.post("/upload", files=upload, headers={**bearer(tokens["alice"]), "Idempotency-Key": "u1"})
     b = await client.post("/upload", files=upload, headers={**bearer(tokens["bob"]), "Idempotency-Key": "u1"})
-    assert a.status_code == b.status_code == 201 and a.json()["asset_id"] != b.json()["asset_id"]
+    assert a.status_code == b.status_code == 201
+    assert a.json()["asset_id"] != b.json()["asset_id"]
 
 
 async def test_a_failed_jobs_traceback_is_for_admins_and_its_owner_sees_one_line(owners, pool):
@@ -141,7 +146,8 @@ async def test_a_failed_jobs_traceback_is_for_admins_and_its_owner_sees_one_line
     assert all("/srv" not in (j["error"] or "") and "Traceback" not in (j["error"] or "") for j in listed)
     async with client.stream("GET", f"/jobs/{ids['job']}/events", headers=bearer(tokens["alice"])) as stream:
         text = "".join([chunk async for chunk in stream.aiter_text()])
-    assert "FileNotFoundError: cd.png is gone" in text and "/srv" not in text
+    assert "FileNotFoundError: cd.png is gone" in text
+    assert "/srv" not in text
     admin = (await client.get(f"/jobs/{ids['job']}", headers=bearer(tokens["admin"]))).json()
     assert admin["error"] == TRACEBACK
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from app.worker import queue
 from app.worker.dispatcher import build_job
 
@@ -30,7 +32,7 @@ async def test_three_workers_enqueue_one_job_per_tick(pool, subprocess_env, tmp_
     assert len(rows) >= 3  # several ticks while the workers ran
     ticks = [r["run_at"] for r in rows]
     assert len(set(ticks)) == len(ticks)  # exactly one job per tick
-    gaps = {(b - a).total_seconds() for a, b in zip(ticks, ticks[1:], strict=False)}
+    gaps = {(b - a).total_seconds() for a, b in itertools.pairwise(ticks)}
     assert gaps == {1.0}  # no tick skipped while workers were up
     assert all(r["idempotency_key"].startswith("cron:test_tick:") for r in rows)
 
@@ -50,7 +52,9 @@ async def test_prune_jobs_deletes_only_old_finished_jobs_in_batches(client, pool
     prune_id = response.json()["job"]["id"]
     processed = [(await client.post("/jobs/process")).json() for _ in range(4)]
     prune = next(p for p in processed if p.get("job_id") == prune_id)
-    assert prune["status"] == "completed" and prune["result"]["deleted"] == 20 and prune["result"]["batches"] == 4
+    assert prune["status"] == "completed"
+    assert prune["result"]["deleted"] == 20
+    assert prune["result"]["batches"] == 4
     remaining = await pool.fetchval("SELECT count(*) FROM jobs WHERE id = ANY($1)", ids)
     assert remaining == 5  # 2 recent failures + 3 still pending
     assert (await job_row(pool, prune_id))["status"] == "completed"

@@ -30,7 +30,8 @@ async def test_four_worker_processes_drain_2000_jobs_each_exactly_once(pool, sub
         """SELECT count(*) FILTER (WHERE status = 'completed') AS completed, count(*) AS total,
                   max(attempts) AS max_attempts FROM jobs WHERE job_type = 'test_record'"""
     )
-    assert stats["completed"] == stats["total"] == 2000 and stats["max_attempts"] == 1
+    assert stats["completed"] == stats["total"] == 2000
+    assert stats["max_attempts"] == 1
     assert await pool.fetchval("SELECT count(*) FROM exec_log") == 2000
     assert all(p.returncode == 0 for p in procs)
 
@@ -61,11 +62,13 @@ async def test_sigterm_of_busy_worker_leaves_no_job_processing(pool, subprocess_
     finally:
         started = time.monotonic()
         stop_all([proc], signal.SIGTERM)
-    assert proc.returncode == 0 and time.monotonic() - started < 15
+    assert proc.returncode == 0
+    assert time.monotonic() - started < 15
     assert await pool.fetchval("SELECT count(*) FROM jobs WHERE status = 'processing'") == 0
     for job_id in slow:
         row = await job_row(pool, job_id)
-        assert row["status"] == "pending" and row["attempts"] == 0  # released, no attempt spent
+        assert row["status"] == "pending"
+        assert row["attempts"] == 0
     assert await pool.fetchval("SELECT count(*) FROM workers") == 0
 
 
@@ -94,7 +97,8 @@ async def test_chaos_sigkill_a_worker_every_second_loses_nothing(pool, subproces
                   count(*) FILTER (WHERE status = 'processing') AS processing,
                   count(*) FILTER (WHERE attempts > 1) AS reclaimed FROM jobs WHERE job_type = 'test_record'"""
     )
-    assert stats["completed"] == 2000 and stats["processing"] == 0
+    assert stats["completed"] == 2000
+    assert stats["processing"] == 0
     assert stats["reclaimed"] >= 1  # killed workers' jobs came back through the reaper
     # A job ran more than once only if it was reclaimed from a killed worker (at-least-once, never twice
     # at the same time and never completed twice).

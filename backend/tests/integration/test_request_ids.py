@@ -17,16 +17,19 @@ async def test_an_error_body_and_its_log_line_carry_the_same_request_id(client, 
     caplog.set_level(logging.INFO, logger="app.api")
     response = await client.get(f"/jobs/{uuid.uuid4()}")
     rid = response.headers["x-request-id"]
-    assert response.status_code == 404 and response.json()["request_id"] == rid
+    assert response.status_code == 404
+    assert response.json()["request_id"] == rid
     lines = [TextFormatter().format(r) for r in caplog.records if "404" in r.getMessage()]
-    assert lines and all(f"[request={rid}]" in line for line in lines)
+    assert lines
+    assert all(f"[request={rid}]" in line for line in lines)
 
 
 async def test_a_well_formed_client_request_id_is_kept_and_a_bad_one_replaced(client):
     mine = {"X-Request-ID": "trace-0123456789"}
     assert (await client.get("/health", headers=mine)).headers["x-request-id"] == "trace-0123456789"
     bad = await client.get("/health", headers={"X-Request-ID": "<script>"})
-    assert bad.headers["x-request-id"] != "<script>" and len(bad.headers["x-request-id"]) == 32
+    assert bad.headers["x-request-id"] != "<script>"
+    assert len(bad.headers["x-request-id"]) == 32
 
 
 async def test_validation_and_refusal_errors_carry_the_request_id(client):
@@ -50,7 +53,8 @@ async def test_an_unexpected_error_answers_500_without_trace_sql_or_path(setting
     body = response.json()
     assert body == {"detail": "internal server error", "request_id": response.headers["x-request-id"]}
     logged = [r for r in caplog.records if r.exc_info]
-    assert logged and "/srv/skiplock" in TextFormatter().formatException(logged[0].exc_info)  # only in the log
+    assert logged
+    assert "/srv/skiplock" in TextFormatter().formatException(logged[0].exc_info)
 
 
 async def test_database_urls_are_logged_without_password(settings, caplog):
@@ -64,5 +68,6 @@ async def test_database_urls_are_logged_without_password(settings, caplog):
     except Exception:  # the server may refuse the password; the log line comes first
         pass
     text = "\n".join(r.getMessage() for r in caplog.records)
-    assert "database postgresql://postgres:***@" in text and "s3cret-pw" not in text
+    assert "database postgresql://postgres:***@" in text
+    assert "s3cret-pw" not in text
     assert "s3cret-pw" not in repr(settings.model_copy(update={"database_url": with_password}))

@@ -28,18 +28,23 @@ async def test_upload_stores_file_and_creates_asset_and_job(client, settings, po
     )
     assert response.status_code == 201, response.text
     body = response.json()
-    assert body["kind"] == "image" and body["size_bytes"] == len(data)
+    assert body["kind"] == "image"
+    assert body["size_bytes"] == len(data)
     assert body["sha256"] == hashlib.sha256(data).hexdigest()
     asset = await pool.fetchrow("SELECT * FROM assets WHERE id = $1", __import__("uuid").UUID(body["asset_id"]))
     assert (settings.storage_dir / asset["stored_path"]).read_bytes() == data
-    assert asset["original_filename"] == "page.png" and asset["content_type"] == "image/png"
+    assert asset["original_filename"] == "page.png"
+    assert asset["content_type"] == "image/png"
     job = await job_row(pool, body["job_id"])
-    assert job["status"] == "pending" and job["asset_id"] == asset["id"] and job["job_type"] == "test_file"
+    assert job["status"] == "pending"
+    assert job["asset_id"] == asset["id"]
+    assert job["job_type"] == "test_file"
 
 
 async def test_image_upload_defaults_to_restoration_job(client):
     response = await client.post("/upload", files={"file": ("scan.png", png_bytes(), "image/png")})
-    assert response.status_code == 201 and response.json()["job_type"] == "restoration"
+    assert response.status_code == 201
+    assert response.json()["job_type"] == "restoration"
 
 
 async def test_idempotent_upload_returns_same_asset_and_job_and_stores_once(client, settings):
@@ -47,29 +52,37 @@ async def test_idempotent_upload_returns_same_asset_and_job_and_stores_once(clie
     files = {"file": ("a.png", png_bytes(), "image/png")}
     first = await client.post("/upload", files=files, data={"job_type": "test_file"}, headers=headers)
     second = await client.post("/upload", files=files, data={"job_type": "test_file"}, headers=headers)
-    assert first.status_code == 201 and second.status_code == 200
+    assert first.status_code == 201
+    assert second.status_code == 200
     assert first.json()["asset_id"] == second.json()["asset_id"]
-    assert first.json()["job_id"] == second.json()["job_id"] and second.json()["created"] is False
+    assert first.json()["job_id"] == second.json()["job_id"]
+    assert second.json()["created"] is False
     assert len(stored_files(settings)) == 1
 
 
 async def test_empty_file_is_400_and_nothing_stored(client, settings, pool):
     response = await client.post("/upload", files={"file": ("e.png", b"", "image/png")})
-    assert response.status_code == 400 and "empty" in response.json()["detail"]
-    assert stored_files(settings) == [] and await pool.fetchval("SELECT count(*) FROM assets") == 0
+    assert response.status_code == 400
+    assert "empty" in response.json()["detail"]
+    assert stored_files(settings) == []
+    assert await pool.fetchval("SELECT count(*) FROM assets") == 0
 
 
 async def test_file_over_limit_is_413_and_nothing_stored(client, settings, pool):
     big = b"\x89PNG\r\n\x1a\n" + b"\0" * (settings.max_upload_bytes + 10)
     response = await client.post("/upload", files={"file": ("big.png", big, "image/png")})
-    assert response.status_code == 413 and "limit" in response.json()["detail"]
-    assert stored_files(settings) == [] and await pool.fetchval("SELECT count(*) FROM assets") == 0
+    assert response.status_code == 413
+    assert "limit" in response.json()["detail"]
+    assert stored_files(settings) == []
+    assert await pool.fetchval("SELECT count(*) FROM assets") == 0
 
 
 async def test_unsupported_type_is_415_and_nothing_stored(client, settings, pool):
     response = await client.post("/upload", files={"file": ("notes.png", b"just some text\n" * 10, "image/png")})
-    assert response.status_code == 415 and "unsupported" in response.json()["detail"]
-    assert stored_files(settings) == [] and await pool.fetchval("SELECT count(*) FROM jobs") == 0
+    assert response.status_code == 415
+    assert "unsupported" in response.json()["detail"]
+    assert stored_files(settings) == []
+    assert await pool.fetchval("SELECT count(*) FROM jobs") == 0
 
 
 async def test_hostile_filename_is_stored_under_generated_name_inside_storage(client, settings, pool):
@@ -82,8 +95,10 @@ async def test_hostile_filename_is_stored_under_generated_name_inside_storage(cl
             "SELECT * FROM assets WHERE id = $1", __import__("uuid").UUID(response.json()["asset_id"])
         )
         path = (settings.storage_dir / asset["stored_path"]).resolve()
-        assert path.is_relative_to(settings.storage_dir.resolve()) and path.exists()
-        assert "/" not in (asset["original_filename"] or "") and "\\" not in (asset["original_filename"] or "")
+        assert path.is_relative_to(settings.storage_dir.resolve())
+        assert path.exists()
+        assert "/" not in (asset["original_filename"] or "")
+        assert "\\" not in (asset["original_filename"] or "")
         assert all(c.isprintable() for c in asset["original_filename"] or "")
         assert name not in asset["stored_path"]
 
@@ -113,9 +128,11 @@ async def test_chunked_upload_over_the_limit_is_413_at_once_and_keeps_no_file(cl
 
     headers = {"Content-Type": "multipart/form-data; boundary=b"}
     response = await client.post("/upload", content=endless(), headers=headers)
-    assert response.status_code == 413 and "upload limit" in response.json()["detail"]
+    assert response.status_code == 413
+    assert "upload limit" in response.json()["detail"]
     assert sent <= settings.max_upload_bytes + settings.max_request_bytes + 64 * 1024 + len(chunk)
-    assert stored_files(settings) == [] and await pool.fetchval("SELECT count(*) FROM jobs") == 0
+    assert stored_files(settings) == []
+    assert await pool.fetchval("SELECT count(*) FROM jobs") == 0
 
 
 async def test_file_of_a_kind_the_job_type_does_not_take_is_422_at_upload(client, settings, pool):
@@ -124,12 +141,18 @@ async def test_file_of_a_kind_the_job_type_does_not_take_is_422_at_upload(client
         response = await client.post("/upload", files=files, data={"job_type": job_type})
         assert response.status_code == 422, response.text
         [error] = response.json()["detail"]
-        assert error["loc"] == ["body", "job_type"] and says in error["msg"] and "restoration" in error["msg"]
-    assert stored_files(settings) == [] and await pool.fetchval("SELECT count(*) FROM jobs") == 0
+        assert error["loc"] == ["body", "job_type"]
+        assert says in error["msg"]
+        assert "restoration" in error["msg"]
+    assert stored_files(settings) == []
+    assert await pool.fetchval("SELECT count(*) FROM jobs") == 0
 
 
 async def test_tasks_say_which_file_kinds_each_job_type_takes(client):
     accepts = {t["name"]: t["accepts"] for t in (await client.get("/tasks")).json()}
-    assert accepts["cut_analysis"] == ["video"] and accepts["clip_export"] == ["video"]
-    assert accepts["restoration"] == ["image"] and accepts["quality_assessment"] == ["image"]
-    assert accepts["noop"] == [] and accepts["training"] == []
+    assert accepts["cut_analysis"] == ["video"]
+    assert accepts["clip_export"] == ["video"]
+    assert accepts["restoration"] == ["image"]
+    assert accepts["quality_assessment"] == ["image"]
+    assert accepts["noop"] == []
+    assert accepts["training"] == []

@@ -36,7 +36,9 @@ async def test_buffered_job_keeps_its_lease_and_records_its_real_start(runtime, 
         ran_first = await wait_status(pool, first, "completed", timeout=15)
         ran_second = await wait_status(pool, second, "completed", timeout=15)
     for row in (ran_first, ran_second):
-        assert row["attempts"] == 1 and row["reaped"] == 0 and row["error"] is None
+        assert row["attempts"] == 1
+        assert row["reaped"] == 0
+        assert row["error"] is None
     # started_at is when the handler started, not when the job was claimed into the buffer.
     assert (ran_second["started_at"] - ran_first["started_at"]).total_seconds() > 2.0
 
@@ -56,8 +58,10 @@ async def test_clean_stop_gives_buffered_jobs_back_at_once_without_spending_an_a
         await wait_until(buffered_back, timeout=2.5)
     for job_id in ids:
         row = await job_row(pool, job_id)
-        assert row["status"] == "pending" and row["attempts"] == 0
-        assert row["locked_by"] is None and row["started_at"] is None
+        assert row["status"] == "pending"
+        assert row["attempts"] == 0
+        assert row["locked_by"] is None
+        assert row["started_at"] is None
 
 
 async def test_cancel_of_a_buffered_job_cancels_it_before_it_starts(client, runtime, pool):
@@ -78,7 +82,9 @@ async def test_cancel_of_a_buffered_job_cancels_it_before_it_starts(client, runt
         assert response.status_code == 200
         row = await wait_status(pool, buffered, "cancelled", timeout=5)
         assert row["error"] == "cancelled on request before it started"
-        assert row["attempts"] == 0 and row["started_at"] is None and row["finished_at"] is not None
+        assert row["attempts"] == 0
+        assert row["started_at"] is None
+        assert row["finished_at"] is not None
         assert (await job_row(pool, other))["status"] == "processing"
 
 

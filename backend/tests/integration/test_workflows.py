@@ -18,15 +18,21 @@ async def test_children_are_written_with_the_parents_completion_and_the_fan_in_r
         fan_in = uuid.UUID(done["result"]["fan_in"])
         await wait_status(pool, fan_in, "completed", timeout=30)
     runs = await pool.fetch("SELECT job_id, runs FROM exec_log")
-    assert len(runs) == 21 and all(r["runs"] == 1 for r in runs)
+    assert len(runs) == 21
+    assert all(r["runs"] == 1 for r in runs)
     body = (await client.get(f"/jobs/{parent}")).json()
-    assert len(body["children"]) == 21 and {c["status"] for c in body["children"]} == {"completed"}
-    assert body["parents"] == [] and body["workflow_id"] == str(parent)
+    assert len(body["children"]) == 21
+    assert {c["status"] for c in body["children"]} == {"completed"}
+    assert body["parents"] == []
+    assert body["workflow_id"] == str(parent)
     fan_in_body = (await client.get(f"/jobs/{fan_in}")).json()
-    assert len(fan_in_body["parents"]) == 21 and fan_in_body["workflow_id"] == str(parent)
+    assert len(fan_in_body["parents"]) == 21
+    assert fan_in_body["workflow_id"] == str(parent)
     graph = (await client.get(f"/workflows/{parent}")).json()
-    assert graph["status"] == "completed" and graph["counts"] == {"completed": 22}
-    assert len(graph["nodes"]) == 22 and len(graph["edges"]) == 20 + 21
+    assert graph["status"] == "completed"
+    assert graph["counts"] == {"completed": 22}
+    assert len(graph["nodes"]) == 22
+    assert len(graph["edges"]) == 20 + 21
     assert (await client.get(f"/workflows/{fan_in}")).json()["id"] == str(parent)  # found from any of its jobs
 
 
@@ -43,7 +49,8 @@ async def test_a_failing_child_cancels_the_fan_in_naming_it(runtime, pool, clien
         done = await wait_status(pool, parent, "completed", timeout=30)
         fan_in = await wait_status(pool, done["result"]["fan_in"], "cancelled", timeout=30)
     failed = await pool.fetchval("SELECT id FROM jobs WHERE job_type = 'test_fail'")
-    assert str(failed) in fan_in["error"] and "failed" in fan_in["error"]
+    assert str(failed) in fan_in["error"]
+    assert "failed" in fan_in["error"]
     assert (await client.get(f"/workflows/{parent}")).json()["status"] == "failed"
 
 
@@ -52,10 +59,13 @@ async def test_api_enqueues_with_dependencies_and_refuses_unknown_ones(client, p
     made = await client.post("/jobs", json={"job_type": "test_record", "depends_on": [first["id"]]})
     assert made.status_code == 201
     job = made.json()["job"]
-    assert job["status"] == "waiting" and job["blockers"] == 1 and job["workflow_id"] == first["id"]
+    assert job["status"] == "waiting"
+    assert job["blockers"] == 1
+    assert job["workflow_id"] == first["id"]
     missing = str(uuid.uuid4())
     refused = await client.post("/jobs", json={"job_type": "test_record", "depends_on": [missing]})
-    assert refused.status_code == 422 and missing in refused.text
+    assert refused.status_code == 422
+    assert missing in refused.text
     assert await pool.fetchval("SELECT count(*) FROM jobs") == 2
 
 
@@ -67,7 +77,8 @@ async def test_cancelling_a_workflow_cancels_what_has_not_run(client, pool):
     await pool.execute("UPDATE jobs SET status = 'completed', finished_at = now() WHERE id = $1", root)
     assert (await job_row(pool, a))["status"] == "pending"  # promoted by the root's completion
     response = await client.post(f"/workflows/{root}/cancel")
-    assert response.status_code == 200 and response.json()["cancelled"] == 2
+    assert response.status_code == 200
+    assert response.json()["cancelled"] == 2
     graph = (await client.get(f"/workflows/{root}")).json()
     assert {n["id"]: n["status"] for n in graph["nodes"]} == {
         str(root): "completed",
@@ -120,7 +131,8 @@ async def test_last_two_dependencies_settling_at_once_on_two_workers_promote_the
         for conn in (first, second):
             await pool.release(conn)
     row = await job_row(pool, fan_in)
-    assert row["status"] == "pending" and row["blockers"] == 0
+    assert row["status"] == "pending"
+    assert row["blockers"] == 0
     await asyncio.sleep(0.2)
     await listener.remove_listener("skiplock_jobs", on_notice)
     await pool.release(listener)
@@ -141,4 +153,5 @@ async def test_a_dependency_settling_while_its_dependant_is_enqueued_is_counted_
         await tx.commit()
         assert await completing == {parent}
     row = await job_row(pool, child)
-    assert row["status"] == "pending" and row["blockers"] == 0
+    assert row["status"] == "pending"
+    assert row["blockers"] == 0

@@ -26,7 +26,8 @@ def test_queues_and_handler_modules_read_from_comma_lists(monkeypatch):
     monkeypatch.setenv("WORKER_QUEUES", "media, ml")
     monkeypatch.setenv("HANDLER_MODULES", "pkg.a,pkg.b")
     settings = Settings()
-    assert settings.worker_queues == ["media", "ml"] and settings.handler_modules == ["pkg.a", "pkg.b"]
+    assert settings.worker_queues == ["media", "ml"]
+    assert settings.handler_modules == ["pkg.a", "pkg.b"]
 
 
 def test_backoff_grows_exponentially_with_bounded_jitter():

@@ -3,6 +3,7 @@ and no domain code, domain code imports nothing of the queue, and imports point 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -35,3 +36,19 @@ def test_the_engine_does_not_import_job_types_or_domain_code():
     )
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT / "backend", capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_lint_and_the_engines_strict_typing_hold():
+    """ruff (with the bug-finding families pyproject.toml selects) on the whole tree, mypy --strict on the engine."""
+    lint = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "backend", "bench"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    types = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "backend/app/worker"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "backend")},
+    )
+    assert types.returncode == 0, types.stdout + types.stderr

@@ -32,6 +32,9 @@ def test_job_log_lines_carry_job_id_and_type_in_json_and_text():
         logger.removeHandler(json_handler)
         logger.removeHandler(text_handler)
     record = json.loads(json_out.getvalue())
-    assert record["message"] == "decoded 42 frames" and record["level"] == "warning"
-    assert record["job_id"] == str(job_id) and record["job_type"] == "cut_analysis" and record["ts"]
+    assert record["message"] == "decoded 42 frames"
+    assert record["level"] == "warning"
+    assert record["job_id"] == str(job_id)
+    assert record["job_type"] == "cut_analysis"
+    assert record["ts"]
     assert text_out.getvalue().strip() == f"WARNING decoded 42 frames [job={job_id} type=cut_analysis]"

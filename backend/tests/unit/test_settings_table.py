@@ -43,7 +43,8 @@ def test_data_directories_default_to_the_working_directory(tmp_path, monkeypatch
     monkeypatch.chdir(tmp_path)
     here = Path.cwd()
     settings = Settings(_env_file=None)
-    assert settings.embedded_pg_dir == here / ".pgdata" and settings.storage_dir == here / "storage"
+    assert settings.embedded_pg_dir == here / ".pgdata"
+    assert settings.storage_dir == here / "storage"
     assert Settings(_env_file=None, storage_dir=Path("files")).storage_dir == here / "files"
 
 
@@ -55,7 +56,8 @@ def test_settings_command_prints_values_in_effect_without_the_password(tmp_path)
         [sys.executable, "-m", "app", "settings"], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
     )
     lines = set(run.stdout.splitlines())
-    assert "DATABASE_URL=postgresql://me:***@db.example:5433/jobs" in lines and "secret" not in run.stdout
+    assert "DATABASE_URL=postgresql://me:***@db.example:5433/jobs" in lines
+    assert "secret" not in run.stdout
     assert {"WORKER_QUEUES=a,b", f"STORAGE_DIR={tmp_path.resolve() / 'storage'}", "WORKER_ENABLED=true"} <= lines
 
 

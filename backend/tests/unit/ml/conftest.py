@@ -22,22 +22,22 @@ def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def tiny_config(**overrides: object) -> TrainConfig:
     """A model small enough for tens of CPU steps per second."""
-    base = dict(
-        width=8,
-        enc_blocks=[1, 1],
-        middle_blocks=1,
-        dec_blocks=[1, 1],
-        unshuffle=2,
-        steps=40,
-        batch_size=4,
-        crop_size=32,
-        lr=2e-3,
-        warmup_steps=5,
-        checkpoint_every=20,
-        log_every=5,
-        val_fraction=0.25,
-        device="cpu",
-        seed=0,
-    )
+    base = {
+        "width": 8,
+        "enc_blocks": [1, 1],
+        "middle_blocks": 1,
+        "dec_blocks": [1, 1],
+        "unshuffle": 2,
+        "steps": 40,
+        "batch_size": 4,
+        "crop_size": 32,
+        "lr": 2e-3,
+        "warmup_steps": 5,
+        "checkpoint_every": 20,
+        "log_every": 5,
+        "val_fraction": 0.25,
+        "device": "cpu",
+        "seed": 0,
+    }
     base.update(overrides)
     return TrainConfig(**base)  # type: ignore[arg-type]

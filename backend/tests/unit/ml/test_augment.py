@@ -24,18 +24,24 @@ def dataset(tmp_path: Path) -> Path:
 
 def test_variants_are_new_degradations_of_the_same_clean_pages(dataset: Path) -> None:
     result = augment_dataset(dataset, variants=2, seed=7)
-    assert result["created"] == 8 and result["pairs"] == 12 and result["sources"] == 4
+    assert result["created"] == 8
+    assert result["pairs"] == 12
+    assert result["sources"] == 4
     for k in (0, 1):
         name = f"00001-a7v{k}.png"
         assert np.array_equal(read_image(dataset / "clean" / name), read_image(dataset / "clean" / "00001.png"))
         degraded = read_image(dataset / "degraded" / name)
-        assert degraded.shape == (64, 64) and not np.array_equal(degraded, read_image(dataset / "degraded/00001.png"))
+        assert degraded.shape == (64, 64)
+        assert not np.array_equal(degraded, read_image(dataset / "degraded/00001.png"))
     assert not np.array_equal(
         read_image(dataset / "degraded/00001-a7v0.png"), read_image(dataset / "degraded/00001-a7v1.png")
     )
     run = json.loads((dataset / "manifest.json").read_text())["augmentations"][0]
-    assert run["seed"] == 7 and run["variants"] == 2 and len(run["samples"]) == 8
-    assert run["samples"][0]["source"] == "00000.png" and run["samples"][0]["degradations"]
+    assert run["seed"] == 7
+    assert run["variants"] == 2
+    assert len(run["samples"]) == 8
+    assert run["samples"][0]["source"] == "00000.png"
+    assert run["samples"][0]["degradations"]
     assert len(load_pairs(dataset, 1)) == 12
 
 
@@ -49,7 +55,8 @@ def test_same_seed_same_files_and_a_seed_is_used_once(dataset: Path, tmp_path: P
     with pytest.raises(MLInputError, match="seed 3"):
         augment_dataset(dataset, variants=1, seed=3)
     second = augment_dataset(dataset, variants=1, seed=4)
-    assert second["sources"] == 4 and second["pairs"] == 12  # augmented pairs are not augmented again
+    assert second["sources"] == 4
+    assert second["pairs"] == 12
 
 
 def test_cancelled_augmentation_leaves_the_dataset_as_it_was(dataset: Path) -> None:
@@ -63,9 +70,8 @@ def test_cancelled_augmentation_leaves_the_dataset_as_it_was(dataset: Path) -> N
     with pytest.raises(OperationCancelled):
         augment_dataset(dataset, variants=2, seed=5, should_stop=stop_after_3)
     assert sorted(p.name for p in (dataset / "degraded").iterdir()) == before
-    assert len(list_pairs(dataset)[0]) == 4 and "augmentations" not in json.loads(
-        (dataset / "manifest.json").read_text()
-    )
+    assert len(list_pairs(dataset)[0]) == 4
+    assert "augmentations" not in json.loads((dataset / "manifest.json").read_text())
 
 
 def test_bad_requests_are_input_errors(dataset: Path, tmp_path: Path) -> None:

@@ -27,12 +27,14 @@ def fresh_pair(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_default_model_loads_and_improves_psnr(default_model: Path, fresh_pair: Path, tmp_path: Path) -> None:
-    model, meta = load_model(default_model, device="cpu")
-    assert meta["arch"]["img_channels"] == 1 and meta["parameters"] > 0
+    _model, meta = load_model(default_model, device="cpu")
+    assert meta["arch"]["img_channels"] == 1
+    assert meta["parameters"] > 0
     gains = []
     for name in ("00000.png", "00001.png", "00002.png"):
         result = restore_image(default_model, fresh_pair / "degraded" / name, tmp_path / name, device="cpu")
-        assert (result["width"], result["height"]) == (256, 256) and result["tiles"] == 1
+        assert (result["width"], result["height"]) == (256, 256)
+        assert result["tiles"] == 1
         clean = read_image(fresh_pair / "clean" / name)
         gains.append(psnr(read_image(tmp_path / name), clean) - psnr(read_image(fresh_pair / "degraded" / name), clean))
     assert np.mean(gains) > 3.0
@@ -47,17 +49,20 @@ def test_large_image_tiled_matches_full(default_model: Path, tmp_path: Path) -> 
     tiled = restore_array(model, img, tile=256, overlap=32, progress=lambda f, m: seen.append(f))
     full = restore_array(model, img, tile=0)
     assert tiled.shape == full.shape == (1, 1100, 1500)
-    assert len(seen) == 7 * 5 and seen[-1] == pytest.approx(1.0)
+    assert len(seen) == 7 * 5
+    assert seen[-1] == pytest.approx(1.0)
     assert psnr(tiled, full) > 35.0
     result = restore_image(default_model, root / "degraded" / "00000.png", tmp_path / "out.png", device="cpu")
-    assert Image.open(tmp_path / "out.png").size == (1500, 1100) and result["tiles"] == 35
+    assert Image.open(tmp_path / "out.png").size == (1500, 1100)
+    assert result["tiles"] == 35
 
 
 def test_color_input_is_restored_via_luma(default_model: Path, fresh_pair: Path, tmp_path: Path) -> None:
     gray = Image.open(fresh_pair / "degraded" / "00000.png")
     Image.merge("RGB", [gray, gray, gray]).save(tmp_path / "color.jpg", quality=95)
     result = restore_image(default_model, tmp_path / "color.jpg", tmp_path / "out.png", device="cpu")
-    assert result["color_mode"] == "luma" and Image.open(tmp_path / "out.png").mode == "RGB"
+    assert result["color_mode"] == "luma"
+    assert Image.open(tmp_path / "out.png").mode == "RGB"
     clean = read_image(fresh_pair / "clean" / "00000.png")
     assert psnr(read_image(tmp_path / "out.png"), clean) > psnr(read_image(tmp_path / "color.jpg"), clean)
 

@@ -31,5 +31,5 @@ def test_default_architecture_is_small() -> None:
 
 
 def test_mismatched_levels_rejected() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="same length"):
         NAFNet(enc_blk_nums=[1, 1], dec_blk_nums=[1])

@@ -12,7 +12,7 @@ from app.ml.quality import compare_images, no_reference_metrics, psnr, ssim
 from PIL import Image
 
 
-@pytest.fixture()
+@pytest.fixture
 def page() -> np.ndarray:
     rng = np.random.default_rng(0)
     img = np.ones((64, 80), np.float32)
@@ -52,7 +52,8 @@ def test_no_reference_metrics_track_noise_and_blur(page: np.ndarray) -> None:
     noisy = no_reference_metrics(np.clip(page + rng.normal(0, 0.1, page.shape), 0, 1))
     assert clean["noise_sigma"] < 0.01 < noisy["noise_sigma"]
     flat = no_reference_metrics(np.full((32, 32), 0.5))
-    assert flat["sharpness"] == 0.0 and flat["contrast"] == 0.0
+    assert flat["sharpness"] == 0.0
+    assert flat["contrast"] == 0.0
     assert set(clean) == {"sharpness", "noise_sigma", "contrast", "dynamic_range", "mean_brightness"}
 
 
@@ -61,10 +62,13 @@ def test_compare_images(tmp_path: Path, page: np.ndarray) -> None:
     Image.fromarray((page * 255).astype(np.uint8)).save(tmp_path / "b.png")
     Image.new("L", (10, 10)).save(tmp_path / "small.png")
     same = compare_images(tmp_path / "a.png", tmp_path / "b.png")
-    assert same["ssim"] == pytest.approx(1.0) and same["psnr"] is None and same["identical"] is True
+    assert same["ssim"] == pytest.approx(1.0)
+    assert same["psnr"] is None
+    assert same["identical"] is True
     Image.fromarray((np.clip(page + 0.05, 0, 1) * 255).astype(np.uint8)).save(tmp_path / "c.png")
     near = compare_images(tmp_path / "a.png", tmp_path / "c.png")
-    assert 15 < near["psnr"] < 60 and near["identical"] is False
+    assert 15 < near["psnr"] < 60
+    assert near["identical"] is False
     json.dumps(same, allow_nan=False)  # storable as a job result
     with pytest.raises(MLInputError):
         compare_images(tmp_path / "a.png", tmp_path / "small.png")

@@ -19,10 +19,14 @@ def test_same_seed_gives_identical_bytes(tmp_path: Path) -> None:
     summary = generate_dataset(tmp_path / "a", cfg)
     generate_dataset(tmp_path / "b", SynthConfig(count=4, seed=7, size=80))
     a, b = _bytes(tmp_path / "a"), _bytes(tmp_path / "b")
-    assert len(a) == 8 and a == b
-    assert summary["count"] == 4 and summary["size_bytes"] > 0
+    assert len(a) == 8
+    assert a == b
+    assert summary["count"] == 4
+    assert summary["size_bytes"] > 0
     manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
-    assert manifest["seed"] == 7 and manifest["count"] == 4 and len(manifest["samples"]) == 4
+    assert manifest["seed"] == 7
+    assert manifest["count"] == 4
+    assert len(manifest["samples"]) == 4
 
 
 def test_different_seed_differs_and_pages_are_degraded(tmp_path: Path) -> None:
@@ -39,7 +43,8 @@ def test_different_seed_differs_and_pages_are_degraded(tmp_path: Path) -> None:
 def test_generation_reports_progress_and_can_be_cancelled(tmp_path: Path) -> None:
     seen: list[float] = []
     generate_dataset(tmp_path / "a", SynthConfig(count=10, seed=3, size=48), progress=lambda f, m: seen.append(f))
-    assert seen and seen[-1] == pytest.approx(1.0)
+    assert seen
+    assert seen[-1] == pytest.approx(1.0)
     with pytest.raises(OperationCancelled):
         generate_dataset(tmp_path / "b", SynthConfig(count=10, seed=3, size=48), should_stop=lambda: True)
 
@@ -59,13 +64,19 @@ def test_validate_reports_each_problem(tmp_path: Path) -> None:
     (root / "clean" / "00001.png").write_bytes(b"not an image")  # unreadable
     Image.new("L", (40, 30), 255).save(root / "clean" / "00002.png")  # size mismatch
     report = validate_dataset(root)
-    assert report["ok"] is False and report["pairs"] == 1
+    assert report["ok"] is False
+    assert report["pairs"] == 1
     text = "\n".join(report["problems"])
-    assert "00000" in text and "00001" in text and "00002" in text and "mismatch" in text
+    assert "00000" in text
+    assert "00001" in text
+    assert "00002" in text
+    assert "mismatch" in text
 
 
 def test_validate_empty_and_missing(tmp_path: Path) -> None:
     report = validate_dataset(tmp_path)
-    assert report["ok"] is False and report["pairs"] == 0 and report["problems"]
+    assert report["ok"] is False
+    assert report["pairs"] == 0
+    assert report["problems"]
     with pytest.raises(MLInputError):
         validate_dataset(tmp_path / "nope")

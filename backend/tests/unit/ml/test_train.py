@@ -14,12 +14,13 @@ from .conftest import tiny_config
 def test_short_training_improves_over_input(tiny_dataset: Path, tmp_path: Path) -> None:
     updates: list[dict[str, Any]] = []
     result = train(tiny_dataset, tmp_path / "run", tiny_config(steps=60), progress=updates.append)
-    assert result["steps"] == 60 and result["resumed_from_step"] == 0
+    assert result["steps"] == 60
+    assert result["resumed_from_step"] == 0
     assert result["val_psnr"] > result["input_psnr"] + 1.0
     assert updates[-1]["loss"] < updates[0]["loss"]
     assert {"step", "steps", "loss", "lr", "patches_per_s", "percent", "message"} <= set(updates[0])
     assert updates[-1]["percent"] == pytest.approx(100.0)
-    model, meta = load_model(Path(result["model_path"]), device="cpu")
+    _model, meta = load_model(Path(result["model_path"]), device="cpu")
     assert meta["metrics"]["val_psnr"] == pytest.approx(result["val_psnr"])
     assert Path(result["checkpoint_path"]).is_file()
 
@@ -34,13 +35,16 @@ def test_cancel_keeps_checkpoint_and_resume_continues(tiny_dataset: Path, tmp_pa
 
     with pytest.raises(TrainingCancelled):
         train(tiny_dataset, out, tiny_config(steps=20), should_stop=stop_after_7)
-    assert (out / "last.pt").is_file() and not (out / "model.pt").exists()
+    assert (out / "last.pt").is_file()
+    assert not (out / "model.pt").exists()
     steps_seen: list[int] = []
     result = train(tiny_dataset, out, tiny_config(steps=20), progress=lambda p: steps_seen.append(p["step"]))
     assert result["resumed_from_step"] == 7
-    assert result["steps"] == 20 and steps_seen[0] > 7
+    assert result["steps"] == 20
+    assert steps_seen[0] > 7
     again = train(tiny_dataset, out, tiny_config(steps=20))  # retried after completion: nothing left to do
-    assert again["resumed_from_step"] == 20 and again["final_loss"] == pytest.approx(result["final_loss"])
+    assert again["resumed_from_step"] == 20
+    assert again["final_loss"] == pytest.approx(result["final_loss"])
     fresh = train(tiny_dataset, out, tiny_config(steps=5), resume=False)
     assert fresh["resumed_from_step"] == 0
 
@@ -53,7 +57,8 @@ def test_fine_tune_from_model(tiny_dataset: Path, tmp_path: Path) -> None:
         tiny_config(steps=10, lr=5e-4),
         init_checkpoint=Path(first["model_path"]),
     )
-    assert second["resumed_from_step"] == 0 and second["val_psnr"] > first["input_psnr"]
+    assert second["resumed_from_step"] == 0
+    assert second["val_psnr"] > first["input_psnr"]
 
 
 def test_absurd_learning_rate_diverges(tiny_dataset: Path, tmp_path: Path) -> None:
@@ -101,14 +106,17 @@ def test_background_batches_are_the_samplers_own(tiny_dataset: Path) -> None:
         for _ in range(5):
             x, y = loader.next()
             rx, ry = reference.next_batch()
-            assert x.dtype == torch.float32 and x.is_contiguous(memory_format=torch.channels_last)
-            assert torch.equal(x, torch.from_numpy(rx)) and torch.equal(y, torch.from_numpy(ry))
+            assert x.dtype == torch.float32
+            assert x.is_contiguous(memory_format=torch.channels_last)
+            assert torch.equal(x, torch.from_numpy(rx))
+            assert torch.equal(y, torch.from_numpy(ry))
 
 
 def test_cpu_training_in_bfloat16_improves(tiny_dataset: Path, tmp_path: Path) -> None:
     import torch
     from app.ml.train import amp_dtype
 
-    assert amp_dtype("bf16", torch.device("cpu")) == torch.bfloat16 and amp_dtype("auto", torch.device("cpu")) is None
+    assert amp_dtype("bf16", torch.device("cpu")) == torch.bfloat16
+    assert amp_dtype("auto", torch.device("cpu")) is None
     result = train(tiny_dataset, tmp_path / "run", tiny_config(steps=60, amp="bf16", loader_workers=2))
     assert result["val_psnr"] > result["input_psnr"] + 1.0

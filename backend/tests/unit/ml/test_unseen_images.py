@@ -12,7 +12,7 @@ from app.ml.quality import compare_images, no_reference_metrics
 from PIL import Image
 
 
-@pytest.fixture()
+@pytest.fixture
 def page() -> np.ndarray:
     """A light page with dark marks, float32 in [0, 1]."""
     img = np.full((24, 32), 0.9, np.float32)

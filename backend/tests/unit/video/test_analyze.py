@@ -29,7 +29,8 @@ def test_fade_detected_as_gradual(videos: dict[str, Path]) -> None:
     assert len(res.transitions) == 1, res.transitions
     fade = res.transitions[0]
     assert fade.kind == "fade"
-    assert fade.start_frame <= 32 and fade.end_frame >= 47
+    assert fade.start_frame <= 32
+    assert fade.end_frame >= 47
     assert fade.end_frame - fade.start_frame >= 10
     assert 0.0 <= fade.score <= 1.0
     assert res.shots[1].transition_in == "fade"

@@ -41,7 +41,7 @@ def test_ten_bit_luma_matches_eight_bit() -> None:
 def test_worker_error_surfaces_and_thread_stops() -> None:
     ex = FeatureExtractor(64, 25.0, 4, background=True)
     ex.add(np.zeros((120, 160), np.uint8), 0, 0.0)
-    with pytest.raises(ValueError), ex:
+    with pytest.raises(ValueError, match="broadcast"), ex:
         ex.add(np.zeros((120, 160, 3), np.uint8), 0, 40.0)  # not a 2-D plane
     assert ex._pool is None
 
@@ -55,4 +55,6 @@ def test_frame_sizes_whose_rounding_shrinks_the_signature_block(analysis_width: 
         for i in range(30):
             ex.add(rng.integers(0, 256, (h, w), dtype=np.uint8), 0, i * 40.0)
         f = ex.finish()
-    assert len(f.t_ms) == 30 and np.isfinite(f.dpix).all() and f.sig.shape[0] == 30
+    assert len(f.t_ms) == 30
+    assert np.isfinite(f.dpix).all()
+    assert f.sig.shape[0] == 30

@@ -119,7 +119,9 @@ def test_cut_a_few_frames_after_a_dissolve_is_found(tmp_path: Path) -> None:
     mix = [a[20 + j] * (1 - (j + 1) / 13) + b[j] * ((j + 1) / 13) for j in range(12)]
     found = _transitions(tmp_path, a[:20] + mix + b[12:20] + c[:35])
     assert [k for k, _, _ in found] == ["dissolve", "cut"], found
-    assert 17 <= found[0][1] <= 22 and 29 <= found[0][2] <= 34 and found[1][1] == 40
+    assert 17 <= found[0][1] <= 22
+    assert 29 <= found[0][2] <= 34
+    assert found[1][1] == 40
 
 
 @pytest.mark.parametrize("length", [3, 6])

@@ -71,7 +71,7 @@ def test_export_clip_decodable_with_right_duration(
 
 
 def test_export_clip_rejects_bad_range(videos: dict[str, Path], tmp_path: Path) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="invalid clip range"):
         export_clip(videos["long"], 2000, 1000, tmp_path / "x.mp4")
 
 

@@ -47,7 +47,8 @@ def test_tiny_frames_give_finite_features() -> None:
             for i in range(20):
                 ex.add(np.full((2, 2), 40 * (i // 10) + i % 3, np.uint8), 0, i * 40.0)
             f = ex.finish()
-    assert np.isfinite(f.grad2).all() and np.isfinite(f.dpix).all()
+    assert np.isfinite(f.grad2).all()
+    assert np.isfinite(f.dpix).all()
 
 
 @pytest.mark.parametrize(("fps", "per"), [(1, 5), (2, 4), (25, 5)])
@@ -97,4 +98,5 @@ def test_animated_gif_is_not_called_a_still_image(tmp_path: Path) -> None:
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=100)
     with pytest.raises(VideoError) as err:
         analyze_video(path)
-    assert "image" in str(err.value) and "still" not in str(err.value)
+    assert "image" in str(err.value)
+    assert "still" not in str(err.value)
