@@ -76,7 +76,13 @@ def _url(path: str) -> str:
     if path == "/static-offline-docs":
         return "/static-offline-docs/swagger-ui.css"
     path = path.replace("{name:path}", "{name}")
-    ids = {"job_id": uuid.uuid4(), "asset_id": uuid.uuid4(), "clip_id": uuid.uuid4(), "id_or_prefix": "0123456789"}
+    ids = {
+        "job_id": uuid.uuid4(),
+        "asset_id": uuid.uuid4(),
+        "clip_id": uuid.uuid4(),
+        "workflow_id": uuid.uuid4(),
+        "id_or_prefix": "0123456789",
+    }
     return path.format(name="x.png", **ids)
 
 
