@@ -79,16 +79,10 @@ SELECT ins.id, ins.idempotency_key, (SELECT count(*) FROM woke) AS notified FROM
 """
 
 
-async def enqueue_many(conn: Executor, jobs: Sequence[NewJob]) -> list[tuple[uuid.UUID, bool]]:
-    """Insert jobs in one statement; returns (id, created) per job, in order.
-
-    A job whose idempotency key exists already is not inserted: the existing job's id comes back with
-    created=False. Workers listening on the job's queue are woken when the transaction commits.
-    """
-    if not jobs:
-        return []
-    rows = await conn.fetch(
-        _ENQUEUE,
+def job_columns(jobs: Sequence[NewJob]) -> list[list[Any]]:
+    """New jobs as the column arrays a batch insert unnests: type, params, queue, priority, run_at, max_attempts,
+    timeout, idempotency key, asset (the order of `_ENQUEUE`'s parameters)."""
+    return [
         [j.job_type for j in jobs],
         [json.dumps(j.params) for j in jobs],
         [j.queue for j in jobs],
@@ -98,7 +92,18 @@ async def enqueue_many(conn: Executor, jobs: Sequence[NewJob]) -> list[tuple[uui
         [j.timeout_seconds for j in jobs],
         [j.idempotency_key for j in jobs],
         [j.asset_id for j in jobs],
-    )
+    ]
+
+
+async def enqueue_many(conn: Executor, jobs: Sequence[NewJob]) -> list[tuple[uuid.UUID, bool]]:
+    """Insert jobs in one statement; returns (id, created) per job, in order.
+
+    A job whose idempotency key exists already is not inserted: the existing job's id comes back with
+    created=False. Workers listening on the job's queue are woken when the transaction commits.
+    """
+    if not jobs:
+        return []
+    rows = await conn.fetch(_ENQUEUE, *job_columns(jobs))
     created = {r["idempotency_key"]: r["id"] for r in rows if r["idempotency_key"] is not None}
     fresh = iter([r["id"] for r in rows if r["idempotency_key"] is None])
     missing = [j.idempotency_key for j in jobs if j.idempotency_key and j.idempotency_key not in created]

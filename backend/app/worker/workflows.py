@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.worker.queue import JOBS_CHANNEL, Executor, NewJob
+from app.worker.queue import JOBS_CHANNEL, Executor, NewJob, job_columns
 
 FINAL = ("completed", "failed", "cancelled")
 
@@ -175,15 +175,7 @@ async def _insert_rows(conn: Executor, rows: list[_Row], workflow_id: uuid.UUID 
     await conn.fetchval(
         _INSERT,
         [r.step.id for r in rows],
-        [j.job_type for j in jobs],
-        [json.dumps(j.params) for j in jobs],
-        [j.queue for j in jobs],
-        [j.priority for j in jobs],
-        [j.run_at for j in jobs],
-        [j.max_attempts for j in jobs],
-        [j.timeout_seconds for j in jobs],
-        [j.idempotency_key for j in jobs],
-        [j.asset_id for j in jobs],
+        *job_columns(jobs),
         [r.status for r in rows],
         [r.blockers for r in rows],
         [r.has_dependants for r in rows],
