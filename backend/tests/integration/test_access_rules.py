@@ -190,3 +190,16 @@ def test_the_readme_shows_the_rule_table(settings):
     assert rule_table(create_app(keys_required(settings))) in readme, (
         "README's access table is out of date: paste app.api.access.rule_table(app)"
     )
+
+
+def test_the_schema_declares_the_refusals_each_rule_can_give(settings):
+    schema = create_app(settings).openapi()
+    for (method, path), rule in EXPECTED.items():
+        operation = schema["paths"].get(path, {}).get(method.lower())
+        if operation is None:  # the offline docs' files and the dashboard's own routes are not in the schema
+            continue
+        declared = set(operation["responses"])
+        if rule is not P:
+            assert "401" in declared, (method, path)
+        if rule in (W, A, M) or method == "POST":
+            assert "403" in declared, (method, path)
