@@ -248,7 +248,7 @@ async def _train(
     timeout=24 * 3600,
     max_attempts=3,
     concurrency=1,
-    description="Trains a NAFNet document-restoration model on a dataset (resumes from its checkpoint).",
+    description="Trains a document-restoration model (NAFNet or Restormer) on a dataset; resumes from its checkpoint.",
 )
 async def training(ctx: JobContext, params: TrainingParams) -> dict[str, Any]:
     return await _train(ctx, params, None, None)
