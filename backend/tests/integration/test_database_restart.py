@@ -4,6 +4,9 @@ in one line per event."""
 from __future__ import annotations
 
 import asyncio
+import shlex
+import time
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -27,7 +30,14 @@ def private_server(tmp_path):
     url = server.get_uri().replace("/postgres?", "/restart?", 1)
 
     def restart() -> None:
-        pg_ctl(["-w", "-m", "fast", "restart"], pgdata=server.pgdata, user=server.system_user)
+        """Stop the server, keep it down for a while (so every worker meets the outage, whatever it was doing), and
+        start it again with the options it ran with."""
+        opts = shlex.split((Path(server.pgdata) / "postmaster.opts").read_text())[1:]
+        opts = [o for i, o in enumerate(opts) if o != "-D" and (i == 0 or opts[i - 1] != "-D")]
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
+        time.sleep(2.0)
+        log = str(Path(server.pgdata) / "restart.log")  # not pg_ctl's stdout: the server would hold that pipe open
+        pg_ctl(["-w", "-l", log, "-o", shlex.join(opts), "start"], pgdata=server.pgdata, user=server.system_user)
 
     yield url, restart
     server.cleanup()
