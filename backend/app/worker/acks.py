@@ -175,9 +175,10 @@ class Acker:
 
     async def _write(self, conn: asyncpg.Connection, key: _Key, items: list[_Item]) -> None:
         if key[0] == "completed" and self._children:
-            for item in [i for i in items if i.job_id in self._children]:
+            spawning = [i for i in items if i.job_id in self._children]
+            items = [i for i in items if i.job_id not in self._children]  # before _complete_spawning forgets them
+            for item in spawning:
                 await self._complete_spawning(conn, item)
-            items = [i for i in items if i.job_id not in self._children]
             if not items:
                 return
         try:
