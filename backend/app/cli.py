@@ -110,7 +110,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     from app.core import db, migrations
 
     settings = _settings(args)
-    url = db.resolve_database_url(settings)
+    url = db.resolve_direct_url(settings, db.resolve_database_url(settings))  # a session advisory lock
     if args.downgrade:
         migrations.downgrade(url, args.downgrade)
     else:

@@ -29,7 +29,7 @@ async def _with_pool(settings: Settings, action: Callable[[Any], Awaitable[int]]
 
     from app.core import migrations
 
-    url = await asyncio.to_thread(db.resolve_database_url, settings)
+    url = db.resolve_direct_url(settings, await asyncio.to_thread(db.resolve_database_url, settings))
     await asyncio.to_thread(migrations.upgrade, url)
     conn = await asyncpg.connect(url)
     try:

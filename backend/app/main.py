@@ -51,7 +51,7 @@ def skiplock_lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncCo
         runtime = await Runtime.start(settings)
         app.state.runtime = runtime
         app.state.settings = settings
-        app.state.events = EventHub(runtime.url)
+        app.state.events = EventHub(runtime.direct_url)  # LISTEN needs a session
         app.state.limiter = RateLimiter(
             runtime.pool, {"enqueue": settings.rate_limit_enqueue, "upload": settings.rate_limit_upload}
         )

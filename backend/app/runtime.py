@@ -53,18 +53,27 @@ class Runtime:
     sessionmaker: async_sessionmaker[AsyncSession]
     pool: asyncpg.Pool
     storage: Storage
+    direct_url: str = ""  # session work: LISTEN, lease heartbeats, migrations (DATABASE_DIRECT_URL, else `url`)
+
+    def __post_init__(self) -> None:
+        self.direct_url = self.direct_url or self.url
 
     @classmethod
     async def start(cls, settings: Settings, *, migrate: bool = True) -> Runtime:
         load_handlers(settings)
         url = await asyncio.to_thread(db.resolve_database_url, settings)
+        direct_url = db.resolve_direct_url(settings, url)
+        pooled = settings.database_pooler == "transaction"
         log.info("database %s", db.redacted(url))
+        if direct_url != url:
+            log.info("direct database connection (LISTEN, heartbeats, migrations) %s", db.redacted(direct_url))
         if migrate:
-            await asyncio.to_thread(migrations.upgrade, url)
-        engine = db.create_engine(url, settings.db_pool_size)
-        pool = await db.create_pool(url, max_size=settings.db_pool_size)
+            await asyncio.to_thread(migrations.upgrade, direct_url)
+        engine = db.create_engine(url, settings.db_pool_size, pooled=pooled)
+        pool = await db.create_pool(url, max_size=settings.db_pool_size, pooled=pooled)
         settings.storage_dir.mkdir(parents=True, exist_ok=True)
-        runtime = cls(settings, url, engine, db.create_sessionmaker(engine), pool, Storage(settings.storage_dir))
+        sessions = db.create_sessionmaker(engine)
+        runtime = cls(settings, url, engine, sessions, pool, Storage(settings.storage_dir), direct_url)
         freeze_startup_heap()
         return runtime
 
@@ -100,4 +109,4 @@ class Runtime:
     def worker(self, registry: dict[str, JobType] | None = None, **overrides: Any) -> Worker:
         """A worker on this runtime's pool: config `overrides`, dispatch table `registry` (default: the real one)."""
         config = self.worker_config(**overrides)
-        return Worker(self.pool, self.url, config, resources=self.resources(), registry=registry)
+        return Worker(self.pool, self.direct_url, config, resources=self.resources(), registry=registry)

@@ -27,6 +27,20 @@ class Settings(BaseSettings):
         description="`postgresql://…`. Unset in development: an embedded PostgreSQL (pgserver) in `EMBEDDED_PG_DIR`,"
         " shared by the API and worker processes. Unset in production: an error.",
     )
+    database_direct_url: str | None = Field(
+        default=None,
+        repr=False,
+        json_schema_extra={"shown_default": "`DATABASE_URL`"},
+        description="`postgresql://…` straight to PostgreSQL, not through a pooler, for what needs a session: the"
+        " LISTEN connections (worker wake-ups, job events), lease heartbeats and migrations (session advisory lock)."
+        " Set it when `DATABASE_URL` goes through PgBouncer in transaction mode",
+    )
+    database_pooler: Literal["none", "transaction"] = Field(
+        default="none",
+        description="`transaction` when `DATABASE_URL` goes through a pooler in transaction mode (PgBouncer"
+        " `pool_mode = transaction`): no named prepared statements on pooled connections; requires"
+        " `DATABASE_DIRECT_URL`",
+    )
     environment: Literal["development", "production"] = Field(
         default="development",
         description="`production` requires API keys, removes `POST /jobs/process` and forbids the embedded database",

@@ -84,6 +84,26 @@ def resolve_database_url(settings: Settings) -> str:
     return start_embedded_postgres(settings.embedded_pg_dir)
 
 
+def resolve_direct_url(settings: Settings, url: str) -> str:
+    """The URL for session work (LISTEN, lease heartbeats, migrations): DATABASE_DIRECT_URL, else `url`.
+
+    Behind a pooler in transaction mode, a LISTEN would be registered on whichever server connection the
+    pooler lent for that one statement, and its notifications would never come back; a session advisory lock
+    would be taken and released on different connections. So that mode refuses to start without a direct URL.
+    """
+    if settings.database_direct_url:
+        if not settings.database_url:
+            raise ConfigurationError("DATABASE_DIRECT_URL is set but DATABASE_URL is not: set both, or neither")
+        return plain_url(settings.database_direct_url)
+    if settings.database_pooler == "transaction":
+        raise ConfigurationError(
+            "DATABASE_POOLER=transaction needs DATABASE_DIRECT_URL: LISTEN/NOTIFY wake-ups, lease heartbeats and"
+            " migrations need a session, which a transaction pooler does not keep; set it to a postgresql:// URL"
+            " that reaches PostgreSQL directly (not through the pooler)"
+        )
+    return url
+
+
 def plain_url(url: str) -> str:
     """postgresql+asyncpg://… or postgres://… → postgresql://… (what asyncpg and libpq accept)."""
     parts = urlsplit(url)
@@ -108,8 +128,34 @@ def sqlalchemy_url(url: str) -> str:
     return "postgresql+asyncpg://" + plain_url(url).split("://", 1)[1]
 
 
-def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
-    return create_async_engine(sqlalchemy_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+def pooled_connect_options(pooled: bool) -> dict[str, Any]:
+    """asyncpg options for a connection through a transaction pooler: no named prepared statements.
+
+    asyncpg names and caches a prepared statement per query on its connection; behind PgBouncer in
+    transaction mode (1.18 in Debian 12 forwards no prepared statements; 1.21+ can, with
+    `max_prepared_statements`) the next statement may reach another server connection, where that name is
+    unknown ("prepared statement ... does not exist") or taken by another client. With the cache off, asyncpg
+    uses the unnamed statement and parses it again with each execution, which the pooler passes through.
+    """
+    return {"statement_cache_size": 0} if pooled else {}
+
+
+def create_engine(url: str, pool_size: int = 10, *, pooled: bool = False) -> AsyncEngine:
+    connect_args: dict[str, Any] = {}
+    if pooled:
+        # SQLAlchemy's adapter prepares every statement itself, by name: the empty name is the unnamed one.
+        connect_args = {
+            **pooled_connect_options(True),
+            "prepared_statement_cache_size": 0,
+            "prepared_statement_name_func": lambda: "",
+        }
+    return create_async_engine(
+        sqlalchemy_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args=connect_args,
+    )
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -123,9 +169,12 @@ async def _light_reset(conn: asyncpg.Connection) -> None:
         await conn.execute("ROLLBACK")
 
 
-async def create_pool(url: str, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
-    """An asyncpg pool for the queue engine. Statements are prepared and cached per connection."""
-    pool = await asyncpg.create_pool(plain_url(url), min_size=min_size, max_size=max_size, reset=_light_reset)
+async def create_pool(url: str, min_size: int = 1, max_size: int = 10, *, pooled: bool = False) -> asyncpg.Pool:
+    """An asyncpg pool for the queue engine. Statements are prepared and cached per connection, unless the
+    URL goes through a transaction pooler (`pooled`)."""
+    pool = await asyncpg.create_pool(
+        plain_url(url), min_size=min_size, max_size=max_size, reset=_light_reset, **pooled_connect_options(pooled)
+    )
     assert pool is not None
     return pool
 

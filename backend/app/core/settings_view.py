@@ -48,7 +48,7 @@ def _shown_value(name: str, value: Any) -> str:
         return str(value).lower()
     if isinstance(value, list):
         return ",".join(value)
-    if name == "database_url" and value:
+    if name in ("database_url", "database_direct_url") and value:
         parts = urlsplit(value)
         if parts.password:  # never print a password
             netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")

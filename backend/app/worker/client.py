@@ -176,7 +176,8 @@ async def wait(
 ) -> JobOutcome:
     """Wait until a job is completed, failed for good or cancelled, and return how it ended.
 
-    `source`: an asyncpg pool, a connection outside any transaction, or a DSN. The job's row is read when
+    `source`: an asyncpg pool, a connection outside any transaction, or a DSN; it must keep a session (a
+    direct connection, not one through a pooler in transaction mode: LISTEN). The job's row is read when
     the wait begins and again after each tick on the events channel (every UPDATE of jobs sends one, and
     PostgreSQL delivers it at commit), at most every 20 ms, and every `recheck` seconds in case a tick was
     lost with the connection. Raises TimeoutError after `timeout` seconds, LookupError for an unknown job.
