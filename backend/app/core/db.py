@@ -73,6 +73,7 @@ def _ensure_database(server: Any, name: str) -> None:
 
 def resolve_database_url(settings: Settings) -> str:
     """The postgresql:// URL to use: DATABASE_URL, or the embedded server in development."""
+    _check_direct_url(settings)
     if settings.database_url:
         return plain_url(settings.database_url)
     if settings.is_production:
@@ -85,23 +86,24 @@ def resolve_database_url(settings: Settings) -> str:
 
 
 def resolve_direct_url(settings: Settings, url: str) -> str:
-    """The URL for session work (LISTEN, lease heartbeats, migrations): DATABASE_DIRECT_URL, else `url`.
+    """The URL for session work (LISTEN, lease heartbeats, migrations): DATABASE_DIRECT_URL, else `url`
+    (what `resolve_database_url` returned, which also checked that the two settings fit together)."""
+    return plain_url(settings.database_direct_url) if settings.database_direct_url else url
 
-    Behind a pooler in transaction mode, a LISTEN would be registered on whichever server connection the
+
+def _check_direct_url(settings: Settings) -> None:
+    """Behind a pooler in transaction mode, a LISTEN would be registered on whichever server connection the
     pooler lent for that one statement, and its notifications would never come back; a session advisory lock
     would be taken and released on different connections. So that mode refuses to start without a direct URL.
     """
-    if settings.database_direct_url:
-        if not settings.database_url:
-            raise ConfigurationError("DATABASE_DIRECT_URL is set but DATABASE_URL is not: set both, or neither")
-        return plain_url(settings.database_direct_url)
-    if settings.database_pooler == "transaction":
+    if settings.database_direct_url and not settings.database_url:
+        raise ConfigurationError("DATABASE_DIRECT_URL is set but DATABASE_URL is not: set both, or neither")
+    if settings.database_pooler == "transaction" and not settings.database_direct_url:
         raise ConfigurationError(
             "DATABASE_POOLER=transaction needs DATABASE_DIRECT_URL: LISTEN/NOTIFY wake-ups, lease heartbeats and"
             " migrations need a session, which a transaction pooler does not keep; set it to a postgresql:// URL"
             " that reaches PostgreSQL directly (not through the pooler)"
         )
-    return url
 
 
 def plain_url(url: str) -> str:

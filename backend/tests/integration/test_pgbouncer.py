@@ -24,15 +24,14 @@ from tests.support.pgbouncer import pgbouncer_binary, running_pgbouncer
 from tests.support.processes import start_worker, stop_all
 from tests.support.waiting import wait_until
 
-pytestmark = pytest.mark.skipif(
-    pgbouncer_binary() is None,
-    reason="pgbouncer is not installed (Debian: apt-get install pgbouncer): the PgBouncer tests did not run",
-)
+NO_PGBOUNCER = "pgbouncer is not installed (Debian: apt-get install pgbouncer): the PgBouncer tests did not run"
 
 
 @pytest.fixture(scope="module")
 def bouncer_url(database_url: str) -> Iterator[str]:
     """The test database through a PgBouncer in transaction mode with 4 server connections."""
+    if pgbouncer_binary() is None:
+        pytest.skip(NO_PGBOUNCER)
     with running_pgbouncer(database_url, pool_size=4) as url:
         yield url
 
@@ -108,10 +107,17 @@ async def _status(pool, job_id: str, status: str) -> bool:
     return bool(await pool.fetchval("SELECT status::text FROM jobs WHERE id = $1", uuid.UUID(job_id)) == status)
 
 
-async def test_a_transaction_pooler_without_a_direct_url_is_refused(pooled_settings):
-    settings = pooled_settings.model_copy(update={"database_direct_url": None})
-    with pytest.raises(db.ConfigurationError, match="DATABASE_DIRECT_URL"):
-        await Runtime.start(settings, migrate=False)
+async def test_a_transaction_pooler_without_a_direct_url_is_refused(settings):
+    pooled = settings.model_copy(update={"database_pooler": "transaction"})
+    with pytest.raises(db.ConfigurationError, match="DATABASE_POOLER=transaction needs DATABASE_DIRECT_URL"):
+        await Runtime.start(pooled, migrate=False)
+    direct_only = settings.model_copy(update={"database_url": None, "database_direct_url": settings.database_url})
+    with pytest.raises(db.ConfigurationError, match="DATABASE_DIRECT_URL is set but DATABASE_URL is not"):
+        await Runtime.start(direct_only, migrate=False)
+
+
+async def test_without_a_pooler_the_direct_url_defaults_to_the_database_url(runtime, settings):
+    assert runtime.direct_url == runtime.url == settings.database_url
 
 
 async def test_orm_statements_through_pgbouncer_need_the_pooler_setting(bouncer_url):
@@ -127,10 +133,13 @@ async def test_orm_statements_through_pgbouncer_need_the_pooler_setting(bouncer_
                     await conn.execute(text("SELECT CAST(:n AS int) + CAST(:i AS int)"), {"n": n, "i": i})
                     await conn.execute(text("SELECT count(*) FROM jobs WHERE priority > :n"), {"n": n})
 
-        try:
-            await asyncio.gather(*[transactions(n) for n in range(8)])
+        try:  # every transaction ends before the engine closes, failed or not
+            outcomes = await asyncio.gather(*[transactions(n) for n in range(8)], return_exceptions=True)
         finally:
             await engine.dispose()
+        errors = [o for o in outcomes if isinstance(o, BaseException)]
+        if errors:
+            raise errors[0]
 
     await load(pooled=True)
     with pytest.raises(DBAPIError, match="prepared statement"):
