@@ -22,6 +22,7 @@ from app.core.logging import request_id
 from app.core.storable import StorableText
 from app.models import Job, JobStatus, newest_jobs
 from app.schemas import PREVIEW_CHARS, JobCreate, JobCreated, JobDetail, JobList, JobOut, JobSummary, ProcessOut
+from app.webhooks import store as webhook_store
 from app.worker import queue, workflows
 from app.worker.dispatcher import UnknownJobType, build_job
 
@@ -94,6 +95,12 @@ async def create_job(
         await set_owner(session, principal)
         conn = await raw_connection(session)
         await quotas.check_waiting(conn, runtime.settings, principal.owner)
+        if body.webhooks and (unknown := await webhook_store.missing(conn, principal.owner, body.webhooks)):
+            raise field_error(
+                ["body", "webhooks"],
+                f"unknown webhook id(s): {', '.join(map(str, unknown))} (see GET /webhooks)",
+                "unknown_webhook",
+            )
         if body.depends_on:
             await _refuse_invisible_dependencies(session, body.depends_on, principal)
             step = workflows.Step(new, depends_on=tuple(body.depends_on), run_anyway=body.run_anyway)
@@ -105,6 +112,8 @@ async def create_job(
             job_id, created = await queue.enqueue(conn, new)
         if not created:
             await refuse_other_request(conn, new)
+        elif body.webhooks:
+            await webhook_store.attach(conn, job_id, body.webhooks)
     if not created:
         response.status_code = status.HTTP_200_OK
     return JobCreated(job=job_out(await visible_job(session, job_id, principal), principal), created=created)
