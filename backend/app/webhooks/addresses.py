@@ -54,8 +54,8 @@ def _kind(addr: IPAddress) -> str | None:
         ("loopback", addr.is_loopback),
         ("link-local", addr.is_link_local),
         ("multicast", addr.is_multicast),
-        ("private", addr.is_private),
         ("reserved", addr.is_reserved),
+        ("private", addr.is_private),
         ("not globally routable", not addr.is_global),
     )
     kind = next((name for name, hit in checks if hit), None)
