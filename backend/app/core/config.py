@@ -165,7 +165,7 @@ class Settings(BaseSettings):
         default=10.0,
         gt=0,
         description="seconds before a webhook delivery's second attempt; doubled per attempt, with jitter (with the"
-        " defaults, 16 attempts span about 7 hours)",
+        " defaults, 16 attempts span 6 to 7 hours)",
     )
     webhooks_retry_max: float = Field(
         default=3600.0, gt=0, description="seconds; the longest wait between two attempts of a webhook delivery"

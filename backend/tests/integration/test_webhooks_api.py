@@ -148,3 +148,22 @@ async def test_redeliver_answers_404_for_another_endpoints_delivery(client):
     hook = (await client.post("/webhooks", json={"url": PUBLIC_URL})).json()
     response = await client.post(f"/webhooks/{hook['id']}/deliveries/{uuid.uuid4()}/redeliver")
     assert response.status_code == 404
+
+
+async def test_the_command_line_registers_lists_and_deletes(subprocess_env, pool):
+    from tests.integration.test_cli import cli
+
+    code, _, err = await cli(subprocess_env, "webhooks", "create", "https://127.0.0.1/hook", "--owner", "alice")
+    assert code == 2
+    assert "loopback" in err
+    code, out, _ = await cli(subprocess_env, "webhooks", "create", PUBLIC_URL, "--owner", "alice", "--named-only")
+    assert code == 0
+    assert out.strip().startswith("whsec_")
+    hook_id = str(await pool.fetchval("SELECT id FROM webhooks"))
+    code, out, _ = await cli(subprocess_env, "webhooks", "list", "--owner", "alice")
+    assert hook_id in out
+    assert "whsec_" not in out
+    code, out, _ = await cli(subprocess_env, "webhooks", "deliveries", hook_id)
+    assert code == 0
+    assert (await cli(subprocess_env, "webhooks", "delete", hook_id))[0] == 0
+    assert (await cli(subprocess_env, "webhooks", "delete", hook_id))[0] == 3
