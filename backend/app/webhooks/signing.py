@@ -32,12 +32,11 @@ def verify(secret: str, body: bytes, header: str, tolerance: int = DEFAULT_TOLER
     """Whether `header` (the Skiplock-Signature value) signs `body` (the raw bytes received) with `secret`,
     within `tolerance` seconds of now. Several v1 values may be present (any one may match)."""
     fields = [part.split("=", 1) for part in header.split(",") if "=" in part]
-    stamps = [v.strip() for k, v in fields if k.strip() == "t"]
-    given = [v.strip() for k, v in fields if k.strip() == "v1"]
+    stamps = [v for k, v in fields if k == "t"]
+    given = [v for k, v in fields if k == "v1"]
     if len(stamps) != 1 or not stamps[0].isdigit() or not given:
         return False
-    t = int(stamps[0])
-    if abs((time.time() if now is None else now) - t) > tolerance:
+    if abs((time.time() if now is None else now) - int(stamps[0])) > tolerance:
         return False
-    expected = _digest(secret, t, body)
+    expected = _digest(secret, int(stamps[0]), body)
     return any(hmac.compare_digest(expected, v) for v in given)

@@ -120,3 +120,17 @@ def test_the_signature_is_hmac_sha256_over_timestamp_dot_body():
     header = signing.sign("whsec_k", b"{}", timestamp=1700000000)
     expected = hmac.new(b"whsec_k", b"1700000000.{}", hashlib.sha256).hexdigest()
     assert header == f"t=1700000000,v1={expected}"
+
+
+def test_the_readmes_verify_function_checks_real_signatures():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    start = readme.index("  import hashlib, hmac, time")
+    block = readme[start : readme.index("```", start)]
+    namespace: dict = {}
+    exec("\n".join(line[2:] for line in block.splitlines()), namespace)
+    secret, body = signing.new_secret(), b'{"id": "e"}'
+    assert namespace["verify"](secret, body, signing.sign(secret, body))
+    assert not namespace["verify"](secret, body + b"x", signing.sign(secret, body))
+    assert not namespace["verify"](secret, body, signing.sign(secret, body, timestamp=int(time.time()) - 3600))
