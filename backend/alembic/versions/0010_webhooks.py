@@ -106,6 +106,7 @@ def upgrade() -> None:
         )"""
     )
     op.execute("CREATE INDEX webhook_deliveries_webhook_idx ON webhook_deliveries (webhook_id, created_at DESC)")
+    op.execute("CREATE INDEX webhook_deliveries_created_idx ON webhook_deliveries (created_at)")
     op.execute(
         """CREATE TABLE webhook_attempts (
             id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

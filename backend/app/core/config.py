@@ -99,7 +99,9 @@ class Settings(BaseSettings):
         description="extra modules to import so that their `@job_type` handlers register (comma-separated)",
     )
     job_retention_days: float = Field(
-        default=14.0, gt=0, description="`prune_jobs` (hourly) deletes finished jobs older than this many days"
+        default=14.0,
+        gt=0,
+        description="`prune_jobs` (hourly) deletes finished jobs, and webhook deliveries, older than this many days",
     )
 
     max_upload_bytes: int = Field(

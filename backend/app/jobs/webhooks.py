@@ -37,7 +37,7 @@ async def webhook_delivery(ctx: JobContext, params: DeliveryParams) -> dict[str,
     delivery = await store.load(pool, params.delivery_id)
     if delivery is None:
         raise PermanentJobError(f"delivery {params.delivery_id} no longer exists: its webhook was deleted")
-    if await pool.fetchval("SELECT delivery_job_id FROM webhook_deliveries WHERE id = $1", delivery.id) != ctx.job_id:
+    if delivery.delivery_job_id != ctx.job_id:
         raise PermanentJobError(
             f"job {ctx.job_id} is not the job of delivery {delivery.id}; use POST /webhooks/{delivery.webhook_id}"
             f"/deliveries/{delivery.id}/redeliver to send it again"

@@ -45,6 +45,7 @@ class Delivery:
     url: str
     secret: str
     body: str
+    delivery_job_id: uuid.UUID
 
 
 _COLUMNS = "id, owner, url, description, all_jobs, max_attempts, created_at"
@@ -149,7 +150,7 @@ async def deliveries(
 
 async def load(conn: Executor, delivery_id: uuid.UUID) -> Delivery | None:
     row = await conn.fetchrow(
-        """SELECT d.id, d.webhook_id, d.event_id, d.event_type, d.status, w.url, w.secret, d.body
+        """SELECT d.id, d.webhook_id, d.event_id, d.event_type, d.status, w.url, w.secret, d.body, d.delivery_job_id
            FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id WHERE d.id = $1""",
         delivery_id,
     )
@@ -209,3 +210,18 @@ async def redeliver(conn: Executor, delivery_id: uuid.UUID) -> uuid.UUID | None:
 async def delivery_of(conn: Executor, delivery_id: uuid.UUID) -> dict[str, Any] | None:
     row = await conn.fetchrow(f"{_DELIVERY_VIEW} WHERE d.id = $1", delivery_id)
     return dict(row) if row else None
+
+
+async def prune(conn: Executor, older_than_seconds: float, limit: int) -> int:
+    """Deletes up to `limit` deliveries (with their attempts) made more than `older_than_seconds` ago."""
+    deleted = await conn.fetchval(
+        """WITH gone AS (
+               DELETE FROM webhook_deliveries WHERE id IN (
+                   SELECT id FROM webhook_deliveries WHERE created_at < now() - make_interval(secs => $1)
+                   ORDER BY created_at LIMIT $2)
+               RETURNING 1)
+           SELECT count(*) FROM gone""",
+        older_than_seconds,
+        limit,
+    )
+    return int(deleted)

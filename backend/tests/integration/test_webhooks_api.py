@@ -167,3 +167,21 @@ async def test_the_command_line_registers_lists_and_deletes(subprocess_env, pool
     assert code == 0
     assert (await cli(subprocess_env, "webhooks", "delete", hook_id))[0] == 0
     assert (await cli(subprocess_env, "webhooks", "delete", hook_id))[0] == 3
+
+
+async def test_old_deliveries_are_pruned_with_old_jobs(client, pool):
+    from app.webhooks import store
+
+    hook = (await client.post("/webhooks", json={"url": PUBLIC_URL})).json()
+    for age in ("20 days", "1 hour"):
+        await pool.execute(
+            """INSERT INTO webhook_deliveries (webhook_id, event_id, event_type, job_id, body, delivery_job_id,
+                                               created_at)
+               VALUES ($1, gen_random_uuid(), 'job.completed', gen_random_uuid(), '{}', gen_random_uuid(),
+                       now() - $2::text::interval)""",
+            uuid.UUID(hook["id"]),
+            age,
+        )
+    assert await store.prune(pool, 14 * 86_400, 100) == 1
+    [kept] = (await client.get(f"/webhooks/{hook['id']}/deliveries")).json()["items"]
+    assert kept["status"] == "pending"
