@@ -65,11 +65,11 @@ BEGIN
         RETURNING id, webhook_id, delivery_job_id
     )
     INSERT INTO jobs (id, job_type, params, queue, max_attempts, owner)
-    SELECT made.delivery_job_id, 'webhook_delivery', jsonb_build_object('delivery_id', made.id), 'default',
+    SELECT made.delivery_job_id, 'webhook_delivery', jsonb_build_object('delivery_id', made.id), 'webhooks',
            w.max_attempts, 'system'
     FROM made JOIN webhooks w ON w.id = made.webhook_id;
     IF FOUND THEN
-        PERFORM pg_notify('skiplock_jobs', 'default');
+        PERFORM pg_notify('skiplock_jobs', 'webhooks');
     END IF;
     RETURN NULL;
 END $$"""

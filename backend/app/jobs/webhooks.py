@@ -29,6 +29,7 @@ def retry_delay(attempt: int, base: float, cap: float) -> float:
 @job_type(
     store.DELIVERY_JOB,
     params=DeliveryParams,
+    queue=store.DELIVERY_QUEUE,
     timeout=330,
     description="Sends a webhook event to its endpoint, signed, with retries (made when a job with webhooks ends).",
 )

@@ -12,6 +12,7 @@ from app.webhooks.sender import Attempt
 from app.webhooks.signing import new_secret
 
 DELIVERY_JOB = "webhook_delivery"
+DELIVERY_QUEUE = "webhooks"  # the queue of the delivery jobs (the trigger of migration 0010 names it too)
 JOBS_CHANNEL = "skiplock_jobs"  # the queue's wake-up channel (app.worker.queue.JOBS_CHANNEL)
 
 
@@ -194,16 +195,17 @@ async def redeliver(conn: Executor, delivery_id: uuid.UUID) -> uuid.UUID | None:
                RETURNING id, webhook_id, delivery_job_id
            ), queued AS (
                INSERT INTO jobs (id, job_type, params, queue, max_attempts, owner)
-               SELECT made.delivery_job_id, $2, jsonb_build_object('delivery_id', made.id), 'default',
+               SELECT made.delivery_job_id, $2, jsonb_build_object('delivery_id', made.id), $3,
                       w.max_attempts, 'system'
                FROM made JOIN webhooks w ON w.id = made.webhook_id
            )
            SELECT id FROM made""",
         delivery_id,
         DELIVERY_JOB,
+        DELIVERY_QUEUE,
     )
     if new_id is not None:
-        await conn.execute(f"SELECT pg_notify('{JOBS_CHANNEL}', 'default')")
+        await conn.execute("SELECT pg_notify($1, $2)", JOBS_CHANNEL, DELIVERY_QUEUE)
     return uuid.UUID(str(new_id)) if new_id is not None else None
 
 

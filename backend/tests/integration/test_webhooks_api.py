@@ -136,9 +136,9 @@ async def test_the_event_is_written_in_the_transaction_that_ends_the_job(client,
     assert event["job"]["id"] == job["id"]
     assert event["job"]["status"] == "cancelled"
     sender = await pool.fetchrow(
-        "SELECT job_type, status::text, owner FROM jobs WHERE id = $1", delivery["delivery_job_id"]
+        "SELECT job_type, status::text, owner, queue FROM jobs WHERE id = $1", delivery["delivery_job_id"]
     )
-    assert dict(sender) == {"job_type": "webhook_delivery", "status": "pending", "owner": "system"}
+    assert dict(sender) == {"job_type": "webhook_delivery", "status": "pending", "owner": "system", "queue": "webhooks"}
     listed = (await client.get(f"/webhooks/{hook['id']}/deliveries")).json()["items"]
     assert [d["id"] for d in listed] == [str(delivery["id"])]
     assert listed[0]["status"] == "pending"
