@@ -1,14 +1,16 @@
 """Webhooks: endpoints an owner registers, and one delivery per endpoint for each job that ends.
 
-``webhooks`` holds an owner's endpoints with their signing secrets (kept as they are: they must sign);
-``all_jobs`` endpoints hear of every job of their owner, the others only of jobs that name them.
-``jobs.webhooks`` lists the endpoints a job's end is sent to; it is NULL for every job no endpoint applies to.
+``webhooks`` holds an owner's endpoints with their signing secrets (kept as they are: they must sign; after a
+rotation the previous one signs too, for a while). ``all_jobs`` endpoints hear of every job of their owner,
+the others only of jobs that name them. ``jobs.webhooks`` lists the endpoints a job's end is sent to; it is
+NULL for every job no endpoint applies to.
 
 The event is written in the transaction that ends the job, whatever statement ends it (a worker's completion
 or failure, the reaper, a cancel): a row trigger whose WHEN clause lets through only a job with endpoints
 reaching a final state writes one ``webhook_deliveries`` row per endpoint (the event's body, fixed once, so
-that every attempt sends the same bytes) and one ``webhook_delivery`` job per delivery, and wakes the
-workers. For every other job the clause is all it costs: no function call, nothing queued.
+that every attempt sends the same bytes) and one ``webhook_delivery`` job per delivery (on the queue
+``webhooks``), and wakes the workers. For every other job the clause is all it costs: no function call,
+nothing queued. A delivery without a job behind it (``job_id`` NULL) is a ping.
 
 ``jobs.webhooks`` is filled at insert by a trigger that only jobs of a key owner reach (``WHEN (NEW.owner <>
 'system')``): the jobs that workers, schedules and the CLI make, and the delivery jobs themselves, pay the
@@ -82,6 +84,8 @@ def upgrade() -> None:
             owner text NOT NULL,
             url text NOT NULL,
             secret text NOT NULL,
+            previous_secret text,
+            previous_until timestamptz,
             description text,
             all_jobs boolean NOT NULL DEFAULT true,
             max_attempts integer NOT NULL CHECK (max_attempts BETWEEN 1 AND 100),
@@ -95,7 +99,7 @@ def upgrade() -> None:
             webhook_id uuid NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
             event_id uuid NOT NULL,
             event_type text NOT NULL,
-            job_id uuid NOT NULL,
+            job_id uuid,
             body text NOT NULL,
             delivery_job_id uuid NOT NULL,
             status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'failed')),

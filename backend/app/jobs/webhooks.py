@@ -47,7 +47,7 @@ async def webhook_delivery(ctx: JobContext, params: DeliveryParams) -> dict[str,
         return {"delivery_id": str(delivery.id), "status": delivery.status, "sent": False}
     body = delivery.body.encode()
     headers = {
-        signing.HEADER: signing.sign(delivery.secret, body),
+        signing.HEADER: signing.sign(delivery.secret, body, None, *filter(None, [delivery.previous_secret])),
         "Skiplock-Event-Id": str(delivery.event_id),
         "Skiplock-Event-Type": delivery.event_type,
         "Skiplock-Delivery-Id": str(delivery.id),

@@ -22,10 +22,11 @@ def _digest(secret: str, timestamp: int, body: bytes) -> str:
     return hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
-def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
-    """The signature header's value for `body` sent at `timestamp` (now when None)."""
+def sign(secret: str, body: bytes, timestamp: int | None = None, *also: str) -> str:
+    """The signature header's value for `body` sent at `timestamp` (now when None): one v1 per secret, the
+    current one first (`also`: a previous secret still honoured after a rotation)."""
     t = int(time.time()) if timestamp is None else timestamp
-    return f"t={t},v1={_digest(secret, t, body)}"
+    return f"t={t}," + ",".join(f"v1={_digest(s, t, body)}" for s in (secret, *also))
 
 
 def verify(secret: str, body: bytes, header: str, tolerance: int = DEFAULT_TOLERANCE, now: float | None = None) -> bool:

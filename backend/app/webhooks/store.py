@@ -45,6 +45,7 @@ class Delivery:
     status: str
     url: str
     secret: str
+    previous_secret: str | None  # still signs after a rotation, until its time is up
     body: str
     delivery_job_id: uuid.UUID
 
@@ -151,7 +152,9 @@ async def deliveries(
 
 async def load(conn: Executor, delivery_id: uuid.UUID) -> Delivery | None:
     row = await conn.fetchrow(
-        """SELECT d.id, d.webhook_id, d.event_id, d.event_type, d.status, w.url, w.secret, d.body, d.delivery_job_id
+        """SELECT d.id, d.webhook_id, d.event_id, d.event_type, d.status, w.url, w.secret,
+                  CASE WHEN w.previous_until > now() THEN w.previous_secret END AS previous_secret,
+                  d.body, d.delivery_job_id
            FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id WHERE d.id = $1""",
         delivery_id,
     )
@@ -182,6 +185,48 @@ async def record(conn: Executor, delivery_id: uuid.UUID, attempt: int, outcome: 
         status,
         None if outcome.delivered else outcome.reason,
     )
+
+
+async def rotate(conn: Executor, webhook_id: uuid.UUID, overlap_seconds: float) -> str | None:
+    """A new signing secret for the endpoint; the current one keeps signing beside it (a second v1) for
+    `overlap_seconds`, while receivers switch. None when there is no such endpoint."""
+    secret = new_secret()
+    found = await conn.fetchval(
+        """UPDATE webhooks SET previous_secret = secret, previous_until = now() + make_interval(secs => $3),
+                               secret = $2
+           WHERE id = $1 RETURNING true""",
+        webhook_id,
+        secret,
+        overlap_seconds,
+    )
+    return secret if found else None
+
+
+async def ping(conn: Executor, webhook_id: uuid.UUID) -> uuid.UUID:
+    """A delivery of a `ping` event (no job behind it), to try an endpoint and its signature check."""
+    new_id = await conn.fetchval(
+        """WITH event AS (
+               SELECT gen_random_uuid() AS id
+           ), made AS (
+               INSERT INTO webhook_deliveries (webhook_id, event_id, event_type, body, delivery_job_id)
+               SELECT w.id, event.id, 'ping',
+                      jsonb_build_object('id', event.id, 'type', 'ping', 'created_at', now(),
+                                         'webhook', jsonb_build_object('id', w.id, 'url', w.url))::text,
+                      gen_random_uuid()
+               FROM webhooks w, event WHERE w.id = $1
+               RETURNING id, webhook_id, delivery_job_id
+           ), queued AS (
+               INSERT INTO jobs (id, job_type, params, queue, max_attempts, owner)
+               SELECT made.delivery_job_id, $2, jsonb_build_object('delivery_id', made.id), $3, 1, 'system'
+               FROM made
+           )
+           SELECT id FROM made""",
+        webhook_id,
+        DELIVERY_JOB,
+        DELIVERY_QUEUE,
+    )
+    await conn.execute("SELECT pg_notify($1, $2)", JOBS_CHANNEL, DELIVERY_QUEUE)
+    return uuid.UUID(str(new_id))
 
 
 async def redeliver(conn: Executor, delivery_id: uuid.UUID) -> uuid.UUID | None:

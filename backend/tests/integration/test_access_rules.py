@@ -56,6 +56,8 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("DELETE", "/webhooks/{webhook_id}"): W,
     ("GET", "/webhooks/{webhook_id}/deliveries"): R,
     ("POST", "/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): W,
+    ("POST", "/webhooks/{webhook_id}/ping"): W,
+    ("POST", "/webhooks/{webhook_id}/rotate-secret"): W,
     ("POST", "/jobs/process"): A,
     ("GET", "/metrics"): M,
 }

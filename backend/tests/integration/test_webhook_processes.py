@@ -170,3 +170,36 @@ async def test_a_delivery_out_of_attempts_fails_saying_what_to_do_and_can_be_sen
     assert json.loads(request.body)["id"] == failed["event_id"]
     assert request.body.decode() == failed["body"]
     assert signing.verify(secret, request.body, request.headers[signing.HEADER])
+
+
+async def test_a_ping_is_signed_by_the_new_secret_and_for_a_while_by_the_previous_one(
+    pool, hook_env, receiver, tmp_path, client
+):
+    hook, first = await store.create(pool, "alice", receiver.url, description=None, all_jobs=True, max_attempts=3)
+    receiver.start()
+    rotated = (await client.post(f"/webhooks/{hook.id}/rotate-secret")).json()
+    second = rotated["secret"]
+    assert second != first
+    assert rotated["previous_valid_until"] is not None
+    procs = [start_worker(hook_env, tmp_path / "logs", "--concurrency", "4")]
+    try:
+        ping = (await client.post(f"/webhooks/{hook.id}/ping")).json()
+        assert ping["event_type"] == "ping"
+        assert ping["job_id"] is None
+        await wait_status(pool, uuid.UUID(ping["delivery_job_id"]), "completed", timeout=120)
+        cut = (await client.post(f"/webhooks/{hook.id}/rotate-secret?keep_previous_hours=0")).json()
+        assert cut["previous_valid_until"] is None
+        again = (await client.post(f"/webhooks/{hook.id}/ping")).json()
+        await wait_status(pool, uuid.UUID(again["delivery_job_id"]), "completed", timeout=120)
+    finally:
+        stop_all(procs)
+    overlap, after = receiver.delivered()
+    assert json.loads(overlap.body)["type"] == "ping"
+    assert json.loads(overlap.body)["webhook"]["id"] == str(hook.id)
+    assert overlap.headers[signing.HEADER].count("v1=") == 2
+    assert signing.verify(second, overlap.body, overlap.headers[signing.HEADER])
+    assert signing.verify(first, overlap.body, overlap.headers[signing.HEADER])
+    assert signing.verify(cut["secret"], after.body, after.headers[signing.HEADER])
+    assert not signing.verify(second, after.body, after.headers[signing.HEADER])
+    listed = (await client.get(f"/webhooks/{hook.id}/deliveries")).json()["items"]
+    assert [d["status"] for d in listed] == ["delivered", "delivered"]

@@ -61,6 +61,13 @@ class WebhookCreated(WebhookOut):
     )
 
 
+class SecretRotated(WebhookOut):
+    secret: str = Field(description="The new signing secret: shown this once.")
+    previous_valid_until: datetime | None = Field(
+        description="Until then, events carry a second v1 signature made with the previous secret."
+    )
+
+
 class AttemptOut(BaseModel):
     attempt: int
     at: datetime
@@ -75,8 +82,8 @@ class DeliveryOut(BaseModel):
     id: uuid.UUID
     webhook_id: uuid.UUID
     event_id: uuid.UUID = Field(description="The event's id, the same in every attempt and redelivery: dedup on it.")
-    event_type: str
-    job_id: uuid.UUID
+    event_type: str = Field(description="job.completed, job.failed, job.cancelled, or ping.")
+    job_id: uuid.UUID | None = Field(description="The job that ended; null for a ping.")
     delivery_job_id: uuid.UUID = Field(description="The webhook_delivery job that sends it.")
     status: Literal["pending", "delivered", "failed"]
     attempts: int
@@ -208,3 +215,42 @@ async def redeliver(
         await _audit(conn, principal, "webhook.redeliver", webhook_id, {"delivery": str(delivery_id)})
         made = await store.delivery_of(conn, new_id)
     return DeliveryOut.model_validate({**(made or {}), "responses": []})
+
+
+@router.post(
+    "/{webhook_id}/ping",
+    response_model=DeliveryOut,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=NO_SUCH_WEBHOOK,
+)
+async def ping(webhook_id: uuid.UUID, runtime: RuntimeDep, principal: WritePrincipal) -> DeliveryOut:
+    """Send a `ping` event (one attempt) to try the endpoint and its signature check; its outcome is listed
+    with the deliveries."""
+    await _visible(runtime, webhook_id, principal)
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        made = await store.delivery_of(conn, await store.ping(conn, webhook_id))
+    return DeliveryOut.model_validate({**(made or {}), "responses": []})
+
+
+@router.post("/{webhook_id}/rotate-secret", response_model=SecretRotated, responses=NO_SUCH_WEBHOOK)
+async def rotate_secret(
+    webhook_id: uuid.UUID,
+    runtime: RuntimeDep,
+    principal: WritePrincipal,
+    keep_previous_hours: Annotated[
+        float, Query(ge=0, le=168, description="How long the previous secret keeps signing beside the new one.")
+    ] = 24.0,
+) -> SecretRotated:
+    """A new signing secret, shown once. The previous one keeps signing beside it (a second `v1` in
+    Skiplock-Signature) for `keep_previous_hours`, while receivers switch to the new one."""
+    await _visible(runtime, webhook_id, principal)
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        secret = await store.rotate(conn, webhook_id, keep_previous_hours * 3600)
+        hook = await store.get(conn, webhook_id)
+        if secret is None or hook is None:
+            raise not_found("webhook", webhook_id)
+        until = await conn.fetchval(
+            "SELECT CASE WHEN previous_until > now() THEN previous_until END FROM webhooks WHERE id = $1", webhook_id
+        )
+        await _audit(conn, principal, "webhook.rotate", webhook_id, {"keep_previous_hours": keep_previous_hours})
+    return SecretRotated(**vars(hook), secret=secret, previous_valid_until=until)
