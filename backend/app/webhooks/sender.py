@@ -5,6 +5,7 @@ redirect, stop after a time limit, read no more of the answer than an excerpt.""
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from dataclasses import dataclass
 
@@ -59,11 +60,17 @@ def _host_header(target: addresses.Target) -> str:
 
 
 async def _exchange(
-    target: addresses.Target, addr: addresses.IPAddress, body: bytes, headers: dict[str, str], timeout: float
+    target: addresses.Target,
+    addr: addresses.IPAddress,
+    body: bytes,
+    headers: dict[str, str],
+    timeout: float,
+    verify: ssl.SSLContext | bool,
 ) -> tuple[int, str]:
+    # Connect to the checked address; TLS names the host (SNI) and checks the certificate against it.
     extensions = {"sni_hostname": target.host} if target.url.scheme.lower() == "https" else {}
     async with httpx.AsyncClient(
-        timeout=timeout, follow_redirects=False, trust_env=False, headers={"User-Agent": USER_AGENT}
+        timeout=timeout, follow_redirects=False, trust_env=False, headers={"User-Agent": USER_AGENT}, verify=verify
     ) as client:
         request = client.build_request(
             "POST",
@@ -95,8 +102,17 @@ def _describe(exc: Exception, addr: addresses.IPAddress | None, timeout: float) 
     return f"{type(exc).__name__}{where}: {exc}"
 
 
-async def post(url: str, body: bytes, headers: dict[str, str], policy: Policy, timeout: float) -> Attempt:
-    """One attempt to deliver `body` to `url`; never raises for what the receiver or the network did."""
+async def post(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    policy: Policy,
+    timeout: float,
+    *,
+    verify: ssl.SSLContext | bool = True,
+) -> Attempt:
+    """One attempt to deliver `body` to `url`; never raises for what the receiver or the network did.
+    `verify`: the TLS context that checks the receiver's certificate (the system's trusted roots by default)."""
     started = time.monotonic()
     addr: addresses.IPAddress | None = None
 
@@ -106,8 +122,14 @@ async def post(url: str, body: bytes, headers: dict[str, str], policy: Policy, t
     try:
         async with asyncio.timeout(timeout):
             target = addresses.check_url(url, policy)
-            addr = (await addresses.resolve(target, policy))[0]
-            status, excerpt = await _exchange(target, addr, body, headers, timeout)
+            found = await addresses.resolve(target, policy)
+            for addr in found:  # every one checked; the next only when this one cannot be reached
+                try:
+                    status, excerpt = await _exchange(target, addr, body, headers, timeout, verify)
+                    break
+                except httpx.ConnectError:
+                    if addr == found[-1]:
+                        raise
     except RefusedURL as exc:
         return Attempt(elapsed(), error=f"refused: {exc}", address=str(addr) if addr else None)
     except Exception as exc:  # the network's failures are the attempt's outcome, recorded, not raised

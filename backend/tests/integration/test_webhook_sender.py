@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import ssl
+import subprocess
+
 import pytest
 from app.webhooks import sender, signing
 from app.webhooks.addresses import Policy
@@ -74,3 +78,55 @@ async def test_plain_http_is_refused_at_delivery_without_its_setting(receiver):
     assert attempt.error
     assert "https://" in attempt.error
     assert receiver.requests == []
+
+
+def _certificate(tmp_path, name: str) -> tuple[str, str]:
+    cert, key = tmp_path / f"{name}.pem", tmp_path / f"{name}.key"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            f"/CN={name}",
+            "-addext",
+            f"subjectAltName=DNS:{name}",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return str(cert), str(key)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a certificate")
+@pytest.mark.parametrize(("certified", "delivered"), [("localhost", True), ("elsewhere.example", False)])
+async def test_https_connects_to_the_checked_address_and_checks_the_certificate_against_the_name(
+    tmp_path, certified, delivered
+):
+    """https://localhost/… is resolved and checked, then called at 127.0.0.1 with SNI and Host `localhost`: the
+    certificate must be valid for the name in the URL, not for the address that was dialled."""
+    cert, key = _certificate(tmp_path, certified)
+    receiver = Receiver(free_port())
+    receiver.start(tls=(cert, key))
+    try:
+        trust = ssl.create_default_context(cafile=cert)
+        url = f"https://localhost:{receiver.port}/hook"
+        attempt = await sender.post(url, b"{}", {}, Policy(allow_private=True), 5, verify=trust)
+    finally:
+        receiver.stop()
+    assert attempt.delivered is delivered
+    assert attempt.address in ("127.0.0.1", "::1")
+    if delivered:
+        assert receiver.requests[0].headers["Host"] == f"localhost:{receiver.port}"
+    else:
+        assert "certificate" in (attempt.error or "").lower()
+        assert receiver.requests == []

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -36,7 +37,8 @@ class Receiver:
         with self._lock:
             return [r for r in self.requests if 200 <= r.answered < 300]
 
-    def start(self) -> None:
+    def start(self, tls: tuple[str, str] | None = None) -> None:
+        """Serve (over TLS with `tls`: a certificate file and its key file)."""
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -56,6 +58,10 @@ class Receiver:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
