@@ -108,6 +108,12 @@ async def attach(conn: Executor, job_id: uuid.UUID, webhook_ids: list[uuid.UUID]
     )
 
 
+async def not_attached(conn: Executor, job_id: uuid.UUID, webhook_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    """Those of `webhook_ids` the job's end is not sent to."""
+    attached = set(await conn.fetchval("SELECT COALESCE(webhooks, '{}') FROM jobs WHERE id = $1", job_id) or [])
+    return [w for w in webhook_ids if w not in attached]
+
+
 # A delivery's status as a reader should see it: one whose job ended without the handler saying so (it was
 # reaped with no attempts left, or cancelled) failed.
 _DELIVERY_VIEW = """

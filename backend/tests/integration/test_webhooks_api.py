@@ -185,3 +185,15 @@ async def test_old_deliveries_are_pruned_with_old_jobs(client, pool):
     assert await store.prune(pool, 14 * 86_400, 100) == 1
     [kept] = (await client.get(f"/webhooks/{hook['id']}/deliveries")).json()["items"]
     assert kept["status"] == "pending"
+
+
+async def test_a_repeated_idempotency_key_naming_other_webhooks_is_a_conflict(client):
+    named = (await client.post("/webhooks", json={"url": PUBLIC_URL, "all_jobs": False})).json()
+    first = await client.post("/jobs", json={"job_type": "noop", "idempotency_key": "k1", "webhooks": [named["id"]]})
+    assert first.status_code == 201
+    same = await client.post("/jobs", json={"job_type": "noop", "idempotency_key": "k1", "webhooks": [named["id"]]})
+    assert same.status_code == 200
+    other = (await client.post("/webhooks", json={"url": PUBLIC_URL + "x", "all_jobs": False})).json()
+    differs = await client.post("/jobs", json={"job_type": "noop", "idempotency_key": "k1", "webhooks": [other["id"]]})
+    assert differs.status_code == 409
+    assert "webhooks" in differs.json()["detail"]

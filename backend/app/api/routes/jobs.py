@@ -111,7 +111,8 @@ async def create_job(
         else:
             job_id, created = await queue.enqueue(conn, new)
         if not created:
-            await refuse_other_request(conn, new)
+            unnamed = await webhook_store.not_attached(conn, job_id, body.webhooks)
+            await refuse_other_request(conn, new, also=["webhooks"] if unnamed else None)
         elif body.webhooks:
             await webhook_store.attach(conn, job_id, body.webhooks)
     if not created:
