@@ -62,7 +62,8 @@ async def webhook_delivery(ctx: JobContext, params: DeliveryParams) -> dict[str,
     ctx.log.info("webhook delivery %s attempt %d: %s", delivery.id, ctx.attempt, attempt.reason)
     if final:
         raise PermanentJobError(
-            f"webhook delivery failed after {ctx.attempt} attempts; the last: {attempt.reason}. Fix the endpoint, then"
+            f"webhook delivery failed after {ctx.attempt} attempt{'s' if ctx.attempt != 1 else ''}; the last:"
+            f" {attempt.reason}. Fix the endpoint, then"
             f" send it again: POST /webhooks/{delivery.webhook_id}/deliveries/{delivery.id}/redeliver"
         )
     delay = retry_delay(ctx.attempt, settings.webhooks_retry_base, settings.webhooks_retry_max)
