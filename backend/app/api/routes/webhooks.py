@@ -3,6 +3,7 @@ endpoint's deliveries with what the receiver answered to every attempt; send a d
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -107,9 +108,13 @@ async def checked_url(url: str, settings: Settings) -> str:
     """The URL if a webhook may call it (form and every address its host resolves to), else 422 naming it."""
     try:
         target = addresses.check_url(url, policy(settings))
-        await addresses.resolve(target, policy(settings))
+        async with asyncio.timeout(settings.webhooks_timeout):
+            await addresses.resolve(target, policy(settings))
     except addresses.RefusedURL as exc:
         raise field_error(["body", "url"], str(exc), "refused_url") from None
+    except TimeoutError:
+        message = f"the host did not resolve within {settings.webhooks_timeout:g} s (WEBHOOKS_TIMEOUT)"
+        raise field_error(["body", "url"], message, "refused_url") from None
     return url
 
 
