@@ -117,6 +117,9 @@ class JobDetail(JobOut):
     children: list[JobRef] = Field(
         default_factory=list, description="Jobs that depend on this one (those its handler enqueued included)."
     )
+    webhooks: list[uuid.UUID] = Field(
+        default_factory=list, description="Webhooks told when this job ends (see GET /webhooks/{id}/deliveries)."
+    )
 
 
 class WorkflowNode(JobRef):

@@ -108,6 +108,15 @@ async def attach(conn: Executor, job_id: uuid.UUID, webhook_ids: list[uuid.UUID]
     )
 
 
+async def of_job(conn: Executor, job_id: uuid.UUID) -> list[uuid.UUID]:
+    """The endpoints that still exist among those the job's end is sent to."""
+    rows = await conn.fetch(
+        "SELECT w.id FROM jobs j JOIN webhooks w ON w.id = ANY (j.webhooks) WHERE j.id = $1 ORDER BY w.created_at",
+        job_id,
+    )
+    return [r["id"] for r in rows]
+
+
 async def not_attached(conn: Executor, job_id: uuid.UUID, webhook_ids: list[uuid.UUID]) -> list[uuid.UUID]:
     """Those of `webhook_ids` the job's end is not sent to."""
     attached = set(await conn.fetchval("SELECT COALESCE(webhooks, '{}') FROM jobs WHERE id = $1", job_id) or [])

@@ -103,6 +103,8 @@ async def test_a_job_hears_of_all_jobs_endpoints_and_those_it_names_only(setting
         naming = (
             await client.post("/jobs", json={"job_type": "noop", "webhooks": [named["id"]]}, headers=bearer(token))
         ).json()["job"]
+        shown = (await client.get(f"/jobs/{naming['id']}", headers=bearer(token))).json()["webhooks"]
+    assert shown == [every["id"], named["id"]]
     hooks = {r["id"]: set(r["webhooks"] or []) for r in await pool.fetch("SELECT id, webhooks FROM jobs")}
     assert hooks[uuid.UUID(plain["id"])] == {uuid.UUID(every["id"])}
     assert hooks[uuid.UUID(naming["id"])] == {uuid.UUID(every["id"]), uuid.UUID(named["id"])}
