@@ -199,3 +199,36 @@ async def test_a_repeated_idempotency_key_naming_other_webhooks_is_a_conflict(cl
     differs = await client.post("/jobs", json={"job_type": "noop", "idempotency_key": "k1", "webhooks": [other["id"]]})
     assert differs.status_code == 409
     assert "webhooks" in differs.json()["detail"]
+
+
+async def _end_a_job(client, pool) -> None:
+    job = (await client.post("/jobs", json={"job_type": "noop", "run_at": "2999-01-01T00:00:00Z"})).json()["job"]
+    async with pool.acquire() as conn:
+        await queue.request_cancel(conn, uuid.UUID(job["id"]))
+
+
+async def test_an_address_allowed_at_registration_is_refused_at_delivery_once_the_setting_is_off(settings, pool):
+    allowed = settings.model_copy(update={"webhooks_allow_private": True, "webhooks_allow_http": True})
+    async with app_client(allowed) as client:
+        hook = (await client.post("/webhooks", json={"url": "http://127.0.0.1:9/hook"})).json()
+        await _end_a_job(client, pool)
+    strict = settings.model_copy(update={"webhooks_allow_http": True})
+    async with app_client(strict) as client:
+        ran = (await client.post("/jobs/process")).json()
+        assert ran["job_type"] == "webhook_delivery"
+        [delivery] = (await client.get(f"/webhooks/{hook['id']}/deliveries")).json()["items"]
+    [attempt] = delivery["responses"]
+    assert attempt["status_code"] is None
+    assert attempt["error"].startswith("refused: 127.0.0.1 is a loopback address")
+    assert delivery["status"] == "pending"
+    assert delivery["next_attempt_at"] is not None
+
+
+async def test_a_delivery_of_a_deleted_webhook_fails_saying_so(client, pool):
+    hook = (await client.post("/webhooks", json={"url": PUBLIC_URL})).json()
+    await _end_a_job(client, pool)
+    assert (await client.delete(f"/webhooks/{hook['id']}")).status_code == 204
+    ran = (await client.post("/jobs/process")).json()
+    assert ran["job_type"] == "webhook_delivery"
+    assert ran["status"] == "failed"
+    assert "its webhook was deleted" in ran["error"]
