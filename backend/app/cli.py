@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from app import cli_keys
+from app import cli_keys, cli_webhooks
 from app.core.config import Settings, get_settings
 from app.core.db import ConfigurationError
 from app.core.logging import configure_logging
@@ -431,6 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("job_id", type=_job_id)
         p.set_defaults(func=func)
     cli_keys.add_commands(sub, _settings)
+    cli_webhooks.add_commands(sub, _settings)
     return parser
 
 

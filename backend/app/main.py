@@ -32,6 +32,7 @@ from app.api.routes import (
     models,
     operators,
     uploads,
+    webhooks,
     workflows,
 )
 from app.core.config import Settings, get_settings
@@ -93,6 +94,7 @@ def include_skiplock(app: FastAPI, settings: Settings) -> None:
     app.include_router(metrics.router)
     app.include_router(audit.router)
     app.include_router(keys.router)
+    app.include_router(webhooks.router)
     app.include_router(dashboard.router)
 
 

@@ -51,6 +51,12 @@ class JobCreate(BaseModel):
         "fails for good or is cancelled (unless run_anyway).",
     )
     run_anyway: bool = Field(False, description="Run even if a dependency fails or is cancelled.")
+    webhooks: list[uuid.UUID] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Webhooks of the key's owner (POST /webhooks) told when this job ends, beside those that hear"
+        " of every job.",
+    )
 
 
 class FieldError(BaseModel):
@@ -110,6 +116,9 @@ class JobDetail(JobOut):
     parents: list[JobRef] = Field(default_factory=list, description="Jobs this one depends on.")
     children: list[JobRef] = Field(
         default_factory=list, description="Jobs that depend on this one (those its handler enqueued included)."
+    )
+    webhooks: list[uuid.UUID] = Field(
+        default_factory=list, description="Webhooks told when this job ends (see GET /webhooks/{id}/deliveries)."
     )
 
 

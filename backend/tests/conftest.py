@@ -109,7 +109,7 @@ async def clean_database(database_url: str) -> None:
     try:
         await conn.execute(
             "TRUNCATE jobs, assets, clips, workers, exec_log, executions, outcome_refusals,"
-            " api_keys, api_sessions, audit_log, rate_counters CASCADE"
+            " api_keys, api_sessions, audit_log, rate_counters, webhooks CASCADE"
         )
     finally:
         await conn.close()

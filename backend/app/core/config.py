@@ -113,7 +113,9 @@ class Settings(BaseSettings):
         description="extra modules to import so that their `@job_type` handlers register (comma-separated)",
     )
     job_retention_days: float = Field(
-        default=14.0, gt=0, description="`prune_jobs` (hourly) deletes finished jobs older than this many days"
+        default=14.0,
+        gt=0,
+        description="`prune_jobs` (hourly) deletes finished jobs, and webhook deliveries, older than this many days",
     )
 
     max_upload_bytes: int = Field(
@@ -163,6 +165,29 @@ class Settings(BaseSettings):
         ge=0,
         json_schema_extra={"shown_default": "50 GiB"},  # as the README shows it
         description="bytes of uploads an owner may store (413 past it); 0 for no cap",
+    )
+    webhooks_allow_private: bool = Field(
+        default=False,
+        description="let webhooks call private, loopback, link-local and other non-public addresses (a receiver on"
+        " your own network); off, such URLs are refused at registration and at each delivery",
+    )
+    webhooks_allow_http: bool = Field(
+        default=False, description="let webhooks use plain `http://` URLs (local testing only); off, https only"
+    )
+    webhooks_max_attempts: int = Field(
+        default=16, ge=1, le=100, description="attempts per webhook delivery (a new endpoint's default)"
+    )
+    webhooks_retry_base: float = Field(
+        default=10.0,
+        gt=0,
+        description="seconds before a webhook delivery's second attempt; doubled per attempt, with jitter (with the"
+        " defaults, 16 attempts span 6 to 7 hours)",
+    )
+    webhooks_retry_max: float = Field(
+        default=3600.0, gt=0, description="seconds; the longest wait between two attempts of a webhook delivery"
+    )
+    webhooks_timeout: float = Field(
+        default=10.0, gt=0, le=300, description="seconds one webhook attempt may take, connection to answer"
     )
     session_hours: float = Field(default=12.0, gt=0, description="dashboard sign-in lifetime in hours")
     log_level: str = Field(default="INFO", description="`DEBUG`, `INFO`, `WARNING` or `ERROR`")

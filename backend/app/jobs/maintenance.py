@@ -1,4 +1,4 @@
-"""Maintenance jobs: pruning finished jobs past their retention age."""
+"""Maintenance jobs: pruning finished jobs and webhook deliveries past their retention age."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from app.webhooks import store as webhook_store
 from app.worker import JobContext, job_type, queue
 
 
@@ -24,7 +25,8 @@ class PruneParams(BaseModel):
     max_attempts=2,
     timeout=600,
     concurrency=1,
-    description="Deletes finished jobs older than the retention age, in bounded batches (hourly).",
+    description="Deletes finished jobs and webhook deliveries older than the retention age, in bounded batches"
+    " (hourly).",
 )
 async def prune_jobs(ctx: JobContext, params: PruneParams) -> dict[str, Any]:
     days = params.older_than_days or ctx.resource("settings").job_retention_days
@@ -37,4 +39,10 @@ async def prune_jobs(ctx: JobContext, params: PruneParams) -> dict[str, Any]:
         ctx.progress(min(99.0, batches), f"deleted {deleted} jobs")
         if count < params.batch_size:
             break
-    return {"deleted": deleted, "batches": batches, "older_than_days": days}
+    deliveries = 0
+    while time.monotonic() - started < params.max_seconds and not ctx.cancelled:
+        count = await webhook_store.prune(pool, days * 86_400, params.batch_size)
+        deliveries += count
+        if count < params.batch_size:
+            break
+    return {"deleted": deleted, "batches": batches, "deliveries_deleted": deliveries, "older_than_days": days}

@@ -7,7 +7,7 @@ Host code enqueues in its own transaction with `enqueue` / `enqueue_many` and aw
 from app.worker.client import JobOutcome, JobRequest, enqueue, enqueue_many, wait
 from app.worker.context import JobContext
 from app.worker.dispatcher import DISPATCH_TABLE, InvalidSchedule, JobType, NoParams, UnknownJobType, job_type
-from app.worker.errors import JobCancelled, PermanentJobError
+from app.worker.errors import JobCancelled, PermanentJobError, RetryLater
 from app.worker.workflows import ForwardDependency, UnknownDependencies
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "JobType",
     "NoParams",
     "PermanentJobError",
+    "RetryLater",
     "UnknownDependencies",
     "UnknownJobType",
     "enqueue",

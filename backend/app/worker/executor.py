@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from app.worker.context import JobContext
 from app.worker.dispatcher import DISPATCH_TABLE, JobType, UnknownJobType
-from app.worker.errors import JobCancelled, PermanentJobError
+from app.worker.errors import JobCancelled, PermanentJobError, RetryLater
 from app.worker.queue import ClaimedJob
 
 log = logging.getLogger(__name__)
@@ -124,6 +124,9 @@ def _raised(job: ClaimedJob, exc: BaseException, backoff: Backoff) -> Outcome:
         return Outcome("cancelled", error=str(exc) or "cancelled by its handler")
     if isinstance(exc, PermanentJobError):
         return _failure(job, str(exc), backoff, retryable=False)
+    if isinstance(exc, RetryLater):
+        retry_in = exc.seconds if job.attempts < job.max_attempts else None
+        return Outcome("failed", error=str(exc), retry_in=retry_in)
     return _failure(job, _describe(exc), backoff)
 
 

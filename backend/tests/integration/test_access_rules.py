@@ -50,6 +50,14 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("GET", "/keys"): A,
     ("POST", "/keys"): A,
     ("POST", "/keys/{id_or_prefix}/revoke"): A,
+    ("GET", "/webhooks"): R,
+    ("POST", "/webhooks"): W,
+    ("GET", "/webhooks/{webhook_id}"): R,
+    ("DELETE", "/webhooks/{webhook_id}"): W,
+    ("GET", "/webhooks/{webhook_id}/deliveries"): R,
+    ("POST", "/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): W,
+    ("POST", "/webhooks/{webhook_id}/ping"): W,
+    ("POST", "/webhooks/{webhook_id}/rotate-secret"): W,
     ("POST", "/jobs/process"): A,
     ("GET", "/metrics"): M,
 }
@@ -81,6 +89,8 @@ def _url(path: str) -> str:
         "asset_id": uuid.uuid4(),
         "clip_id": uuid.uuid4(),
         "workflow_id": uuid.uuid4(),
+        "webhook_id": uuid.uuid4(),
+        "delivery_id": uuid.uuid4(),
         "id_or_prefix": "0123456789",
     }
     return path.format(name="x.png", **ids)

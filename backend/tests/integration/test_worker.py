@@ -278,3 +278,21 @@ async def test_plain_def_handler_runs_in_a_thread_and_sees_cancellation(client, 
 
 class BlockParams(BaseModel):
     seconds: float
+
+
+async def test_retry_later_retries_after_the_handlers_delay_then_fails_with_its_message(runtime, pool):
+    from tests.support.waiting import job_row
+
+    soon = await submit(pool, "test_retry_later", {"seconds": 0.0, "succeed_on": 3}, max_attempts=5)
+    later = await submit(pool, "test_retry_later", {"seconds": 3600.0, "succeed_on": 3}, max_attempts=5)
+    out_of_attempts = await submit(pool, "test_retry_later", {"seconds": 0.0, "succeed_on": 9}, max_attempts=2)
+    async with running_worker(runtime):
+        done = await wait_status(pool, soon, "completed", timeout=30)
+        failed = await wait_status(pool, out_of_attempts, "failed", timeout=30)
+        waiting = await wait_status(pool, later, "retry", timeout=30)
+    assert done["result"] == {"attempt": 3}
+    assert failed["attempts"] == 2
+    assert failed["error"] == "not yet (attempt 2)"
+    assert waiting["error"] == "not yet (attempt 1)"
+    delay = (waiting["run_at"] - (await job_row(pool, later))["updated_at"]).total_seconds()
+    assert 3500 < delay <= 3600  # the handler's delay, not the worker's backoff (capped at 0.2 s in the tests)

@@ -161,3 +161,19 @@ async def chaos(ctx: JobContext, params: ChaosParams) -> dict[str, Any]:
             )
         )
     return {"pid": os.getpid()}
+
+
+class RetryLaterParams(BaseModel):
+    seconds: float = 0.0
+    succeed_on: int = 2
+
+
+@job_type(
+    "test_retry_later", params=RetryLaterParams, description="Asks to be retried after `seconds` until an attempt."
+)
+async def retry_later(ctx: JobContext, params: RetryLaterParams) -> dict[str, Any]:
+    from app.worker import RetryLater
+
+    if ctx.attempt < params.succeed_on:
+        raise RetryLater(f"not yet (attempt {ctx.attempt})", params.seconds)
+    return {"attempt": ctx.attempt}

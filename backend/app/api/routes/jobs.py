@@ -22,6 +22,7 @@ from app.core.logging import request_id
 from app.core.storable import StorableText
 from app.models import Job, JobStatus, newest_jobs
 from app.schemas import PREVIEW_CHARS, JobCreate, JobCreated, JobDetail, JobList, JobOut, JobSummary, ProcessOut
+from app.webhooks import store as webhook_store
 from app.worker import queue, workflows
 from app.worker.dispatcher import UnknownJobType, build_job
 
@@ -94,6 +95,12 @@ async def create_job(
         await set_owner(session, principal)
         conn = await raw_connection(session)
         await quotas.check_waiting(conn, runtime.settings, principal.owner)
+        if body.webhooks and (unknown := await webhook_store.missing(conn, principal.owner, body.webhooks)):
+            raise field_error(
+                ["body", "webhooks"],
+                f"unknown webhook id(s): {', '.join(map(str, unknown))} (see GET /webhooks)",
+                "unknown_webhook",
+            )
         if body.depends_on:
             await _refuse_invisible_dependencies(session, body.depends_on, principal)
             step = workflows.Step(new, depends_on=tuple(body.depends_on), run_anyway=body.run_anyway)
@@ -104,7 +111,10 @@ async def create_job(
         else:
             job_id, created = await queue.enqueue(conn, new)
         if not created:
-            await refuse_other_request(conn, new)
+            unnamed = await webhook_store.not_attached(conn, job_id, body.webhooks)
+            await refuse_other_request(conn, new, also=["webhooks"] if unnamed else None)
+        elif body.webhooks:
+            await webhook_store.attach(conn, job_id, body.webhooks)
     if not created:
         response.status_code = status.HTTP_200_OK
     return JobCreated(job=job_out(await visible_job(session, job_id, principal), principal), created=created)
@@ -181,11 +191,13 @@ def _id_range(prefix: str) -> tuple[uuid.UUID, uuid.UUID]:
 
 @router.get("/{job_id}", response_model=JobDetail, responses=NO_SUCH_JOB)
 async def get_job(job_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, principal: ReadPrincipal) -> JobDetail:
-    """A job, with the jobs it depends on (parents) and those that depend on it (children)."""
+    """A job, with the jobs it depends on (parents), those that depend on it (children) and the webhooks told
+    when it ends."""
     job = job_out(await visible_job(session, job_id, principal), principal)
     async with runtime.pool.acquire() as conn:
         family = await workflows.relatives(conn, job_id)
-    return JobDetail.model_validate(job.model_dump() | family)
+        hooks = await webhook_store.of_job(conn, job_id)
+    return JobDetail.model_validate(job.model_dump() | family | {"webhooks": hooks})
 
 
 @router.post(
