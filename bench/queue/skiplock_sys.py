@@ -109,12 +109,11 @@ async def worker(dsn: str, opts: dict[str, Any], record: Any) -> tuple[Any, Any]
     if opts.get("uncapped"):  # experiment only: leave out job types with a concurrency cap
         registry = {k: v for k, v in registry.items() if not v.concurrency}
     registry[JOB_TYPE] = dataclasses.replace(real, handler=recorded_noop)
-    w = runtime.worker(
-        registry,
-        concurrency=int(opts["concurrency"]),
-        batch_size=int(opts["batch_size"]),
-        prefetch=int(opts.get("prefetch", 0)),
-    )
+    # Settings not named keep their defaults (those of `python -m app.worker`).
+    overrides: dict[str, Any] = {k: int(opts[k]) for k in ("concurrency", "batch_size") if k in opts}
+    if "prefetch" in opts:
+        overrides["prefetch"] = opts["prefetch"] if opts["prefetch"] == "auto" else int(opts["prefetch"])
+    w = runtime.worker(registry, **overrides)
 
     async def run() -> None:
         try:

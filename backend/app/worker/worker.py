@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 
@@ -31,17 +31,24 @@ from app.worker.scheduler import PeriodicScheduler
 
 log = logging.getLogger(__name__)
 
+# With prefetch "auto", the local buffer holds what the worker's slots are expected to start within this many
+# seconds, judged by the mean run time of its recent jobs: thousands of jobs that take microseconds, a few of
+# those that take a second, none of those that take longer. A buffered job waits at most about this long
+# for its slot while another worker might have started it.
+AUTO_PREFETCH_HORIZON = 0.05
+
 
 @dataclass
 class WorkerConfig:
     concurrency: int = 4
     queues: list[str] = field(default_factory=list)  # empty: every queue
     poll_interval: float = 1.0
-    batch_size: int = 100
+    batch_size: int = 500
     # Jobs claimed ahead of free slots into a local buffer, so the next claim's round trip overlaps running
     # jobs. Buffered jobs are `processing` with a lease (heartbeated) that other workers cannot take: keep
-    # it small, or 0, when jobs are long.
-    prefetch: int = 0
+    # it small, or 0, when jobs are long. "auto": as many as this worker is expected to start within
+    # AUTO_PREFETCH_HORIZON seconds at the jobs' recent run time (none for long jobs), at most two batches.
+    prefetch: int | Literal["auto"] = "auto"
     lease_seconds: float = 30.0
     shutdown_grace: float = 30.0
     reaper_interval: float = 10.0
@@ -98,6 +105,7 @@ class Worker:
         self._capped_next_check = 0.0
         self._caps = {name: jt.concurrency for name, jt in self.registry.items() if jt.concurrency}
         self.processed = 0
+        self._mean_run: float | None = None  # seconds a job ran, moving mean (prefetch "auto")
         self._builder = functools.partial(build_job, default_max_attempts=config.default_max_attempts)
 
     # -- notifications ------------------------------------------------------------------------------
@@ -241,8 +249,6 @@ class Worker:
     # -- claiming -----------------------------------------------------------------------------------
     async def _claim_loop(self) -> None:
         cfg = self.config
-        capacity = cfg.concurrency + cfg.prefetch
-        target = max(1, min(cfg.batch_size, capacity) // 2)
         # The loop keeps one pooled connection for its claims (when the pool has another for the rest), so
         # the next claim is sent before the jobs just claimed run. Giving the connection back after each
         # claim awaited a task queued behind those jobs' first steps: claims and jobs took turns, the
@@ -251,6 +257,8 @@ class Worker:
         conn: asyncpg.Connection | None = None
         try:
             while not self.stopping.is_set():
+                capacity = cfg.concurrency + self._prefetch()
+                target = max(1, min(cfg.batch_size, capacity) // 2)
                 room = self._room(capacity)
                 if room <= 0:
                     await self._wait_slot(0.005 if self.acker.backlog > capacity else None)  # acks: no wake-up
@@ -297,6 +305,18 @@ class Worker:
             self.outage.failed(what, exc, retry_in)
         else:
             log.warning("%s failed (%s); retrying in %.1f s", what, describe(exc), retry_in)
+
+    def _prefetch(self) -> int:
+        """How many claimed jobs may wait in the local buffer now."""
+        prefetch = self.config.prefetch
+        if prefetch != "auto":
+            return prefetch
+        mean = self._mean_run
+        if mean is None:  # nothing ran yet: claim for the free slots only
+            return 0
+        cap = 2 * self.config.batch_size
+        expected = AUTO_PREFETCH_HORIZON * self.config.concurrency / max(mean, 1e-6)
+        return min(cap, int(expected))
 
     def _room(self, capacity: int) -> int:
         """Free places for claimed jobs. Outcomes not yet written count beyond one capacity's worth: when
@@ -381,13 +401,20 @@ class Worker:
         self.running[job.id] = _Running(job, ctx, task, waited)
 
     def _start_buffered(self) -> None:
-        now = time.monotonic()
-        for job_id in list(self.buffered):
-            if len(self.running) >= self.config.concurrency:
-                break
+        free = self.config.concurrency - len(self.running)
+        if free <= 0:
+            return
+        # Called as each job finishes, with up to thousands buffered: look only as far as the free slots.
+        ready: list[uuid.UUID] = []
+        for job_id in self.buffered:
             if job_id not in self.running:
-                job, claimed_at = self.buffered.pop(job_id)
-                self._start(job, now - claimed_at)
+                ready.append(job_id)
+                if len(ready) == free:
+                    break
+        now = time.monotonic()
+        for job_id in ready:
+            job, claimed_at = self.buffered.pop(job_id)
+            self._start(job, now - claimed_at)
 
     async def _run_one(self, job: queue.ClaimedJob, ctx: JobContext) -> None:
         started = time.perf_counter()
@@ -401,7 +428,10 @@ class Worker:
         self._finish(job, ctx, outcome, started)
 
     def _finish(self, job: queue.ClaimedJob, ctx: JobContext, outcome: Outcome, started: float) -> None:
-        elapsed_ms = (time.perf_counter() - started) * 1000
+        elapsed = time.perf_counter() - started
+        elapsed_ms = elapsed * 1000
+        mean = self._mean_run
+        self._mean_run = elapsed if mean is None else mean + 0.1 * (elapsed - mean)
         running = self.running.pop(job.id, None)
         if outcome.kind != "lost" and self.buffered.pop(job.id, None) is not None:
             ctx.log.warning("claimed again while it ran here; this execution's outcome stands, no second run")
