@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 # those that take a second, none of those that take longer. A buffered job waits at most about this long
 # for its slot while another worker might have started it.
 AUTO_PREFETCH_HORIZON = 0.05
+# Buffered jobs beyond what the buffer should now hold, waiting this long, go back to the queue.
+AUTO_PREFETCH_STALE = 0.25
 
 
 @dataclass
@@ -67,6 +69,7 @@ class _Running:
     ctx: JobContext
     task: asyncio.Task[Any]
     waited: float  # seconds between the claim and the start
+    started: float  # time.monotonic() at the start
 
 
 class Worker:
@@ -108,6 +111,8 @@ class Worker:
         self._capped_next_check = 0.0
         self._caps = {name: jt.concurrency for name, jt in self.registry.items() if jt.concurrency}
         self.processed = 0
+        self._finished_since_wait = 0  # jobs finished since the claim loop began to wait for room
+        self._finishes_wanted = 1  # ... and how many it waits for
         self._claiming = 0  # jobs asked for by claims in flight (several claim loops)
         self._mean_run: float | None = None  # seconds a job ran, moving mean (prefetch "auto")
         self._builder = functools.partial(build_job, default_max_attempts=config.default_max_attempts)
@@ -278,16 +283,23 @@ class Worker:
         conn: asyncpg.Connection | None = None
         try:
             while not self.stopping.is_set():
-                capacity = cfg.concurrency + self._prefetch()
+                prefetch = self._prefetch()
+                if self.buffered and cfg.prefetch == "auto":
+                    self._release_stale(prefetch)
+                capacity = cfg.concurrency + prefetch
                 target = max(1, min(cfg.batch_size, capacity) // 2)
                 room = self._room(capacity)
                 if room <= 0:
-                    await self._wait_slot(0.005 if self.acker.backlog > capacity else None)  # acks: no wake-up
+                    # acks: no wake-up; buffered jobs under "auto": look again whether they are still wanted
+                    wait = 0.005 if self.acker.backlog > capacity else None
+                    if self.buffered and cfg.prefetch == "auto":
+                        wait = AUTO_PREFETCH_HORIZON
+                    await self._wait_slot(wait, 1 - room)
                     continue
                 if room < target and self.running:
                     # Jobs finish one by one; claiming for each freed slot alone would make every claim (and
                     # every ack) a batch of one. Give other slots a moment to free up.
-                    await self._wait_slot(0.005)
+                    await self._wait_slot(0.005, target - room)
                     room = self._room(capacity)
                     if room <= 0:  # another claim loop took it meanwhile
                         continue
@@ -340,9 +352,32 @@ class Worker:
         mean = self._mean_run
         if mean is None:  # nothing ran yet: claim for the free slots only
             return 0
+        if len(self.running) >= self.config.concurrency:
+            # Every slot busy: a job running longer than the mean says the jobs got slower (the mean learns
+            # only as they finish). Judge by the youngest run, which bounds when the next slot frees up.
+            now = time.monotonic()
+            mean = max(mean, min(now - r.started for r in self.running.values()))
         cap = 2 * self.config.batch_size
         expected = AUTO_PREFETCH_HORIZON * self.config.concurrency / max(mean, 1e-6)
         return min(cap, int(expected))
+
+    def _release_stale(self, prefetch: int) -> None:
+        """Prefetch "auto": when the jobs got slower than the buffer was sized for, give the buffered jobs beyond
+        the buffer's new size back to the queue (no attempt spent) once they have waited AUTO_PREFETCH_STALE
+        seconds, the last claimed first, so that other workers can run them."""
+        excess = len(self.buffered) - prefetch
+        if excess <= 0:
+            return
+        stale = time.monotonic() - AUTO_PREFETCH_STALE
+        given_back: list[uuid.UUID] = []
+        for job_id in reversed(self.buffered):
+            if len(given_back) == excess:
+                break
+            if self.buffered[job_id][1] <= stale:
+                given_back.append(job_id)
+        for job_id in given_back:
+            job, _ = self.buffered.pop(job_id)
+            self.acker.add(job_id, Outcome("released"), None, job.job_type)
 
     def _room(self, capacity: int) -> int:
         """Free places for claimed jobs. Outcomes not yet written count beyond one capacity's worth: when
@@ -397,8 +432,12 @@ class Worker:
         self._capped_next_check = now + 0.25
         return await queue.waiting_types(conn, list(capped), self.config.queues or None)
 
-    async def _wait_slot(self, seconds: float | None) -> None:
+    async def _wait_slot(self, seconds: float | None, finishes: int = 1) -> None:
+        """Wait until `finishes` more jobs have finished (at most `seconds`): the claim loop is not woken by
+        every job that ends, only once there is room worth a claim."""
         self._slot_freed.clear()
+        self._finished_since_wait = 0
+        self._finishes_wanted = finishes
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(seconds):
                 await self._slot_freed.wait()
@@ -425,7 +464,7 @@ class Worker:
     def _start(self, job: queue.ClaimedJob, waited: float) -> None:
         ctx = self._context(job)
         task = asyncio.get_running_loop().create_task(self._run_one(job, ctx))
-        self.running[job.id] = _Running(job, ctx, task, waited)
+        self.running[job.id] = _Running(job, ctx, task, waited, time.monotonic())
 
     def _start_buffered(self) -> None:
         free = self.config.concurrency - len(self.running)
@@ -457,8 +496,13 @@ class Worker:
     def _finish(self, job: queue.ClaimedJob, ctx: JobContext, outcome: Outcome, started: float) -> None:
         elapsed = time.perf_counter() - started
         elapsed_ms = elapsed * 1000
+        # Up by half the difference, down by a tenth: slower jobs shrink the buffer soon, faster ones widen it
+        # gradually.
         mean = self._mean_run
-        self._mean_run = elapsed if mean is None else mean + 0.1 * (elapsed - mean)
+        if mean is None:
+            self._mean_run = elapsed
+        else:
+            self._mean_run = mean + (0.5 if elapsed > mean else 0.1) * (elapsed - mean)
         running = self.running.pop(job.id, None)
         if outcome.kind != "lost" and self.buffered.pop(job.id, None) is not None:
             ctx.log.warning("claimed again while it ran here; this execution's outcome stands, no second run")
@@ -475,7 +519,9 @@ class Worker:
         self.processed += 1
         if self.buffered and not self.stopping.is_set():
             self._start_buffered()
-        self._slot_freed.set()
+        self._finished_since_wait += 1
+        if self._finished_since_wait >= self._finishes_wanted:
+            self._slot_freed.set()
 
     def _hand_in(self, job: queue.ClaimedJob, ctx: JobContext, outcome: Outcome, waited: float, ms: float) -> None:
         if outcome.kind == "lost":
@@ -521,7 +567,7 @@ class Worker:
         task = asyncio.ensure_future(
             execute(job, ctx, self.config.backoff, registry=self.registry, cancel_grace=self.config.cancel_grace)
         )
-        self.running[job.id] = _Running(job, ctx, task, 0.0)
+        self.running[job.id] = _Running(job, ctx, task, 0.0, time.monotonic())
         self.heartbeat.row = False  # no `workers` row for a job run inline
         self.heartbeat.start()
         started = time.perf_counter()
