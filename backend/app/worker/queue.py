@@ -407,11 +407,12 @@ async def mark_cancelled(
 
 async def release(conn: Executor, worker_id: uuid.UUID, ids: Sequence[uuid.UUID] | None = None) -> set[uuid.UUID]:
     """Give a worker's unfinished jobs (`ids`, or all it holds) back to the queue without spending an attempt
-    (clean shutdown); returns the ids it matched."""
+    (a clean shutdown, or an "auto" prefetch buffer giving back jobs it will not start soon); returns the ids it
+    matched."""
     rows = await conn.fetch(
         """UPDATE jobs SET status = 'pending', attempts = GREATEST(attempts - 1, 0), locked_by = NULL,
                           locked_until = NULL, started_at = NULL, updated_at = now(),
-                          progress_message = 'released by a stopping worker'
+                          progress_message = 'released by its worker, to run again'
            WHERE locked_by = $1 AND status = 'processing' AND ($2::uuid[] IS NULL OR id = ANY($2::uuid[]))
            RETURNING id""",
         worker_id,
