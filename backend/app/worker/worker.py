@@ -496,13 +496,10 @@ class Worker:
     def _finish(self, job: queue.ClaimedJob, ctx: JobContext, outcome: Outcome, started: float) -> None:
         elapsed = time.perf_counter() - started
         elapsed_ms = elapsed * 1000
-        # Up by half the difference, down by a tenth: slower jobs shrink the buffer soon, faster ones widen it
-        # gradually.
+        # A moving mean, not the last run: on a busy host one run in many is stretched by a preemption, which
+        # must not empty the buffer. Jobs that really got slower are seen by `_prefetch` while they run.
         mean = self._mean_run
-        if mean is None:
-            self._mean_run = elapsed
-        else:
-            self._mean_run = mean + (0.5 if elapsed > mean else 0.1) * (elapsed - mean)
+        self._mean_run = elapsed if mean is None else mean + 0.1 * (elapsed - mean)
         running = self.running.pop(job.id, None)
         if outcome.kind != "lost" and self.buffered.pop(job.id, None) is not None:
             ctx.log.warning("claimed again while it ran here; this execution's outcome stands, no second run")
