@@ -52,11 +52,19 @@ class Parent:
         await self._queue.enqueue(self.conn, self._job(payload))
 
     async def unfinished(self) -> bool:
-        return bool(
-            await self.conn.fetchval(
-                "SELECT EXISTS (SELECT 1 FROM jobs WHERE status <> 'completed' AND job_type = $1)", JOB_TYPE
+        # Polled every 20 ms while the workers drain, so it must cost the database next to nothing: the
+        # index of active jobs answers it (a job here is pending, running or completed; a failed one would be
+        # caught by `verify`). Planned after an ANALYZE that saw every job pending, the query would scan the
+        # table instead, through every completed row, up to ~5 ms a poll near the end of a drain of 20,000.
+        async with self.conn.transaction():
+            await self.conn.execute("SET LOCAL enable_seqscan = off")
+            return bool(
+                await self.conn.fetchval(
+                    "SELECT EXISTS (SELECT 1 FROM jobs WHERE status IN ('pending', 'retry', 'processing')"
+                    " AND job_type = $1)",
+                    JOB_TYPE,
+                )
             )
-        )
 
     async def verify(self, n: int) -> list[str]:
         row = await self.conn.fetchrow(
