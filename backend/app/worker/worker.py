@@ -368,14 +368,14 @@ class Worker:
         excess = len(self.buffered) - prefetch
         if excess <= 0:
             return
+        # The buffer is in the order of the claims: those that waited long enough are a prefix of it.
         stale = time.monotonic() - AUTO_PREFETCH_STALE
-        given_back: list[uuid.UUID] = []
-        for job_id in reversed(self.buffered):
-            if len(given_back) == excess:
+        waited: list[uuid.UUID] = []
+        for job_id, (_, claimed_at) in self.buffered.items():
+            if claimed_at > stale:
                 break
-            if self.buffered[job_id][1] <= stale:
-                given_back.append(job_id)
-        for job_id in given_back:
+            waited.append(job_id)
+        for job_id in waited[-excess:]:
             job, _ = self.buffered.pop(job_id)
             self.acker.add(job_id, Outcome("released"), None, job.job_type)
 
