@@ -86,9 +86,20 @@ def worker_main(argv: Sequence[str] | None = None) -> int:
 def _worker_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--concurrency", "-c", type=int, help="jobs in flight (default WORKER_CONCURRENCY)")
     parser.add_argument("--queues", "-q", help="comma-separated queues to serve (default: all)")
-    parser.add_argument("--prefetch", type=int, help="jobs claimed ahead of free slots (default WORKER_PREFETCH)")
+    parser.add_argument(
+        "--prefetch", type=_prefetch, help="jobs claimed ahead of free slots, or `auto` (default WORKER_PREFETCH)"
+    )
     parser.add_argument("--log-format", choices=["text", "json"])
     parser.add_argument("--log-level")
+
+
+def _prefetch(value: str) -> int | str:
+    if value == "auto":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of jobs or 'auto', not {value!r}") from None
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

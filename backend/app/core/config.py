@@ -69,14 +69,14 @@ class Settings(BaseSettings):
     worker_poll_interval: float = Field(
         default=1.0, gt=0, description="seconds; fallback only, wake-ups come by LISTEN/NOTIFY"
     )
-    worker_batch_size: int = Field(default=100, ge=1, le=10_000, description="most jobs claimed by one statement")
-    worker_prefetch: int = Field(
-        default=0,
-        ge=0,
-        le=10_000,
+    worker_batch_size: int = Field(default=500, ge=1, le=10_000, description="most jobs claimed by one statement")
+    worker_prefetch: Literal["auto"] | Annotated[int, Field(ge=0, le=10_000)] = Field(
+        default="auto",
         description="jobs claimed ahead of free slots into a local buffer (leased, heartbeated, released on"
-        " shutdown): hides the claim round trip for many short jobs; keep 0 for long jobs (buffered jobs would wait"
-        " behind them while other workers sit idle)",
+        " shutdown): hides the claim round trip for many short jobs; `auto`: what the worker's slots will start"
+        " within 50 ms at its jobs' recent run time (up to two batches for jobs of microseconds, none for jobs"
+        " of a second or more); a number fixes it (0 for long jobs: buffered jobs would wait behind them while"
+        " other workers sit idle)",
     )
     torch_threads: int = Field(
         default=0,

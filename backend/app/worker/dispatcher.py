@@ -170,14 +170,14 @@ def build_job(
     """
     jt = get_job_type(name)
     model = jt.validate(params)
-    return NewJob(
-        job_type=name,
-        params=model.model_dump(mode="json", exclude_unset=True),
-        max_attempts=max_attempts or jt.max_attempts or default_max_attempts,
-        queue=queue or jt.queue,
-        priority=jt.priority if priority is None else priority,
-        run_at=run_at,
-        timeout_seconds=jt.timeout,
-        idempotency_key=idempotency_key,
-        asset_id=asset_id,
+    return NewJob(  # by position (a batch makes one per job): the fields' order
+        name,
+        model.model_dump(mode="json", exclude_unset=True),
+        max_attempts or jt.max_attempts or default_max_attempts,
+        queue or jt.queue,
+        jt.priority if priority is None else priority,
+        run_at,
+        jt.timeout,
+        idempotency_key,
+        asset_id,
     )

@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 
@@ -31,23 +31,35 @@ from app.worker.scheduler import PeriodicScheduler
 
 log = logging.getLogger(__name__)
 
+# With prefetch "auto", the local buffer holds what the worker's slots are expected to start within this many
+# seconds, judged by the mean run time of its recent jobs: thousands of jobs that take microseconds, a few of
+# those that take a second, none of those that take longer. A buffered job waits at most about this long
+# for its slot while another worker might have started it.
+AUTO_PREFETCH_HORIZON = 0.05
+# Buffered jobs beyond what the buffer should now hold, waiting this long, go back to the queue.
+AUTO_PREFETCH_STALE = 0.25
+
 
 @dataclass
 class WorkerConfig:
     concurrency: int = 4
     queues: list[str] = field(default_factory=list)  # empty: every queue
     poll_interval: float = 1.0
-    batch_size: int = 100
+    batch_size: int = 500
     # Jobs claimed ahead of free slots into a local buffer, so the next claim's round trip overlaps running
     # jobs. Buffered jobs are `processing` with a lease (heartbeated) that other workers cannot take: keep
-    # it small, or 0, when jobs are long.
-    prefetch: int = 0
+    # it small, or 0, when jobs are long. "auto": as many as this worker is expected to start within
+    # AUTO_PREFETCH_HORIZON seconds at the jobs' recent run time (none for long jobs), at most two batches.
+    prefetch: int | Literal["auto"] = "auto"
     lease_seconds: float = 30.0
     shutdown_grace: float = 30.0
     reaper_interval: float = 10.0
     cancel_grace: float = 5.0
     backoff: Backoff = field(default_factory=Backoff)
     default_max_attempts: int = 4
+    # Claim loops, each with its own connection: while one loop's claim is in the database, another's jobs
+    # start and the acknowledgements of a third batch are written (the database and the worker both busy).
+    claim_loops: int = 1
     stall_warning: float = 1.0  # seconds the event loop may be blocked before a warning names the job
 
 
@@ -57,6 +69,7 @@ class _Running:
     ctx: JobContext
     task: asyncio.Task[Any]
     waited: float  # seconds between the claim and the start
+    started: float  # time.monotonic() at the start
 
 
 class Worker:
@@ -98,6 +111,10 @@ class Worker:
         self._capped_next_check = 0.0
         self._caps = {name: jt.concurrency for name, jt in self.registry.items() if jt.concurrency}
         self.processed = 0
+        self._finished_since_wait = 0  # jobs finished since the claim loop began to wait for room
+        self._finishes_wanted = 1  # ... and how many it waits for
+        self._claiming = 0  # jobs asked for by claims in flight (several claim loops)
+        self._mean_run: float | None = None  # seconds a job ran, moving mean (prefetch "auto")
         self._builder = functools.partial(build_job, default_max_attempts=config.default_max_attempts)
 
     # -- notifications ------------------------------------------------------------------------------
@@ -177,7 +194,7 @@ class Worker:
                 asyncio.create_task(self._every(self.scheduler.check_interval, self._schedule), name="scheduler")
             )
         try:
-            await self._claim_loop()
+            await self._claim_loops()
         finally:
             try:
                 await self._shutdown()
@@ -239,10 +256,25 @@ class Worker:
         log.info("worker %s stopped after %d job(s)", self.id, self.processed)
 
     # -- claiming -----------------------------------------------------------------------------------
+    async def _claim_loops(self) -> None:
+        """Run the claim loops (fewer when the pool could not give each its own connection and keep one for
+        the rest); if one of them fails, the others are stopped and the failure raised."""
+        count = max(1, min(self.config.claim_loops, self.pool.get_max_size() - 1))
+        if count == 1:
+            await self._claim_loop()
+            return
+        loops = [asyncio.ensure_future(self._claim_loop()) for _ in range(count)]
+        try:
+            done, _ = await asyncio.wait(loops, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                task.result()
+        finally:
+            for task in loops:
+                task.cancel()
+            await asyncio.gather(*loops, return_exceptions=True)
+
     async def _claim_loop(self) -> None:
         cfg = self.config
-        capacity = cfg.concurrency + cfg.prefetch
-        target = max(1, min(cfg.batch_size, capacity) // 2)
         # The loop keeps one pooled connection for its claims (when the pool has another for the rest), so
         # the next claim is sent before the jobs just claimed run. Giving the connection back after each
         # claim awaited a task queued behind those jobs' first steps: claims and jobs took turns, the
@@ -251,17 +283,29 @@ class Worker:
         conn: asyncpg.Connection | None = None
         try:
             while not self.stopping.is_set():
+                prefetch = self._prefetch()
+                if self.buffered and cfg.prefetch == "auto":
+                    self._release_stale(prefetch)
+                capacity = cfg.concurrency + prefetch
+                target = max(1, min(cfg.batch_size, capacity) // 2)
                 room = self._room(capacity)
                 if room <= 0:
-                    await self._wait_slot(0.005 if self.acker.backlog > capacity else None)  # acks: no wake-up
+                    # acks: no wake-up; buffered jobs under "auto": look again whether they are still wanted
+                    wait = 0.005 if self.acker.backlog > capacity else None
+                    if self.buffered and cfg.prefetch == "auto":
+                        wait = AUTO_PREFETCH_HORIZON
+                    await self._wait_slot(wait, 1 - room)
                     continue
                 if room < target and self.running:
                     # Jobs finish one by one; claiming for each freed slot alone would make every claim (and
                     # every ack) a batch of one. Give other slots a moment to free up.
-                    await self._wait_slot(0.005)
+                    await self._wait_slot(0.005, target - room)
                     room = self._room(capacity)
+                    if room <= 0:  # another claim loop took it meanwhile
+                        continue
                 self._wake.clear()
                 want = min(room, cfg.batch_size)
+                self._claiming += want  # the other loops see this room as taken until the claim returns
                 give_back = not keep
                 if conn is not None and _closed(conn):  # the server ended it: the pool took it back
                     await self._give_back(conn)
@@ -276,6 +320,8 @@ class Worker:
                     give_back = True  # a broken connection: the pool replaces it
                 else:
                     self.outage.ok()
+                finally:
+                    self._claiming -= want
                 if give_back:
                     await self._give_back(conn)
                     conn = None
@@ -298,11 +344,47 @@ class Worker:
         else:
             log.warning("%s failed (%s); retrying in %.1f s", what, describe(exc), retry_in)
 
+    def _prefetch(self) -> int:
+        """How many claimed jobs may wait in the local buffer now."""
+        prefetch = self.config.prefetch
+        if prefetch != "auto":
+            return prefetch
+        mean = self._mean_run
+        if mean is None:  # nothing ran yet: claim for the free slots only
+            return 0
+        if len(self.running) >= self.config.concurrency:
+            # Every slot busy: a job running longer than the mean says the jobs got slower (the mean learns
+            # only as they finish). Judge by the youngest run, which bounds when the next slot frees up.
+            now = time.monotonic()
+            mean = max(mean, min(now - r.started for r in self.running.values()))
+        cap = 2 * self.config.batch_size
+        expected = AUTO_PREFETCH_HORIZON * self.config.concurrency / max(mean, 1e-6)
+        return min(cap, int(expected))
+
+    def _release_stale(self, prefetch: int) -> None:
+        """Prefetch "auto": when the jobs got slower than the buffer was sized for, give the buffered jobs beyond
+        the buffer's new size back to the queue (no attempt spent) once they have waited AUTO_PREFETCH_STALE
+        seconds, the last claimed first, so that other workers can run them."""
+        excess = len(self.buffered) - prefetch
+        if excess <= 0:
+            return
+        # The buffer is in the order of the claims: those that waited long enough are a prefix of it.
+        stale = time.monotonic() - AUTO_PREFETCH_STALE
+        waited: list[uuid.UUID] = []
+        for job_id, (_, claimed_at) in self.buffered.items():
+            if claimed_at > stale:
+                break
+            waited.append(job_id)
+        for job_id in waited[-excess:]:
+            job, _ = self.buffered.pop(job_id)
+            self.acker.add(job_id, Outcome("released"), None, job.job_type)
+
     def _room(self, capacity: int) -> int:
         """Free places for claimed jobs. Outcomes not yet written count beyond one capacity's worth: when
         acknowledgements fall behind, claiming slows down instead of piling finished jobs up as
         `processing` (each of them would run again if this worker died)."""
-        return capacity - len(self.running) - len(self.buffered) - max(0, self.acker.backlog - capacity)
+        taken = len(self.running) + len(self.buffered) + self._claiming
+        return capacity - taken - max(0, self.acker.backlog - capacity)
 
     def _take(self, jobs: list[queue.ClaimedJob]) -> None:
         """Start claimed jobs while slots are free; buffer the rest (they start as slots free up)."""
@@ -350,8 +432,12 @@ class Worker:
         self._capped_next_check = now + 0.25
         return await queue.waiting_types(conn, list(capped), self.config.queues or None)
 
-    async def _wait_slot(self, seconds: float | None) -> None:
+    async def _wait_slot(self, seconds: float | None, finishes: int = 1) -> None:
+        """Wait until `finishes` more jobs have finished (at most `seconds`): the claim loop is not woken by
+        every job that ends, only once there is room worth a claim."""
         self._slot_freed.clear()
+        self._finished_since_wait = 0
+        self._finishes_wanted = finishes
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(seconds):
                 await self._slot_freed.wait()
@@ -378,16 +464,23 @@ class Worker:
     def _start(self, job: queue.ClaimedJob, waited: float) -> None:
         ctx = self._context(job)
         task = asyncio.get_running_loop().create_task(self._run_one(job, ctx))
-        self.running[job.id] = _Running(job, ctx, task, waited)
+        self.running[job.id] = _Running(job, ctx, task, waited, time.monotonic())
 
     def _start_buffered(self) -> None:
-        now = time.monotonic()
-        for job_id in list(self.buffered):
-            if len(self.running) >= self.config.concurrency:
-                break
+        free = self.config.concurrency - len(self.running)
+        if free <= 0:
+            return
+        # Called as each job finishes, with up to thousands buffered: look only as far as the free slots.
+        ready: list[uuid.UUID] = []
+        for job_id in self.buffered:
             if job_id not in self.running:
-                job, claimed_at = self.buffered.pop(job_id)
-                self._start(job, now - claimed_at)
+                ready.append(job_id)
+                if len(ready) == free:
+                    break
+        now = time.monotonic()
+        for job_id in ready:
+            job, claimed_at = self.buffered.pop(job_id)
+            self._start(job, now - claimed_at)
 
     async def _run_one(self, job: queue.ClaimedJob, ctx: JobContext) -> None:
         started = time.perf_counter()
@@ -401,7 +494,12 @@ class Worker:
         self._finish(job, ctx, outcome, started)
 
     def _finish(self, job: queue.ClaimedJob, ctx: JobContext, outcome: Outcome, started: float) -> None:
-        elapsed_ms = (time.perf_counter() - started) * 1000
+        elapsed = time.perf_counter() - started
+        elapsed_ms = elapsed * 1000
+        # A moving mean, not the last run: on a busy host one run in many is stretched by a preemption, which
+        # must not empty the buffer. Jobs that really got slower are seen by `_prefetch` while they run.
+        mean = self._mean_run
+        self._mean_run = elapsed if mean is None else mean + 0.1 * (elapsed - mean)
         running = self.running.pop(job.id, None)
         if outcome.kind != "lost" and self.buffered.pop(job.id, None) is not None:
             ctx.log.warning("claimed again while it ran here; this execution's outcome stands, no second run")
@@ -418,7 +516,9 @@ class Worker:
         self.processed += 1
         if self.buffered and not self.stopping.is_set():
             self._start_buffered()
-        self._slot_freed.set()
+        self._finished_since_wait += 1
+        if self._finished_since_wait >= self._finishes_wanted:
+            self._slot_freed.set()
 
     def _hand_in(self, job: queue.ClaimedJob, ctx: JobContext, outcome: Outcome, waited: float, ms: float) -> None:
         if outcome.kind == "lost":
@@ -464,7 +564,7 @@ class Worker:
         task = asyncio.ensure_future(
             execute(job, ctx, self.config.backoff, registry=self.registry, cancel_grace=self.config.cancel_grace)
         )
-        self.running[job.id] = _Running(job, ctx, task, 0.0)
+        self.running[job.id] = _Running(job, ctx, task, 0.0, time.monotonic())
         self.heartbeat.row = False  # no `workers` row for a job run inline
         self.heartbeat.start()
         started = time.perf_counter()

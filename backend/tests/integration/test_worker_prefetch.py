@@ -3,10 +3,11 @@ slot frees, can be cancelled before they start, and go back to the queue untouch
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 
 from app.worker import queue
-from app.worker.dispatcher import DISPATCH_TABLE
+from app.worker.dispatcher import DISPATCH_TABLE, build_job
 
 from tests.integration.test_worker import running_worker, submit
 from tests.support.waiting import job_row, wait_status, wait_until
@@ -111,3 +112,43 @@ async def test_next_claim_is_sent_before_the_claimed_jobs_run(runtime, pool, mon
             await wait_status(pool, job_id, "completed")
     assert len(seen) == 20
     assert seen[:10] == [2] * 10  # the first batch ran after the second claim went out
+
+
+async def test_auto_prefetch_buffers_short_jobs_and_never_slow_ones(runtime, pool, monkeypatch):
+    # prefetch "auto" (the default): jobs that take microseconds are claimed ahead of the one slot, in batches;
+    # jobs that take a second are not: the worker holds only the one it runs, and the rest stay in the queue
+    # for other workers.
+    batches: list[int] = []
+    real_claim = queue.claim
+
+    async def counted_claim(conn, worker_id, limit, *args, **kwargs):
+        jobs = await real_claim(conn, worker_id, limit, *args, **kwargs)
+        if jobs:
+            batches.append(len(jobs))
+        return jobs
+
+    monkeypatch.setattr(queue, "claim", counted_claim)
+    async with running_worker(runtime, concurrency=1, queues=["default"]) as w:
+        assert w.config.prefetch == "auto"
+        warm = [await submit(pool, "noop") for _ in range(3)]
+        for job_id in warm:
+            await wait_status(pool, job_id, "completed")
+        batches.clear()
+        await queue.enqueue_many(pool, [build_job("noop", {"n": i}, default_max_attempts=3) for i in range(200)])
+        waiting = "SELECT count(*) = 0 FROM jobs WHERE job_type = 'noop' AND status <> 'completed'"
+        await wait_until(lambda: pool.fetchval(waiting), 60)
+        assert max(batches) > 1  # claimed ahead of the single slot
+
+        # Slow jobs right after the fast ones: the buffer may take a few as they arrive, but gives back those
+        # still waiting once the jobs are seen to be slow; from then on the worker holds the one it runs.
+        slow = [await submit(pool, "sleep", {"seconds": 1.5}) for _ in range(4)]
+        await wait_until(_holds(pool, w.id, 1), timeout=10)
+        for _ in range(3):  # within one slow job
+            assert await pool.fetchval(_HELD, w.id) <= 1
+            await asyncio.sleep(0.2)
+        for job_id in slow:
+            row = await wait_status(pool, job_id, "completed", timeout=30)
+            assert row["attempts"] == 1  # a job given back from the buffer spent no attempt
+
+
+_HELD = "SELECT count(*) FROM jobs WHERE status = 'processing' AND locked_by = $1"
