@@ -41,6 +41,7 @@ FLASH_STRUCT = 0.2
 FLASH_STRUCT_SURE = 0.8
 DARK_MEAN, BRIGHT_MEAN, FLAT_STD = 28.0, 228.0, 12.0
 FADE_MIN_RISE = 15.0
+CUT_ISOLATION = 1.7
 
 
 def _nanmedian(x: np.ndarray) -> np.ndarray:
@@ -147,6 +148,24 @@ def _flash_check(sig: np.ndarray, t: int, kmax: int) -> bool:
     return structural >= FLASH_STRUCT and flat_persistence >= FLASH_PERSIST and sure
 
 
+def _one_frame_jump(s: np.ndarray, t: int) -> bool:
+    """Whether the change at frame t stands out over the changes of the frames next to it.
+
+    A cut replaces the picture between two frames, so its change is CUT_ISOLATION times those of its
+    neighbours, which only carry the shots' own motion. Motion that builds up and dies down (a whip pan
+    swinging, an occluder sweeping into the frame, fast content) changes the neighbouring frames almost
+    as much. A cut spread over two frames (a blended frame in between) counts when both of its frames
+    stand out over the frames around the pair.
+    """
+    n = s.shape[0]
+    at = lambda i: float(s[i]) if 0 <= i < n else 0.0  # noqa: E731
+    if at(t) >= CUT_ISOLATION * max(at(t - 1), at(t + 1)):
+        return True
+    return any(
+        min(at(a), at(a + 1)) >= CUT_ISOLATION * max(at(a - 1), at(a + 2)) for a in (t - 1, t)
+    )
+
+
 def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
     """Return `(frame, confidence)` for each hard cut; `frame` is the first frame of the new shot."""
     s = cut_signal(f)
@@ -173,6 +192,9 @@ def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
     cuts: list[tuple[int, float]] = []
     for t in candidates:
         if t == 0:
+            continue
+        if not _one_frame_jump(s, int(t)):
+            log.debug("frame %d: change builds up over several frames (motion?)", t)
             continue
         if not _flash_check(f.sig, int(t), kmax):
             log.debug("frame %d: change does not persist (flash?)", t)
@@ -251,6 +273,27 @@ def detect_fades(f: FrameFeatures, fps: float) -> list[tuple[int, int, float]]:
     return [(s, e, c) for s, e, c, edge in _fade_spans(f, fps) if not edge]
 
 
+def _clip_at_cuts(dissolves: list[tuple[int, int, float]], cuts: list[int]) -> list[tuple[int, int, float]]:
+    """Dissolve spans ended (or started) at a hard cut found in their outer thirds.
+
+    A cross-dissolve changes every frame a little; a hard cut is a one-frame jump that persists, so a
+    cut inside a dissolve's span near one end means the span ran on into the next shot (a cut a few
+    frames after a dissolve). The dissolve keeps the part on its middle's side and the cut stays. A cut
+    in the middle third is left to the dissolve (a span that is the cut itself is not split in two).
+    Fades keep their cuts: a fade-in from black can step by a cut-sized jump as detail appears.
+    """
+    out = []
+    for s, e, c in dissolves:
+        third = (e - s + 1) / 3.0
+        for t in cuts:
+            if s < t <= e and not s + third <= t <= e - third:
+                s, e = (t, e) if t < (s + e) / 2 else (s, t - 1)
+                third = (e - s + 1) / 3.0
+        if e - s >= 1:
+            out.append((s, e, c))
+    return out
+
+
 def detect_transitions(f: FrameFeatures, fps: float) -> list[Transition]:
     """Run all detectors, resolve overlaps (gradual spans swallow cuts inside them), return sorted."""
     n = f.n
@@ -265,6 +308,7 @@ def detect_transitions(f: FrameFeatures, fps: float) -> list[Transition]:
     # a blend that starts on the first frame or ends on the last has no shot on one side: an opening or
     # closing fade (from or to any colour), not a boundary
     dissolves = [(s, e, c) for s, e, c in detect_dissolves(f, fps, blocked, cut_at) if s > 1 and e < n - 2]
+    dissolves = _clip_at_cuts(dissolves, [t for t, _ in found_cuts])
     gradual = [("fade", s, e, c) for s, e, c in fades] + [("dissolve", s, e, c) for s, e, c in dissolves]
     inside = np.zeros(n, bool)
     for _, s, e, _ in gradual:

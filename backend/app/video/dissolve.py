@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .energy import dip_fit, energy_dip
+from .energy import dip_fit, energy_dip, isotropic_dip
 from .features import FLAT_STD, FrameFeatures
 
 RR_MAX = 0.4
@@ -42,6 +42,7 @@ DIP_RR_MAX = 0.6
 DIP_FIT = 0.15
 HIST_GAIN, VALUES_GAIN = 1.0, 1.5
 RAMP_LAYOUT, RAMP_VALUES = 0.6, 0.1
+ISOTROPIC = True
 
 
 def _neighbour_level(x: np.ndarray, c: np.ndarray, h: int) -> np.ndarray:
@@ -131,6 +132,11 @@ def _dissolve_votes(f: FrameFeatures, fps: float, blocked: np.ndarray, cut_at: n
         fit = np.zeros_like(dip)
         fit[dip] = dip_fit(f, c[dip], h) < DIP_FIT
         dip &= (rr[c] < DIP_RR_MAX) | fit
+        if ISOTROPIC:
+            both = ok | dip
+            both[both] = isotropic_dip(f, c[both], h)
+            ok &= both
+            dip &= both
         for i in np.flatnonzero(ok | dip):
             ci = int(c[i])
             votes.append(_Vote(ci - h, ci + h, float(de[ci]), float(rr[ci]), float(se[ci]), bool(dip[i]), bool(fit[i])))
