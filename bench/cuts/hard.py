@@ -224,7 +224,7 @@ def timeline(spec: Spec) -> tuple[Iterator[np.ndarray], dict[str, Any]]:
 
     def grained(frames: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
         for img in frames:
-            yield img + grain_rng.normal(0.0, grain, img.shape[:2] + (1,)).astype(np.float32) if grain else img
+            yield img + grain_rng.normal(0.0, grain, (*img.shape[:2], 1)).astype(np.float32) if grain else img
 
     def frames() -> Iterator[np.ndarray]:
         t = 0

@@ -19,11 +19,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent.parent / "backend"))
 
+from generate import encode  # noqa: E402
 from real import Montage, build  # noqa: E402
 from run import ALL_SETS, REAL_SOURCES, annotations, data_dir, ground_truth  # noqa: E402
 from score import Score, match, roc_auc, score  # noqa: E402
-
-from generate import encode  # noqa: E402
 
 
 def features(spec, folder: Path):  # type: ignore[no-untyped-def]

@@ -37,8 +37,8 @@ import itertools  # noqa: E402
 
 import av  # noqa: E402
 from generate import encode  # noqa: E402
-from score import Item, Score, roc_auc, score  # noqa: E402
 from real import REAL, Montage, build  # noqa: E402
+from score import Item, Score, roc_auc, score  # noqa: E402
 from synth import QUICK, SETS, Spec  # noqa: E402
 
 DATA = HERE / "data"

@@ -42,6 +42,7 @@ FLASH_STRUCT_SURE = 0.8
 DARK_MEAN, BRIGHT_MEAN, FLAT_STD = 28.0, 228.0, 12.0
 FADE_MIN_RISE = 15.0
 CUT_ISOLATION = 1.7
+BLENDED_FRAME = 0.25
 
 
 def _nanmedian(x: np.ndarray) -> np.ndarray:
@@ -148,22 +149,31 @@ def _flash_check(sig: np.ndarray, t: int, kmax: int) -> bool:
     return structural >= FLASH_STRUCT and flat_persistence >= FLASH_PERSIST and sure
 
 
-def _one_frame_jump(s: np.ndarray, t: int) -> bool:
+def _one_frame_jump(s: np.ndarray, sig: np.ndarray, t: int) -> bool:
     """Whether the change at frame t stands out over the changes of the frames next to it.
 
     A cut replaces the picture between two frames, so its change is CUT_ISOLATION times those of its
     neighbours, which only carry the shots' own motion. Motion that builds up and dies down (a whip pan
     swinging, an occluder sweeping into the frame, fast content) changes the neighbouring frames almost
     as much. A cut spread over two frames (a blended frame in between) counts when both of its frames
-    stand out over the frames around the pair.
+    stand out over the frames around the pair and the frame between is a mix of the frames either side.
     """
     n = s.shape[0]
     at = lambda i: float(s[i]) if 0 <= i < n else 0.0  # noqa: E731
     if at(t) >= CUT_ISOLATION * max(at(t - 1), at(t + 1)):
         return True
     return any(
-        min(at(a), at(a + 1)) >= CUT_ISOLATION * max(at(a - 1), at(a + 2)) for a in (t - 1, t)
+        1 <= a < n - 1 and min(at(a), at(a + 1)) >= CUT_ISOLATION * max(at(a - 1), at(a + 2)) and _mixed_frame(sig, a)
+        for a in (t - 1, t)
     )
+
+
+def _mixed_frame(sig: np.ndarray, a: int) -> bool:
+    """Whether frame a is a mix of frames a-1 and a+1 (residual from their mean under BLENDED_FRAME of
+    their difference): the one blended frame of a cut spread over two frames, not a frame of motion."""
+    prev, mid, nxt = (sig[i].astype(np.float32) for i in (a - 1, a, a + 1))
+    span = float(np.abs(nxt - prev).mean())
+    return span > 0 and float(np.abs(mid - 0.5 * (prev + nxt)).mean()) <= BLENDED_FRAME * span
 
 
 def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
@@ -193,7 +203,7 @@ def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
     for t in candidates:
         if t == 0:
             continue
-        if not _one_frame_jump(s, int(t)):
+        if not _one_frame_jump(s, f.sig, int(t)):
             log.debug("frame %d: change builds up over several frames (motion?)", t)
             continue
         if not _flash_check(f.sig, int(t), kmax):

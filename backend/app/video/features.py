@@ -205,9 +205,7 @@ class BatchFeatures:
         gy = np.diff(sub, axis=1)
         grad2_x = np.einsum("kij,kij->k", gx, gx) / gx[0].size
         grad2 = grad2_x + np.einsum("kij,kij->k", gy, gy) / gy[0].size
-        self._store(
-            mean=mean, std=std, dpix=dpix, dhist=dhist, sharp=sharp, hist=hist.astype(np.float16), grad2=grad2
-        )
+        self._store(mean=mean, std=std, dpix=dpix, dhist=dhist, sharp=sharp, hist=hist.astype(np.float16), grad2=grad2)
         self._store(grad2_x=grad2_x)
         self._pairwise(twice)
 
