@@ -39,6 +39,7 @@ CUT_OTHER_RATIO = 1.8
 FLASH_PERSIST = 0.5
 FLASH_STRUCT = 0.2
 FLASH_STRUCT_SURE = 0.8
+STATIC_LEVELS = 2.0
 DARK_MEAN, BRIGHT_MEAN, FLAT_STD = 28.0, 228.0, 12.0
 FADE_MIN_RISE = 15.0
 CUT_ISOLATION = 1.7
@@ -120,6 +121,18 @@ def _normalised(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.where(flat[:, None], 0.0, (x - x.mean(axis=1, keepdims=True)) / np.maximum(sd, 1e-6)), flat
 
 
+def _live_pixels(window: np.ndarray) -> np.ndarray:
+    """Signature pixels that change at all over `window` (frames x pixels); all of them when fewer than
+    a quarter would be left.
+
+    Black bars (letterboxed or pillarboxed footage) never change; left in, they dominate the layout of
+    every frame, so any two frames correlate (1 - NCC small) and every cut looks like a flash coming
+    back to the same content. Only pixels that carry picture can tell a cut from a flash.
+    """
+    live = (window.max(axis=0) - window.min(axis=0)) > STATIC_LEVELS
+    return live if live.sum() >= 0.25 * live.size else np.ones(window.shape[1], bool)
+
+
 def _flash_check(sig: np.ndarray, t: int, kmax: int) -> bool:
     """Whether the change at frame t persists (a cut) rather than coming back (a flash).
 
@@ -127,16 +140,18 @@ def _flash_check(sig: np.ndarray, t: int, kmax: int) -> bool:
     at least FLASH_STRUCT, and the mean absolute difference at least FLASH_PERSIST of the jump between t-1
     and t, unless the structure clearly changed (>= FLASH_STRUCT_SURE: the new shot may flicker, so its
     brightness can come back while its content does not). Two flat frames have no structure to compare;
-    for those pairs the raw difference alone decides.
+    for those pairs the raw difference alone decides. The structure is compared on the pixels that
+    change over the window (`_live_pixels`: not on black bars).
     """
     pre = sig[max(0, t - 1 - kmax) : t][::-1].astype(np.float32)  # t-1, t-2, ...
     post = sig[t : t + kmax + 1].astype(np.float32)
     if pre.shape[0] == 0 or post.shape[0] == 0:
         return False
     raw = np.abs(pre[:, None, :] - post[None, :, :]).mean(axis=2)
-    zp, fp = _normalised(pre)
-    zq, fq = _normalised(post)
-    ncc = (zp @ zq.T) / pre.shape[1]
+    live = _live_pixels(np.concatenate([pre, post]))
+    zp, fp = _normalised(pre[:, live])
+    zq, fq = _normalised(post[:, live])
+    ncc = (zp @ zq.T) / int(live.sum())
     both, one = fp[:, None] & fq[None, :], fp[:, None] | fq[None, :]
     mask = np.add.outer(np.arange(pre.shape[0]), np.arange(post.shape[0])) <= kmax
     jump = float(raw[0, 0])

@@ -123,3 +123,26 @@ def test_cut_with_one_blended_frame_between_is_one_boundary(tmp_path: Path) -> N
     found = _kinds(tmp_path, frames)
     assert len(found) == 1, found
     assert 39 <= found[0][1] <= found[0][2] <= 41
+
+
+def _letterboxed(frames: list[np.ndarray], bar: int) -> list[np.ndarray]:
+    out = []
+    for f in frames:
+        g = f.copy()
+        g[:bar], g[H - bar :] = 0.0, 0.0
+        out.append(g)
+    return out
+
+
+@pytest.mark.parametrize("bar", [30, 40])
+def test_cut_in_letterboxed_footage_is_found(tmp_path: Path, bar: int) -> None:
+    """Black bars never change; they must not make two different shots look alike to the flash check."""
+    a, b = _letterboxed(scene(31, 40), bar), _letterboxed(scene(32, 35), bar)
+    assert _kinds(tmp_path, a + b) == [("cut", 40, 40)]
+
+
+def test_flash_in_letterboxed_footage_is_no_cut(tmp_path: Path) -> None:
+    frames = _letterboxed(scene(33, 75), 30)
+    for k in (35, 36):
+        frames[k][30 : H - 30] = frames[k][30 : H - 30] * 0.3 + 255 * 0.7
+    assert _kinds(tmp_path, frames) == []
