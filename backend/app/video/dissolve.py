@@ -13,7 +13,8 @@ Dissolves the blend test cannot see (fast motion moves the pixels it compares; s
 energy curve dips as a blend of uncorrelated detail does, the middle is still roughly a pixel blend
 (``rr`` < DIP_RR_MAX) or the whole window fits the dissolve energy law within DIP_FIT, and no detected
 hard cut lies inside the window. Such a vote is strong (can carry a cluster) when ``rr`` <= RR_MAX or
-the fit holds.
+the fit holds. Every vote also needs the middle frame to have lost detail alike horizontally and
+vertically (`energy.isotropic_dip`): a blend scales both, the motion blur of a swing only one.
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ DIP_RR_MAX = 0.6
 DIP_FIT = 0.15
 HIST_GAIN, VALUES_GAIN = 1.0, 1.5
 RAMP_LAYOUT, RAMP_VALUES = 0.6, 0.1
-ISOTROPIC = True
 
 
 def _neighbour_level(x: np.ndarray, c: np.ndarray, h: int) -> np.ndarray:
@@ -132,11 +132,11 @@ def _dissolve_votes(f: FrameFeatures, fps: float, blocked: np.ndarray, cut_at: n
         fit = np.zeros_like(dip)
         fit[dip] = dip_fit(f, c[dip], h) < DIP_FIT
         dip &= (rr[c] < DIP_RR_MAX) | fit
-        if ISOTROPIC:
-            both = ok | dip
-            both[both] = isotropic_dip(f, c[both], h)
-            ok &= both
-            dip &= both
+        # a blend loses detail alike in both directions; motion blur only along the motion
+        both = ok | dip
+        both[both] = isotropic_dip(f, c[both], h)
+        ok &= both
+        dip &= both
         for i in np.flatnonzero(ok | dip):
             ci = int(c[i])
             votes.append(_Vote(ci - h, ci + h, float(de[ci]), float(rr[ci]), float(se[ci]), bool(dip[i]), bool(fit[i])))
