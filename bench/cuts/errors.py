@@ -17,18 +17,17 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from run import annotations, data_dir, ground_truth  # noqa: E402
+from run import ALL_SETS, annotations, data_dir, ground_truth  # noqa: E402
 from score import match  # noqa: E402
-from synth import SETS  # noqa: E402
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--set", dest="set_name", choices=sorted(SETS), default="hard")
+    ap.add_argument("--set", dest="set_name", choices=sorted(ALL_SETS), default="hard")
     ap.add_argument("--method", default="skiplock")
     args = ap.parse_args()
     folder = data_dir(args.set_name)
-    for spec in SETS[args.set_name]:
+    for spec in ALL_SETS[args.set_name]:
         saved = folder / "detections" / f"{spec.name}.{args.method}.json"
         if not saved.exists():
             continue

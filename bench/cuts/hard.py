@@ -170,9 +170,21 @@ def plan(spec: Spec) -> tuple[list[_Shot], list[_Bound], tuple[int, int, float]]
     return shots, bounds, (fade_in, fade_out, 0.0 if rng.random() < 0.8 else 255.0)
 
 
+def _ease(a: float) -> float:
+    """S-shaped (smoothstep) mixing weight: how editors' eased dissolves and fades progress."""
+    return a * a * (3.0 - 2.0 * a)
+
+
 def timeline(spec: Spec) -> tuple[Iterator[np.ndarray], dict[str, Any]]:
-    """Frames (float RGB) of a hard-negative video and its ground truth (complete before iterating)."""
+    """Frames (float RGB) of a hard-negative video and its ground truth (complete before iterating).
+
+    The ``fresh`` variant mixes dissolves and fades along an eased (smoothstep) curve instead of a linear
+    one and adds temporal sensor grain (sigma 1.5-4 levels, new every frame) to every frame."""
     shots, bounds, (fade_in, fade_out, edge_col) = plan(spec)
+    fresh = spec.variant == "fresh"
+    mix = _ease if fresh else (lambda a: a)
+    grain_rng = np.random.default_rng(spec.seed + 7)
+    grain = float(grain_rng.uniform(1.5, 4.0)) if fresh else 0.0
     h, w = spec.height, spec.width
     gt: dict[str, Any] = {"cuts": [], "gradual": [], "negatives": [], "tags": [], "frames": 0}
     starts, i = [], 0
@@ -210,6 +222,10 @@ def timeline(spec: Spec) -> tuple[Iterator[np.ndarray], dict[str, Any]]:
             return img * (1 - a) + edge_col * a
         return img
 
+    def grained(frames: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        for img in frames:
+            yield img + grain_rng.normal(0.0, grain, (*img.shape[:2], 1)).astype(np.float32) if grain else img
+
     def frames() -> Iterator[np.ndarray]:
         t = 0
         for s, shot in enumerate(shots):
@@ -221,16 +237,18 @@ def timeline(spec: Spec) -> tuple[Iterator[np.ndarray], dict[str, Any]]:
             bd, nxt, end = bounds[s], shots[s + 1], shot.offset + shot.n
             if bd.kind == "dissolve":
                 for j in range(bd.length):
-                    a = (j + 1) / (bd.length + 1)
+                    a = mix((j + 1) / (bd.length + 1))
                     yield shot.render(end + j, h, w) * (1 - a) + nxt.render(j, h, w) * a
             elif bd.kind == "fade":
                 lo, hold, li, col = bd.fade
                 for j in range(lo):
-                    yield shot.render(end + j, h, w) * (1 - (j + 1) / lo) + col * ((j + 1) / lo)
+                    a = mix((j + 1) / lo)
+                    yield shot.render(end + j, h, w) * (1 - a) + col * a
                 for _ in range(hold):
                     yield np.full((h, w, 3), col, np.float32)
                 for j in range(li):
-                    yield nxt.render(j, h, w) * (j / li) + col * (1 - j / li)
+                    a = mix(j / li)
+                    yield nxt.render(j, h, w) * a + col * (1 - a)
             t += bd.length + sum(bd.fade[:3])
 
-    return frames(), gt
+    return grained(frames()), gt

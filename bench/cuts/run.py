@@ -1,7 +1,7 @@
 """Shot-boundary benchmark: Skiplock's detector vs PySceneDetect on seeded synthetic videos.
 
 Usage (from the repository root):
-  python bench/cuts/run.py [--set main|heldout|hard|hard-heldout] [--quick] [--repeats N] [--no-readme]
+  python bench/cuts/run.py [--set main|heldout|hard|hard-heldout|hard-fresh|real] [--quick] [--repeats N] [--no-readme]
                            [--methods skiplock,pysd-content,...]
 
 Generates (and caches under bench/cuts/data/) the synthetic set, runs
@@ -37,15 +37,21 @@ import itertools  # noqa: E402
 
 import av  # noqa: E402
 from generate import encode  # noqa: E402
+from real import REAL, Montage, build  # noqa: E402
 from score import Item, Score, roc_auc, score  # noqa: E402
 from synth import QUICK, SETS, Spec  # noqa: E402
 
 DATA = HERE / "data"
+REAL_SOURCES = DATA / "real-sources"  # the packages' sample clips (see README)
+ALL_SETS: dict[str, list] = {**SETS, "real": REAL}
 MARKS = {
     "main": ("<!-- results:begin -->", "<!-- results:end -->"),
     "heldout": ("<!-- heldout:begin -->", "<!-- heldout:end -->"),
     "hard": ("<!-- hard:begin -->", "<!-- hard:end -->"),
     "hard-heldout": ("<!-- hard-heldout:begin -->", "<!-- hard-heldout:end -->"),
+    "hard-more": ("<!-- hard-more:begin -->", "<!-- hard-more:end -->"),
+    "hard-fresh": ("<!-- hard-fresh:begin -->", "<!-- hard-fresh:end -->"),
+    "real": ("<!-- real:begin -->", "<!-- real:end -->"),
 }
 Detections = tuple[list[Item], list[float] | None]  # items and (where the method has one) confidences
 TIMED_ONCE = {"transnetv2"}  # too slow to repeat
@@ -194,7 +200,7 @@ METHODS: dict[str, Callable[[Path], Detections]] = {
 
 
 def evaluate(
-    specs: list[Spec], repeats: int, folder: Path = DATA, methods: list[str] | None = None
+    specs: list[Spec | Montage], repeats: int, folder: Path = DATA, methods: list[str] | None = None
 ) -> tuple[dict[str, Score], dict[str, float], int, dict]:
     methods = methods or list(METHODS)
     scores = {m: Score() for m in methods}
@@ -203,7 +209,7 @@ def evaluate(
     total_frames = 0
     for spec in specs:
         name = spec.name
-        path = encode(spec, folder)
+        path = build(spec, folder, REAL_SOURCES) if isinstance(spec, Montage) else encode(spec, folder)
         gt, frames = ground_truth(name, folder)
         negatives, tags = annotations(name, folder)
         total_frames += frames
@@ -298,7 +304,7 @@ def write_readme(text: str, set_name: str = "main") -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--set", dest="set_name", choices=sorted(SETS), default="main", help="video set")
+    ap.add_argument("--set", dest="set_name", choices=sorted(ALL_SETS), default="main", help="video set")
     ap.add_argument("--quick", action="store_true", help="3 small videos instead of the full main set")
     ap.add_argument("--repeats", type=int, default=2, help="timing runs per method and video (best kept)")
     ap.add_argument("--no-readme", action="store_true", help="do not rewrite README.md")
@@ -306,7 +312,7 @@ def main() -> None:
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("pyscenedetect").setLevel(logging.WARNING)
-    specs = SETS[args.set_name]
+    specs = ALL_SETS[args.set_name]
     if args.quick:
         specs = [s for s in SETS["main"] if s.name in QUICK]
     methods = (

@@ -39,8 +39,11 @@ CUT_OTHER_RATIO = 1.8
 FLASH_PERSIST = 0.5
 FLASH_STRUCT = 0.2
 FLASH_STRUCT_SURE = 0.8
+STATIC_LEVELS = 2.0
 DARK_MEAN, BRIGHT_MEAN, FLAT_STD = 28.0, 228.0, 12.0
 FADE_MIN_RISE = 15.0
+CUT_ISOLATION = 1.7
+BLENDED_FRAME = 0.25
 
 
 def _nanmedian(x: np.ndarray) -> np.ndarray:
@@ -118,6 +121,18 @@ def _normalised(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.where(flat[:, None], 0.0, (x - x.mean(axis=1, keepdims=True)) / np.maximum(sd, 1e-6)), flat
 
 
+def _live_pixels(window: np.ndarray) -> np.ndarray:
+    """Signature pixels that change at all over `window` (frames x pixels); all of them when fewer than
+    a quarter would be left.
+
+    Black bars (letterboxed or pillarboxed footage) never change; left in, they dominate the layout of
+    every frame, so any two frames correlate (1 - NCC small) and every cut looks like a flash coming
+    back to the same content. Only pixels that carry picture can tell a cut from a flash.
+    """
+    live = (window.max(axis=0) - window.min(axis=0)) > STATIC_LEVELS
+    return live if live.sum() >= 0.25 * live.size else np.ones(window.shape[1], bool)
+
+
 def _flash_check(sig: np.ndarray, t: int, kmax: int) -> bool:
     """Whether the change at frame t persists (a cut) rather than coming back (a flash).
 
@@ -125,16 +140,18 @@ def _flash_check(sig: np.ndarray, t: int, kmax: int) -> bool:
     at least FLASH_STRUCT, and the mean absolute difference at least FLASH_PERSIST of the jump between t-1
     and t, unless the structure clearly changed (>= FLASH_STRUCT_SURE: the new shot may flicker, so its
     brightness can come back while its content does not). Two flat frames have no structure to compare;
-    for those pairs the raw difference alone decides.
+    for those pairs the raw difference alone decides. The structure is compared on the pixels that
+    change over the window (`_live_pixels`: not on black bars).
     """
     pre = sig[max(0, t - 1 - kmax) : t][::-1].astype(np.float32)  # t-1, t-2, ...
     post = sig[t : t + kmax + 1].astype(np.float32)
     if pre.shape[0] == 0 or post.shape[0] == 0:
         return False
     raw = np.abs(pre[:, None, :] - post[None, :, :]).mean(axis=2)
-    zp, fp = _normalised(pre)
-    zq, fq = _normalised(post)
-    ncc = (zp @ zq.T) / pre.shape[1]
+    live = _live_pixels(np.concatenate([pre, post]))
+    zp, fp = _normalised(pre[:, live])
+    zq, fq = _normalised(post[:, live])
+    ncc = (zp @ zq.T) / int(live.sum())
     both, one = fp[:, None] & fq[None, :], fp[:, None] | fq[None, :]
     mask = np.add.outer(np.arange(pre.shape[0]), np.arange(post.shape[0])) <= kmax
     jump = float(raw[0, 0])
@@ -145,6 +162,33 @@ def _flash_check(sig: np.ndarray, t: int, kmax: int) -> bool:
     flat_persistence = float(persistence[mask & both].min()) if (mask & both).any() else np.inf
     sure = structural >= FLASH_STRUCT_SURE or float(persistence[mask].min()) >= FLASH_PERSIST
     return structural >= FLASH_STRUCT and flat_persistence >= FLASH_PERSIST and sure
+
+
+def _one_frame_jump(s: np.ndarray, sig: np.ndarray, t: int) -> bool:
+    """Whether the change at frame t stands out over the changes of the frames next to it.
+
+    A cut replaces the picture between two frames, so its change is CUT_ISOLATION times those of its
+    neighbours, which only carry the shots' own motion. Motion that builds up and dies down (a whip pan
+    swinging, an occluder sweeping into the frame, fast content) changes the neighbouring frames almost
+    as much. A cut spread over two frames (a blended frame in between) counts when both of its frames
+    stand out over the frames around the pair and the frame between is a mix of the frames either side.
+    """
+    n = s.shape[0]
+    at = lambda i: float(s[i]) if 0 <= i < n else 0.0  # noqa: E731
+    if at(t) >= CUT_ISOLATION * max(at(t - 1), at(t + 1)):
+        return True
+    return any(
+        1 <= a < n - 1 and min(at(a), at(a + 1)) >= CUT_ISOLATION * max(at(a - 1), at(a + 2)) and _mixed_frame(sig, a)
+        for a in (t - 1, t)
+    )
+
+
+def _mixed_frame(sig: np.ndarray, a: int) -> bool:
+    """Whether frame a is a mix of frames a-1 and a+1 (residual from their mean under BLENDED_FRAME of
+    their difference): the one blended frame of a cut spread over two frames, not a frame of motion."""
+    prev, mid, nxt = (sig[i].astype(np.float32) for i in (a - 1, a, a + 1))
+    span = float(np.abs(nxt - prev).mean())
+    return span > 0 and float(np.abs(mid - 0.5 * (prev + nxt)).mean()) <= BLENDED_FRAME * span
 
 
 def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
@@ -173,6 +217,9 @@ def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
     cuts: list[tuple[int, float]] = []
     for t in candidates:
         if t == 0:
+            continue
+        if not _one_frame_jump(s, f.sig, int(t)):
+            log.debug("frame %d: change builds up over several frames (motion?)", t)
             continue
         if not _flash_check(f.sig, int(t), kmax):
             log.debug("frame %d: change does not persist (flash?)", t)
@@ -251,6 +298,27 @@ def detect_fades(f: FrameFeatures, fps: float) -> list[tuple[int, int, float]]:
     return [(s, e, c) for s, e, c, edge in _fade_spans(f, fps) if not edge]
 
 
+def _clip_at_cuts(dissolves: list[tuple[int, int, float]], cuts: list[int]) -> list[tuple[int, int, float]]:
+    """Dissolve spans ended (or started) at a hard cut found in their outer thirds.
+
+    A cross-dissolve changes every frame a little; a hard cut is a one-frame jump that persists, so a
+    cut inside a dissolve's span near one end means the span ran on into the next shot (a cut a few
+    frames after a dissolve). The dissolve keeps the part on its middle's side and the cut stays. A cut
+    in the middle third is left to the dissolve (a span that is the cut itself is not split in two).
+    Fades keep their cuts: a fade-in from black can step by a cut-sized jump as detail appears.
+    """
+    out = []
+    for s, e, c in dissolves:
+        third = (e - s + 1) / 3.0
+        for t in cuts:
+            if s < t <= e and not s + third <= t <= e - third:
+                s, e = (t, e) if t < (s + e) / 2 else (s, t - 1)
+                third = (e - s + 1) / 3.0
+        if e - s >= 1:
+            out.append((s, e, c))
+    return out
+
+
 def detect_transitions(f: FrameFeatures, fps: float) -> list[Transition]:
     """Run all detectors, resolve overlaps (gradual spans swallow cuts inside them), return sorted."""
     n = f.n
@@ -265,6 +333,7 @@ def detect_transitions(f: FrameFeatures, fps: float) -> list[Transition]:
     # a blend that starts on the first frame or ends on the last has no shot on one side: an opening or
     # closing fade (from or to any colour), not a boundary
     dissolves = [(s, e, c) for s, e, c in detect_dissolves(f, fps, blocked, cut_at) if s > 1 and e < n - 2]
+    dissolves = _clip_at_cuts(dissolves, [t for t, _ in found_cuts])
     gradual = [("fade", s, e, c) for s, e, c in fades] + [("dissolve", s, e, c) for s, e, c in dissolves]
     inside = np.zeros(n, bool)
     for _, s, e, _ in gradual:

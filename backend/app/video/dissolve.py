@@ -13,7 +13,8 @@ Dissolves the blend test cannot see (fast motion moves the pixels it compares; s
 energy curve dips as a blend of uncorrelated detail does, the middle is still roughly a pixel blend
 (``rr`` < DIP_RR_MAX) or the whole window fits the dissolve energy law within DIP_FIT, and no detected
 hard cut lies inside the window. Such a vote is strong (can carry a cluster) when ``rr`` <= RR_MAX or
-the fit holds.
+the fit holds. Every vote also needs the middle frame to have lost detail alike horizontally and
+vertically (`energy.isotropic_dip`): a blend scales both, the motion blur of a swing only one.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .energy import dip_fit, energy_dip
+from .energy import dip_fit, energy_dip, isotropic_dip
 from .features import FLAT_STD, FrameFeatures
 
 RR_MAX = 0.4
@@ -131,6 +132,11 @@ def _dissolve_votes(f: FrameFeatures, fps: float, blocked: np.ndarray, cut_at: n
         fit = np.zeros_like(dip)
         fit[dip] = dip_fit(f, c[dip], h) < DIP_FIT
         dip &= (rr[c] < DIP_RR_MAX) | fit
+        # a blend loses detail alike in both directions; motion blur only along the motion
+        both = ok | dip
+        both[both] = isotropic_dip(f, c[both], h)
+        ok &= both
+        dip &= both
         for i in np.flatnonzero(ok | dip):
             ci = int(c[i])
             votes.append(_Vote(ci - h, ci + h, float(de[ci]), float(rr[ci]), float(se[ci]), bool(dip[i]), bool(fit[i])))

@@ -19,6 +19,7 @@ DIP_MIN_GAP = 0.15
 DIP_QUARTER = 0.9
 DIP_LEVEL = 0.85
 DIP_MIN_ENERGY = 4.0
+ANISO_MAX = 1.8
 
 
 def _dip_ratio(g: np.ndarray, c: np.ndarray, h: int) -> tuple[np.ndarray, np.ndarray]:
@@ -71,3 +72,22 @@ def dip_fit(f: FrameFeatures, c: np.ndarray, h: int) -> np.ndarray:
     ga, gb = g[c - h][:, None], g[c + h][:, None]
     pred = (1.0 - a) ** 2 * ga + a**2 * gb
     return (np.abs(g[c[:, None] + t[None, :]] - pred) / np.maximum(np.maximum(ga, gb), 1e-6)).max(axis=1)
+
+
+def isotropic_dip(f: FrameFeatures, c: np.ndarray, h: int) -> np.ndarray:
+    """Whether the middle of each window [c-h, c+h] lost detail alike in both directions.
+
+    A blend of two shots scales the horizontal and the vertical detail energy by the same law
+    ((1-a)^2 and a^2 of the ends'), so the two ratios middle/ends agree; the motion blur of a whip pan or
+    of fast motion removes detail along the motion only (a horizontal swing keeps the vertical detail),
+    and the ratios part. Windows whose ends have too little detail in one direction pass.
+    """
+    gx = f.grad2_x.astype(np.float64)
+    gy = f.grad2.astype(np.float64) - gx
+    ex = 0.5 * (gx[c - h] + gx[c + h])
+    ey = 0.5 * (gy[c - h] + gy[c + h])
+    judged = (np.minimum(ex, ey) > DIP_MIN_ENERGY / 2) & (np.minimum(gx[c], gy[c]) > 0)
+    qx = gx[c] / np.maximum(ex, 1e-6)
+    qy = gy[c] / np.maximum(ey, 1e-6)
+    ratio = np.maximum(qx, qy) / np.maximum(np.minimum(qx, qy), 1e-6)
+    return ~judged | (ratio <= ANISO_MAX)

@@ -28,6 +28,8 @@ For every decoded frame we keep only a few dozen float32 numbers, never the fram
   image (detail energy). It is linear-quadratic in the frame, so for a cross-dissolve M = (1-a)A + aB of unrelated
   shots (fine detail uncorrelated) it follows (1-a)^2 g(A) + a^2 g(B): a dip to ~half in the middle,
   *whatever the content does*, because it never compares pixel positions. Motion keeps it level.
+  ``grad2_x`` is its horizontal part: a blend lowers both directions alike, while the motion blur of a
+  fast pan removes detail along the motion only.
 
 Only a ring of the last ``2*max(h)`` signature images is kept in float for the blend statistics; per
 frame about 350 bytes are stored in total (about 40 MB for an hour at 30 fps) and never a frame.
@@ -82,6 +84,7 @@ class FrameFeatures:
     blend_se: np.ndarray
     size: tuple[int, int]  # analysis image (height, width)
     grad2: np.ndarray  # detail energy per frame (see module docstring)
+    grad2_x: np.ndarray  # its horizontal part (motion blur along one axis removes detail along it only)
 
     @property
     def n(self) -> int:
@@ -200,8 +203,10 @@ class BatchFeatures:
             sharp[rows] = laplacian_var(batch.crop[rows])
         gx = np.diff(sub, axis=2)  # the half-resolution image: 4x cheaper, same dissolve law
         gy = np.diff(sub, axis=1)
-        grad2 = np.einsum("kij,kij->k", gx, gx) / gx[0].size + np.einsum("kij,kij->k", gy, gy) / gy[0].size
+        grad2_x = np.einsum("kij,kij->k", gx, gx) / gx[0].size
+        grad2 = grad2_x + np.einsum("kij,kij->k", gy, gy) / gy[0].size
         self._store(mean=mean, std=std, dpix=dpix, dhist=dhist, sharp=sharp, hist=hist.astype(np.float16), grad2=grad2)
+        self._store(grad2_x=grad2_x)
         self._pairwise(twice)
 
     def _pairwise(self, twice: np.ndarray) -> None:
@@ -280,4 +285,5 @@ class BatchFeatures:
             blend_se=by_centre["se"],
             size=self.size,
             grad2=cat["grad2"].astype(np.float32),
+            grad2_x=cat["grad2_x"].astype(np.float32),
         )

