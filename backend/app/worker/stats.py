@@ -36,6 +36,14 @@ class Sample:
     def estimated(self) -> bool:
         return self.k > 1
 
+    @property
+    def sql(self) -> str:
+        """The sample's condition on jobs, with its bound written out: given as a parameter, the bound would
+        let PostgreSQL settle on a generic plan after a few runs, one that cannot tell a small sample from the
+        whole table and reads the whole group instead of the primary key's short range. The bound is made
+        here from a power of two, never from input."""
+        return "TRUE" if self.k == 1 else f"id <= '{self.below}'::uuid"
+
 
 EXACT = Sample(1, _ALL_IDS)
 
@@ -108,9 +116,8 @@ Group = tuple[str, str, str]  # status, job_type, queue
 async def _estimate_group(conn: Executor, group: Group, smp: Sample) -> tuple[int, int]:
     """A large group's jobs, and those of them due now, from the sample (each at least EXACT_UP_TO + 1)."""
     row = await conn.fetchrow(
-        """SELECT count(*) AS n, count(*) FILTER (WHERE run_at <= now()) AS due FROM jobs
-           WHERE id <= $1 AND status = $2::job_status AND job_type = $3 AND queue = $4""",
-        smp.below,
+        f"""SELECT count(*) AS n, count(*) FILTER (WHERE run_at <= now()) AS due FROM jobs
+            WHERE {smp.sql} AND status = $1::job_status AND job_type = $2 AND queue = $3""",
         *group,
     )
     return max(EXACT_UP_TO + 1, row["n"] * smp.k), max(EXACT_UP_TO + 1, row["due"] * smp.k)
@@ -142,10 +149,9 @@ async def finished_counts(conn: Executor, finished_within_minutes: int) -> tuple
     """Jobs that finished within the window by (status, job_type, queue), and whether they are estimates."""
     smp = await window_sample(conn, finished_within_minutes)
     rows = await conn.fetch(
-        """SELECT status::text, job_type, queue, count(*) * $3 AS n FROM jobs
-           WHERE finished_at > now() - make_interval(mins => $1) AND id <= $2 GROUP BY 1, 2, 3""",
+        f"""SELECT status::text, job_type, queue, count(*) * $2 AS n FROM jobs
+            WHERE finished_at > now() - make_interval(mins => $1) AND {smp.sql} GROUP BY 1, 2, 3""",
         finished_within_minutes,
-        smp.below,
         smp.k,
     )
     return [dict(r) for r in rows], smp.estimated
@@ -225,14 +231,13 @@ async def throughput(conn: Executor, minutes: int, smp: Sample | None = None) ->
     """Finished jobs per minute over the last `minutes`, by outcome (scaled from a sample over a busy window)."""
     smp = smp or await window_sample(conn, minutes)
     rows = await conn.fetch(
-        """SELECT date_trunc('minute', finished_at) AS minute,
-                  count(*) FILTER (WHERE status = 'completed') * $3 AS completed,
-                  count(*) FILTER (WHERE status = 'failed') * $3 AS failed,
-                  count(*) FILTER (WHERE status = 'cancelled') * $3 AS cancelled
-           FROM jobs WHERE finished_at > now() - make_interval(mins => $1) AND id <= $2
-           GROUP BY 1 ORDER BY 1""",
+        f"""SELECT date_trunc('minute', finished_at) AS minute,
+                   count(*) FILTER (WHERE status = 'completed') * $2 AS completed,
+                   count(*) FILTER (WHERE status = 'failed') * $2 AS failed,
+                   count(*) FILTER (WHERE status = 'cancelled') * $2 AS cancelled
+            FROM jobs WHERE finished_at > now() - make_interval(mins => $1) AND {smp.sql}
+            GROUP BY 1 ORDER BY 1""",
         minutes,
-        smp.below,
         smp.k,
     )
     return [{**dict(r), "minute": r["minute"].isoformat()} for r in rows]
@@ -243,17 +248,16 @@ async def durations(conn: Executor, minutes: int, smp: Sample | None = None) -> 
     (over a sample of a busy window: counts scaled, percentiles those of the sample)."""
     smp = smp or await window_sample(conn, minutes)
     rows = await conn.fetch(
-        """SELECT job_type, count(*) * $3 AS finished,
-                  count(*) FILTER (WHERE status = 'failed') * $3 AS failed,
+        f"""SELECT job_type, count(*) * $2 AS finished,
+                  count(*) FILTER (WHERE status = 'failed') * $2 AS failed,
                   percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM finished_at - started_at))
                       AS p50_seconds,
                   percentile_cont(0.95) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM finished_at - started_at))
                       AS p95_seconds
            FROM jobs WHERE finished_at > now() - make_interval(mins => $1) AND started_at IS NOT NULL
-                AND id <= $2
+                AND {smp.sql}
            GROUP BY job_type ORDER BY job_type""",
         minutes,
-        smp.below,
         smp.k,
     )
     return [{**dict(r), "failure_rate": r["failed"] / r["finished"] if r["finished"] else 0.0} for r in rows]
@@ -266,14 +270,13 @@ async def duration_histogram(
     (scaled from a sample over a busy window)."""
     smp = smp or await window_sample(conn, minutes)
     rows = await conn.fetch(
-        """SELECT job_type, width_bucket(d, $2::float8[]) AS bucket, count(*) * $4 AS n, sum(d) * $4 AS total
-           FROM (SELECT job_type, EXTRACT(EPOCH FROM finished_at - started_at)::float8 AS d FROM jobs
-                 WHERE finished_at > now() - make_interval(mins => $1) AND status = 'completed'
-                   AND started_at IS NOT NULL AND id <= $3) j
-           GROUP BY 1, 2""",
+        f"""SELECT job_type, width_bucket(d, $2::float8[]) AS bucket, count(*) * $3 AS n, sum(d) * $3 AS total
+            FROM (SELECT job_type, EXTRACT(EPOCH FROM finished_at - started_at)::float8 AS d FROM jobs
+                  WHERE finished_at > now() - make_interval(mins => $1) AND status = 'completed'
+                    AND started_at IS NOT NULL AND {smp.sql}) j
+            GROUP BY 1, 2""",
         minutes,
         bounds,
-        smp.below,
         smp.k,
     )
     per_type: dict[str, dict[str, Any]] = {}

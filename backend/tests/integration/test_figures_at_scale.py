@@ -146,3 +146,10 @@ async def test_cursor_with_offset_or_malformed_is_422_naming_the_field(client):
     bad = await client.get("/jobs", params={"cursor": "yesterday"})
     assert bad.status_code == 422
     assert bad.json()["detail"][0]["loc"] == ["query", "cursor"]
+    for cursor in (
+        "99999999999999999999_00000000-0000-0000-0000-000000000000",
+        "1_0000000000000000000000000000000000-0",
+    ):
+        refused = await client.get("/jobs", params={"cursor": cursor})
+        assert refused.status_code == 422
+        assert refused.json()["detail"][0]["loc"] == ["query", "cursor"]

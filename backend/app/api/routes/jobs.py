@@ -182,9 +182,9 @@ def _after(cursor: str) -> ColumnElement[bool]:
     micros, job_id = cursor.split("_")
     try:
         last_id = uuid.UUID(job_id)
-    except ValueError:
+        at = _EPOCH + timedelta(microseconds=int(micros))
+    except (ValueError, OverflowError):
         raise field_error(["query", "cursor"], "not a cursor from a previous page", "value_error") from None
-    at = _EPOCH + timedelta(microseconds=int(micros))
     return and_(Job.created_at <= at, or_(Job.created_at < at, Job.id > last_id))
 
 
@@ -195,7 +195,7 @@ async def _total(session: SessionDep, filters: list[ColumnElement[bool]]) -> tup
     if total <= stats.EXACT_UP_TO:
         return total, False
     smp = await stats.sample(await raw_connection(session))
-    sampled = await session.scalar(select(func.count()).select_from(Job).where(*filters, Job.id <= smp.below))
+    sampled = await session.scalar(select(func.count()).select_from(Job).where(*filters, text(smp.sql)))
     return max(stats.EXACT_UP_TO + 1, (sampled or 0) * smp.k), True
 
 
