@@ -153,3 +153,21 @@ async def test_cursor_with_offset_or_malformed_is_422_naming_the_field(client):
         refused = await client.get("/jobs", params={"cursor": cursor})
         assert refused.status_code == 422
         assert refused.json()["detail"][0]["loc"] == ["query", "cursor"]
+
+
+async def test_a_busy_window_is_sampled_and_says_so(client, pool):
+    busy = stats.WINDOW_EXACT_UP_TO + 4000
+    await _insert(pool, busy, "completed")
+    await pool.execute(
+        "UPDATE jobs SET started_at = now() - interval '2 seconds', finished_at = now() WHERE status = 'completed'"
+    )
+    await pool.execute("ANALYZE jobs")
+    body = (await client.get("/stats", params={"minutes": 15})).json()
+    assert body["estimated"]["window"] is True
+    assert body["window_exact_up_to"] == stats.WINDOW_EXACT_UP_TO
+    finished = sum(m["completed"] for m in body["throughput_per_minute"])
+    assert abs(finished - busy) < busy / 3
+    [noop] = body["durations"]
+    assert abs(noop["finished"] - busy) < busy / 3
+    assert 1.5 < noop["p50_seconds"] < 2.5
+    assert abs(body["by_status"]["completed"] - busy) < busy / 3

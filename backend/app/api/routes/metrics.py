@@ -77,7 +77,7 @@ async def metrics(runtime: RuntimeDep) -> Response:
         refusals.add_metric([r["outcome"], r["reason"]], r["count"])
     duration = HistogramMetricFamily(
         "skiplock_job_duration_seconds",
-        f"Run time of jobs completed in the last {WINDOW_MINUTES} minutes (when more than {stats.EXACT_UP_TO} "
+        f"Run time of jobs completed in the last {WINDOW_MINUTES} minutes (when more than {stats.WINDOW_EXACT_UP_TO} "
         "finished in that window, scaled from a random sample of them)",
         labels=["job_type"],
     )

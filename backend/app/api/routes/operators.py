@@ -73,8 +73,8 @@ async def get_stats(
     """Counts by status, type and queue (every waiting or running job, and jobs finished in the last
     `finished_hours`); depth and oldest waiting job per queue; throughput, failure rate and p50/p95
     durations over the last `minutes`. Each figure reads a bounded number of rows: a count above
-    `exact_up_to`, and the figures of a window in which more jobs finished, are estimates from a random
-    sample of the jobs (`estimated` says which)."""
+    `exact_up_to`, and the figures of a window in which more than `window_exact_up_to` jobs finished, are
+    estimates from a random sample of the jobs (`estimated` says which)."""
     async with runtime.pool.acquire() as conn:
         estimates: dict[stats.Group, tuple[int, int]] = {}  # a large group is sampled once for both
         rows, counts_estimated = await stats.counts_estimated(conn, finished_hours * 60, estimates)
@@ -103,6 +103,7 @@ async def get_stats(
         "failure_rate": failed / finished if finished else 0.0,
         "durations": per_type,
         "exact_up_to": stats.EXACT_UP_TO,
+        "window_exact_up_to": stats.WINDOW_EXACT_UP_TO,
         "estimated": {
             "counts": counts_estimated,
             "queues": any(q["estimated"] for q in depth),
