@@ -289,20 +289,25 @@ def endpoint_table(before: list[dict[str, Any]], after: list[dict[str, Any]], n:
 
 async def run(args: argparse.Namespace) -> int:
     load = os.getloadavg()
-    dsn = await create_database(DB)
+    dsn = await create_database(args.db)
     await asyncio.to_thread(migrations.upgrade, dsn)
     conn = await asyncpg.connect(dsn)
     problems: list[str] = []
     try:
         server = await server_line(conn)
-        print(f"{args.small:,} jobs waiting:", flush=True)
-        await fill(conn, args.small)
-        small = await drain(dsn, conn, args.small, args.processes, args)
-        print(
-            f"  drained at {small['rate']:,.0f} jobs/s, "
-            f"claim p50 {small['claim_p50']:.2f} ms p99 {small['claim_p99']:.2f} ms"
-        )
-        await conn.execute("TRUNCATE jobs, workers CASCADE")
+        print(f"{args.small:,} jobs waiting, {args.small_runs} times:", flush=True)
+        smalls = []
+        for _ in range(args.small_runs):
+            await fill(conn, args.small)
+            smalls.append(await drain(dsn, conn, args.small, args.processes, args))
+            print(
+                f"  drained at {smalls[-1]['rate']:,.0f} jobs/s, "
+                f"claim p50 {smalls[-1]['claim_p50']:.2f} ms p99 {smalls[-1]['claim_p99']:.2f} ms"
+            )
+            if smalls[-1]["once"] != args.small:
+                problems.append(f"{args.small:,} drain: {smalls[-1]['once']:,} completed once")
+            await conn.execute("TRUNCATE jobs, workers CASCADE")
+        small = sorted(smalls, key=lambda r: r["rate"])[len(smalls) // 2]  # the median run
         print(f"{args.jobs:,} jobs waiting:", flush=True)
         fill_s = await fill(conn, args.jobs)
         await fill(conn, 20, "sleep", {"seconds": 0})  # a rare type, for the type filter
@@ -312,9 +317,8 @@ async def run(args: argparse.Namespace) -> int:
         print(
             f"  drained at {big['rate']:,.0f} jobs/s, claim p50 {big['claim_p50']:.2f} ms p99 {big['claim_p99']:.2f} ms"
         )
-        for run_ in (small, big):
-            if run_["once"] != run_["jobs"] or run_["total"] != run_["jobs"]:
-                problems.append(f"{run_['jobs']:,} drain: {run_['once']:,} completed once of {run_['total']:,}")
+        if big["once"] != big["jobs"] or big["total"] != big["jobs"]:
+            problems.append(f"{big['jobs']:,} drain: {big['once']:,} completed once of {big['total']:,}")
         await conn.execute("VACUUM ANALYZE jobs")  # what autovacuum does after the drain's churn
         print(f"{args.jobs:,} jobs finished:", flush=True)
         after = await endpoints(dsn, conn, args, "completed")
@@ -329,7 +333,7 @@ async def run(args: argparse.Namespace) -> int:
     finally:
         await conn.close()
         if not args.keep:
-            await drop_database(DB)
+            await drop_database(args.db)
 
     ratio = big["rate"] / small["rate"]
     first, last = big["windows"][0], big["windows"][-2] if len(big["windows"]) > 2 else big["windows"][-1]
@@ -344,21 +348,23 @@ async def run(args: argparse.Namespace) -> int:
         "",
         f"Machine: {machine_line(load)}; {server}.",
         "",
-        "| drain | jobs/s | claims | rows per claim | claim p50 (ms) | claim p99 (ms) | WAL (MiB) | checkpoints "
-        "| exactly once |",
+        "| drain | jobs/s | claims | rows per claim | claim p50 (ms) | claim p99 (ms) | WAL, server-wide (MiB) "
+        "| checkpoints | exactly once |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in (small, big):
         once = "yes" if r["once"] == r["total"] == r["jobs"] else "**no**"
         lines.append(
-            f"| {r['jobs']:,} waiting | {r['rate']:,.0f} | {r['claims']:,} | {r['rows_per_claim']:.0f} | "
+            f"| {r['jobs']:,} waiting{' (median run)' if r is small else ''} | {r['rate']:,.0f} | {r['claims']:,} "
+            f"| {r['rows_per_claim']:.0f} | "
             f"{r['claim_p50']:.2f} | {r['claim_p99']:.2f} | {r['wal_bytes'] / 2**20:,.0f} | {r['checkpoints']} "
             f"| {once} |"
         )
     lines += [
         "",
-        f"- drain with {args.jobs:,} waiting vs {args.small:,}: **{ratio:.0%}** (target ≥ 90%: "
-        f"{'met' if ratio >= 0.9 else 'missed'})",
+        f"- drain with {args.jobs:,} waiting vs {args.small:,} (the median of {args.small_runs} runs: "
+        + ", ".join(f"{r['rate']:,.0f}" for r in smalls)
+        + f" jobs/s): **{ratio:.0%}** (target ≥ 90%: {'met' if ratio >= 0.9 else 'missed'})",
         f"- claim latency across the {args.jobs:,} drain, first vs last twentieth: p50 {first['p50']:.2f} → "
         f"{last['p50']:.2f} ms, p99 {first['p99']:.2f} → {last['p99']:.2f} ms",
         f"- the {args.jobs:,} drain by twentieths of the backlog (jobs claimed/s): "
@@ -402,6 +408,7 @@ def main() -> int:
     p.add_argument("--jobs", type=int, default=1_000_000, help="the deep backlog")
     p.add_argument("--small", type=int, default=20_000, help="the backlog to compare with")
     p.add_argument("--processes", type=int, default=1, help="worker processes")
+    p.add_argument("--small-runs", type=int, default=3, help="drains of the small backlog (the median is compared)")
     p.add_argument("--concurrency", type=int, default=500, help="worker --concurrency (run.py's best setting)")
     p.add_argument("--batch-size", type=int, default=500, help="WORKER_BATCH_SIZE")
     p.add_argument("--prefetch", type=int, default=1000, help="worker --prefetch")
@@ -409,6 +416,7 @@ def main() -> int:
     p.add_argument("--prune-load", type=int, default=200_000, help="jobs drained with and without the prune (0: skip)")
     p.add_argument("--chart", default=str(HERE / "backlog.png"))
     p.add_argument("--keep", action="store_true", help="keep the database")
+    p.add_argument("--db", default=DB, help="the scratch database's name (dropped first if it exists)")
     p.add_argument("--readme", action=argparse.BooleanOptionalAction, default=None, help="default: on at 1,000,000")
     args = p.parse_args()
     if args.readme is None:

@@ -24,7 +24,7 @@ from app.worker.queue import Executor
 
 EXACT_UP_TO = 10_000
 WINDOW_EXACT_UP_TO = 50_000
-SAMPLE_ROWS = 4_000
+SAMPLE_ROWS = 2_000
 _ALL_IDS = uuid.UUID(int=2**128 - 1)
 
 
@@ -116,19 +116,17 @@ FROM w
 Group = tuple[str, str, str]  # status, job_type, queue
 
 
-async def _estimate_group(conn: Executor, group: Group, smp: Sample) -> tuple[int, int]:
-    """A large group's jobs, and those of them due now, from the sample (each at least EXACT_UP_TO + 1)."""
-    row = await conn.fetchrow(
-        f"""SELECT count(*) AS n, count(*) FILTER (WHERE run_at <= now()) AS due FROM jobs
+async def _estimate_group(conn: Executor, group: Group, smp: Sample) -> int:
+    """A large group's jobs, from the sample (at least EXACT_UP_TO + 1)."""
+    n = await conn.fetchval(
+        f"""SELECT count(*) FROM jobs
             WHERE {smp.sql} AND status = $1::job_status AND job_type = $2 AND queue = $3""",
         *group,
     )
-    return max(EXACT_UP_TO + 1, row["n"] * smp.k), max(EXACT_UP_TO + 1, row["due"] * smp.k)
+    return max(EXACT_UP_TO + 1, int(n) * smp.k)
 
 
-async def active_counts(
-    conn: Executor, estimates: dict[Group, tuple[int, int]] | None = None
-) -> tuple[list[dict[str, Any]], bool]:
+async def active_counts(conn: Executor, estimates: dict[Group, int] | None = None) -> tuple[list[dict[str, Any]], bool]:
     """Waiting and running jobs by (status, job_type, queue), and whether any count is an estimate: every
     group is listed; one of more than `EXACT_UP_TO` jobs is estimated from a sample (never below that bound).
     The estimates are also left in `estimates`, for `queue_depth` to reuse."""
@@ -144,7 +142,7 @@ async def active_counts(
                     estimates[group] = found
             else:
                 found = estimates[group]
-            r["n"] = found[0]
+            r["n"] = found
     return rows, bool(big)
 
 
@@ -168,7 +166,7 @@ async def counts(conn: Executor, finished_within_minutes: int = 1440) -> list[di
 
 
 async def counts_estimated(
-    conn: Executor, finished_within_minutes: int = 1440, estimates: dict[Group, tuple[int, int]] | None = None
+    conn: Executor, finished_within_minutes: int = 1440, estimates: dict[Group, int] | None = None
 ) -> tuple[list[dict[str, Any]], bool]:
     active, a = await active_counts(conn, estimates)
     finished, f = await finished_counts(conn, finished_within_minutes)
@@ -176,55 +174,60 @@ async def counts_estimated(
     return rows, a or f
 
 
-async def queue_depth(conn: Executor, estimates: dict[Group, tuple[int, int]] | None = None) -> list[dict[str, Any]]:
-    """Waiting jobs per queue that are due now, and the age of the oldest one (seconds). Counted per
-    (status, job_type, queue) group on jobs_active_idx, each up to `EXACT_UP_TO` + 1; a larger group is
-    estimated from a sample (or taken from `estimates`, filled by `active_counts`), and its queue's figures
-    say `estimated`: true."""
-    groups = await conn.fetch(
-        _GROUPS
-        + """SELECT g.status::text AS status, g.job_type, g.queue,
-                  (SELECT count(*) FROM (SELECT 1 FROM jobs j WHERE j.status IN ('pending', 'processing', 'retry')
-                              AND j.status = g.status AND j.job_type = g.job_type
-                                         AND j.queue = g.queue AND j.run_at <= now() LIMIT $1) c) AS n
-           FROM g WHERE g.status IN ('pending', 'retry')""",
-        EXACT_UP_TO + 1,
-    )
-    smp: Sample | None = None
+async def queue_depth(conn: Executor, estimates: dict[Group, int] | None = None) -> list[dict[str, Any]]:
+    """Waiting jobs per queue that are due now (`depth`), those of them waiting to be retried (`retrying`,
+    due or backing off), and the age of the oldest due one (seconds). The waiting jobs are the groups of
+    `active_counts` (estimated past `EXACT_UP_TO`, then `estimated`: true), less the queue's jobs scheduled
+    for later, counted on jobs_claim_idx."""
+    rows, _ = await active_counts(conn, estimates)
     per_queue: dict[str, dict[str, Any]] = {}
-    for r in groups:
-        n = r["n"]
+    for r in rows:
+        if r["status"] not in ("pending", "retry"):
+            continue
         q = per_queue.setdefault(r["queue"], {"queue": r["queue"], "depth": 0, "retrying": 0, "estimated": False})
-        if n > EXACT_UP_TO:
-            group = (r["status"], r["job_type"], r["queue"])
-            if estimates is not None and group in estimates:
-                n = estimates[group][1]
-            else:
-                smp = smp or await sample(conn)
-                n = (await _estimate_group(conn, group, smp))[1]
-            q["estimated"] = True
-        q["depth"] += n
+        q["depth"] += r["n"]
+        q["estimated"] = q["estimated"] or r["n"] > EXACT_UP_TO
         if r["status"] == "retry":
-            q["retrying"] += n
+            q["retrying"] += r["n"]
     for q in per_queue.values():
+        q["depth"] = max(0, q["depth"] - await _not_due(conn, q["queue"]))
         q["oldest_age_seconds"] = await _oldest_age(conn, q["queue"])
     return [q for _, q in sorted(per_queue.items()) if q["depth"]]
+
+
+# The priorities of the waiting jobs, skipping through jobs_claim_idx (which leads with the priority).
+_PRIORITIES = """
+WITH RECURSIVE p AS (
+    (SELECT priority FROM jobs WHERE status IN ('pending', 'retry') ORDER BY priority LIMIT 1)
+    UNION ALL
+    SELECT n.priority FROM p CROSS JOIN LATERAL (
+        SELECT priority FROM jobs WHERE status IN ('pending', 'retry') AND priority > p.priority
+        ORDER BY priority LIMIT 1) n
+)
+"""
+
+
+async def _not_due(conn: Executor, queue_name: str) -> int:
+    """A queue's waiting jobs scheduled for later (up to EXACT_UP_TO + 1 per priority), from jobs_claim_idx."""
+    n = await conn.fetchval(
+        _PRIORITIES
+        + """SELECT count(*) FROM p CROSS JOIN LATERAL (
+                 SELECT 1 FROM jobs j WHERE j.status IN ('pending', 'retry') AND j.priority = p.priority
+                   AND j.run_at > now() AND j.queue = $1 LIMIT $2) f""",
+        queue_name,
+        EXACT_UP_TO + 1,
+    )
+    return int(n)
 
 
 async def _oldest_age(conn: Executor, queue_name: str) -> float:
     """Seconds since the oldest due waiting job of a queue was due: the first entry of jobs_claim_idx for the
     queue under each priority (the index leads with the priority; priorities are few)."""
     age = await conn.fetchval(
-        """WITH RECURSIVE p AS (
-               (SELECT priority FROM jobs WHERE status IN ('pending', 'retry') ORDER BY priority LIMIT 1)
-               UNION ALL
-               SELECT n.priority FROM p CROSS JOIN LATERAL (
-                   SELECT priority FROM jobs WHERE status IN ('pending', 'retry') AND priority > p.priority
-                   ORDER BY priority LIMIT 1) n
-           )
-           SELECT EXTRACT(EPOCH FROM now() - min((
-               SELECT j.run_at FROM jobs j WHERE j.status IN ('pending', 'retry') AND j.priority = p.priority
-                 AND j.queue = $1 AND j.run_at <= now() ORDER BY j.run_at LIMIT 1)))::float8 FROM p""",
+        _PRIORITIES
+        + """SELECT EXTRACT(EPOCH FROM now() - min((
+                 SELECT j.run_at FROM jobs j WHERE j.status IN ('pending', 'retry') AND j.priority = p.priority
+                   AND j.queue = $1 AND j.run_at <= now() ORDER BY j.run_at LIMIT 1)))::float8 FROM p""",
         queue_name,
     )
     return float(age or 0.0)

@@ -55,7 +55,7 @@ async def test_every_figure_query_has_an_index_path_on_jobs(pool):
         await conn.execute("SET enable_seqscan = off")
         try:
             ex = Explaining(conn)
-            estimates: dict[stats.Group, tuple[int, int]] = {}
+            estimates: dict[stats.Group, int] = {}
             await stats.counts_estimated(ex, 1440, estimates)
             await stats.queue_depth(ex, estimates)
             window = await stats.window_sample(ex, 15)
@@ -171,3 +171,13 @@ async def test_a_busy_window_is_sampled_and_says_so(client, pool):
     assert abs(noop["finished"] - busy) < busy / 3
     assert 1.5 < noop["p50_seconds"] < 2.5
     assert abs(body["by_status"]["completed"] - busy) < busy / 3
+
+
+async def test_depth_counts_due_jobs_and_retrying_counts_every_waiting_retry(client, pool):
+    await _insert(pool, 5)
+    await _insert(pool, 3)
+    await pool.execute("UPDATE jobs SET run_at = now() + interval '1 hour' WHERE id IN (SELECT id FROM jobs LIMIT 3)")
+    await _insert(pool, 2, "retry")
+    await pool.execute("UPDATE jobs SET run_at = now() + interval '5 minutes' WHERE status = 'retry'")
+    [default] = (await client.get("/stats")).json()["queues"]
+    assert (default["depth"], default["retrying"], default["estimated"]) == (5, 2, False)

@@ -36,7 +36,7 @@ class _Snapshot:
 )
 async def metrics(runtime: RuntimeDep) -> Response:
     async with runtime.pool.acquire() as conn:
-        estimates: dict[stats.Group, tuple[int, int]] = {}  # a large group is sampled once for both
+        estimates: dict[stats.Group, int] = {}  # a large group is sampled once for both
         counts, _ = await stats.counts_estimated(conn, estimates=estimates)
         depth = await stats.queue_depth(conn, estimates)
         workers = await stats.workers(conn, runtime.settings.lease_seconds)

@@ -76,7 +76,7 @@ async def get_stats(
     `exact_up_to`, and the figures of a window in which more than `window_exact_up_to` jobs finished, are
     estimates from a random sample of the jobs (`estimated` says which)."""
     async with runtime.pool.acquire() as conn:
-        estimates: dict[stats.Group, tuple[int, int]] = {}  # a large group is sampled once for both
+        estimates: dict[stats.Group, int] = {}  # a large group is sampled once for both
         rows, counts_estimated = await stats.counts_estimated(conn, finished_hours * 60, estimates)
         depth = await stats.queue_depth(conn, estimates)
         window = await stats.window_sample(conn, minutes)
