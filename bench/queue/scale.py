@@ -39,12 +39,11 @@ def machine_line(load_at_start: tuple[float, ...]) -> str:
 async def server_line(conn: asyncpg.Connection) -> str:
     version = await conn.fetchval("SHOW server_version")
     rows = await conn.fetch(
-        "SELECT name, setting, unit FROM pg_settings WHERE name IN ('shared_buffers', 'synchronous_commit', "
-        "'autovacuum', 'autovacuum_naptime', 'autovacuum_vacuum_cost_limit', 'autovacuum_vacuum_scale_factor', "
-        "'max_wal_size', 'checkpoint_timeout') "
-        "ORDER BY name"
+        "SELECT name, current_setting(name) AS value FROM pg_settings WHERE name IN ('shared_buffers', "
+        "'synchronous_commit', 'autovacuum', 'autovacuum_naptime', 'autovacuum_vacuum_cost_limit', "
+        "'autovacuum_vacuum_scale_factor', 'max_wal_size', 'checkpoint_timeout') ORDER BY name"
     )
-    return f"PostgreSQL {version} ({', '.join(r['name'] + '=' + r['setting'] + (r['unit'] or '') for r in rows)})"
+    return f"PostgreSQL {version} ({', '.join(r['name'] + '=' + r['value'] for r in rows)})"
 
 
 class Workers:
