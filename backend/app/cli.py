@@ -363,7 +363,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
             "jobs:    " + "  ".join(f"{k}={v}" for k, v in sorted(by_status.items())) if by_status else "jobs:    none"
         )
         for q in depth:
-            print(f"queue {q['queue']:<12} depth={q['depth']:<6} oldest={q['oldest_age_seconds']:.1f}s")
+            depth = ("≈" if q["estimated"] else "") + str(q["depth"])  # estimated above stats.EXACT_UP_TO
+            print(f"queue {q['queue']:<12} depth={depth:<7} oldest={q['oldest_age_seconds']:.1f}s")
         alive = [w for w in workers if w["alive"]]
         print(f"workers: {len(alive)} alive, {sum(w['jobs_in_hand'] for w in alive)} jobs in hand")
         if durations:

@@ -158,6 +158,10 @@ class JobSummary(_JobFields):
 class JobList(BaseModel):
     items: list[JobSummary]
     total: int
+    total_estimated: bool = Field(
+        False, description="The total is above 10,000 and estimated from a random sample of the jobs."
+    )
+    next_cursor: str | None = Field(None, description="Pass as `cursor` for the next page; null on the last page.")
 
 
 class JobCreated(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -14,7 +15,10 @@ from app.worker import JobContext, job_type, queue
 class PruneParams(BaseModel):
     older_than_days: float | None = Field(None, gt=0, description="Default: the JOB_RETENTION_DAYS setting.")
     batch_size: int = Field(1000, ge=1, le=50_000, description="Rows deleted per statement.")
-    max_seconds: float = Field(60.0, gt=0, description="Stop after this long; the next run continues.")
+    pause_seconds: float = Field(
+        0.1, ge=0, le=60, description="Pause between batches, so that workers keep the database meanwhile."
+    )
+    max_seconds: float = Field(300.0, gt=0, description="Stop after this long; the next run continues.")
 
 
 @job_type(
@@ -39,10 +43,12 @@ async def prune_jobs(ctx: JobContext, params: PruneParams) -> dict[str, Any]:
         ctx.progress(min(99.0, batches), f"deleted {deleted} jobs")
         if count < params.batch_size:
             break
+        await asyncio.sleep(params.pause_seconds)
     deliveries = 0
     while time.monotonic() - started < params.max_seconds and not ctx.cancelled:
         count = await webhook_store.prune(pool, days * 86_400, params.batch_size)
         deliveries += count
         if count < params.batch_size:
             break
+        await asyncio.sleep(params.pause_seconds)
     return {"deleted": deleted, "batches": batches, "deliveries_deleted": deliveries, "older_than_days": days}

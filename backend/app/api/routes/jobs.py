@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, Text, cast, func, select, text
+from sqlalchemy import ColumnElement, Text, and_, cast, func, literal, or_, select, text
 from sqlalchemy.orm import defer
 
 from app.api import quotas
@@ -23,12 +24,15 @@ from app.core.storable import StorableText
 from app.models import Job, JobStatus, newest_jobs
 from app.schemas import PREVIEW_CHARS, JobCreate, JobCreated, JobDetail, JobList, JobOut, JobSummary, ProcessOut
 from app.webhooks import store as webhook_store
-from app.worker import queue, workflows
+from app.worker import queue, stats, workflows
 from app.worker.dispatcher import UnknownJobType, build_job
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
 MAX_OFFSET = 1_000_000_000
+# A page's cursor: its last job's created_at (microseconds since the epoch) and id, the listing's order.
+CURSOR_PATTERN = r"^[0-9]{1,20}_[0-9a-fA-F-]{36}$"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 NO_SUCH_JOB = errors(e404="No such job", e422=REFUSED_FIELD)
 
 
@@ -139,9 +143,20 @@ async def list_jobs(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    cursor: Annotated[
+        str | None,
+        Query(
+            pattern=CURSOR_PATTERN,
+            description="The `next_cursor` of the previous page: the page after it, as fast at any depth "
+            "(an `offset` reads every job it skips).",
+        ),
+    ] = None,
 ) -> JobList:
     """Jobs, newest first, with the total that matches the filters: the key owner's jobs (every owner's for
-    an admin key). Items carry a preview of their params and result, not the whole: GET /jobs/{id} has them."""
+    an admin key). Items carry a preview of their params and result, not the whole: GET /jobs/{id} has them.
+    A total above 10,000 is an estimate from a random sample of the jobs (`total_estimated`)."""
+    if cursor is not None and offset:
+        raise field_error(["query", "offset"], "give either offset or cursor, not both", "value_error")
     filters: list[ColumnElement[bool]] = owner_filter(principal)
     if id_prefix:
         low, high = _id_range(id_prefix)
@@ -152,8 +167,9 @@ async def list_jobs(
         filters.append(Job.job_type == job_type)
     if queue_name:
         filters.append(Job.queue == queue_name)
-    total = await session.scalar(select(func.count()).select_from(Job).where(*filters))
-    page = newest_jobs(filters, status_, limit, offset).options(defer(Job.params, raiseload=True))
+    total, estimated = await _total(session, filters)
+    after = [_after(cursor)] if cursor is not None else []
+    page = newest_jobs(filters + after, status_, limit, offset).options(defer(Job.params, raiseload=True))
     page = page.options(defer(Job.result, raiseload=True)).add_columns(_preview(Job.params), _preview(Job.result))
     items = [
         present(
@@ -161,7 +177,36 @@ async def list_jobs(
         )
         for job, params, result in (await session.execute(page)).all()
     ]
-    return JobList(items=items, total=total or 0)
+    next_cursor = _cursor_of(items[-1]) if len(items) == limit else None
+    return JobList(items=items, total=total, total_estimated=estimated, next_cursor=next_cursor)
+
+
+def _cursor_of(job: JobSummary) -> str:
+    delta = job.created_at - _EPOCH
+    return f"{(delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds}_{job.id}"
+
+
+def _after(cursor: str) -> ColumnElement[bool]:
+    """Jobs after the cursor's job in the listing's order (created_at descending, then id): on the listing
+    index, a range that starts at the cursor, however deep."""
+    micros, job_id = cursor.split("_")
+    try:
+        last_id = uuid.UUID(job_id)
+        at = _EPOCH + timedelta(microseconds=int(micros))
+    except (ValueError, OverflowError):
+        raise field_error(["query", "cursor"], "not a cursor from a previous page", "value_error") from None
+    return and_(Job.created_at <= at, or_(Job.created_at < at, Job.id > last_id))
+
+
+async def _total(session: SessionDep, filters: list[ColumnElement[bool]]) -> tuple[int, bool]:
+    """The jobs that match, counted up to stats.EXACT_UP_TO + 1; past that, estimated from a sample."""
+    capped = select(literal(1)).select_from(Job).where(*filters).limit(stats.EXACT_UP_TO + 1).subquery()
+    total = await session.scalar(select(func.count()).select_from(capped)) or 0
+    if total <= stats.EXACT_UP_TO:
+        return total, False
+    smp = await stats.sample(await raw_connection(session))
+    sampled = await session.scalar(select(func.count()).select_from(Job).where(*filters, text(smp.sql)))
+    return max(stats.EXACT_UP_TO + 1, (sampled or 0) * smp.k), True
 
 
 def _preview(column: Any) -> Any:

@@ -36,19 +36,27 @@ class _Snapshot:
 )
 async def metrics(runtime: RuntimeDep) -> Response:
     async with runtime.pool.acquire() as conn:
-        counts = await stats.counts(conn)
-        depth = await stats.queue_depth(conn)
+        estimates: dict[stats.Group, int] = {}  # a large group is sampled once for both
+        counts, _ = await stats.counts_estimated(conn, estimates=estimates)
+        depth = await stats.queue_depth(conn, estimates)
         workers = await stats.workers(conn, runtime.settings.lease_seconds)
         histograms = await stats.duration_histogram(conn, WINDOW_MINUTES, BUCKETS)
         totals = await stats.totals(conn)
         refused = await stats.refusals(conn)
 
     jobs = GaugeMetricFamily(
-        "skiplock_jobs", "Jobs in the table by type, queue and status", labels=["job_type", "queue", "status"]
+        "skiplock_jobs",
+        f"Jobs in the table by type, queue and status (counts above {stats.EXACT_UP_TO} are estimated from a "
+        "random sample of job ids)",
+        labels=["job_type", "queue", "status"],
     )
     for r in counts:
         jobs.add_metric([r["job_type"], r["queue"], r["status"]], r["n"])
-    depth_g = GaugeMetricFamily("skiplock_queue_depth", "Jobs due and waiting", labels=["queue"])
+    depth_g = GaugeMetricFamily(
+        "skiplock_queue_depth",
+        f"Jobs due and waiting (above {stats.EXACT_UP_TO}, estimated from a random sample of job ids)",
+        labels=["queue"],
+    )
     age_g = GaugeMetricFamily("skiplock_oldest_job_age_seconds", "Age of the oldest due waiting job", labels=["queue"])
     for q in depth:
         depth_g.add_metric([q["queue"]], q["depth"])
@@ -69,7 +77,8 @@ async def metrics(runtime: RuntimeDep) -> Response:
         refusals.add_metric([r["outcome"], r["reason"]], r["count"])
     duration = HistogramMetricFamily(
         "skiplock_job_duration_seconds",
-        f"Run time of jobs completed in the last {WINDOW_MINUTES} minutes",
+        f"Run time of jobs completed in the last {WINDOW_MINUTES} minutes (when more than {stats.WINDOW_EXACT_UP_TO} "
+        "finished in that window, scaled from a random sample of them)",
         labels=["job_type"],
     )
     for h in histograms:

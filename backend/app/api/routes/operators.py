@@ -72,12 +72,16 @@ async def get_stats(
 ) -> dict[str, Any]:
     """Counts by status, type and queue (every waiting or running job, and jobs finished in the last
     `finished_hours`); depth and oldest waiting job per queue; throughput, failure rate and p50/p95
-    durations over the last `minutes`."""
+    durations over the last `minutes`. Each figure reads a bounded number of rows: a count above
+    `exact_up_to`, and the figures of a window in which more than `window_exact_up_to` jobs finished, are
+    estimates from a random sample of the jobs (`estimated` says which)."""
     async with runtime.pool.acquire() as conn:
-        rows = await stats.counts(conn, finished_hours * 60)
-        depth = await stats.queue_depth(conn)
-        per_minute = await stats.throughput(conn, minutes)
-        per_type = await stats.durations(conn, minutes)
+        estimates: dict[stats.Group, int] = {}  # a large group is sampled once for both
+        rows, counts_estimated = await stats.counts_estimated(conn, finished_hours * 60, estimates)
+        depth = await stats.queue_depth(conn, estimates)
+        window = await stats.window_sample(conn, minutes)
+        per_minute = await stats.throughput(conn, minutes, window)
+        per_type = await stats.durations(conn, minutes, window)
     by_status: dict[str, int] = {}
     by_type: dict[str, dict[str, int]] = {}
     by_queue: dict[str, dict[str, int]] = {}
@@ -98,6 +102,13 @@ async def get_stats(
         "completed_per_second": sum(m["completed"] for m in per_minute) / (minutes * 60),
         "failure_rate": failed / finished if finished else 0.0,
         "durations": per_type,
+        "exact_up_to": stats.EXACT_UP_TO,
+        "window_exact_up_to": stats.WINDOW_EXACT_UP_TO,
+        "estimated": {
+            "counts": counts_estimated,
+            "queues": any(q["estimated"] for q in depth),
+            "window": window.estimated,
+        },
     }
 
 

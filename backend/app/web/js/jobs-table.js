@@ -67,7 +67,7 @@ async function fetchPage(plan, signal) {
     state.offset = Math.max(0, Math.floor((data.total - 1) / state.limit) * state.limit);
     return null;
   }
-  return { items: data.items, total: data.total, mode: "server", note };
+  return { items: data.items, total: data.total, estimated: data.total_estimated, mode: "server", note };
 }
 
 /** The jobs a search finds that no server filter expresses: one id, or a bounded scan of the newest jobs. */
@@ -115,6 +115,7 @@ export async function loadJobs() {
   note.hidden = !page.note;
   state.items = page.items;
   state.total = page.total;
+  state.totalEstimated = Boolean(page.estimated); // above 10,000 the API estimates the total from a sample
   state.pageMode = page.mode;
   noteTypesAndQueues(page.items.map((j) => j.job_type), page.items.map((j) => j.queue));
   renderJobs();
@@ -167,14 +168,16 @@ export function renderJobs() {
   if (current.length !== rows.length || current.some((tr, i) => tr !== rows[i])) body.replaceChildren(...rows);
   $("jobs-empty").hidden = rows.length > 0;
   renderPager();
-  $("jobs-total").textContent = `${state.total.toLocaleString()} job${state.total === 1 ? "" : "s"}`;
+  const about = state.totalEstimated ? "≈" : "";
+  $("jobs-total").textContent = `${about}${state.total.toLocaleString()} job${state.total === 1 ? "" : "s"}`;
 }
 
 function renderPager() {
   const first = state.items.length ? state.offset + 1 : 0;
   const last = state.offset + state.items.length;
   if (state.pageMode === "server") {
-    $("page-info").textContent = state.total ? `${first.toLocaleString()}–${last.toLocaleString()} of ${state.total.toLocaleString()}` : "";
+    const of = `${state.totalEstimated ? "about " : ""}${state.total.toLocaleString()}`;
+    $("page-info").textContent = state.total ? `${first.toLocaleString()}–${last.toLocaleString()} of ${of}` : "";
     $("prev").disabled = state.offset === 0;
     $("next").disabled = last >= state.total;
   } else {

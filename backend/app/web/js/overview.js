@@ -19,7 +19,7 @@ export async function loadStats() {
   try {
     const [stats, workers] = await Promise.all([get(`/stats?minutes=${STATS_MINUTES}`), get("/workers")]);
     hideBanner();
-    renderSummary(stats.by_status);
+    renderSummary(stats.by_status, stats.estimated && stats.estimated.counts ? stats.exact_up_to : null);
     queueChart($("queue-chart"), queueRows(stats));
     throughputChart($("throughput-chart"), stats.throughput_per_minute, stats.window_minutes);
     $("throughput-window").textContent = `last ${stats.window_minutes} min`;
@@ -45,7 +45,7 @@ function queueRows(stats) {
 }
 
 /** The jobs-by-status chips: drawn once, then their counts change in place (a focused chip keeps focus). */
-export function renderSummary(byStatus) {
+export function renderSummary(byStatus, exactUpTo = null) {
   const list = $("summary");
   if (!list.children.length) {
     list.innerHTML = STATUSES.map((s) => `
@@ -53,7 +53,9 @@ export function renderSummary(byStatus) {
         title="Show only ${s} jobs"><span class="n"></span> ${s}</button></li>`).join("");
   }
   for (const chip of list.querySelectorAll("[data-status]")) {
-    chip.querySelector(".n").textContent = (byStatus[chip.dataset.status] || 0).toLocaleString();
+    const n = byStatus[chip.dataset.status] || 0;
+    // counts above the API's exact bound are estimates from a sample of the jobs
+    chip.querySelector(".n").textContent = `${exactUpTo !== null && n > exactUpTo ? "≈" : ""}${n.toLocaleString()}`;
   }
   markStatusFilter();
 }

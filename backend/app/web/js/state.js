@@ -10,6 +10,7 @@ export const state = {
   limit: 50,
   offset: 0,
   total: 0,
+  totalEstimated: false,
   items: [], // the jobs on the table's current page
   pageMode: "server", // "server" (limit/offset) or "search" (one bounded result set)
   selectedId: null,
