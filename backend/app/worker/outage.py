@@ -31,6 +31,10 @@ def is_connection_trouble(exc: BaseException) -> bool:
 def describe(exc: BaseException) -> str:
     """The first line of an exception's message, with its type: enough to tell a refused connection from a
     server shutdown, without a traceback."""
+    if isinstance(exc, asyncpg.exceptions.InternalClientError):
+        # asyncpg's own state machine speaking ("cannot switch to state 12; another operation (2) is in
+        # progress") when the server ended the session in the middle of a statement: say what happened.
+        return "the connection broke in the middle of a statement (InternalClientError)"
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 

@@ -54,3 +54,12 @@ def test_library_errors_are_not_hidden(captured):
     logging.getLogger("asyncpg.pool").error("pool is broken")
     assert "ERROR" in stream.getvalue()
     assert "pool is broken" in stream.getvalue()
+
+
+def test_an_outage_line_says_what_happened_not_asyncpgs_protocol_state():
+    import asyncpg
+    from app.worker.outage import describe
+
+    broken = asyncpg.exceptions.InternalClientError("cannot switch to state 12; another operation (2) is in progress")
+    assert describe(broken) == "the connection broke in the middle of a statement (InternalClientError)"
+    assert describe(ConnectionRefusedError("Connect call failed")) == "ConnectionRefusedError: Connect call failed"
