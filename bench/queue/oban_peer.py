@@ -47,8 +47,9 @@ def probe(python: str) -> tuple[bool, str]:
     except (OSError, subprocess.TimeoutExpired) as exc:
         return False, f"{python}: {exc}"
     if out.returncode != 0:
-        last = (out.stderr.strip().splitlines() or ["failed"])[-1]
-        return False, f"{python}: {last}"
+        lines = [line.strip() for line in out.stderr.splitlines() if line.strip()] or ["failed"]
+        why = lines[-1] if "Traceback" in out.stderr else lines[0]  # the exception, or a launcher's first word
+        return False, f"{python}: {why}"
     return True, out.stdout.strip()
 
 

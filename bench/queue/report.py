@@ -153,7 +153,7 @@ def report(results: dict[str, SystemResult], n: int, processes: list[int]) -> tu
     lines += ["", "Targets (Skiplock):", ""]
     for title, ok, detail in found:
         mark = "**met**" if ok else ("not measured" if ok is None else "**MISSED**")
-        lines.append(f"- {title}: {mark} — {detail}")
+        lines.append(f"- {title}: {mark}" + ("" if ok is None else f" — {detail}"))
     return "\n".join(lines), found
 
 

@@ -35,10 +35,10 @@ from common import (  # noqa: E402
     create_database,
     drop_database,
     exactly_once,
-    load_records,
     percentile,
     worker_loop,
 )
+from processes import Workers, wait_drained  # noqa: E402
 from report import SystemResult, Trial, charts_markdown, label, replace_results, report, write_charts  # noqa: E402
 
 PARENTS = {
@@ -115,87 +115,6 @@ def grids(quick: bool) -> dict[str, dict[str, Any]]:
             "latency": None,
         },
     }
-
-
-# -- worker processes -------------------------------------------------------------------------------------
-def interpreter(system: str) -> str:
-    """The Python a system's processes run under: oban's own (≥ 3.12), else the benchmark's."""
-    return oban_peer.python() if system == "oban" else sys.executable
-
-
-class Workers:
-    def __init__(self, system: str, dsn: str, opts: dict[str, Any], count: int, tmp: Path) -> None:
-        self.system, self.dsn, self.opts, self.count, self.tmp = system, dsn, opts, count, tmp
-        self.procs: list[asyncio.subprocess.Process] = []
-        self.outs: list[str] = []
-
-    async def start(self) -> None:
-        for i in range(self.count):
-            out = str(self.tmp / f"{self.system}-{time.monotonic_ns()}-{i}.json")
-            self.outs.append(out)
-            proc = await asyncio.create_subprocess_exec(
-                interpreter(self.system),
-                str(HERE / "worker.py"),
-                self.system,
-                "--dsn",
-                self.dsn,
-                "--out",
-                out,
-                *[a for k, v in self.opts.items() for a in ("--opt", f"{k}={v}")],
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-            )
-            self.procs.append(proc)
-        for proc in self.procs:
-            await self._expect(proc, "READY", 120)
-
-    async def _expect(self, proc: asyncio.subprocess.Process, word: str, timeout: float) -> None:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + timeout
-        while True:
-            line = await asyncio.wait_for(proc.stdout.readline(), max(0.1, deadline - time.monotonic()))
-            if not line:
-                raise RuntimeError(f"{self.system} worker exited before {word} (rc={await proc.wait()})")
-            if line.decode().strip() == word:
-                return
-
-    def send(self, word: str) -> None:
-        for proc in self.procs:
-            assert proc.stdin is not None
-            if proc.returncode is None:
-                proc.stdin.write(f"{word}\n".encode())
-
-    def alive(self) -> bool:
-        return all(p.returncode is None for p in self.procs)
-
-    async def stop(self, timeout: float = 60) -> list[str]:
-        self.send("STOP")
-        problems = []
-        for proc in self.procs:
-            try:
-                rc = await asyncio.wait_for(proc.wait(), timeout)
-            except TimeoutError:
-                proc.kill()
-                rc = await proc.wait()
-                problems.append(f"a worker did not stop within {timeout:g} s and was killed")
-            if rc != 0:
-                problems.append(f"a worker exited with status {rc}")
-        return problems
-
-    def records(self) -> tuple[list[int], dict[int, float]]:
-        return load_records([o for o in self.outs if Path(o).exists()])
-
-
-async def wait_drained(parent: Any, workers: Workers, timeout: float) -> tuple[float, list[str]]:
-    """Seconds until no job is left unfinished, polling every 20 ms."""
-    t0 = time.monotonic()
-    while await parent.unfinished():
-        if not workers.alive():
-            return time.monotonic() - t0, ["a worker died while draining"]
-        if time.monotonic() - t0 > timeout:
-            return time.monotonic() - t0, [f"not drained after {timeout:g} s"]
-        await asyncio.sleep(0.02)
-    return time.monotonic() - t0, []
 
 
 # -- phases -----------------------------------------------------------------------------------------------
@@ -467,7 +386,7 @@ async def main() -> int:
     host += f"; load average {', '.join(f'{x:.1f}' for x in os.getloadavg())} at the end"
     table, _targets = report(results, args.jobs, args.processes)
     if skipped:
-        table += f"\n\n{skipped}."
+        table += f"\n\n{skipped.rstrip('.')}."
     command = (
         "python bench/queue/run.py"
         + (" --quick" if args.quick else "")
