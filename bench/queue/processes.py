@@ -82,6 +82,16 @@ class Workers:
     def records(self) -> tuple[list[int], dict[int, float]]:
         return load_records([o for o in self.outs if Path(o).exists()])
 
+    def first_jobs(self) -> list[float]:
+        """Each process's first job start (time.monotonic()), for the processes that ran any."""
+        firsts = []
+        for out in self.outs:
+            if Path(out).exists():
+                _, starts = load_records([out])
+                if starts:
+                    firsts.append(min(starts.values()))
+        return firsts
+
 
 async def wait_drained(parent: Any, workers: Workers, timeout: float) -> tuple[float, list[str]]:
     """Seconds until no job is left unfinished, polling every 20 ms."""

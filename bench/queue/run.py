@@ -148,16 +148,20 @@ async def drain(
     await workers.start()
     t0 = time.monotonic()
     workers.send("GO")
-    seconds, problems = await wait_drained(parent, workers, timeout=max(120.0, n / 50))
+    seconds, problems = await wait_drained(parent, workers, timeout=max(120.0, n / 20))
     seconds = time.monotonic() - t0
     problems += await workers.stop()
     keys, _ = workers.records()
     problems += exactly_once(keys, range(n)) + await parent.verify(n)
     trial = Trial(procs, opts, n, seconds, problems)
     status = "OK" if not problems else "FAILED: " + "; ".join(problems)
+    firsts = sorted(1000 * (t - t0) for t in workers.first_jobs())
+    started = (
+        f"first job {firsts[0]:.0f}-{firsts[-1]:.0f} ms after GO ({len(firsts)}/{procs} ran jobs)" if firsts else ""
+    )
     print(
         f"  drain  {name:<13} procs={procs} {label(opts):<32} {n:>6} jobs {seconds:7.2f} s "
-        f"{trial.rate:9.0f} jobs/s  exactly-once {status}",
+        f"{trial.rate:9.0f} jobs/s  exactly-once {status}  {started}",
         flush=True,
     )
     await parent.reset()
