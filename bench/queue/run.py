@@ -93,7 +93,7 @@ def grids(quick: bool) -> dict[str, dict[str, Any]]:
             "latency": None,
         },
         "procrastinate": {
-            "sweep": [{"concurrency": 10}, {"concurrency": 30}, {"concurrency": 100}],
+            "sweep": [{"concurrency": 1}, {"concurrency": 10}, {"concurrency": 30}, {"concurrency": 100}],  # 1: default
             "sweep_jobs": 4000,
             "scale_with_sweep_jobs": True,
             "latency": None,
@@ -102,6 +102,7 @@ def grids(quick: bool) -> dict[str, dict[str, Any]]:
         # the documented default (10), which its guide calls comfortable for most deployments
         "oban": {
             "sweep": [{"limit": 10}, {"limit": 50}, {"limit": 100}, {"limit": 250}, {"limit": 500}],
+            "sweep_jobs": 10000,
             "latency": None,
         },
         "floor": {
