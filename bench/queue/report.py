@@ -4,6 +4,8 @@ Skiplock's ratios against every peer, the targets, the PNG charts and the README
 from __future__ import annotations
 
 import re
+import statistics
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +30,7 @@ class Trial:
     seconds: float
     problems: list[str]
     reference: bool = False  # a reference setting (see run.grids), not a candidate for the best
+    scaling: bool = False  # one of the many-process rounds
 
     @property
     def rate(self) -> float:
@@ -55,13 +58,20 @@ class SystemResult:
         return max(ok, key=lambda t: t.rate, default=None)
 
     def scaling(self, full_jobs: int) -> list[tuple[int, float]]:
-        """(processes, jobs/s) of the scaling runs; one process: the run at the setting they all used."""
+        """(processes, median jobs/s) of the many-process rounds; without a one-process round, the one-process
+        run at the setting they all used stands for it."""
         full_jobs = self.scale_jobs or full_jobs
-        many = [t for t in self.candidates() if t.procs > 1 and t.jobs == full_jobs]
-        if not many:
+        runs = [t for t in self.candidates() if t.scaling and t.jobs == full_jobs]
+        if not runs:
             return []
-        one = self.best(1, full_jobs, lambda t: t.opts == many[0].opts) or self.best(1, full_jobs)
-        return ([(1, one.rate)] if one else []) + [(t.procs, t.rate) for t in many]
+        rates: dict[int, list[float]] = defaultdict(list)
+        for t in runs:
+            rates[t.procs].append(t.rate)
+        if 1 not in rates:
+            one = self.best(1, full_jobs, lambda t: t.opts == runs[0].opts) or self.best(1, full_jobs)
+            if one:
+                rates[1].append(one.rate)
+        return [(p, statistics.median(v)) for p, v in sorted(rates.items())]
 
 
 # -- tables -----------------------------------------------------------------------------------------------
@@ -127,7 +137,9 @@ def report(results: dict[str, SystemResult], n: int, processes: list[int]) -> tu
         "",
         "Ratios are Skiplock ÷ peer for throughput and peer ÷ Skiplock for latency: above 1× Skiplock is "
         "better. “best setting” is the fastest one-process setting below; every many-process run uses it (the "
-        "floor with one claim loop per process). The processes ÷ 1 process row is each system's own scaling.",
+        "floor with one claim loop per process), in interleaved rounds of 1, 2, 4 and 8 processes whose median "
+        "is shown (the number of rounds is noted per system below). The processes ÷ 1 process row is each "
+        "system's own scaling, from those medians.",
         "",
         "Every drain run (one row per run):",
         "",
@@ -137,7 +149,7 @@ def report(results: dict[str, SystemResult], n: int, processes: list[int]) -> tu
     for s, r in results.items():
         for t in r.trials:
             ok = "yes" if not t.problems else "NO: " + "; ".join(t.problems)
-            ref = " (reference)" if t.reference else ""
+            ref = " (reference)" if t.reference else (" (many-process round)" if t.scaling else "")
             lines.append(
                 f"| {s} | {t.procs} | {label(t.opts)}{ref} | {t.jobs:,} | {t.seconds:.2f} | {t.rate:,.0f} | {ok} |"
             )

@@ -277,11 +277,18 @@ async def bench_system(name: str, args: argparse.Namespace, grid: dict[str, Any]
             if scale_n != n:
                 res.scale_jobs = scale_n
                 res.notes.append(f"many-process runs with {scale_n} jobs, against its one-process run with as many")
-            if scale != best_opts and 1 in args.processes:
-                res.trials.append(await drain(parent, name, dsn, scale, 1, scale_n, tmp, False))
-            for procs in args.processes:
-                if procs != 1:
-                    res.trials.append(await drain(parent, name, dsn, scale, procs, scale_n, tmp, False))
+            # interleaved rounds (median shown); one round for a slow peer, whose sweep run stands for 1 process
+            rounds = 1 if grid.get("sweep_jobs") else args.repeat
+            res.notes.append(
+                f"many-process figures: median of {rounds} round(s) of {', '.join(map(str, args.processes))} processes"
+            )
+            for _ in range(rounds):
+                for procs in args.processes:
+                    if procs == 1 and rounds == 1 and scale == best_opts:
+                        continue
+                    trial = await drain(parent, name, dsn, scale, procs, scale_n, tmp, False)
+                    trial.scaling = True
+                    res.trials.append(trial)
             # 3. latency with one idle worker, at the best one-process setting
             res.latency_opts = grid.get("latency") or best_opts
             res.latency, problems = await latency(parent, name, dsn, res.latency_opts, args.latency_jobs, tmp)
@@ -340,6 +347,9 @@ def parse_args() -> argparse.Namespace:
         help="worker processes of the scaling runs (default 1,2,4,8), each at the best one-process setting",
     )
     parser.add_argument(
+        "--repeat", type=int, help="rounds of the many-process runs, median shown (default 3; --quick 1)"
+    )
+    parser.add_argument(
         "--oban-python",
         help=f"Python >= 3.12 with oban and asyncpg installed, for oban's processes (or ${oban_peer.ENV})",
     )
@@ -354,6 +364,7 @@ def parse_args() -> argparse.Namespace:
     args.jobs = args.jobs or (2000 if args.quick else 20000)
     args.one_by_one = args.one_by_one or (300 if args.quick else 2000)
     args.latency_jobs = args.latency_jobs or (100 if args.quick else 1000)
+    args.repeat = args.repeat or (1 if args.quick else 3)
     args.processes = sorted({1, *(int(p) for p in args.processes.split(",") if p)})
     args.systems = [s for s in args.systems.split(",") if s]
     unknown = set(args.systems) - set(ORDER)
@@ -446,6 +457,7 @@ def raw(r: SystemResult) -> dict[str, Any]:
                 "rate": t.rate,
                 "problems": t.problems,
                 "reference": t.reference,
+                "scaling": t.scaling,
             }
             for t in r.trials
         ],
