@@ -31,6 +31,7 @@ class Trial:
     problems: list[str]
     reference: bool = False  # a reference setting (see run.grids), not a candidate for the best
     scaling: bool = False  # one of the many-process rounds
+    steady: float = 0.0  # jobs/s from the moment the last process ran its first job to the end
 
     @property
     def rate(self) -> float:
@@ -139,19 +140,22 @@ def report(results: dict[str, SystemResult], n: int, processes: list[int]) -> tu
         "better. “best setting” is the fastest one-process setting below; every many-process run uses it (the "
         "floor with one claim loop per process), in interleaved rounds of 1, 2, 4 and 8 processes whose median "
         "is shown (the number of rounds is noted per system below). The processes ÷ 1 process row is each "
-        "system's own scaling, from those medians.",
+        "system's own scaling, from those medians. “once all processes ran”: the jobs started after the last "
+        "process ran its first one, over the time from then to the end (what the claim sustains once no "
+        "process is still starting up).",
         "",
         "Every drain run (one row per run):",
         "",
-        "| system | processes | settings | jobs | seconds | jobs/s | exactly once |",
-        "|---|---|---|---|---|---|---|",
+        "| system | processes | settings | jobs | seconds | jobs/s | jobs/s once all processes ran | exactly once |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for s, r in results.items():
         for t in r.trials:
             ok = "yes" if not t.problems else "NO: " + "; ".join(t.problems)
             ref = " (reference)" if t.reference else (" (many-process round)" if t.scaling else "")
             lines.append(
-                f"| {s} | {t.procs} | {label(t.opts)}{ref} | {t.jobs:,} | {t.seconds:.2f} | {t.rate:,.0f} | {ok} |"
+                f"| {s} | {t.procs} | {label(t.opts)}{ref} | {t.jobs:,} | {t.seconds:.2f} | {t.rate:,.0f} | "
+                f"{fmt_rate(t.steady)} | {ok} |"
             )
     lines.append("")
     for s, r in results.items():

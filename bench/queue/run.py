@@ -152,14 +152,19 @@ async def drain(
     seconds, problems = await wait_drained(parent, workers, timeout=max(120.0, n / 20))
     seconds = time.monotonic() - t0
     problems += await workers.stop()
-    keys, _ = workers.records()
+    keys, starts = workers.records()
     problems += exactly_once(keys, range(n)) + await parent.verify(n)
     trial = Trial(procs, opts, n, seconds, problems)
     status = "OK" if not problems else "FAILED: " + "; ".join(problems)
-    firsts = sorted(1000 * (t - t0) for t in workers.first_jobs())
-    started = (
-        f"first job {firsts[0]:.0f}-{firsts[-1]:.0f} ms after GO ({len(firsts)}/{procs} ran jobs)" if firsts else ""
-    )
+    firsts = sorted(workers.first_jobs())
+    started = ""
+    if firsts:  # how long the processes took to start, and the rate once every one of them was running
+        all_in, end = firsts[-1], t0 + seconds
+        trial.steady = sum(t >= all_in for t in starts.values()) / (end - all_in) if end > all_in else 0.0
+        started = (
+            f"first job {1000 * (firsts[0] - t0):.0f}-{1000 * (all_in - t0):.0f} ms after GO "
+            f"({len(firsts)}/{procs} ran jobs); {trial.steady:,.0f} jobs/s once all ran"
+        )
     print(
         f"  drain  {name:<13} procs={procs} {label(opts):<32} {n:>6} jobs {seconds:7.2f} s "
         f"{trial.rate:9.0f} jobs/s  exactly-once {status}  {started}",
@@ -458,6 +463,7 @@ def raw(r: SystemResult) -> dict[str, Any]:
                 "problems": t.problems,
                 "reference": t.reference,
                 "scaling": t.scaling,
+                "steady": t.steady,
             }
             for t in r.trials
         ],
