@@ -1,10 +1,11 @@
-"""Queue benchmark: Skiplock side by side with pgqueuer, procrastinate and a raw-SQL floor, on one PostgreSQL.
+"""Queue benchmark: Skiplock side by side with pgqueuer, procrastinate, oban and a raw-SQL floor, on one PostgreSQL.
 
-    python bench/queue/run.py              # full run (20,000 jobs), rewrites bench/queue/README.md
-    python bench/queue/run.py --quick      # smoke test (2,000 jobs, fewer settings), about a minute
+    python bench/queue/run.py              # full run (20,000 jobs), rewrites bench/queue/README.md and its charts
+    python bench/queue/run.py --quick      # smoke test (2,000 jobs, fewer settings), a few minutes
 
 PostgreSQL: $BENCH_DSN (default postgresql://postgres@127.0.0.1:5432/postgres); every system gets a fresh
-database, created for the run and dropped after it. See README.md for what is measured and how.
+database, created for the run and dropped after it. oban runs under its own Python ≥ 3.12 (--oban-python or
+$BENCH_OBAN_PYTHON, else python3.12/3.13 on PATH); without one it is skipped. See README.md.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import platform
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ sys.path.insert(0, str(HERE))
 
 import asyncpg  # noqa: E402
 import floor  # noqa: E402
+import oban_peer  # noqa: E402
 import peers  # noqa: E402
 import skiplock_sys  # noqa: E402
 from common import (  # noqa: E402
@@ -34,18 +35,21 @@ from common import (  # noqa: E402
     create_database,
     drop_database,
     exactly_once,
-    load_records,
     percentile,
     worker_loop,
 )
+from processes import Workers, wait_drained  # noqa: E402
+from report import SystemResult, Trial, charts_markdown, label, replace_results, report, write_charts  # noqa: E402
 
 PARENTS = {
     "skiplock": skiplock_sys.Parent,
     "pgqueuer": peers.PgqueuerParent,
     "procrastinate": peers.ProcrastinateParent,
+    "oban": oban_peer.Parent,
     "floor": floor.Parent,
 }
-ORDER = ["skiplock", "pgqueuer", "procrastinate", "floor"]
+ORDER = ["skiplock", "pgqueuer", "procrastinate", "oban", "floor"]
+PROCESSES = [1, 2, 4, 8]  # worker processes in the scaling runs (each at the system's best 1-process setting)
 ENQUEUE_CHUNK = 1000  # jobs per statement for batch enqueue
 
 
@@ -60,6 +64,7 @@ def grids(quick: bool) -> dict[str, dict[str, Any]]:
             "skiplock": {"sweep": [{"concurrency": 100, "batch_size": 100}], "latency": None},
             "pgqueuer": {"sweep": [{"batch_size": 10}, {"batch_size": 100}], "latency": None},
             "procrastinate": {"sweep": [{"concurrency": 20}], "latency": None},
+            "oban": {"sweep": [{"limit": 100}], "latency": None},
             "floor": {"sweep": [{"batch_size": 1}, {"batch_size": 10}, {"batch_size": 100}], "latency": None},
         }
     return {
@@ -88,8 +93,16 @@ def grids(quick: bool) -> dict[str, dict[str, Any]]:
             "latency": None,
         },
         "procrastinate": {
-            "sweep": [{"concurrency": 10}, {"concurrency": 30}, {"concurrency": 100}],
+            "sweep": [{"concurrency": 1}, {"concurrency": 10}, {"concurrency": 30}, {"concurrency": 100}],  # 1: default
             "sweep_jobs": 4000,
+            "scale_with_sweep_jobs": True,
+            "latency": None,
+        },
+        # oban's documented knob is the queue's `limit` (jobs run at once per process); its pool stays at
+        # the documented default (10), which its guide calls comfortable for most deployments
+        "oban": {
+            "sweep": [{"limit": 10}, {"limit": 50}, {"limit": 100}, {"limit": 250}, {"limit": 500}],
+            "sweep_jobs": 10000,
             "latency": None,
         },
         "floor": {
@@ -105,123 +118,11 @@ def grids(quick: bool) -> dict[str, dict[str, Any]]:
     }
 
 
-def label(opts: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in opts.items())
-
-
-@dataclass
-class Trial:
-    procs: int
-    opts: dict[str, Any]
-    jobs: int
-    seconds: float
-    problems: list[str]
-    reference: bool = False  # a reference setting (see grids), not a candidate for the best
-
-    @property
-    def rate(self) -> float:
-        return self.jobs / self.seconds if self.seconds else 0.0
-
-
-@dataclass
-class SystemResult:
-    name: str
-    version: str = ""
-    enqueue_batch: float = 0.0
-    enqueue_one: float = 0.0
-    trials: list[Trial] = field(default_factory=list)
-    latency: dict[str, float] = field(default_factory=dict)
-    latency_opts: dict[str, Any] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    def candidates(self) -> list[Trial]:
-        return [t for t in self.trials if not t.problems and not t.reference]
-
-    def best(self, procs: int, full_jobs: int) -> Trial | None:
-        ok = [t for t in self.candidates() if t.procs == procs and t.jobs == full_jobs]
-        return max(ok, key=lambda t: t.rate, default=None)
-
-
-# -- worker processes -------------------------------------------------------------------------------------
-class Workers:
-    def __init__(self, system: str, dsn: str, opts: dict[str, Any], count: int, tmp: Path) -> None:
-        self.system, self.dsn, self.opts, self.count, self.tmp = system, dsn, opts, count, tmp
-        self.procs: list[asyncio.subprocess.Process] = []
-        self.outs: list[str] = []
-
-    async def start(self) -> None:
-        for i in range(self.count):
-            out = str(self.tmp / f"{self.system}-{time.monotonic_ns()}-{i}.json")
-            self.outs.append(out)
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                str(HERE / "worker.py"),
-                self.system,
-                "--dsn",
-                self.dsn,
-                "--out",
-                out,
-                *[a for k, v in self.opts.items() for a in ("--opt", f"{k}={v}")],
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-            )
-            self.procs.append(proc)
-        for proc in self.procs:
-            await self._expect(proc, "READY", 120)
-
-    async def _expect(self, proc: asyncio.subprocess.Process, word: str, timeout: float) -> None:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + timeout
-        while True:
-            line = await asyncio.wait_for(proc.stdout.readline(), max(0.1, deadline - time.monotonic()))
-            if not line:
-                raise RuntimeError(f"{self.system} worker exited before {word} (rc={await proc.wait()})")
-            if line.decode().strip() == word:
-                return
-
-    def send(self, word: str) -> None:
-        for proc in self.procs:
-            assert proc.stdin is not None
-            if proc.returncode is None:
-                proc.stdin.write(f"{word}\n".encode())
-
-    def alive(self) -> bool:
-        return all(p.returncode is None for p in self.procs)
-
-    async def stop(self, timeout: float = 60) -> list[str]:
-        self.send("STOP")
-        problems = []
-        for proc in self.procs:
-            try:
-                rc = await asyncio.wait_for(proc.wait(), timeout)
-            except TimeoutError:
-                proc.kill()
-                rc = await proc.wait()
-                problems.append(f"a worker did not stop within {timeout:g} s and was killed")
-            if rc != 0:
-                problems.append(f"a worker exited with status {rc}")
-        return problems
-
-    def records(self) -> tuple[list[int], dict[int, float]]:
-        return load_records([o for o in self.outs if Path(o).exists()])
-
-
-async def wait_drained(parent: Any, workers: Workers, timeout: float) -> tuple[float, list[str]]:
-    """Seconds until no job is left unfinished, polling every 20 ms."""
-    t0 = time.monotonic()
-    while await parent.unfinished():
-        if not workers.alive():
-            return time.monotonic() - t0, ["a worker died while draining"]
-        if time.monotonic() - t0 > timeout:
-            return time.monotonic() - t0, [f"not drained after {timeout:g} s"]
-        await asyncio.sleep(0.02)
-    return time.monotonic() - t0, []
-
-
 # -- phases -----------------------------------------------------------------------------------------------
 async def fill(parent: Any, n: int) -> float:
     """Enqueue n jobs (keys 0..n-1) in batches; returns jobs/s."""
+    if hasattr(parent, "timed_fill"):  # a peer whose client runs in another process times itself
+        return n / await parent.timed_fill(n, ENQUEUE_CHUNK)
     t0 = time.monotonic()
     for start in range(0, n, ENQUEUE_CHUNK):
         await parent.enqueue_batch([{"k": k} for k in range(start, min(n, start + ENQUEUE_CHUNK))])
@@ -229,6 +130,8 @@ async def fill(parent: Any, n: int) -> float:
 
 
 async def enqueue_one_by_one(parent: Any, n: int) -> float:
+    if hasattr(parent, "timed_one_by_one"):
+        return n / await parent.timed_one_by_one(n)
     t0 = time.monotonic()
     for k in range(n):
         await parent.enqueue_one({"k": k})
@@ -246,16 +149,25 @@ async def drain(
     await workers.start()
     t0 = time.monotonic()
     workers.send("GO")
-    seconds, problems = await wait_drained(parent, workers, timeout=max(120.0, n / 50))
+    seconds, problems = await wait_drained(parent, workers, timeout=max(120.0, n / 20))
     seconds = time.monotonic() - t0
     problems += await workers.stop()
-    keys, _ = workers.records()
+    keys, starts = workers.records()
     problems += exactly_once(keys, range(n)) + await parent.verify(n)
     trial = Trial(procs, opts, n, seconds, problems)
     status = "OK" if not problems else "FAILED: " + "; ".join(problems)
+    firsts = sorted(workers.first_jobs())
+    started = ""
+    if firsts:  # how long the processes took to start, and the rate once every one of them was running
+        all_in, end = firsts[-1], t0 + seconds
+        trial.steady = sum(t >= all_in for t in starts.values()) / (end - all_in) if end > all_in else 0.0
+        started = (
+            f"first job {1000 * (firsts[0] - t0):.0f}-{1000 * (all_in - t0):.0f} ms after GO "
+            f"({len(firsts)}/{procs} ran jobs); {trial.steady:,.0f} jobs/s once all ran"
+        )
     print(
         f"  drain  {name:<13} procs={procs} {label(opts):<32} {n:>6} jobs {seconds:7.2f} s "
-        f"{trial.rate:9.0f} jobs/s  exactly-once {status}",
+        f"{trial.rate:9.0f} jobs/s  exactly-once {status}  {started}",
         flush=True,
     )
     await parent.reset()
@@ -276,15 +188,18 @@ async def latency(
     await workers.start()
     workers.send("GO")
     await asyncio.sleep(1.0)  # let the worker settle into idle
-    enqueued: dict[int, float] = {}
     total = n + LATENCY_WARMUP
-    tick = time.monotonic()
-    for k in range(total):
-        t = time.monotonic()
-        enqueued[k] = t
-        await parent.enqueue_one({"k": k, "t": t})
-        tick += spacing
-        await asyncio.sleep(max(0.0, tick - time.monotonic()))
+    if hasattr(parent, "enqueue_spaced"):  # the same loop, in the peer's own client process
+        enqueued = await parent.enqueue_spaced(total, spacing)
+    else:
+        enqueued = {}
+        tick = time.monotonic()
+        for k in range(total):
+            t = time.monotonic()
+            enqueued[k] = t
+            await parent.enqueue_one({"k": k, "t": t})
+            tick += spacing
+            await asyncio.sleep(max(0.0, tick - time.monotonic()))
     _, problems = await wait_drained(parent, workers, timeout=60)
     problems += await workers.stop()
     keys, starts = workers.records()
@@ -308,6 +223,8 @@ async def latency(
 
 
 def version_of(name: str) -> str:
+    if name == "oban":
+        return oban_peer.version()
     dist = {"skiplock": "skiplock", "pgqueuer": "pgqueuer", "procrastinate": "procrastinate"}.get(name)
     if dist is None:
         return f"asyncpg {importlib.metadata.version('asyncpg')}"
@@ -315,6 +232,12 @@ def version_of(name: str) -> str:
         return importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError:
         return "?"
+
+
+def scaling_opts(best: dict[str, Any]) -> dict[str, Any]:
+    """The setting each process runs in the scaling runs: the best one-process setting, with one claim loop
+    per process where a system pipelines (the floor's `loops`), so N processes are N loops."""
+    return {k: v for k, v in best.items() if k != "loops"}
 
 
 async def bench_system(name: str, args: argparse.Namespace, grid: dict[str, Any], tmp: Path) -> SystemResult:
@@ -354,9 +277,23 @@ async def bench_system(name: str, args: argparse.Namespace, grid: dict[str, Any]
             if sweep_n != n:
                 res.notes.append(f"settings swept with {sweep_n} jobs; the best re-run with {n}")
                 res.trials.append(await drain(parent, name, dsn, best_opts, 1, n, tmp, False))
-            two = grid["sweep"] if grid.get("two_all") else [best_opts]
-            for opts in two:
-                res.trials.append(await drain(parent, name, dsn, opts, 2, n, tmp, False))
+            # many processes, each at the best one-process setting (a slow peer with its sweep's job count)
+            scale, scale_n = scaling_opts(best_opts), (sweep_n if grid.get("scale_with_sweep_jobs") else n)
+            if scale_n != n:
+                res.scale_jobs = scale_n
+                res.notes.append(f"many-process runs with {scale_n} jobs, against its one-process run with as many")
+            # interleaved rounds (median shown); one round for a slow peer, whose sweep run stands for 1 process
+            rounds = 1 if grid.get("sweep_jobs") else args.repeat
+            res.notes.append(
+                f"many-process figures: median of {rounds} round(s) of {', '.join(map(str, args.processes))} processes"
+            )
+            for _ in range(rounds):
+                for procs in args.processes:
+                    if procs == 1 and rounds == 1 and scale == best_opts:
+                        continue
+                    trial = await drain(parent, name, dsn, scale, procs, scale_n, tmp, False)
+                    trial.scaling = True
+                    res.trials.append(trial)
             # 3. latency with one idle worker, at the best one-process setting
             res.latency_opts = grid.get("latency") or best_opts
             res.latency, problems = await latency(parent, name, dsn, res.latency_opts, args.latency_jobs, tmp)
@@ -374,138 +311,6 @@ async def bench_system(name: str, args: argparse.Namespace, grid: dict[str, Any]
 
 
 # -- report -----------------------------------------------------------------------------------------------
-def fmt_rate(v: float | None) -> str:
-    return "—" if not v else f"{v:,.0f}"
-
-
-def fmt_ratio(a: float | None, b: float | None, inverse: bool = False) -> str:
-    if not isinstance(a, (int, float)) or not isinstance(b, (int, float)) or not a or not b:
-        return "—"
-    return f"{(b / a if inverse else a / b):.2f}×"
-
-
-Target = tuple[str, bool | None, str]
-
-
-def report(results: dict[str, SystemResult], args: argparse.Namespace) -> tuple[str, list[Target]]:
-    n = args.jobs
-    sk = results.get("skiplock")
-    cols = [s for s in ORDER if s in results]
-    ratio_to = [s for s in ("pgqueuer", "procrastinate", "floor") if s in results]
-
-    def row(title: str, get: Any, fmt: Any, lower_better: bool = False) -> str:
-        vals = {s: get(results[s]) for s in cols}
-        cells = [fmt(vals[s]) for s in cols]
-        ratios = [fmt_ratio(vals.get("skiplock"), vals[s], inverse=lower_better) for s in ratio_to]
-        return "| " + " | ".join([title, *cells, *ratios]) + " |"
-
-    def best_rate(procs: int) -> Any:
-        return lambda r: b.rate if (b := r.best(procs, n)) else None
-
-    def lat(q: str) -> Any:
-        return lambda r: r.latency.get(q)
-
-    head = "| metric | " + " | ".join(cols) + " | " + " | ".join(f"Skiplock vs {s}" for s in ratio_to) + " |"
-    sep = "|" + "---|" * (1 + len(cols) + len(ratio_to))
-    lines = [
-        head,
-        sep,
-        row("enqueue, batches of 1000 (jobs/s)", lambda r: r.enqueue_batch, fmt_rate),
-        row("enqueue, one by one (jobs/s)", lambda r: r.enqueue_one, fmt_rate),
-        row(f"drain {n:,} no-op jobs, 1 process (jobs/s, best setting)", best_rate(1), fmt_rate),
-        row(f"drain {n:,} no-op jobs, 2 processes (jobs/s)", best_rate(2), fmt_rate),
-        row("enqueue→start latency p50 (ms)", lat("p50"), lambda v: "—" if v is None else f"{v:.2f}", True),
-        row("enqueue→start latency p95 (ms)", lat("p95"), lambda v: "—" if v is None else f"{v:.2f}", True),
-        row("enqueue→start latency p99 (ms)", lat("p99"), lambda v: "—" if v is None else f"{v:.2f}", True),
-        row("exactly once, every run", lambda r: "yes" if not r.problems else "**NO**", str),
-    ]
-    lines.append("")
-    lines.append(
-        "Ratios are Skiplock ÷ peer for throughput and peer ÷ Skiplock for latency: above 1× Skiplock is "
-        "better. “best setting” is the fastest one-process setting below; the two-process run uses it."
-    )
-    lines.append("")
-    lines.append("Every drain run (one row per run):")
-    lines.append("")
-    lines.append("| system | processes | settings | jobs | seconds | jobs/s | exactly once |")
-    lines.append("|---|---|---|---|---|---|---|")
-    for s in cols:
-        for t in results[s].trials:
-            lines.append(
-                f"| {s} | {t.procs} | {label(t.opts)} | {t.jobs:,} | {t.seconds:.2f} | {t.rate:,.0f} | "
-                f"{'yes' if not t.problems else 'NO: ' + '; '.join(t.problems)} |"
-            )
-    lines.append("")
-    for s in cols:
-        lt = results[s].latency
-        if lt:
-            lines.append(
-                f"- {s}: latency measured at {label(results[s].latency_opts)}; "
-                f"max {lt.get('max', float('nan')):.2f} ms over {lt.get('n', 0)} jobs"
-            )
-    for s in cols:
-        for note in results[s].notes:
-            lines.append(f"- {s}: {note}")
-
-    targets: list[Target] = []
-    if sk:
-        sk1 = sk.best(1, n)
-        pq1 = results["pgqueuer"].best(1, n) if "pgqueuer" in results else None
-        fl1 = results["floor"].best(1, n) if "floor" in results else None
-
-        def check(title: str, ok: bool | None, detail: str) -> None:
-            targets.append((title, ok, detail))
-
-        if sk1 and pq1:
-            check(
-                "drain, 1 process ≥ 1.7× pgqueuer at its best batch size",
-                sk1.rate >= 1.7 * pq1.rate,
-                f"{sk1.rate:,.0f} vs {pq1.rate:,.0f} jobs/s ({label(pq1.opts)}) = {sk1.rate / pq1.rate:.2f}×",
-            )
-        else:
-            check("drain, 1 process ≥ 1.7× pgqueuer at its best batch size", None, "not measured")
-        if sk1 and fl1:
-            check(
-                "drain, 1 process ≥ 60% of the raw-SQL floor",
-                sk1.rate >= 0.6 * fl1.rate,
-                f"{sk1.rate:,.0f} vs {fl1.rate:,.0f} jobs/s ({label(fl1.opts)}) = {100 * sk1.rate / fl1.rate:.0f}%",
-            )
-        else:
-            check("drain, 1 process ≥ 60% of the raw-SQL floor", None, "not measured")
-        p50, p99 = sk.latency.get("p50"), sk.latency.get("p99")
-        check(
-            "latency p50 ≤ 2 ms",
-            None if p50 is None else p50 <= 2.0,
-            "not measured" if p50 is None else f"{p50:.2f} ms",
-        )
-        check(
-            "latency p99 ≤ 5 ms",
-            None if p99 is None else p99 <= 5.0,
-            "not measured" if p99 is None else f"{p99:.2f} ms",
-        )
-        if "pgqueuer" in results and sk.enqueue_one and results["pgqueuer"].enqueue_one:
-            pq = results["pgqueuer"].enqueue_one
-            check(
-                "enqueue one by one ≥ pgqueuer's",
-                sk.enqueue_one >= pq,
-                f"{sk.enqueue_one:,.0f} vs {pq:,.0f} jobs/s = {sk.enqueue_one / pq:.2f}×",
-            )
-        else:
-            check("enqueue one by one ≥ pgqueuer's", None, "not measured")
-        check(
-            "every job completed exactly once",
-            not any(r.problems for r in results.values()),
-            "; ".join(f"{s}: {p}" for s, r in results.items() for p in r.problems) or "all runs verified",
-        )
-    lines.append("")
-    lines.append("Targets (Skiplock):")
-    lines.append("")
-    for title, ok, detail in targets:
-        mark = "**met**" if ok else ("not measured" if ok is None else "**MISSED**")
-        lines.append(f"- {title}: {mark} — {detail}")
-    return "\n".join(lines), targets
-
-
 async def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -534,146 +339,97 @@ async def machine() -> str:
     )
 
 
-README_HEAD = """# Queue benchmark
-
-Skiplock side by side with [pgqueuer](https://github.com/janbjorge/pgqueuer),
-[procrastinate](https://github.com/procrastinate-org/procrastinate) and a raw-SQL floor, on the same
-PostgreSQL, in one run.
-
-```
-pip install -e '.[bench]'          # pgqueuer and procrastinate
-python bench/queue/run.py          # full run: 20,000 jobs, rewrites this file (10-15 min on 2 busy cores)
-python bench/queue/run.py --quick  # smoke test: 2,000 jobs, fewer settings, about a minute
-```
-
-PostgreSQL comes from `$BENCH_DSN` (default `postgresql://postgres@127.0.0.1:5432/postgres`); the user must be
-able to create databases. Options: `--jobs N`, `--one-by-one N`, `--latency-jobs N`, `--systems a,b`.
-
-## What is measured
-
-Every system gets a fresh database (`CREATE DATABASE`, dropped at the end), and its own worker code runs in
-separate OS processes (`worker.py`), started and connected before the clock starts.
-
-1. **Enqueue**: jobs/s for one by one (one statement and commit per job, on one connection) and in batches of
-   1000 per statement: Skiplock `enqueue` / `enqueue_many` with `build_job("noop", …)`, pgqueuer
-   `Queries.enqueue`, procrastinate `defer_async` / `batch_defer_async`, the floor an `INSERT … unnest` + NOTIFY.
-2. **Drain**: N no-op jobs already queued (then `ANALYZE`), the workers are told to go, and the clock stops
-   when the database holds no unfinished job (polled every 20 ms). Each system's settings are swept with one
-   process (pgqueuer `batch_size` 10 to 500, procrastinate `concurrency`, Skiplock `concurrency`/`batch_size` up
-   to 500 with a local buffer, `prefetch`, of up to two batches, the floor batch sizes 1 to 500: every system up
-   to the same batch size per statement); the best is run again with two processes.
-3. **Latency**: one idle worker (best setting); jobs enqueued one at a time, 10 ms apart; latency = the
-   handler's start time (`time.monotonic()`, inside the handler) − the time taken just before the enqueue
-   call, on the same host clock. p50/p95/p99 reported over N jobs (default 1000), after 20 jobs that warm
-   each system up (each connection's first statements are planned then) and are not counted.
-4. **Exactly once**: every handler records its job's key; after each run the keys of all worker processes
-   must be exactly the expected ones, each once, and the database must agree (Skiplock: all `completed` with
-   `attempts = 1`; pgqueuer: queue empty and every job logged `successful`; procrastinate: all `succeeded`,
-   none retried; floor: all done). Any failure is printed and the command exits with status 1.
-
-Skiplock runs its real `Worker` (as `python -m app.worker` builds it, full dispatch table) on the built-in
-`noop` job type; the only change is a wrapper around `noop` that records the execution and, like every peer's
-handler, returns no result. Skiplock's built-in `noop` echoes its params as the job's result; the setting
-`result=echo` runs it once per run, for reference and never as the best setting, so each run also shows what
-storing that result costs (a JSON encode in the worker and a `jsonb` value per row).
-
-Every worker process, whatever the system, runs on the same event loop: uvloop when it is installed (as
-pgqueuer's `pgq run`, uvicorn and `python -m app.worker` do), else asyncio's; `BENCH_LOOP=asyncio` forces
-asyncio's. The loop used is named in the results.
-
-The machine is shared: every number moves with its load (the load average at the start and the end of the
-run is recorded below), latency most of all, since a 10 ms enqueue spacing on a saturated 2-core host
-measures scheduling delay as much as the queue. Compare systems within one run, not across runs.
-
-Where Skiplock's time goes, with evidence and suggested fixes: [FINDINGS.md](FINDINGS.md).
-What dependency support costs the hot path, and chain and fan-out/fan-in throughput: [WORKFLOWS.md](WORKFLOWS.md)
-(`bench/queue/workflows.py`).
-For profiling, `BENCH_PROFILE_DIR=DIR` makes every worker process write a cProfile dump there.
-
-## Targets
-
-- drain with one process ≥ 1.7× pgqueuer at its best batch size, and ≥ 60% of the raw-SQL floor;
-- enqueue→start latency p50 ≤ 2 ms and p99 ≤ 5 ms;
-- enqueue one by one ≥ pgqueuer's.
-"""
-
-
-async def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, help="jobs per drain run (default 20000; --quick 2000)")
     parser.add_argument("--one-by-one", type=int, help="jobs enqueued one by one (default 2000; --quick 300)")
     parser.add_argument("--latency-jobs", type=int, help="jobs in the latency run (default 1000; --quick 100)")
-    parser.add_argument("--quick", action="store_true", help="small smoke run, about a minute")
+    parser.add_argument("--quick", action="store_true", help="small smoke run, a few minutes")
     parser.add_argument("--systems", default=",".join(ORDER), help="comma-separated subset of " + ",".join(ORDER))
+    parser.add_argument(
+        "--processes",
+        default=",".join(map(str, PROCESSES)),
+        help="worker processes of the scaling runs (default 1,2,4,8), each at the best one-process setting",
+    )
+    parser.add_argument(
+        "--repeat", type=int, help="rounds of the many-process runs, median shown (default 3; --quick 1)"
+    )
+    parser.add_argument(
+        "--oban-python",
+        help=f"Python >= 3.12 with oban and asyncpg installed, for oban's processes (or ${oban_peer.ENV})",
+    )
     parser.add_argument(
         "--readme",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="rewrite README.md with the results (default: on for full runs)",
+        help="write the results and charts into README.md and bench/queue/*.png (default: on for full runs)",
     )
     parser.add_argument("--json", help="also write raw results to this file")
     args = parser.parse_args()
     args.jobs = args.jobs or (2000 if args.quick else 20000)
     args.one_by_one = args.one_by_one or (300 if args.quick else 2000)
     args.latency_jobs = args.latency_jobs or (100 if args.quick else 1000)
-    write_readme = (not args.quick) if args.readme is None else args.readme
-    systems = [s for s in args.systems.split(",") if s]
-    unknown = set(systems) - set(ORDER)
+    args.repeat = args.repeat or (1 if args.quick else 3)
+    args.processes = sorted({1, *(int(p) for p in args.processes.split(",") if p)})
+    args.systems = [s for s in args.systems.split(",") if s]
+    unknown = set(args.systems) - set(ORDER)
     if unknown:
         parser.error(f"unknown systems: {', '.join(sorted(unknown))}")
+    return args
 
-    all_grids = grids(args.quick)
+
+def pick_oban(args: argparse.Namespace) -> str | None:
+    """Choose oban's interpreter; a note when oban is skipped (it is then left out of the run)."""
+    if "oban" not in args.systems:
+        return None
+    python, info = oban_peer.choose(args.oban_python)
+    if python is None:
+        args.systems.remove("oban")
+        print(f"oban skipped: {info}", flush=True)
+        return f"oban skipped: {info}"
+    oban_peer.use(python, info)
+    print(f"oban {info} runs under {python}", flush=True)
+    return None
+
+
+async def main() -> int:
+    args = parse_args()
+    write_readme = (not args.quick) if args.readme is None else args.readme
+    skipped = pick_oban(args)
     host = await machine()
     print(f"machine: {host}", flush=True)
     results: dict[str, SystemResult] = {}
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="queue-bench-") as tmp:
-        for name in [s for s in ORDER if s in systems]:
-            results[name] = await bench_system(name, args, all_grids[name], Path(tmp))
+        for name in [s for s in ORDER if s in args.systems]:
+            results[name] = await bench_system(name, args, grids(args.quick)[name], Path(tmp))
     took = time.monotonic() - started
     host += f"; load average {', '.join(f'{x:.1f}' for x in os.getloadavg())} at the end"
-    table, _targets = report(results, args)
+    table, _targets = report(results, args.jobs, args.processes)
+    if skipped:
+        table += f"\n\n{skipped.rstrip('.')}."
     command = (
         "python bench/queue/run.py"
         + (" --quick" if args.quick else "")
         + ("" if args.jobs == (2000 if args.quick else 20000) else f" --jobs {args.jobs}")
+        + ("" if args.processes == PROCESSES else f" --processes {','.join(map(str, args.processes))}")
     )
     versions = ", ".join(f"{s} {results[s].version}" for s in results)
     print("\n" + table + "\n", flush=True)
     if write_readme:
         stamp = time.strftime("%Y-%m-%d %H:%M %Z")
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        names = write_charts(results, args.jobs, args.processes, HERE, f"{command}, {stamp}, load {load} at the end")
         body = (
-            README_HEAD + f"\n## Results\n\nCommand: `{command}` ({stamp}, took {took / 60:.1f} min)\n\n"
-            f"Machine: {host}.\n\nVersions: {versions}.\n\n{table}\n"
+            f"## Results\n\nCommand: `{command}` ({stamp}, took {took / 60:.1f} min)\n\n"
+            f"Machine: {host}.\n\nVersions: {versions}"
+            + (f"; oban under Python {oban_peer.python_version()}" if "oban" in results else "")
+            + f".\n\n{charts_markdown(names)}\n\n{table}\n"
         )
-        (HERE / "README.md").write_text(body)
-        print(f"wrote {HERE / 'README.md'}")
+        replace_results(HERE / "README.md", body)
+        print(f"wrote {HERE / 'README.md'}" + (f" and {', '.join(names)}" if names else ""))
     if args.json:
-        Path(args.json).write_text(
-            json.dumps(
-                {
-                    s: {
-                        "enqueue_batch": r.enqueue_batch,
-                        "enqueue_one": r.enqueue_one,
-                        "latency": r.latency,
-                        "trials": [
-                            {
-                                "procs": t.procs,
-                                "opts": t.opts,
-                                "jobs": t.jobs,
-                                "seconds": t.seconds,
-                                "rate": t.rate,
-                                "problems": t.problems,
-                            }
-                            for t in r.trials
-                        ],
-                        "problems": r.problems,
-                    }
-                    for s, r in results.items()
-                },
-                indent=2,
-            )
-        )
+        Path(args.json).write_text(json.dumps({s: raw(r) for s, r in results.items()}, indent=2))
     failed = [f"{s}: {p}" for s, r in results.items() for p in r.problems]
     if failed:
         print(
@@ -688,6 +444,31 @@ async def main() -> int:
         return 1
     print(f"all runs verified: every job completed exactly once ({took:.0f} s)")
     return 0
+
+
+def raw(r: SystemResult) -> dict[str, Any]:
+    return {
+        "version": r.version,
+        "enqueue_batch": r.enqueue_batch,
+        "enqueue_one": r.enqueue_one,
+        "latency": r.latency,
+        "latency_opts": r.latency_opts,
+        "trials": [
+            {
+                "procs": t.procs,
+                "opts": t.opts,
+                "jobs": t.jobs,
+                "seconds": t.seconds,
+                "rate": t.rate,
+                "problems": t.problems,
+                "reference": t.reference,
+                "scaling": t.scaling,
+                "steady": t.steady,
+            }
+            for t in r.trials
+        ],
+        "problems": r.problems,
+    }
 
 
 if __name__ == "__main__":

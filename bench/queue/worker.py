@@ -20,6 +20,7 @@ WORKERS = {
     "pgqueuer": ("peers", "pgqueuer_worker"),
     "procrastinate": ("peers", "procrastinate_worker"),
     "floor": ("floor", "worker"),
+    "oban": ("oban_peer", "worker"),  # runs under oban's own interpreter (see oban_peer.py)
 }
 
 
