@@ -70,10 +70,11 @@ def grids(quick: bool) -> dict[str, dict[str, Any]]:
     return {
         "skiplock": {
             "sweep": [
-                {"concurrency": 50, "batch_size": 50},
-                {"concurrency": 100, "batch_size": 100},
+                {},  # the defaults of `python -m app.worker`
+                {"concurrency": 50, "batch_size": 50, "prefetch": 0},
+                {"concurrency": 100, "batch_size": 100, "prefetch": 0},
                 {"concurrency": 100, "batch_size": 100, "prefetch": 100},
-                {"concurrency": 200, "batch_size": 100},
+                {"concurrency": 200, "batch_size": 100, "prefetch": 0},
                 {"concurrency": 250, "batch_size": 250, "prefetch": 250},
                 {"concurrency": 500, "batch_size": 500, "prefetch": 500},
                 {"concurrency": 500, "batch_size": 500, "prefetch": 1000},
@@ -110,8 +111,12 @@ def grids(quick: bool) -> dict[str, dict[str, Any]]:
                 {"batch_size": 1},
                 {"batch_size": 10},
                 {"batch_size": 100},
+                {"batch_size": 100, "loops": 2},
+                {"batch_size": 100, "loops": 4},
                 {"batch_size": 250},
                 {"batch_size": 500},
+                {"batch_size": 500, "loops": 2},
+                {"batch_size": 500, "loops": 4},
             ],
             "latency": None,
         },
