@@ -27,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT / "backend"))
 
-from app.ml.checkpoint import export_model  # noqa: E402
+from app.ml.checkpoint import export_model, read_checkpoint  # noqa: E402
 from app.ml.degrade import DegradeParams  # noqa: E402
 from app.ml.infer import load_model  # noqa: E402
 from app.ml.synth import SynthConfig, generate_dataset  # noqa: E402
@@ -35,6 +35,13 @@ from app.ml.train import TrainConfig, train  # noqa: E402
 
 TRAIN_SEED = 2
 DEGRADE = DegradeParams(p_bleed=0.5, p_blur=0.6, blur_sigma=(0.3, 1.8))
+
+
+def export(model_path: Path, out: Path) -> None:
+    """The float16 copy that ships, with the metrics and recipe of the float32 model file."""
+    data = read_checkpoint(model_path)
+    model, _ = load_model(model_path, device="cpu")
+    export_model(model, out, metrics=data["metrics"], train_config=data["train_config"], half=True)
 
 
 def main() -> None:
@@ -78,8 +85,7 @@ def main() -> None:
         resume=True,
         progress=lambda p: log.info("%s lr %.2e %.1f patches/s", p["message"], p["lr"], p["patches_per_s"]),
     )
-    model, _ = load_model(Path(res["model_path"]), device="cpu")
-    export_model(model, args.out / "default.pt", half=True)
+    export(Path(res["model_path"]), args.out / "default.pt")
     record = {
         "init": Path(args.init).name if init else None,
         "dataset": {
