@@ -2,6 +2,7 @@
 
     python bench/restore/stages.py --minutes 10       # each network trains 10 minutes on 1 thread
     python bench/restore/stages.py --throughput-only  # patches/s of 128x128 crops on 2 threads
+    python bench/restore/stages.py --ddp-only         # only 2 single-thread processes, float32 and bf16
 
 Both networks get the plain recipe (default TrainConfig: L1 + SSIM, AdamW, cosine, batch 8 of 64x64 crops)
 on the same generated pages (seed 1), and are scored on the held-out test set of run.py (seed 777001):
@@ -64,11 +65,17 @@ def throughput(dataset: Path, out: Path, threads: int, steps: int = 30, **overri
     )
 
 
-def distributed_throughput(dataset: Path, out: Path, processes: int = 2, steps: int = 40) -> str:
+def distributed_throughput(dataset: Path, out: Path, processes: int = 2, steps: int = 40, amp: str = "off") -> str:
     """Patches/s (wall, all ranks) of ``processes`` gloo ranks of one thread each, over the second half."""
     torch.set_num_threads(processes)  # each rank gets cores // processes = 1
     cfg = TrainConfig(
-        steps=steps, device="cpu", checkpoint_every=10**9, log_every=steps // 2, val_fraction=0.05, crop_size=128
+        steps=steps,
+        device="cpu",
+        checkpoint_every=10**9,
+        log_every=steps // 2,
+        val_fraction=0.05,
+        crop_size=128,
+        amp=amp,
     )
     seen: list[float] = []
     train_distributed(
@@ -76,7 +83,7 @@ def distributed_throughput(dataset: Path, out: Path, processes: int = 2, steps: 
     )
     return (
         f"Training, nafnet, batch {processes} x {cfg.batch_size} x 128x128, {processes} gloo processes of 1 thread "
-        f"(DistributedDataParallel): {seen[-1]:.1f} patches/s wall ({load()})"
+        f"(DistributedDataParallel), amp {amp}: {seen[-1]:.1f} patches/s wall ({load()})"
     )
 
 
@@ -133,16 +140,22 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=10.0, help="training budget of each network")
     ap.add_argument("--count", type=int, default=60, help="held-out test pages")
     ap.add_argument("--throughput-only", action="store_true")
+    ap.add_argument("--ddp-only", action="store_true", help="only the 2-process lines (float32 and bf16)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         generate_dataset(tmp / "tp", SynthConfig(count=48, seed=TRAIN_SEED, size=256))
+        if args.ddp_only:
+            print(distributed_throughput(tmp / "tp", tmp / "tp-ddp"))
+            print(distributed_throughput(tmp / "tp", tmp / "tp-ddp-bf16", amp="bf16"))
+            return
         lines = [
             throughput(tmp / "tp", tmp / "tp-run", threads, crop_size=128, loader_workers=workers, amp=amp)
             for threads, workers, amp in ((2, 0, "off"), (2, 1, "off"), (1, 0, "off"), (1, 1, "off"), (1, 1, "bf16"))
         ]
         lines.append(distributed_throughput(tmp / "tp", tmp / "tp-ddp"))
+        lines.append(distributed_throughput(tmp / "tp", tmp / "tp-ddp-bf16", amp="bf16"))
         if not args.throughput_only:
             lines += ["", *compare(tmp, args.minutes, args.count)]
     print("\n".join(lines))
