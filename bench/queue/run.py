@@ -32,6 +32,7 @@ import peers  # noqa: E402
 import skiplock_sys  # noqa: E402
 from common import (  # noqa: E402
     admin_dsn,
+    cpu_name,
     create_database,
     drop_database,
     exactly_once,
@@ -317,14 +318,7 @@ async def bench_system(name: str, args: argparse.Namespace, grid: dict[str, Any]
 
 # -- report -----------------------------------------------------------------------------------------------
 async def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_name()
     conn = await asyncpg.connect(admin_dsn())
     try:
         pg = await conn.fetchval("SHOW server_version")

@@ -14,20 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from common import cpu_name
 
 HERE = Path(__file__).resolve().parent
 BACKEND = HERE.parent.parent / "backend"
 
 
 def machine_line(load_at_start: tuple[float, ...]) -> str:
-    cpu = platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_name()
     start = ", ".join(f"{x:.1f}" for x in load_at_start)
     end = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return (
