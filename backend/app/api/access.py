@@ -26,8 +26,9 @@ from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from starlette.routing import Mount
 
 from app.api import sessions
-from app.core import keys
+from app.core import audit, keys
 from app.core.keys import Scope
+from app.core.logging import request_id
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LOCAL_OWNER = "local"
@@ -53,6 +54,21 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return self.scope is Scope.admin
+
+
+async def audit_as(
+    conn: Any, principal: Principal, action: str, target: str, detail: dict[str, Any] | None = None
+) -> None:
+    """One audit-log entry for what `principal` did through the API, with its key and the request's id."""
+    await audit.record(
+        conn,
+        actor=principal.owner,
+        key_prefix=principal.key_prefix,
+        action=action,
+        target=target,
+        detail=detail,
+        request_id=request_id.get(),
+    )
 
 
 def _local_host(request: Request) -> bool:

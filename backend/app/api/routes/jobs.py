@@ -12,14 +12,12 @@ from sqlalchemy import ColumnElement, Text, and_, cast, func, literal, or_, sele
 from sqlalchemy.orm import defer
 
 from app.api import quotas
-from app.api.access import Principal, ReadPrincipal, WritePrincipal, require
+from app.api.access import Principal, ReadPrincipal, WritePrincipal, audit_as, require
 from app.api.deps import RuntimeDep, SessionDep
 from app.api.errors import REFUSED_FIELD, errors, field_error
 from app.api.visibility import job_out, owner_filter, present, scoped_key, visible_job
-from app.core import audit
 from app.core.db import raw_connection
 from app.core.keys import Scope
-from app.core.logging import request_id
 from app.core.storable import StorableText
 from app.models import Job, JobStatus, newest_jobs
 from app.schemas import PREVIEW_CHARS, JobCreate, JobCreated, JobDetail, JobList, JobOut, JobSummary, ProcessOut
@@ -256,24 +254,12 @@ async def cancel_job(job_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep
     async with runtime.pool.acquire() as conn:
         before = await queue.request_cancel(conn, job_id)
         if before in ("pending", "retry", "processing"):
-            await _audit(conn, principal, "job.cancel", job_id, {"status_before": before})
+            await audit_as(conn, principal, "job.cancel", f"job:{job_id}", {"status_before": before})
     if before is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {job_id} not found")
     if before in ("completed", "failed", "cancelled"):
         raise HTTPException(status.HTTP_409_CONFLICT, f"job {job_id} is already {before}; nothing to cancel")
     return job_out(await visible_job(session, job_id, principal), principal)
-
-
-async def _audit(conn: Any, principal: Principal, action: str, job_id: uuid.UUID, detail: dict[str, Any]) -> None:
-    await audit.record(
-        conn,
-        actor=principal.owner,
-        key_prefix=principal.key_prefix,
-        action=action,
-        target=f"job:{job_id}",
-        detail=detail,
-        request_id=request_id.get(),
-    )
 
 
 @router.post(
@@ -286,7 +272,7 @@ async def retry_job(job_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep,
     await visible_job(session, job_id, principal)
     async with runtime.pool.acquire() as conn:
         if await queue.requeue(conn, job_id):
-            await _audit(conn, principal, "job.retry", job_id, {})
+            await audit_as(conn, principal, "job.retry", f"job:{job_id}", {})
         else:
             current = await conn.fetchval("SELECT status::text FROM jobs WHERE id = $1", job_id)
             if current is None:

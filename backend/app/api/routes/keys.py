@@ -9,11 +9,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, status
 from pydantic import BaseModel, Field
 
-from app.api.access import AdminPrincipal, require
+from app.api.access import AdminPrincipal, audit_as, require
 from app.api.deps import RuntimeDep
 from app.api.errors import REFUSED_FIELD, errors
-from app.core import audit, keys
-from app.core.logging import request_id
+from app.core import keys
 
 router = APIRouter(prefix="/keys", tags=["keys"], dependencies=[Depends(require(keys.Scope.admin))])
 JSON_BODY = errors(e400="The body is not JSON", e413="The body is larger than MAX_REQUEST_BYTES", e422=REFUSED_FIELD)
@@ -60,15 +59,8 @@ async def create_key(body: KeyCreate, runtime: RuntimeDep, principal: AdminPrinc
             key, token = await keys.create(conn, body.name, body.owner, body.scope)
         except keys.InvalidKeyRequest as exc:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
-        await audit.record(
-            conn,
-            actor=principal.owner,
-            key_prefix=principal.key_prefix,
-            action="key.create",
-            target=f"key:{key.prefix}",
-            detail={"name": key.name, "owner": key.owner, "scope": key.scope.value},
-            request_id=request_id.get(),
-        )
+        detail = {"name": key.name, "owner": key.owner, "scope": key.scope.value}
+        await audit_as(conn, principal, "key.create", f"key:{key.prefix}", detail)
     return KeyCreated(**_out(key).model_dump(), key=token)
 
 
@@ -82,12 +74,5 @@ async def revoke_key(id_or_prefix: str, runtime: RuntimeDep, principal: AdminPri
         key = await keys.revoke(conn, id_or_prefix)
         if key is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no active key with id or prefix {id_or_prefix!r}")
-        await audit.record(
-            conn,
-            actor=principal.owner,
-            key_prefix=principal.key_prefix,
-            action="key.revoke",
-            target=f"key:{key.prefix}",
-            request_id=request_id.get(),
-        )
+        await audit_as(conn, principal, "key.revoke", f"key:{key.prefix}")
     return _out(key)

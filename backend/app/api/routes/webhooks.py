@@ -6,18 +6,16 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel, Field
 
-from app.api.access import Principal, ReadPrincipal, WritePrincipal
+from app.api.access import Principal, ReadPrincipal, WritePrincipal, audit_as
 from app.api.deps import RuntimeDep
 from app.api.errors import REFUSED_FIELD, errors, field_error
 from app.api.visibility import not_found, sees
-from app.core import audit
 from app.core.config import Settings
-from app.core.logging import request_id
 from app.webhooks import addresses, store
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
@@ -130,18 +128,6 @@ async def _visible(runtime: RuntimeDep, webhook_id: uuid.UUID, principal: Princi
     return hook
 
 
-async def _audit(conn: Any, principal: Principal, action: str, hook_id: uuid.UUID, detail: dict[str, Any]) -> None:
-    await audit.record(
-        conn,
-        actor=principal.owner,
-        key_prefix=principal.key_prefix,
-        action=action,
-        target=f"webhook:{hook_id}",
-        detail=detail,
-        request_id=request_id.get(),
-    )
-
-
 @router.post("", response_model=WebhookCreated, status_code=status.HTTP_201_CREATED, responses=JSON_BODY)
 async def create_webhook(body: WebhookCreate, runtime: RuntimeDep, principal: WritePrincipal) -> WebhookCreated:
     """Register an endpoint for the key's owner. Its secret is in this answer only."""
@@ -157,7 +143,7 @@ async def create_webhook(body: WebhookCreate, runtime: RuntimeDep, principal: Wr
         hook, secret = await store.create(
             conn, principal.owner, url, description=body.description, all_jobs=body.all_jobs, max_attempts=attempts
         )
-        await _audit(conn, principal, "webhook.create", hook.id, {"url": url, "all_jobs": body.all_jobs})
+        await audit_as(conn, principal, "webhook.create", f"webhook:{hook.id}", {"url": url, "all_jobs": body.all_jobs})
     return WebhookCreated(**vars(hook), secret=secret)
 
 
@@ -180,7 +166,7 @@ async def delete_webhook(webhook_id: uuid.UUID, runtime: RuntimeDep, principal: 
     await _visible(runtime, webhook_id, principal)
     async with runtime.pool.acquire() as conn, conn.transaction():
         if await store.delete(conn, webhook_id):
-            await _audit(conn, principal, "webhook.delete", webhook_id, {})
+            await audit_as(conn, principal, "webhook.delete", f"webhook:{webhook_id}", {})
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -217,7 +203,7 @@ async def redeliver(
         new_id = await store.redeliver(conn, delivery_id) if known else None
         if new_id is None:
             raise not_found("delivery", delivery_id)
-        await _audit(conn, principal, "webhook.redeliver", webhook_id, {"delivery": str(delivery_id)})
+        await audit_as(conn, principal, "webhook.redeliver", f"webhook:{webhook_id}", {"delivery": str(delivery_id)})
         made = await store.delivery_of(conn, new_id)
     return DeliveryOut.model_validate({**(made or {}), "responses": []})
 
@@ -257,5 +243,7 @@ async def rotate_secret(
         until = await conn.fetchval(
             "SELECT CASE WHEN previous_until > now() THEN previous_until END FROM webhooks WHERE id = $1", webhook_id
         )
-        await _audit(conn, principal, "webhook.rotate", webhook_id, {"keep_previous_hours": keep_previous_hours})
+        await audit_as(
+            conn, principal, "webhook.rotate", f"webhook:{webhook_id}", {"keep_previous_hours": keep_previous_hours}
+        )
     return SecretRotated(**vars(hook), secret=secret, previous_valid_until=until)
