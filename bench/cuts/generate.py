@@ -121,6 +121,19 @@ def _vfr_durations(rng: np.random.Generator) -> Iterator[int]:
             yield d
 
 
+def add_video_stream(out: Any, codec: str, fps: int, width: int, height: int) -> Any:
+    """A yuv420p video stream on `out` with the codec's settings for the benchmark's videos."""
+    stream = out.add_stream(codec, rate=fps)
+    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+    if codec == "libx264":
+        stream.options = {"preset": "veryfast", "crf": "23"}
+    elif codec == "libvpx-vp9":
+        stream.options = {"deadline": "realtime", "cpu-used": "8", "crf": "34", "b": "0"}
+    else:
+        stream.bit_rate = 1_500_000
+    return stream
+
+
 def encode(spec: Spec, out_dir: Path) -> Path:
     """Render and encode `spec` (cached: skipped when the video and its ground truth exist)."""
     path = out_dir / f"{spec.name}.{spec.container}"
@@ -131,14 +144,7 @@ def encode(spec: Spec, out_dir: Path) -> Path:
     frames, gt = hard.timeline(spec) if spec.hard else timeline(spec)
     durations = _vfr_durations(np.random.default_rng(spec.seed + 100))
     with av.open(str(path), "w") as out:
-        stream = out.add_stream(spec.codec, rate=spec.fps)
-        stream.width, stream.height, stream.pix_fmt = spec.width, spec.height, "yuv420p"
-        if spec.codec == "libx264":
-            stream.options = {"preset": "veryfast", "crf": "23"}
-        elif spec.codec == "libvpx-vp9":
-            stream.options = {"deadline": "realtime", "cpu-used": "8", "crf": "34", "b": "0"}
-        else:
-            stream.bit_rate = 1_500_000
+        stream = add_video_stream(out, spec.codec, spec.fps, spec.width, spec.height)
         if spec.vfr:
             stream.time_base = MS
             stream.codec_context.time_base = MS

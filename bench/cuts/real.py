@@ -24,6 +24,7 @@ from typing import Any
 
 import av
 import numpy as np
+from generate import add_video_stream
 from PIL import Image
 
 SOURCE_CUTS = {"Megamind.avi": [98, 154, 200], "bikes.mp4": [30, 76, 137, 187, 242]}
@@ -142,14 +143,7 @@ def build(m: Montage, out_dir: Path, sources: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     frames, gt = _plan(m, sources)
     with av.open(str(path), "w") as out:
-        stream = out.add_stream(m.codec, rate=m.fps)
-        stream.width, stream.height, stream.pix_fmt = m.width, m.height, "yuv420p"
-        if m.codec == "libx264":
-            stream.options = {"preset": "veryfast", "crf": "23"}
-        elif m.codec == "libvpx-vp9":
-            stream.options = {"deadline": "realtime", "cpu-used": "8", "crf": "34", "b": "0"}
-        else:
-            stream.bit_rate = 1_500_000
+        stream = add_video_stream(out, m.codec, m.fps, m.width, m.height)
         for rgb in frames:
             frame = av.VideoFrame.from_ndarray(np.clip(rgb, 0, 255).astype(np.uint8), format="rgb24")
             for packet in stream.encode(frame):
