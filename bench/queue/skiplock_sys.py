@@ -118,7 +118,7 @@ async def worker(dsn: str, opts: dict[str, Any], record: Any) -> tuple[Any, Any]
         registry = {k: v for k, v in registry.items() if not v.concurrency}
     registry[JOB_TYPE] = dataclasses.replace(real, handler=recorded_noop)
     # Settings not named keep their defaults (those of `python -m app.worker`).
-    overrides: dict[str, Any] = {k: int(opts[k]) for k in ("concurrency", "batch_size", "claim_loops") if k in opts}
+    overrides: dict[str, Any] = {k: int(opts[k]) for k in ("concurrency", "batch_size") if k in opts}
     if "prefetch" in opts:
         overrides["prefetch"] = opts["prefetch"] if opts["prefetch"] == "auto" else int(opts["prefetch"])
     w = runtime.worker(registry, **overrides)

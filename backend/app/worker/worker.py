@@ -57,9 +57,6 @@ class WorkerConfig:
     cancel_grace: float = 5.0
     backoff: Backoff = field(default_factory=Backoff)
     default_max_attempts: int = 4
-    # Claim loops, each with its own connection: while one loop's claim is in the database, another's jobs
-    # start and the acknowledgements of a third batch are written (the database and the worker both busy).
-    claim_loops: int = 1
     stall_warning: float = 1.0  # seconds the event loop may be blocked before a warning names the job
 
 
@@ -113,7 +110,6 @@ class Worker:
         self.processed = 0
         self._finished_since_wait = 0  # jobs finished since the claim loop began to wait for room
         self._finishes_wanted = 1  # ... and how many it waits for
-        self._claiming = 0  # jobs asked for by claims in flight (several claim loops)
         self._mean_run: float | None = None  # seconds a job ran, moving mean (prefetch "auto")
         self._builder = functools.partial(build_job, default_max_attempts=config.default_max_attempts)
 
@@ -194,7 +190,7 @@ class Worker:
                 asyncio.create_task(self._every(self.scheduler.check_interval, self._schedule), name="scheduler")
             )
         try:
-            await self._claim_loops()
+            await self._claim_loop()
         finally:
             try:
                 await self._shutdown()
@@ -256,23 +252,6 @@ class Worker:
         log.info("worker %s stopped after %d job(s)", self.id, self.processed)
 
     # -- claiming -----------------------------------------------------------------------------------
-    async def _claim_loops(self) -> None:
-        """Run the claim loops (fewer when the pool could not give each its own connection and keep one for
-        the rest); if one of them fails, the others are stopped and the failure raised."""
-        count = max(1, min(self.config.claim_loops, self.pool.get_max_size() - 1))
-        if count == 1:
-            await self._claim_loop()
-            return
-        loops = [asyncio.ensure_future(self._claim_loop()) for _ in range(count)]
-        try:
-            done, _ = await asyncio.wait(loops, return_when=asyncio.FIRST_EXCEPTION)
-            for task in done:
-                task.result()
-        finally:
-            for task in loops:
-                task.cancel()
-            await asyncio.gather(*loops, return_exceptions=True)
-
     async def _claim_loop(self) -> None:
         cfg = self.config
         # The loop keeps one pooled connection for its claims (when the pool has another for the rest), so
@@ -301,11 +280,10 @@ class Worker:
                     # every ack) a batch of one. Give other slots a moment to free up.
                     await self._wait_slot(0.005, target - room)
                     room = self._room(capacity)
-                    if room <= 0:  # another claim loop took it meanwhile
+                    if room <= 0:  # acknowledgements fell behind meanwhile
                         continue
                 self._wake.clear()
                 want = min(room, cfg.batch_size)
-                self._claiming += want  # the other loops see this room as taken until the claim returns
                 give_back = not keep
                 if conn is not None and _closed(conn):  # the server ended it: the pool took it back
                     await self._give_back(conn)
@@ -320,8 +298,6 @@ class Worker:
                     give_back = True  # a broken connection: the pool replaces it
                 else:
                     self.outage.ok()
-                finally:
-                    self._claiming -= want
                 if give_back:
                     await self._give_back(conn)
                     conn = None
@@ -383,7 +359,7 @@ class Worker:
         """Free places for claimed jobs. Outcomes not yet written count beyond one capacity's worth: when
         acknowledgements fall behind, claiming slows down instead of piling finished jobs up as
         `processing` (each of them would run again if this worker died)."""
-        taken = len(self.running) + len(self.buffered) + self._claiming
+        taken = len(self.running) + len(self.buffered)
         return capacity - taken - max(0, self.acker.backlog - capacity)
 
     def _take(self, jobs: list[queue.ClaimedJob]) -> None:
