@@ -152,7 +152,10 @@ async def test_killed_training_resumes_from_its_checkpoint(client, pool, subproc
             "/jobs", json={"job_type": "training", "params": {"dataset_id": dataset_id, "steps": steps, **TINY}}
         )
     ).json()["job"]
-    env = {**subprocess_env, "LEASE_SECONDS": "1.5", "STORAGE_DIR": str(settings.storage_dir)}
+    # The lease is what the second worker waits out before it reaps the killed one's job; long enough that
+    # a heartbeat delayed by a busy host (training threads on two cores) does not let the live worker's
+    # own lease lapse, which would reap the job a second time.
+    env = {**subprocess_env, "LEASE_SECONDS": "6", "STORAGE_DIR": str(settings.storage_dir)}
     first = start_worker(env, tmp_path / "logs", "--queues", "ml")
     checkpoint = settings.storage_dir / "jobs" / job["id"] / "last.pt"
 
