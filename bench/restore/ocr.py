@@ -3,6 +3,7 @@
     apt-get install tesseract-ocr && pip install -e ".[bench]"
     python bench/restore/ocr.py --pages 20                 # the shipped model
     python bench/restore/ocr.py --pages 20 --ensemble 4 --ensemble 8   # + the model with self-ensembles
+    python bench/restore/ocr.py --model old.pt --name old --model new.pt --name new     # models side by side
 
 Each page holds lines of common English words set in 14-22 px text (system fonts where present), so the
 reference text is known; it is degraded with the composed synthetic degradations (bleed-through from another
@@ -83,7 +84,8 @@ def cer(reference: str, text: str) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pages", type=int, default=20)
-    ap.add_argument("--model", type=Path, default=default_model_path())
+    ap.add_argument("--model", type=Path, action="append", help="model file(s); default: the shipped one")
+    ap.add_argument("--name", action="append", help="column names for the models, in order")
     ap.add_argument(
         "--ensemble",
         type=int,
@@ -94,9 +96,11 @@ def main() -> None:
     )
     args = ap.parse_args()
     fonts = FontBook([None, *find_system_fonts()])
-    model, _ = load_model(args.model, device="cpu")
+    paths = args.model or [default_model_path()]
+    names = args.name or (["restored"] if len(paths) == 1 else [f"restored ({p.name})" for p in paths])
+    models = {n: load_model(p, device="cpu")[0] for n, p in zip(names, paths, strict=True)}
     sauvola = sauvola_method()
-    variants = {"restored": 1, **{f"restored x{e}": e for e in args.ensemble}}
+    variants = {f"{n} x{e}" if e > 1 else n: (m, e) for n, m in models.items() for e in [1, *args.ensemble]}
     rows: list[dict[str, float]] = []
     by_step: dict[str, list[dict[str, float]]] = defaultdict(list)
     for i in range(args.pages):
@@ -108,7 +112,7 @@ def main() -> None:
         row = {"px": px, "clean": cer(text, read(clean)), "degraded": cer(text, read(degraded))}
         row["sauvola"] = cer(text, read(sauvola(degraded))) if sauvola else float("nan")
         row["psnr degraded"], row["ssim degraded"] = psnr(degraded, clean), ssim(degraded, clean)
-        for name, ensemble in variants.items():
+        for name, (model, ensemble) in variants.items():
             out = restore_array(model, degraded[None], ensemble=ensemble)[0].astype(np.float32) / 255.0
             row[name] = cer(text, read(out))
             row[f"psnr {name}"], row[f"ssim {name}"] = psnr(out, clean), ssim(out, clean)
