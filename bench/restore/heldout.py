@@ -2,6 +2,7 @@
 
     python bench/restore/heldout.py                              # the shipped model and classical baselines
     python bench/restore/heldout.py --model a.pt --model b.pt    # several models side by side
+    python bench/restore/heldout.py --ensemble 4 --ensemble 8    # + each model with 4- and 8-way self-ensembles
 
 Two sets, neither ever trained on:
   * synthetic: run.py's test set (60 pages of 256x256, seed 777001, the generator's composed degradations),
@@ -192,6 +193,9 @@ def main() -> None:
     ap.add_argument("--no-ood", action="store_true")
     ap.add_argument("--ood-cache", type=Path, help="keep the augraphy set in this .npz file (built once)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument(
+        "--ensemble", type=int, choices=[4, 8], action="append", default=[], help="also run each model so averaged"
+    )
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(args.threads)
@@ -202,7 +206,9 @@ def main() -> None:
     sauvola = sauvola_method()
     if sauvola is not None:
         methods.append(("sauvola", sauvola))
-    methods += [(n, model_method(m)) for n, m in zip(names, models, strict=True)]
+    for n, m in zip(names, models, strict=True):
+        methods.append((n, model_method(m)))
+        methods += [(f"{n}, x{e} ensemble", model_method(m, ensemble=e)) for e in args.ensemble]
     order = [n for n, _ in methods]
     out: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,13 +1,17 @@
 """Reading restored pages: OCR (Tesseract) of clean, degraded, Sauvola-binarised and restored pages of known text.
 
     apt-get install tesseract-ocr && pip install -e ".[bench]"
-    python bench/restore/ocr.py --pages 20
+    python bench/restore/ocr.py --pages 20                 # the shipped model
+    python bench/restore/ocr.py --pages 20 --ensemble 4 --ensemble 8   # + the model with self-ensembles
+    python bench/restore/ocr.py --model old.pt --name old --model new.pt --name new     # models side by side
 
 Each page holds lines of common English words set in 14-22 px text (system fonts where present), so the
 reference text is known; it is degraded with the composed synthetic degradations (bleed-through from another
-page included), restored by the shipped model, and read by Tesseract (``--psm 6``, one block of text). The
-score is the character error rate (Levenshtein distance / reference length, whitespace collapsed), per page
-and per degradation; a page counts as "read worse" when restoration raised its CER by more than 0.5 point.
+page included) and stored as 8-bit gray, as a scan would be, then read by Tesseract (``--psm 6``, one block of
+text) as it is, binarised by Sauvola, and restored by the model (tiled, as the restoration job runs it). The
+score is the character error rate (Levenshtein distance / reference length, whitespace collapsed), per page,
+per degradation and per text size, beside PSNR and SSIM against the clean page; a page counts as "read worse"
+when restoration raised its CER by more than 0.5 point.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent / "backend"))
 
 from app.ml.degrade import DegradeParams, degrade  # noqa: E402
-from app.ml.infer import default_model_path, load_model, restore_array  # noqa: E402
+from app.ml.infer import ENSEMBLES, default_model_path, load_model, restore_array  # noqa: E402
+from app.ml.quality import psnr, ssim  # noqa: E402
 from app.ml.render import FontBook, find_system_fonts  # noqa: E402
 from run import sauvola_method  # noqa: E402
 
@@ -79,40 +84,81 @@ def cer(reference: str, text: str) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pages", type=int, default=20)
-    ap.add_argument("--model", type=Path, default=default_model_path())
+    ap.add_argument("--model", type=Path, action="append", help="model file(s); default: the shipped one")
+    ap.add_argument("--name", action="append", help="column names for the models, in order")
+    ap.add_argument(
+        "--ensemble",
+        type=int,
+        choices=[e for e in ENSEMBLES if e > 1],
+        action="append",
+        default=[],
+        help="also restore with this self-ensemble (repeatable)",
+    )
     args = ap.parse_args()
     fonts = FontBook([None, *find_system_fonts()])
-    model, _ = load_model(args.model, device="cpu")
+    paths = args.model or [default_model_path()]
+    names = args.name or (["restored"] if len(paths) == 1 else [f"restored ({p.name})" for p in paths])
+    models = {n: load_model(p, device="cpu")[0] for n, p in zip(names, paths, strict=True)}
     sauvola = sauvola_method()
-    rows, by_step = [], defaultdict(list)
+    variants = {f"{n} x{e}" if e > 1 else n: (m, e) for n, m in models.items() for e in [1, *args.ensemble]}
+    rows: list[dict[str, float]] = []
+    by_step: dict[str, list[dict[str, float]]] = defaultdict(list)
     for i in range(args.pages):
         rng = np.random.default_rng([SEED, i])
         clean, text, px = page_with_text(rng, fonts)
         back, _, _ = page_with_text(rng, fonts)
         degraded, applied = degrade(clean, rng, DegradeParams(), back)
-        restored = restore_array(model, degraded[None])[0].astype(np.float32) / 255.0
+        degraded = np.round(degraded * 255.0).astype(np.float32) / 255.0  # stored as 8-bit, as a scan is
         row = {"px": px, "clean": cer(text, read(clean)), "degraded": cer(text, read(degraded))}
-        row["restored"] = cer(text, read(restored))
         row["sauvola"] = cer(text, read(sauvola(degraded))) if sauvola else float("nan")
+        row["psnr degraded"], row["ssim degraded"] = psnr(degraded, clean), ssim(degraded, clean)
+        for name, (model, ensemble) in variants.items():
+            out = restore_array(model, degraded[None], ensemble=ensemble)[0].astype(np.float32) / 255.0
+            row[name] = cer(text, read(out))
+            row[f"psnr {name}"], row[f"ssim {name}"] = psnr(out, clean), ssim(out, clean)
         rows.append(row)
         for step in applied:
             by_step[step].append(row)
         print(
             f"page {i:2d} ({px} px, {'+'.join(applied)}): "
-            + ", ".join(f"{k} {v:.1f}%" for k, v in row.items() if k != "px")
+            + ", ".join(f"{k} {row[k]:.1f}%" for k in ("clean", "degraded", "sauvola", *variants))
         )
-    worse = [r for r in rows if r["restored"] > r["degraded"] + 0.5]
+    groups = [(f"all {len(rows)}", rows)]
+    groups += [(f"{step} ({len(g)})", g) for step, g in sorted(by_step.items())]
+    for lo, hi in ((14, 16), (17, 19), (20, 22)):
+        g = [r for r in rows if lo <= r["px"] <= hi]
+        groups.append((f"{lo}-{hi} px ({len(g)})", g))
+    cols = ["clean", "degraded", "sauvola", *variants]
     print()
-    print("| pages | clean | degraded | sauvola | restored | read worse after restoration |")
-    print("|---|---:|---:|---:|---:|---:|")
-    print(table_row(f"all {len(rows)}", rows, len(worse)))
-    for step, group in sorted(by_step.items()):
-        print(table_row(f"{step} ({len(group)})", group, sum(r["restored"] > r["degraded"] + 0.5 for r in group)))
+    print("Character error rate (mean over pages); read worse: restored CER > degraded CER + 0.5 point")
+    print()
+    print("| pages | " + " | ".join(cols) + " | " + " | ".join(f"read worse ({v})" for v in variants) + " |")
+    print("|---|" + "---:|" * (len(cols) + len(variants)))
+    for name, g in groups:
+        print(table_row(name, g, cols, list(variants)))
+    print()
+    print("PSNR (dB) / SSIM against the clean page")
+    print()
+    print("| pages | degraded | " + " | ".join(variants) + " |")
+    print("|---|---:|" + "---:|" * len(variants))
+    for name, g in groups:
+        cells = [
+            f"{np.mean([r[f'psnr {v}'] for r in g]):.2f} / {np.mean([r[f'ssim {v}'] for r in g]):.4f}" if g else "-"
+            for v in ("degraded", *variants)
+        ]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    for v in variants:
+        worse = [(i, r) for i, r in enumerate(rows) if r[v] > r["degraded"] + 0.5]
+        listed = ", ".join(f"page {i} {r['degraded']:.1f}% -> {r[v]:.1f}%" for i, r in worse)
+        print(f"\nRead worse ({v}): {listed or 'none'}")
 
 
-def table_row(name: str, rows: list[dict[str, float]], worse: int) -> str:
-    means = [float(np.mean([r[k] for r in rows])) for k in ("clean", "degraded", "sauvola", "restored")]
+def table_row(name: str, rows: list[dict[str, float]], cols: list[str], variants: list[str]) -> str:
+    if not rows:
+        return f"| {name} | " + " | ".join("-" for _ in cols + variants) + " |"
+    means = [float(np.mean([r[k] for r in rows])) for k in cols]
     cells = " | ".join("n/a" if np.isnan(m) else f"{m:.2f}%" for m in means)
+    worse = " | ".join(str(sum(r[v] > r["degraded"] + 0.5 for r in rows)) for v in variants)
     return f"| {name} | {cells} | {worse} |"
 
 

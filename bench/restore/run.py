@@ -63,9 +63,11 @@ def sauvola_method() -> Method | None:
     return lambda img: (img > threshold_sauvola(img, window_size=25, k=0.2)).astype(np.float32)
 
 
-def model_method(path: Path, device: str = "cpu") -> Method:
+def model_method(path: Path, device: str = "cpu", ensemble: int = 1) -> Method:
     model, _ = load_model(path, device=device)
-    return lambda img: restore_array(model, img[None], tile=256, overlap=32)[0].astype(np.float32) / 255.0
+    return lambda img: (
+        restore_array(model, img[None], tile=256, overlap=32, ensemble=ensemble)[0].astype(np.float32) / 255.0
+    )
 
 
 def score(method: Method, pairs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[float, float]:

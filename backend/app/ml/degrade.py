@@ -1,8 +1,10 @@
 """Random, composable degradations of clean document pages (float32 gray in [0, 1]).
 
-The order mimics the physical process: paper effects (bleed-through, stains, illumination,
-shadow, low contrast) happen on the page, then the optics blur it, then the sensor adds noise
-(Gaussian, salt-and-pepper), and finally JPEG compression adds block/ringing artifacts.
+The order mimics the physical process: the printer or copier leaves drum streaks as it prints, paper
+effects (bleed-through, stains, illumination, shadow, low contrast) happen on the page, then the optics
+blur it, then the sensor adds noise (Gaussian, salt-and-pepper), and finally JPEG compression adds
+block/ringing artifacts. Every step keeps the page's geometry: the degraded page stays pixel-aligned with
+the clean one.
 Every step draws its parameters from the given numpy ``Generator``: same generator state ->
 same result.
 """
@@ -21,6 +23,10 @@ from PIL import Image
 class DegradeParams:
     """Probabilities and parameter ranges (lo, hi) of each degradation."""
 
+    p_drum: float = 0.2
+    drum_streaks: tuple[int, int] = (1, 6)
+    drum_strength: tuple[float, float] = (0.15, 0.7)
+    drum_width: tuple[float, float] = (0.6, 4.0)
     p_bleed: float = 0.4
     bleed_alpha: tuple[float, float] = (0.08, 0.35)
     p_stain: float = 0.35
@@ -62,6 +68,33 @@ def smooth_field(rng: np.random.Generator, shape: tuple[int, int], cells: int) -
     field = np.asarray(Image.fromarray(grid, mode="F").resize((shape[1], shape[0]), Image.Resampling.BICUBIC))
     lo, hi = float(field.min()), float(field.max())
     return (field - lo) / (hi - lo + 1e-6)
+
+
+def drum_streaks(x: np.ndarray, rng: np.random.Generator, p: DegradeParams) -> np.ndarray:
+    """Thin dark lines along the paper-feed direction: toner left by a dirty or scratched printer/copier drum.
+
+    Mostly vertical (the sheet travels along its height), sometimes horizontal; each streak has a soft
+    Gaussian cross-section of 0.6-4 px, a darkness that wanders along its length and may fade out or stop
+    partway, and a toner grain. Streaks only darken the page and never move it (pixel-aligned).
+    """
+    vertical = rng.random() < 0.8
+    x2 = x if vertical else x.T
+    length, across = x2.shape
+    pos = np.arange(across, dtype=np.float32)
+    knots_at = np.linspace(0.0, length - 1.0, 8)
+    mask = np.zeros_like(x2)
+    for _ in range(int(rng.integers(p.drum_streaks[0], p.drum_streaks[1] + 1))):
+        centre, width = rng.uniform(0, across), rng.uniform(*p.drum_width)
+        sigma = width / 2.355  # the width is the full width at half maximum
+        cross = np.exp(-0.5 * ((pos - centre) / sigma) ** 2)
+        cross[np.abs(pos - centre) > 3 * sigma + 0.5] = 0.0
+        gap = rng.uniform(0.0, 0.5)
+        along = np.interp(np.arange(length), knots_at, rng.random(8)).astype(np.float32)
+        along = np.clip((along - gap) / (1.0 - gap), 0.0, 1.0) ** 0.5
+        along *= rng.uniform(0.6, 1.0, length).astype(np.float32)  # toner grain
+        mask = np.maximum(mask, rng.uniform(*p.drum_strength) * along[:, None] * cross[None, :])
+    out = x2 * (1.0 - mask)
+    return out if vertical else out.T
 
 
 def bleed_through(x: np.ndarray, rng: np.random.Generator, back: np.ndarray, p: DegradeParams) -> np.ndarray:
@@ -156,6 +189,7 @@ def degrade(
     x = clean.astype(np.float32)
     applied: list[str] = []
     plan: list[tuple[str, float, Step]] = [
+        ("drum_streaks", params.p_drum, drum_streaks),
         ("stain", params.p_stain, stains),
         ("illumination", params.p_illumination, illumination),
         ("shadow", params.p_shadow, shadow),

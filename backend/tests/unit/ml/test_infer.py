@@ -116,3 +116,21 @@ def test_exif_orientation_is_applied(default_model: Path, fresh_pair: Path, tmp_
     result = restore_image(default_model, tmp_path / "phone.jpg", tmp_path / "out.png", device="cpu")
     assert (result["width"], result["height"]) == (160, 256)
     assert Image.open(tmp_path / "out.png").size == (160, 256)
+
+
+def test_ensemble_averages_the_model_over_flips_and_transposes(default_model: Path, fresh_pair: Path) -> None:
+    model, _ = load_model(default_model, device="cpu")
+    img = read_image(fresh_pair / "degraded" / "00001.png")[:96, :96][None]
+    single = restore_array(model, img, tile=0)
+    flips, all8 = restore_array(model, img, tile=0, ensemble=4), restore_array(model, img, tile=0, ensemble=8)
+    assert flips.shape == all8.shape == single.shape
+    assert not np.array_equal(single, all8)
+    # An average over a symmetry group does not depend on how the page was turned, up to rounding: the
+    # 4-way ensemble for mirrored pages, the 8-way one for transposed ones too.
+    mirrored = restore_array(model, img[:, :, ::-1].copy(), tile=0, ensemble=4)[:, :, ::-1]
+    assert np.abs(mirrored.astype(int) - flips.astype(int)).max() <= 1
+    turned = restore_array(model, img.transpose(0, 2, 1).copy(), tile=0, ensemble=8).transpose(0, 2, 1)
+    assert np.abs(turned.astype(int) - all8.astype(int)).max() <= 1
+    assert psnr(restore_array(model, img, tile=64, overlap=16, ensemble=8), all8) > 35.0
+    with pytest.raises(MLInputError, match="ensemble"):
+        restore_array(model, img, ensemble=3)
