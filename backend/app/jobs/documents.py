@@ -98,6 +98,11 @@ class RestorationParams(BaseModel):
     )
     tile: int = Field(256, ge=64, le=2048, description="Tile size for inference; memory stays bounded.")
     overlap: int = Field(32, ge=0, le=256)
+    ensemble: Literal[1, 4, 8] = Field(
+        1,
+        description="Average each tile over its flips (4) or its flips and transposes (8): slower by that factor; "
+        "4 scored higher in PSNR, SSIM and text F-measure on every held-out set (see bench/restore).",
+    )
     asset_id: uuid.UUID | None = Field(None, description="Default: the job's uploaded asset.")
 
 
@@ -121,6 +126,7 @@ async def _restore_one(
             out,
             tile=params.tile,
             overlap=params.overlap,
+            ensemble=params.ensemble,
             max_pixels=MAX_PIXELS,
             should_stop=ctx.should_stop,
             progress=lambda done, msg: ctx.progress(low + (high - low) * done, msg),  # done: a fraction

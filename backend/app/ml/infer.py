@@ -243,7 +243,7 @@ def restore_image(
 ) -> dict[str, Any]:
     """Restore one image file into a PNG written atomically at ``out_path``.
 
-    Returns ``{"width", "height", "seconds", "tiles", "color_mode", "quality", "input_quality"}``
+    Returns ``{"width", "height", "seconds", "tiles", "color_mode", "ensemble", "quality", "input_quality"}``
     where the quality dicts are :func:`quality.no_reference_metrics` of output and input.
     Raises MLInputError (unreadable/too large image, bad model) or OperationCancelled.
     """
@@ -275,6 +275,7 @@ def restore_image(
         "seconds": seconds,
         "tiles": tiles,
         "color_mode": color_mode if img.ndim == 3 else "gray",
+        "ensemble": ensemble,
         "quality": no_reference_metrics(out),
         "input_quality": input_quality,
     }

@@ -316,3 +316,23 @@ async def test_fanned_out_batch_restoration_runs_a_job_per_page_and_sums_up_its_
     graph = (await client.get(f"/workflows/{batch['job_id']}")).json()
     assert len(graph["nodes"]) == 1 + 4 + 1
     assert graph["counts"]["failed"] == 1
+
+
+async def test_restoration_self_ensemble_is_a_checked_parameter(client):
+    page = {"file": ("scan.png", noisy_page_png(), "image/png")}
+    refused = await client.post("/upload", files=page, data={"params": '{"ensemble": 3}'})
+    assert refused.status_code == 422
+    assert "ensemble" in refused.text
+
+    results = {}
+    for ensemble in (1, 4):
+        page = {"file": ("scan.png", noisy_page_png(), "image/png")}
+        posted = await client.post("/upload", files=page, data={"params": f'{{"ensemble": {ensemble}, "tile": 64}}'})
+        assert posted.status_code in (200, 201), posted.text
+        body = (await client.post("/jobs/process")).json()
+        assert body["status"] == "completed", body["error"]
+        assert body["result"]["ensemble"] == ensemble
+        restored = await client.get(body["result"]["restored_url"])
+        results[ensemble] = np.asarray(Image.open(io.BytesIO(restored.content)))
+    assert results[1].shape == results[4].shape
+    assert not np.array_equal(results[1], results[4])  # the flipped passes were averaged in
