@@ -276,9 +276,7 @@ def table(scores: dict[str, Score], seconds: dict[str, float], frames: int) -> s
         )
         lines.append(f"| {m} | {quality} | {speed} | {rel} |")
     if "pyav-decode" in cpu and cpu["pyav-decode"] > 0:
-        ratios = ", ".join(
-            f"{m} {cpu['pyav-decode'] / c:.2f}x" for m, c in cpu.items() if c > 0 and m != "pyav-decode"
-        )
+        ratios = ", ".join(f"{m} {cpu['pyav-decode'] / c:.2f}x" for m, c in cpu.items() if c > 0 and m != "pyav-decode")
         lines += [
             "",
             f"CPU time (all threads) of the same runs, bare decoding's over each method's: {ratios}; "
