@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .clips import propose_clips
-from .decode import FrameCounter, StreamInfo, frame_rotation, iter_frames, luma_plane, open_video, stream_info
+from .decode import FrameCounter, StreamInfo, frame_rotation, iter_frames, open_video, stream_info
 from .detect import build_shots, detect_transitions
 from .errors import AnalysisCancelled, VideoError
 from .features import FrameFeatures
@@ -116,10 +116,9 @@ def _feed(
             meta.update(rotation=frame_rotation(frame), width=frame.width, height=frame.height)
         ms = max((t_s - first_s) * 1000.0, last_ms + 1e-3)  # broken pts: keep time increasing
         last_ms = ms
-        y, shift = luma_plane(frame)
-        extractor.add(y, shift, ms)
+        extractor.add_frame(frame, ms)
         for observer in observers:
-            observer.offer(frame, y, shift, ms)
+            observer.offer(frame, ms)
         if (i + 1) % every == 0:
             if should_stop is not None and should_stop():
                 raise AnalysisCancelled(f"analysis cancelled after {i + 1} frames")
@@ -203,4 +202,5 @@ def _clip_thumbnails(picker: ThumbnailPicker, clips: list[ClipProposal]) -> list
         if best is not None:
             clip.thumbnail_frame_ms = round(best.t_ms)
         out.append(best.jpeg if best is not None else None)
+    picker.release()
     return out

@@ -184,6 +184,12 @@ def _luma_layout(fmt: Any) -> tuple[int, int]:
     return layout
 
 
+def plane_bits(fmt: Any) -> int:
+    """8 or 16 when plane 0 of frames in `av.VideoFormat` `fmt` is directly usable luma of that many bits a
+    sample, else 0 (`luma_plane` reformats such frames to gray)."""
+    return _luma_layout(fmt)[0]
+
+
 def luma_plane(frame: Any) -> tuple[np.ndarray, int]:
     """Return `(Y, bit_shift)`: a 2-D view of the frame's luma and the shift that maps it to 8 bits.
 

@@ -36,7 +36,7 @@ class TransNetFrames:
         self.frames: list[np.ndarray] = []
         self._reformatter = VideoReformatter()
 
-    def offer(self, frame: Any, y: np.ndarray, shift: int, t_ms: float) -> None:
+    def offer(self, frame: Any, t_ms: float) -> None:
         self.frames.append(self._reformatter.reformat(frame, width=48, height=27, format="rgb24").to_ndarray())
 
 

@@ -14,7 +14,9 @@ from types import TracebackType
 from typing import Any
 
 import numpy as np
+from av.video.plane import VideoPlane
 
+from .decode import luma_plane, plane_bits
 from .features import CROP, SHARP_EVERY, SIG_WIDTH, BatchFeatures, FrameFeatures, LumaBatch
 
 Index = tuple[Any, ...]
@@ -51,6 +53,21 @@ class _Plan:
             self.crop = (slice(cy, cy + cs), slice(cx, cx + cs))
 
 
+class _Direct:
+    """Byte offsets and strides that read both sample grids (and the crop) of an 8-bit luma plane with
+    `line_size` bytes a row as numpy views straight on the plane's buffer: one view and one copy a frame
+    instead of a view of the plane, two gathers and two copies."""
+
+    def __init__(self, plan: _Plan, line_size: int) -> None:
+        (rows, cols), (rows1, cols1) = plan.views  # the same steps (the block), two offsets inside it
+        self.offset = rows.start * line_size + cols.start
+        between = (rows1.start - rows.start) * line_size + (cols1.start - cols.start)
+        self.strides = (between, rows.step * line_size, cols.step)
+        self.crop: tuple[int, tuple[int, int]] | None = None
+        if plan.crop is not None:
+            self.crop = (plan.crop[0].start * line_size + plan.crop[1].start, (line_size, 1))
+
+
 def analysis_geometry(h: int, w: int, analysis_width: int) -> tuple[tuple[int, int], int]:
     """((ah, aw), sig_block) for an h x w first frame: the analysis image is about `analysis_width` wide,
     whole blocks of the frame per pixel, and a multiple of the signature block (its width / SIG_WIDTH,
@@ -85,6 +102,8 @@ class FeatureExtractor:
         self._shape: tuple[int, ...] = ()
         self._views: tuple[Index, Index] = ((), ())
         self._crop_view: Index | None = None
+        self._direct_key: tuple[Any, ...] = ()
+        self._direct: _Direct | None = None
         self._count = 0
         self._k = 0
         self._t: list[float] = []
@@ -104,6 +123,42 @@ class FeatureExtractor:
         if plan is None:
             plan = self._plans[shape] = _Plan(shape[0], shape[1], *self._maths.size)
         self._shape, self._views, self._crop_view = shape, plan.views, plan.crop
+
+    def add_frame(self, frame: Any, t_ms: float) -> None:
+        """Add a decoded `av.VideoFrame` shown at `t_ms`: the same samples as `add(*luma_plane(frame), t_ms)`,
+        read straight from the buffer of 8-bit planar luma (the common case) with one strided copy."""
+        plane: Any = VideoPlane(frame, 0)  # a buffer (PyAV's stubs do not say so)
+        key = (frame.height, frame.width, plane.line_size, frame.format.name)
+        if key != self._direct_key:
+            self._direct_key, self._direct = key, self._direct_plan(frame, plane.line_size)
+        direct = self._direct
+        if direct is None:
+            self.add(*luma_plane(frame), t_ms)
+            return
+        fill, k = self._fill, self._k
+        assert fill is not None
+        fill.pair[k] = np.ndarray(fill.pair.shape[1:], np.uint8, plane, direct.offset, direct.strides)
+        if direct.crop is not None and self._count % SHARP_EVERY == 0:
+            fill.crop[k] = np.ndarray((CROP, CROP), np.uint8, plane, *direct.crop)
+            fill.has_crop[k] = True
+        else:
+            fill.has_crop[k] = False
+        self._count += 1
+        self._t.append(t_ms)
+        self._k = k + 1
+        if self._k == self.batch:
+            self._submit()
+
+    def _direct_plan(self, frame: Any, line_size: int) -> _Direct | None:
+        """The direct reading of frames laid out as `frame`, or None where `add` must be used instead (not
+        8-bit planar luma, or a frame smaller than the analysis image, sampled nearest-neighbour)."""
+        if plane_bits(frame.format) != 8:
+            return None
+        shape = (frame.height, frame.width)
+        if shape != self._shape:
+            self._use_plan(shape)
+        plan = self._plans[shape]
+        return _Direct(plan, line_size) if isinstance(plan.views[0][0], slice) else None
 
     def add(self, y: np.ndarray, shift: int, t_ms: float) -> None:
         """Add one frame's luma plane `y` (uint8, or uint16 with `shift` bits above 8) shown at `t_ms`."""

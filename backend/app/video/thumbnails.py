@@ -3,60 +3,78 @@
 Re-opening the file for each clip's thumbnail and decoding again from the keyframe before it cost
 about as much as the analysis itself. Instead, while frames are decoded, every SHARP_EVERY-th frame is
 scored with the clips' still-image quality (`clips.still_quality`: sharpness, contrast and exposure of
-its 64 x 64 centre crop) and, per time bucket, the best such frame is kept as a small JPEG (at most
-`max_width` wide, display rotation applied). A clip then takes the best candidate inside it. A bucket
-is at most half the shortest clip, so every clip holds a whole bucket and thus at least one candidate
-(unless frames are missing there); memory is one JPEG per bucket (~10 KB a second of video).
+its 64 x 64 centre crop) and, per time bucket, the best such frame is kept. A clip then takes the best
+candidate inside it. A bucket is at most half the shortest clip, so every clip holds a whole bucket and
+thus at least one candidate (unless frames are missing there).
+
+Only the candidates that clips pick become JPEGs (at most `max_width` wide, display rotation applied):
+a candidate keeps its decoded frame (a reference, no copy) until the clips are known, within a memory
+budget (`hold_bytes`); past it the oldest held candidates are encoded right away (~10 KB each). Most
+candidates are never picked, and scaling, converting and encoding one cost 1.5-2 ms, as much as decoding
+several frames: on short or small videos that was the largest cost the thumbnails added. A JPEG is made
+from the same frame by the same steps either way, so the budget changes when it is made, not its bytes.
 """
 
 from __future__ import annotations
 
 import io
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from av.video.reformatter import VideoReformatter
+from PIL import Image
 
 from .clips import still_quality
-from .decode import frame_rotation
-from .features import CROP, SHARP_EVERY, laplacian_var
+from .decode import frame_rotation, luma_plane
+from .features import CROP, SHARP_EVERY
 from .models import ClipProposal
+
+HOLD_BYTES = 64 << 20  # decoded frames held per analysis until the clips are known
 
 
 @dataclass
 class Candidate:
+    """The best sampled frame of one bucket: its time, quality and JPEG (made when first needed)."""
+
     t_ms: float
     quality: float
-    jpeg: bytes
+    jpeg: bytes | None = None
+    frame: Any = None  # the decoded frame, held until its JPEG is made
+    held: int = 0  # bytes of decoded frame held
 
 
 class ThumbnailPicker:
-    """Feed decoded frames with `offer`; `finish` then `pick` the best candidate inside each clip."""
+    """Feed decoded frames with `offer`; `finish` then `pick` the best candidate inside each clip, and
+    `release` the frames still held."""
 
-    def __init__(self, bucket_ms: float, rotation: int = 0, max_width: int = 320) -> None:
+    def __init__(self, bucket_ms: float, rotation: int = 0, max_width: int = 320, hold_bytes: int = HOLD_BYTES) -> None:
         self.bucket_ms = max(1.0, bucket_ms)
         self.rotation = rotation
         self.max_width = max_width
+        self.hold_bytes = hold_bytes
         self.candidates: list[Candidate] = []
+        self._held: deque[Candidate] = deque()
+        self._held_bytes = 0
         self._count = 0
         self._bucket = -1
         self._best: tuple[float, float, Any] | None = None  # quality, t_ms, frame
         self._reformatter = VideoReformatter()  # keeps its scaler between frames (10x faster than frame.reformat)
 
-    def offer(self, frame: Any, y: np.ndarray, shift: int, t_ms: float) -> None:
-        """Consider a decoded frame (its luma plane `y`, shown at `t_ms`); cheap except on sampled frames."""
+    def offer(self, frame: Any, t_ms: float) -> None:
+        """Consider a decoded frame shown at `t_ms`; cheap except on sampled frames."""
         k = self._count
         self._count += 1
-        if k == 0:
-            self.rotation = frame_rotation(frame)
         if k % SHARP_EVERY:
             return
+        if k == 0:
+            self.rotation = frame_rotation(frame)
         bucket = int(t_ms // self.bucket_ms)
         if bucket != self._bucket:
             self._close()
             self._bucket = bucket
-        quality = _quality(y, shift)
+        quality = _quality(*luma_plane(frame))
         if self._best is None or quality > self._best[0]:
             self._best = (quality, t_ms, frame)
 
@@ -65,16 +83,42 @@ class ThumbnailPicker:
         return self.candidates
 
     def pick(self, clip: ClipProposal) -> Candidate | None:
-        """The best candidate shown within the clip (earliest on ties), or None."""
+        """The best candidate shown within the clip (earliest on ties), with its JPEG, or None."""
         inside = [c for c in self.candidates if clip.start_ms <= c.t_ms < clip.end_ms]
-        return max(inside, key=lambda c: (c.quality, -c.t_ms)) if inside else None
+        if not inside:
+            return None
+        best = max(inside, key=lambda c: (c.quality, -c.t_ms))
+        self._encode(best)
+        return best
+
+    def release(self) -> None:
+        """Drop the decoded frames still held (candidates without a JPEG stay without one)."""
+        for cand in self._held:
+            cand.frame, cand.held = None, 0
+        self._held.clear()
+        self._held_bytes = 0
 
     def _close(self) -> None:
         if self._best is None:
             return
         quality, t_ms, frame = self._best
         self._best = None
-        self.candidates.append(Candidate(t_ms, quality, self._jpeg(frame)))
+        size = sum(plane.buffer_size for plane in frame.planes)
+        cand = Candidate(t_ms, quality, frame=frame, held=size)
+        self.candidates.append(cand)
+        self._held.append(cand)
+        self._held_bytes += size
+        while self._held_bytes > self.hold_bytes and self._held:
+            self._encode(self._held[0])
+
+    def _encode(self, cand: Candidate) -> None:
+        """Make the candidate's JPEG from its held frame (once) and let the frame go."""
+        if cand.jpeg is not None:
+            return
+        cand.jpeg = self._jpeg(cand.frame)
+        self._held.remove(cand)  # the oldest when over budget; a picked one is usually near the front
+        self._held_bytes -= cand.held
+        cand.frame, cand.held = None, 0
 
     def _jpeg(self, frame: Any) -> bytes:
         w, h = frame.width, frame.height
@@ -82,9 +126,9 @@ class ThumbnailPicker:
             w, h = self.max_width, max(1, round(h * self.max_width / w))
         # swscale's fast bilinear filter: 3x cheaper than its default here (5.7 -> 1.7 ms for a 720p frame
         # to 320 px), which made the thumbnails ~15 % of a 720p analysis
-        image = self._reformatter.reformat(
-            frame, width=w, height=h, format="rgb24", interpolation="FAST_BILINEAR"
-        ).to_image()
+        rgb = self._reformatter.reformat(frame, width=w, height=h, format="rgb24", interpolation="FAST_BILINEAR")
+        plane: Any = rgb.planes[0]  # wrapped as is (`to_image` would reformat again and copy)
+        image = Image.frombuffer("RGB", (w, h), plane, "raw", "RGB", plane.line_size, 1)
         if self.rotation:
             image = image.rotate(self.rotation, expand=True)
         out = io.BytesIO()
@@ -94,12 +138,33 @@ class ThumbnailPicker:
 
 def _quality(y: np.ndarray, shift: int) -> float:
     """Still-image quality of the 64 x 64 centre crop of a luma plane (the clips' formula; the whole plane,
-    subsampled, and sharpness 0.5 for frames smaller than the crop)."""
+    subsampled, and sharpness 0.5 for frames smaller than the crop).
+
+    This runs on the decoding thread every SHARP_EVERY-th frame, so in few numpy calls: the Laplacian in
+    int16 (|value| <= 1020), its variance as `features.laplacian_var` computes it and the crop's mean and
+    standard deviation from sums of integers, exact in float64 whatever the order of summation."""
     h, w = y.shape
     if min(h, w) >= CROP:
         cy, cx = (h - CROP) // 2, (w - CROP) // 2
         crop = y[cy : cy + CROP, cx : cx + CROP]
-        crop8 = (crop >> shift if shift else crop).astype(np.uint8)
-        return float(still_quality(float(laplacian_var(crop8[None])[0]), float(crop8.std()), float(crop8.mean())))
+        c = (crop >> shift if shift else crop).astype(np.int16)
+        lap = c[1:-1, 1:-1] * np.int16(4)
+        lap -= c[:-2, 1:-1]
+        lap -= c[2:, 1:-1]
+        lap -= c[1:-1, :-2]
+        lap -= c[1:-1, 2:]
+        lf, cf = lap.astype(np.float64).reshape(-1), c.astype(np.float64).reshape(-1)
+        mean, lmean = float(cf.sum()) / cf.size, float(lf.sum()) / lf.size
+        sharp = 0.25 * (float(lf @ lf) / lf.size - lmean * lmean)
+        std = max(0.0, float(cf @ cf) / cf.size - mean * mean) ** 0.5
+        return _still_quality(sharp, std, mean)
     sample = y.astype(np.float32) / float(1 << shift)
     return float(still_quality(200.0, float(sample.std()), float(sample.mean())))
+
+
+def _still_quality(sharp_var: float, std: float, mean: float) -> float:
+    """`clips.still_quality` of one frame in Python floats (the same IEEE operations, without numpy's
+    per-call cost on scalars)."""
+    contrast = min(std / 64.0, 1.0)
+    exposure = min(max(1.0 - abs(mean - 118.0) / 118.0, 0.0), 1.0)
+    return 0.5 * (sharp_var / (sharp_var + 200.0)) + 0.25 * contrast + 0.25 * exposure

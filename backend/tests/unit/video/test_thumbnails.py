@@ -5,8 +5,13 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import av
+import numpy as np
 import pytest
-from app.video import AnalysisOptions, analyze_video
+from app.video import AnalysisOptions, ClipProposal, analyze_video
+from app.video.clips import still_quality
+from app.video.features import CROP, laplacian_var
+from app.video.thumbnails import ThumbnailPicker, _quality
 from PIL import Image
 
 from .conftest import encode
@@ -44,3 +49,42 @@ def test_learned_detector_finds_the_cuts_through_the_same_pass(tmp_path: Path) -
     assert [s.transition_in for s in res.shots] == ["start", "cut", "cut"]
     assert res.clips
     assert all(jpeg is not None for jpeg in res.thumbnails)
+
+
+@pytest.mark.parametrize("hold_bytes", [0, 200_000])
+def test_a_jpeg_does_not_depend_on_when_it_is_made(videos: dict[str, Path], hold_bytes: int) -> None:
+    """Candidates keep their frame until a clip picks them, within a memory budget; past it the oldest are
+    encoded at once. Either way a clip gets the same bytes, and nothing stays held."""
+    clips = [ClipProposal(0, 1000, 0.5, 0, 0), ClipProposal(1000, 2500, 0.5, 0, 0), ClipProposal(2500, 4000, 0.5, 0, 0)]
+
+    def picks(budget: int) -> tuple[list[bytes | None], ThumbnailPicker]:
+        picker = ThumbnailPicker(400.0, hold_bytes=budget)
+        with av.open(str(videos["long"])) as container:
+            for i, frame in enumerate(container.decode(video=0)):
+                picker.offer(frame, i * 40.0)
+        picker.finish()
+        jpegs = [c.jpeg if (c := picker.pick(clip)) is not None else None for clip in clips]
+        picker.release()
+        return jpegs, picker
+
+    ref, _ = picks(1 << 30)
+    got, picker = picks(hold_bytes)
+    assert got == ref
+    assert all(j is not None for j in got)
+    assert len(picker.candidates) == 10  # 4 s in 400 ms buckets
+    assert all(c.frame is None for c in picker.candidates)
+    encoded = sum(c.jpeg is not None for c in picker.candidates)
+    assert encoded == 10 if hold_bytes == 0 else 3 <= encoded < 10  # the picked ones, and the spilled ones
+
+
+def test_quality_is_the_clips_still_image_quality() -> None:
+    rng = np.random.default_rng(5)
+    planes = [
+        (0, rng.integers(0, 256, (120, 160), dtype=np.uint8)),
+        (2, rng.integers(0, 1024, (90, 70), dtype=np.uint16)),
+    ]
+    for shift, y in planes:
+        cy, cx = (y.shape[0] - CROP) // 2, (y.shape[1] - CROP) // 2
+        crop = (y[cy : cy + CROP, cx : cx + CROP] >> shift).astype(np.uint8)
+        expected = still_quality(float(laplacian_var(crop[None])[0]), float(crop.std()), float(crop.mean()))
+        assert _quality(y, shift) == pytest.approx(float(expected), rel=1e-12)
