@@ -97,43 +97,62 @@ def job_columns(jobs: Sequence[NewJob]) -> list[list[Any]]:
     ]
 
 
-# The common batch: no idempotency key and no run_at (due now). No speculative insertion (ON CONFLICT), no
-# column sent that every job leaves at its default, the ids back as one array, and the queues to wake named
-# by the caller (every job is due).
-_FAST_COLUMNS = ("job_type", "params", "queue", "priority", "max_attempts", "timeout_seconds", "asset_id")
-_FAST_TYPES = ("text", "jsonb", "text", "int", "int", "float8", "uuid")
+# The common batch: no idempotency key and no run_at (due now). No speculative insertion (ON CONFLICT), the ids
+# back as one array. The params travel as one JSON array (one `json.dumps` for the batch, one text parameter,
+# split by `jsonb_array_elements`), and a column whose value every job of the batch shares as one scalar
+# parameter, not an array of copies: the driver encodes a few values instead of an array element per job and
+# column, and the database unnests one or two arrays. A column every job leaves empty (timeout, asset) is not
+# sent; the queues to wake are named by the caller (every job is due).
+_FAST_COLUMNS = ("job_type", "queue", "priority", "max_attempts", "timeout_seconds", "asset_id")
+_FAST_TYPES = ("text", "text", "int", "int", "float8", "uuid")
+_FAST_FIELDS = tuple(NewJob._fields.index(name) for name in _FAST_COLUMNS)  # their positions in a NewJob
+_SHARED, _PER_JOB, _UNSET = 0, 1, 2  # how a batch sends a column
+_OPTIONAL = frozenset(("timeout_seconds", "asset_id"))  # not sent when no job of the batch sets it
 
 
 @functools.cache
-def _fast_enqueue(optional: tuple[bool, bool]) -> str:
-    """The fast batch insert, with or without the timeout and asset columns (`optional`)."""
-    used = [i for i in range(len(_FAST_COLUMNS)) if i < 5 or optional[i - 5]]
-    columns = ", ".join(_FAST_COLUMNS[i] for i in used)
-    arrays = ", ".join(f"${n}::{_FAST_TYPES[i]}[]" for n, i in enumerate(used, 1))
+def _fast_enqueue(shape: tuple[int, ...]) -> str:
+    """The fast batch insert for a batch whose columns (`_FAST_COLUMNS`) are each shared, per job or unset."""
+    columns, values, arrays = ["params"], ["t.params"], ["jsonb_array_elements($1::jsonb)"]
+    aliases = ["params"]
+    n = 1
+    for name, kind, how in zip(_FAST_COLUMNS, _FAST_TYPES, shape, strict=True):
+        if how == _UNSET:
+            continue
+        n += 1
+        columns.append(name)
+        if how == _SHARED:
+            values.append(f"${n}::{kind}")
+        else:
+            values.append(f"t.{name}")
+            arrays.append(f"unnest(${n}::{kind}[])")
+            aliases.append(name)
+    source = f"ROWS FROM ({', '.join(arrays)})" if len(arrays) > 1 else arrays[0]
     return f"""
-WITH ins AS (INSERT INTO jobs ({columns}) SELECT * FROM unnest({arrays}) RETURNING id),
-woke AS (SELECT pg_notify('{JOBS_CHANNEL}', q) FROM unnest(${len(used) + 1}::text[]) AS q)
+WITH ins AS (INSERT INTO jobs ({", ".join(columns)}) SELECT {", ".join(values)}
+             FROM {source} AS t({", ".join(aliases)}) RETURNING id),
+woke AS (SELECT pg_notify('{JOBS_CHANNEL}', q) FROM unnest(${n + 1}::text[]) AS q)
 SELECT array_agg(id), (SELECT count(*) FROM woke) FROM ins
 """
 
 
 async def _enqueue_fast(conn: Executor, jobs: Sequence[NewJob]) -> list[tuple[uuid.UUID, bool]]:
-    timeouts = [j.timeout_seconds for j in jobs]
-    assets = [j.asset_id for j in jobs]
-    optional = (any(t is not None for t in timeouts), any(a is not None for a in assets))
-    args: list[Any] = [
-        [j.job_type for j in jobs],
-        [json.dumps(j.params) for j in jobs],
-        [j.queue for j in jobs],
-        [j.priority for j in jobs],
-        [j.max_attempts for j in jobs],
-    ]
-    if optional[0]:
-        args.append(timeouts)
-    if optional[1]:
-        args.append(assets)
+    first = jobs[0]
+    shape: list[int] = []
+    args: list[Any] = [json.dumps([j.params for j in jobs])]
+    for field, name in zip(_FAST_FIELDS, _FAST_COLUMNS, strict=True):
+        value = first[field]
+        if all(j[field] == value for j in jobs):
+            if value is None and name in _OPTIONAL:
+                shape.append(_UNSET)
+                continue
+            shape.append(_SHARED)
+            args.append(value)
+        else:
+            shape.append(_PER_JOB)
+            args.append([j[field] for j in jobs])
     args.append(list({j.queue: None for j in jobs}))
-    row = await conn.fetchrow(_fast_enqueue(optional), *args)
+    row = await conn.fetchrow(_fast_enqueue(tuple(shape)), *args)
     return [(job_id, True) for job_id in row[0]]
 
 
