@@ -26,7 +26,7 @@ async def _rows(pool: asyncpg.Pool, ids: list[uuid.UUID]) -> list[asyncpg.Record
 
 
 async def test_a_batch_sharing_every_column_inserts_each_job_in_order(pool):
-    jobs = [NewJob("noop", {"n": i, "text": "it's \"quoted\" \\ ü"}, 3, "media", 5) for i in range(300)]
+    jobs = [NewJob("noop", {"n": i, "text": 'it\'s "quoted" \\ ü'}, 3, "media", 5) for i in range(300)]
     made = await queue.enqueue_many(pool, jobs)
     assert [created for _, created in made] == [True] * 300
     rows = await _rows(pool, [job_id for job_id, _ in made])
