@@ -106,6 +106,7 @@ def job_columns(jobs: Sequence[NewJob]) -> list[list[Any]]:
 _FAST_COLUMNS = ("job_type", "queue", "priority", "max_attempts", "timeout_seconds", "asset_id")
 _FAST_TYPES = ("text", "text", "int", "int", "float8", "uuid")
 _FAST_FIELDS = tuple(NewJob._fields.index(name) for name in _FAST_COLUMNS)  # their positions in a NewJob
+_PARAMS, _QUEUE = NewJob._fields.index("params"), NewJob._fields.index("queue")
 _SHARED, _PER_JOB, _UNSET = 0, 1, 2  # how a batch sends a column
 _OPTIONAL = frozenset(("timeout_seconds", "asset_id"))  # not sent when no job of the batch sets it
 
@@ -139,7 +140,7 @@ SELECT array_agg(id), (SELECT count(*) FROM woke) FROM ins
 async def _enqueue_fast(conn: Executor, jobs: Sequence[NewJob]) -> list[tuple[uuid.UUID, bool]]:
     columns = list(zip(*jobs, strict=True))  # the batch by column, transposed in C
     shape: list[int] = []
-    args: list[Any] = [json.dumps(columns[1])]
+    args: list[Any] = [json.dumps(columns[_PARAMS])]
     for field, name in zip(_FAST_FIELDS, _FAST_COLUMNS, strict=True):
         values = columns[field]
         first = values[0]
@@ -152,7 +153,7 @@ async def _enqueue_fast(conn: Executor, jobs: Sequence[NewJob]) -> list[tuple[uu
         else:
             shape.append(_PER_JOB)
             args.append(values)
-    args.append(list(dict.fromkeys(columns[3])))
+    args.append(list(dict.fromkeys(columns[_QUEUE])))
     row = await conn.fetchrow(_fast_enqueue(tuple(shape)), *args)
     return [(job_id, True) for job_id in row[0]]
 
