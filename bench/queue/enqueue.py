@@ -7,7 +7,7 @@ Each system gets a fresh database (run.py's parents, the same API calls as run.p
 round enqueues `--jobs` jobs in batches of 1000 and `--one-by-one` jobs one at a time (one statement and
 commit each) on every system in turn, emptying the table before each. On a shared host single rates move
 with the load: the per-round ratios Skiplock ÷ peer, and their median, are what compare. With PostgreSQL on
-the same host, the CPU time per batch-enqueued job is also shown, of the enqueueing process and of its server
+the same host, the CPU time per enqueued job is also shown, of the enqueueing process and of its server
 process (from /proc), which moves less with the load than the rates do.
 """
 
@@ -55,12 +55,16 @@ async def batch_rate(parent: object, n: int, cpu: list[tuple[float, float]]) -> 
     return rate
 
 
-async def one_rate(parent: object, n: int) -> float:
+async def one_rate(parent: object, n: int, cpu: list[tuple[float, float]]) -> float:
     await parent.reset()  # type: ignore[attr-defined]
+    pid = await parent.conn.fetchval("SELECT pg_backend_pid()")  # type: ignore[attr-defined]
+    client, server = time.process_time(), server_cpu(pid)
     started = time.perf_counter()
     for k in range(n):
         await parent.enqueue_one({"k": k})  # type: ignore[attr-defined]
-    return n / (time.perf_counter() - started)
+    rate = n / (time.perf_counter() - started)
+    cpu.append(((time.process_time() - client) / n * 1e6, (server_cpu(pid) - server) / n * 1e6))
+    return rate
 
 
 async def main() -> None:
@@ -81,11 +85,11 @@ async def main() -> None:
             await parent.open(dsn)
             parents[name] = parent
         rates: dict[str, dict[str, list[float]]] = {k: {n: [] for n in SYSTEMS} for k in ("batch", "one")}
-        cpu: dict[str, list[tuple[float, float]]] = {n: [] for n in SYSTEMS}
+        cpu: dict[str, dict[str, list[tuple[float, float]]]] = {k: {n: [] for n in SYSTEMS} for k in rates}
         for r in range(args.rounds):
             for name, parent in parents.items():
-                rates["batch"][name].append(await batch_rate(parent, args.jobs, cpu[name]))
-                rates["one"][name].append(await one_rate(parent, args.one_by_one))
+                rates["batch"][name].append(await batch_rate(parent, args.jobs, cpu["batch"][name]))
+                rates["one"][name].append(await one_rate(parent, args.one_by_one, cpu["one"][name]))
             line = "  ".join(f"{n} {rates['batch'][n][-1]:8.0f}/{rates['one'][n][-1]:5.0f}" for n in SYSTEMS)
             print(f"round {r + 1}: jobs/s batch/one-by-one  {line}  load {os.getloadavg()[0]:.1f}", flush=True)
         print()
@@ -101,13 +105,13 @@ async def main() -> None:
                 + f"; median per-round ratio skiplock/pgqueuer {ratio['pgqueuer']:.2f}x, "
                 f"skiplock/floor {ratio['floor']:.0%}"
             )
-        print(
-            f"{'':18} CPU per job (median, µs) client / server: "
-            + ", ".join(
-                f"{n} {statistics.median(c for c, _ in v):.1f} / {statistics.median(s for _, s in v):.1f}"
-                for n, v in cpu.items()
+            print(
+                f"{'':18} CPU per job (median, µs) client / server: "
+                + ", ".join(
+                    f"{n} {statistics.median(c for c, _ in v):.1f} / {statistics.median(s for _, s in v):.1f}"
+                    for n, v in cpu[kind].items()
+                )
             )
-        )
     finally:
         for parent in parents.values():
             await parent.close()  # type: ignore[attr-defined]
