@@ -69,8 +69,9 @@ WITH ins AS (
                       idempotency_key, asset_id)
     SELECT t.job_type, t.params, t.queue, t.priority, COALESCE(t.run_at, now()), t.max_attempts,
            t.timeout_seconds, t.idempotency_key, t.asset_id
-    FROM unnest($1::text[], $2::jsonb[], $3::text[], $4::int[], $5::timestamptz[], $6::int[],
-                $7::float8[], $8::text[], $9::uuid[])
+    FROM ROWS FROM (unnest($1::text[]), jsonb_array_elements($2::jsonb), unnest($3::text[]), unnest($4::int[]),
+                    unnest($5::timestamptz[]), unnest($6::int[]), unnest($7::float8[]), unnest($8::text[]),
+                    unnest($9::uuid[]))
          AS t(job_type, params, queue, priority, run_at, max_attempts, timeout_seconds, idempotency_key, asset_id)
     ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING id, queue, run_at, idempotency_key
@@ -81,12 +82,13 @@ SELECT ins.id, ins.idempotency_key, (SELECT count(*) FROM woke) AS notified FROM
 """
 
 
-def job_columns(jobs: Sequence[NewJob]) -> list[list[Any]]:
-    """New jobs as the column arrays a batch insert unnests: type, params, queue, priority, run_at, max_attempts,
-    timeout, idempotency key, asset (the order of `_ENQUEUE`'s parameters)."""
+def job_columns(jobs: Sequence[NewJob]) -> list[Any]:
+    """New jobs as the columns a batch insert reads: type, params, queue, priority, run_at, max_attempts, timeout,
+    idempotency key, asset (the order of `_ENQUEUE`'s parameters). Each an array to unnest, but the params: one
+    JSON array for `jsonb_array_elements` (one `json.dumps` for the batch, as in the fast insert)."""
     return [
         [j.job_type for j in jobs],
-        [json.dumps(j.params) for j in jobs],
+        json.dumps([j.params for j in jobs]),
         [j.queue for j in jobs],
         [j.priority for j in jobs],
         [j.run_at for j in jobs],

@@ -96,3 +96,19 @@ async def test_a_batch_in_an_owners_transaction_belongs_to_the_owner_and_gets_it
         made = await queue.enqueue_many(conn, [NewJob("noop", {"i": i}, 1) for i in range(5)])
     rows = await _rows(pool, [job_id for job_id, _ in made])
     assert {(r["owner"], tuple(r["webhooks"])) for r in rows} == {("alice", (hook,))}
+
+
+async def test_a_keyed_batch_keeps_each_jobs_params_and_returns_the_holders_of_taken_keys(pool):
+    import datetime
+
+    later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=1)
+    [(held, _)] = await queue.enqueue_many(pool, [NewJob("noop", {"first": True}, 1, idempotency_key="k1")])
+    jobs = [
+        NewJob("noop", {"i": i}, 1, idempotency_key=f"k{i}" if i % 2 else None, run_at=later if i % 3 else None)
+        for i in range(12)
+    ]
+    made = await queue.enqueue_many(pool, jobs)
+    assert made[1] == (held, False)
+    assert all(created for i, (_, created) in enumerate(made) if i != 1)
+    rows = await _rows(pool, [job_id for job_id, _ in made])
+    assert [json.loads(r["params"]) for r in rows] == [{"first": True} if i == 1 else {"i": i} for i in range(12)]
