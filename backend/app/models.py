@@ -156,21 +156,27 @@ class MLModel(Base):
 # The conditions are written out as SQL so that the planner sees the index's own predicate.
 _NOT_RUNNING = text("jobs.status <> 'processing'::job_status")
 _RUNNING = text("jobs.status = 'processing'::job_status")
+# Listed by type (migration 0012): the jobs neither pending nor running on the type's listing index, the pending
+# ones, and the running ones. Together they are every job, each in one part.
+_SETTLED = text("jobs.status NOT IN ('pending'::job_status, 'processing'::job_status)")
+_PENDING = text("jobs.status = 'pending'::job_status")
+BY_TYPE_PARTS = (_SETTLED, _PENDING, _RUNNING)
 
 
 def newest_jobs(
-    filters: list[ColumnElement[bool]], status: JobStatus | None, limit: int, offset: int = 0
+    filters: list[ColumnElement[bool]], status: JobStatus | None, limit: int, offset: int = 0, *, by_type: bool = False
 ) -> Select[Any]:
     """Jobs matching `filters`, newest first: the newest of the jobs that are not running, walked on the
     listing index, merged with the newest of the running ones. `status`: the status `filters` require, if
-    any (it decides which index serves the query)."""
+    any (it decides which index serves the query). `by_type`: `filters` name one job type; the newest of
+    each of `BY_TYPE_PARTS` are merged instead, the first on the type's own listing index."""
     order = (Job.created_at.desc(), Job.id)
     if status is not None:
         extra = _RUNNING if status == JobStatus.processing else _NOT_RUNNING
         return select(Job).where(*filters, extra).order_by(*order).limit(limit).offset(offset)
     branches = [
         select(Job.id, Job.created_at).where(*filters, extra).order_by(*order).limit(offset + limit)
-        for extra in (_NOT_RUNNING, _RUNNING)
+        for extra in (BY_TYPE_PARTS if by_type else (_NOT_RUNNING, _RUNNING))
     ]
     merged = union_all(*branches).subquery()
     page = select(merged.c.id).order_by(merged.c.created_at.desc(), merged.c.id).limit(limit).offset(offset)

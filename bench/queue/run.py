@@ -364,6 +364,11 @@ def parse_args() -> argparse.Namespace:
         help="write the results and charts into README.md and bench/queue/*.png (default: on for full runs)",
     )
     parser.add_argument("--json", help="also write raw results to this file")
+    parser.add_argument(
+        "--best-only",
+        action="store_true",
+        help="drain with each system's last sweep setting only (its best in the full runs): enqueue and drain checks",
+    )
     args = parser.parse_args()
     args.jobs = args.jobs or (2000 if args.quick else 20000)
     args.one_by_one = args.one_by_one or (300 if args.quick else 2000)
@@ -401,7 +406,10 @@ async def main() -> int:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="queue-bench-") as tmp:
         for name in [s for s in ORDER if s in args.systems]:
-            results[name] = await bench_system(name, args, grids(args.quick)[name], Path(tmp))
+            grid = grids(args.quick)[name]
+            if args.best_only:  # the sweep's last setting alone (each system's best in the full runs), no reference
+                grid = {**grid, "sweep": grid["sweep"][-1:], "reference": [], "sweep_jobs": None}
+            results[name] = await bench_system(name, args, grid, Path(tmp))
     took = time.monotonic() - started
     host += f"; load average {', '.join(f'{x:.1f}' for x in os.getloadavg())} at the end"
     table, _targets = report(results, args.jobs, args.processes)

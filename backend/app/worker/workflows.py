@@ -60,8 +60,10 @@ WITH ins AS (
     SELECT t.id, t.job_type, t.params, t.queue, t.priority, COALESCE(t.run_at, now()), t.max_attempts,
            t.timeout_seconds, t.idempotency_key, t.asset_id, t.status::job_status, t.blockers, t.has_dependants,
            $15::uuid, t.error, CASE WHEN t.status = 'cancelled' THEN now() END
-    FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::text[], $5::int[], $6::timestamptz[], $7::int[],
-                $8::float8[], $9::text[], $10::uuid[], $11::text[], $12::int[], $13::bool[], $14::text[])
+    FROM ROWS FROM (unnest($1::uuid[]), unnest($2::text[]), jsonb_array_elements($3::jsonb), unnest($4::text[]),
+                    unnest($5::int[]), unnest($6::timestamptz[]), unnest($7::int[]), unnest($8::float8[]),
+                    unnest($9::text[]), unnest($10::uuid[]), unnest($11::text[]), unnest($12::int[]),
+                    unnest($13::bool[]), unnest($14::text[]))
          AS t(id, job_type, params, queue, priority, run_at, max_attempts, timeout_seconds, idempotency_key,
               asset_id, status, blockers, has_dependants, error)
     RETURNING queue, status, run_at

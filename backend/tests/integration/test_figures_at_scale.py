@@ -181,3 +181,32 @@ async def test_depth_counts_due_jobs_and_retrying_counts_every_waiting_retry(cli
     await pool.execute("UPDATE jobs SET run_at = now() + interval '5 minutes' WHERE status = 'retry'")
     [default] = (await client.get("/stats")).json()["queues"]
     assert (default["depth"], default["retrying"], default["estimated"]) == (5, 2, False)
+
+
+async def test_listing_by_type_walks_every_job_of_the_type_once_whatever_its_status(client, pool):
+    # By type, the listing merges three parts (migration 0012): settled jobs from the type's index, pending
+    # ones and running ones. Every status, of the type and of another, in several statements.
+    for status in ("completed", "pending", "processing", "retry", "waiting", "failed", "cancelled", "pending"):
+        await _insert(pool, 9, status)
+        await _insert(pool, 4, status, "test_record")
+    expected = [
+        str(r["id"])
+        for r in await pool.fetch("SELECT id FROM jobs WHERE job_type = 'test_record' ORDER BY created_at DESC, id")
+    ]
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"job_type": "test_record", "limit": 7} | ({"cursor": cursor} if cursor else {})
+        page = (await client.get("/jobs", params=params)).json()
+        assert (page["total"], page["total_estimated"]) == (32, False)
+        seen += [j["id"] for j in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == expected
+    by_offset = (await client.get("/jobs", params={"job_type": "test_record", "limit": 10, "offset": 10})).json()
+    assert [j["id"] for j in by_offset["items"]] == expected[10:20]
+    for status, count in (("pending", 8), ("processing", 4), ("completed", 4), ("retry", 4)):
+        listed = (await client.get("/jobs", params={"job_type": "test_record", "status": status})).json()
+        assert listed["total"] == count
+        assert {j["status"] for j in listed["items"]} == {status}

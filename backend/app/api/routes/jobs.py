@@ -19,7 +19,7 @@ from app.api.visibility import job_out, owner_filter, present, scoped_key, visib
 from app.core.db import raw_connection
 from app.core.keys import Scope
 from app.core.storable import StorableText
-from app.models import Job, JobStatus, newest_jobs
+from app.models import BY_TYPE_PARTS, Job, JobStatus, newest_jobs
 from app.schemas import PREVIEW_CHARS, JobCreate, JobCreated, JobDetail, JobList, JobOut, JobSummary, ProcessOut
 from app.webhooks import store as webhook_store
 from app.worker import queue, stats, workflows
@@ -165,9 +165,11 @@ async def list_jobs(
         filters.append(Job.job_type == job_type)
     if queue_name:
         filters.append(Job.queue == queue_name)
-    total, estimated = await _total(session, filters)
+    by_type = bool(job_type) and status_ is None
+    total, estimated = await _total(session, filters, BY_TYPE_PARTS if by_type else ())
     after = [_after(cursor)] if cursor is not None else []
-    page = newest_jobs(filters + after, status_, limit, offset).options(defer(Job.params, raiseload=True))
+    page = newest_jobs(filters + after, status_, limit, offset, by_type=by_type)
+    page = page.options(defer(Job.params, raiseload=True))
     page = page.options(defer(Job.result, raiseload=True)).add_columns(_preview(Job.params), _preview(Job.result))
     items = [
         present(
@@ -196,10 +198,16 @@ def _after(cursor: str) -> ColumnElement[bool]:
     return and_(Job.created_at <= at, or_(Job.created_at < at, Job.id > last_id))
 
 
-async def _total(session: SessionDep, filters: list[ColumnElement[bool]]) -> tuple[int, bool]:
-    """The jobs that match, counted up to stats.EXACT_UP_TO + 1; past that, estimated from a sample."""
-    capped = select(literal(1)).select_from(Job).where(*filters).limit(stats.EXACT_UP_TO + 1).subquery()
-    total = await session.scalar(select(func.count()).select_from(capped)) or 0
+async def _total(
+    session: SessionDep, filters: list[ColumnElement[bool]], parts: tuple[ColumnElement[bool], ...] = ()
+) -> tuple[int, bool]:
+    """The jobs that match, counted up to stats.EXACT_UP_TO + 1; past that, estimated from a sample. `parts`:
+    conditions that split the jobs in disjoint parts, each counted on its own index (the listing by type)."""
+    total = 0
+    for part in parts or (None,):
+        where = [*filters, part] if part is not None else filters
+        capped = select(literal(1)).select_from(Job).where(*where).limit(stats.EXACT_UP_TO + 1).subquery()
+        total += await session.scalar(select(func.count()).select_from(capped)) or 0
     if total <= stats.EXACT_UP_TO:
         return total, False
     smp = await stats.sample(await raw_connection(session))
