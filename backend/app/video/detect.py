@@ -42,8 +42,10 @@ FLASH_STRUCT_SURE = 0.8
 STATIC_LEVELS = 2.0
 DARK_MEAN, BRIGHT_MEAN, FLAT_STD = 28.0, 228.0, 12.0
 FADE_MIN_RISE = 15.0
+RAMP_TAIL = 0.2
 CUT_ISOLATION = 1.7
 BLENDED_FRAME = 0.25
+STRUCT_MIN = 0.15
 
 
 def _nanmedian(x: np.ndarray) -> np.ndarray:
@@ -81,6 +83,20 @@ def cut_signal(f: FrameFeatures) -> np.ndarray:
     """
     dpix = f.dpix.astype(np.float64)
     return 2.0 * dpix / 255.0 + f.dhist.astype(np.float64) * np.clip(dpix / 20.0, 0.0, 1.0)
+
+
+def structure_signal(f: FrameFeatures) -> np.ndarray:
+    """Per-frame structural change: 1 - NCC of consecutive signature images (0 where either is flat).
+
+    Blind to brightness and contrast (flicker, ramps, a flash's afterglow scale the picture, not its
+    layout), so a cut into or out of a flickering shot stands out here when the pixel signal does not.
+    """
+    z, flat = _normalised(f.sig.astype(np.float32))
+    out = np.zeros(f.n, np.float64)
+    if f.n > 1:
+        ncc = np.einsum("ij,ij->i", z[1:], z[:-1]) / z.shape[1]
+        out[1:] = np.where(flat[1:] | flat[:-1], 0.0, 1.0 - ncc)
+    return out
 
 
 def _without_isolated_spikes(s: np.ndarray) -> np.ndarray:
@@ -191,6 +207,37 @@ def _mixed_frame(sig: np.ndarray, a: int) -> bool:
     return span > 0 and float(np.abs(mid - 0.5 * (prev + nxt)).mean()) <= BLENDED_FRAME * span
 
 
+def _peaks(x: np.ndarray) -> np.ndarray:
+    """Frames where x is at least as large as at both neighbours."""
+    padded = np.pad(x, 1, constant_values=-np.inf)
+    return (x >= padded[:-2]) & (x >= padded[2:])
+
+
+def _spikes(
+    s: np.ndarray, floor: np.ndarray | float, w: int, gap: int, rows: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(spike mask, level of the sides) of a change signal: over one calm side's statistics and well above
+    both sides' levels, at a local maximum. With `rows` (a mask) only those frames are judged (the
+    side medians are most of the cost), the others are no spike at level 0."""
+    # side statistics over the 3-frame envelope: a frame-rate cadence (content that changes only every
+    # other frame, e.g. duplicated frames) alternates the signal, and its median would sit near 0
+    env = sliding_window_view(np.pad(_without_isolated_spikes(s), 1, mode="edge"), 3).max(axis=1)
+    before, after = _side_windows(env, w, gap)
+    floor = np.broadcast_to(np.asarray(floor, np.float64), s.shape)
+    idx = np.arange(s.shape[0]) if rows is None else np.flatnonzero(rows)
+    med_b, thr_b = _side_threshold(before[idx], floor[idx])
+    med_a, thr_a = _side_threshold(after[idx], floor[idx])
+    x = s[idx]
+    # A spike over one calm side's statistics that is also well above both sides' levels: a cut out of
+    # (or into) a noisy fast-motion shot is judged against the calm side; the onset of motion is not
+    # (its spike is not above the level after it).
+    spike_at = ((x > thr_a) & (x > CUT_OTHER_RATIO * med_b)) | ((x > thr_b) & (x > CUT_OTHER_RATIO * med_a))
+    local_max = s >= sliding_window_view(np.pad(s, gap, constant_values=-1.0), 2 * gap + 1).max(axis=1)
+    spike, level = np.zeros(s.shape[0], bool), np.zeros(s.shape[0], np.float64)
+    spike[idx], level[idx] = spike_at, np.maximum(med_b, med_a)
+    return spike & local_max, level
+
+
 def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
     """Return `(frame, confidence)` for each hard cut; `frame` is the first frame of the new shot."""
     s = cut_signal(f)
@@ -199,32 +246,36 @@ def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
         return []
     rate = fps if fps > 0 else 30.0
     w, gap = max(5, round(0.5 * rate)), 2
-    # side statistics over the 3-frame envelope: a frame-rate cadence (content that changes only every
-    # other frame, e.g. duplicated frames) alternates the signal, and its median would sit near 0
-    env = sliding_window_view(np.pad(_without_isolated_spikes(s), 1, mode="edge"), 3).max(axis=1)
-    before, after = _side_windows(env, w, gap)
     floor = _abs_floor(f)
-    med_b, thr_b = _side_threshold(before, floor)
-    med_a, thr_a = _side_threshold(after, floor)
-    base = np.maximum(med_b, med_a)
-    # A spike over one calm side's statistics that is also well above both sides' levels: a cut out of
-    # (or into) a noisy fast-motion shot is judged against the calm side; the onset of motion is not
-    # (its spike is not above the level after it).
-    spike = ((s > thr_a) & (s > CUT_OTHER_RATIO * med_b)) | ((s > thr_b) & (s > CUT_OTHER_RATIO * med_a))
-    local_max = s >= sliding_window_view(np.pad(s, gap, constant_values=-1.0), 2 * gap + 1).max(axis=1)
-    candidates = np.flatnonzero(spike & local_max)
+    spike, base = _spikes(s, floor, w, gap)
+    st = structure_signal(f)
+    # the pixel change must peak there too: a low-contrast picture's layout can swing on little change
+    pixel_peak = (s > floor) & _peaks(s)
+    st_spike, st_base = _spikes(st, STRUCT_MIN, w, gap, rows=pixel_peak & (st > STRUCT_MIN))
+    # Neither signal clears its side statistics, but both stand well above both sides' levels at the
+    # same frame: a cut inside busy content (an evolving texture) whose every frame changes a lot
+    joint = (s > CUT_OTHER_RATIO * base) & (st > CUT_OTHER_RATIO * st_base) & (s > floor) & (st > STRUCT_MIN)
+    joint &= _peaks(s) & _peaks(st)
+    candidates = np.flatnonzero(spike | st_spike | joint)
     kmax = f.flash_lags - 1
     cuts: list[tuple[int, float]] = []
     for t in candidates:
         if t == 0:
             continue
-        if not _one_frame_jump(s, f.sig, int(t)):
+        jump = (
+            (spike[t] and _one_frame_jump(s, f.sig, int(t)))
+            or (st_spike[t] and _one_frame_jump(st, f.sig, int(t)))
+            or (joint[t] and _one_frame_jump(s, f.sig, int(t)) and _one_frame_jump(st, f.sig, int(t)))
+        )
+        if not jump:
             log.debug("frame %d: change builds up over several frames (motion?)", t)
             continue
         if not _flash_check(f.sig, int(t), kmax):
             log.debug("frame %d: change does not persist (flash?)", t)
             continue
         conf = float(np.clip((s[t] - base[t]) / max(s[t], 1e-6), 0.0, 1.0))
+        if st_spike[t] or joint[t]:
+            conf = max(conf, float(np.clip((st[t] - st_base[t]) / max(st[t], 1e-6), 0.0, 1.0)))
         if cuts and t - cuts[-1][0] <= gap:
             if conf > cuts[-1][1]:
                 cuts[-1] = (int(t), conf)
@@ -234,16 +285,23 @@ def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
 
 
 def _ramp(mean: np.ndarray, start: int, step: int, sign: float, max_len: int) -> tuple[int, int]:
-    """Walk from `start` in direction `step` while `sign*mean` keeps rising; return (end, length)."""
+    """Walk from `start` in direction `step` while `sign*mean` keeps rising; return (end, length).
+
+    Once the ramp has a few steps, a step under RAMP_TAIL of their median ends it: the shot the fade
+    reached may drift in brightness by a fraction of a level a frame, and a walk on through that drift
+    would swallow the next boundary (a cut into a short shot right after the fade)."""
     n = mean.shape[0]
     j, length, stalls = start, 0, 0
+    steps: list[float] = []
     while 0 <= j + step < n and length < max_len:
         d = sign * (mean[j + step] - mean[j])
-        if d > 0.05:
+        least = max(0.05, RAMP_TAIL * sorted(steps)[len(steps) // 2]) if len(steps) >= 3 else 0.05
+        if d > least:
             j, length = j + step, length + 1
+            steps.append(d)
             continue
         nxt = j + 2 * step
-        if stalls == 0 and d > -1.0 and 0 <= nxt < n and sign * (mean[nxt] - mean[j]) > 0.05:
+        if stalls == 0 and d > -1.0 and 0 <= nxt < n and sign * (mean[nxt] - mean[j]) > least:
             j, length, stalls = j + step, length + 1, 1
             continue
         break
@@ -319,6 +377,26 @@ def _clip_at_cuts(dissolves: list[tuple[int, int, float]], cuts: list[int]) -> l
     return out
 
 
+def _merge_through_holds(
+    f: FrameFeatures, gradual: list[tuple[str, int, int, float]]
+) -> list[tuple[str, int, int, float]]:
+    """Join a fade and a gradual transition next to it when only black or white flat frames (a hold) lie
+    between them: a fade out to black and a blend in from it are one fade (the in-ramp of a textured
+    shot need not rise smoothly enough for the fade detector, and the dissolve detector finds it)."""
+    mean, std = f.mean.astype(np.float64), f.std.astype(np.float64)
+    hold = ((mean < DARK_MEAN) | (mean > BRIGHT_MEAN)) & (std < FLAT_STD)
+    out: list[tuple[str, int, int, float]] = []
+    for g in sorted(gradual, key=lambda x: (x[1], x[2])):
+        if out:
+            kind, s, e, c = out[-1]
+            gap = hold[e + 1 : g[1]]
+            if "fade" in (kind, g[0]) and g[1] > e and bool(gap.all()) and (gap.size > 0 or hold[e] or hold[g[1]]):
+                out[-1] = ("fade", s, max(e, g[2]), max(c, g[3]))
+                continue
+        out.append(g)
+    return out
+
+
 def detect_transitions(f: FrameFeatures, fps: float) -> list[Transition]:
     """Run all detectors, resolve overlaps (gradual spans swallow cuts inside them), return sorted."""
     n = f.n
@@ -335,6 +413,7 @@ def detect_transitions(f: FrameFeatures, fps: float) -> list[Transition]:
     dissolves = [(s, e, c) for s, e, c in detect_dissolves(f, fps, blocked, cut_at) if s > 1 and e < n - 2]
     dissolves = _clip_at_cuts(dissolves, [t for t, _ in found_cuts])
     gradual = [("fade", s, e, c) for s, e, c in fades] + [("dissolve", s, e, c) for s, e, c in dissolves]
+    gradual = _merge_through_holds(f, gradual)
     inside = np.zeros(n, bool)
     for _, s, e, _ in gradual:
         inside[s : e + 1] = True  # a cut inside a gradual span is that span
