@@ -206,9 +206,7 @@ def timeline(spec: Spec) -> tuple[Iterator[np.ndarray], dict[str, Any]]:
     grain = float(grain_rng.uniform(1.5, 4.0)) if fresh else float(grain_rng.uniform(1.0, 3.0)) if fresh2 else 0.0
     curve_rng = np.random.default_rng(spec.seed + 13)
     names = sorted(CURVES)
-    mixes = [
-        CURVES[str(curve_rng.choice(names))] if fresh2 else _ease if fresh else CURVES["linear"] for _ in bounds
-    ]
+    mixes = [CURVES[str(curve_rng.choice(names))] if fresh2 else _ease if fresh else CURVES["linear"] for _ in bounds]
     h, w = spec.height, spec.width
     gt: dict[str, Any] = {"cuts": [], "gradual": [], "negatives": [], "tags": [], "frames": 0}
     starts, i = [], 0

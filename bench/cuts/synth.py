@@ -131,9 +131,7 @@ HARD_FRESH2 = [
     Spec("fresh2_h264_800x450_30_mkv", 800, 450, 30, "libx264", "mkv", 16, 704, hard=True, variant="fresh2"),
     Spec("fresh2_h264_336x188_20_mov", 336, 188, 20, "libx264", "mov", 30, 705, hard=True, variant="fresh2"),
     Spec("fresh2_vp9_576x324_25", 576, 324, 25, "libvpx-vp9", "webm", 20, 706, hard=True, variant="fresh2"),
-    Spec(
-        "fresh2_h264_496x280_30_vfr", 496, 280, 30, "libx264", "mp4", 20, 707, vfr=True, hard=True, variant="fresh2"
-    ),
+    Spec("fresh2_h264_496x280_30_vfr", 496, 280, 30, "libx264", "mp4", 20, 707, vfr=True, hard=True, variant="fresh2"),
     Spec("fresh2_h264_1024x576_24", 1024, 576, 24, "libx264", "mp4", 12, 708, hard=True, variant="fresh2"),
     Spec("fresh2_h264_320x200_50", 320, 200, 50, "libx264", "mp4", 12, 709, hard=True, variant="fresh2"),
     Spec("fresh2_mpeg4_544x306_30", 544, 306, 30, "mpeg4", "avi", 20, 710, hard=True, variant="fresh2"),

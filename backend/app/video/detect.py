@@ -26,7 +26,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .dissolve import detect_dissolves
 from .features import FLAT_STD as FLAT_SIG_STD
-from .features import FrameFeatures
+from .features import SIG_WIDTH, FrameFeatures
 from .models import Shot, Transition
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ RAMP_TAIL = 0.2
 CUT_ISOLATION = 1.7
 BLENDED_FRAME = 0.25
 STRUCT_MIN = 0.15
+MOTION_NCC = 0.7
 
 
 def _nanmedian(x: np.ndarray) -> np.ndarray:
@@ -199,12 +200,66 @@ def _one_frame_jump(s: np.ndarray, sig: np.ndarray, t: int) -> bool:
     )
 
 
+def _sig_grid(f: FrameFeatures) -> tuple[int, int] | None:
+    """(rows, columns) of the signature images: SIG_WIDTH-ish tiles across the analysis image."""
+    ah, aw = f.size
+    block = max(1, -(-aw // SIG_WIDTH))
+    h, w = ah // block, aw // block
+    return (h, w) if h * w == f.sig.shape[1] else None
+
+
+def _shifted_match(f: FrameFeatures, t: int) -> float:
+    """Largest correlation between frame t-1 and frame t over shifts of up to a quarter of the picture
+    either way (on their signatures, overlapping parts only): high when t is t-1 moved (a pan, a
+    swing), low across a cut."""
+    grid = _sig_grid(f)
+    if grid is None or t < 1:
+        return -1.0
+    h, w = grid
+    a, b = (f.sig[i].reshape(h, w).astype(np.float64) for i in (t - 1, t))
+    best = -1.0
+    for dy in range(-(h // 4), h // 4 + 1):
+        for dx in range(-(w // 4), w // 4 + 1):
+            pa = a[max(0, dy) : h + min(0, dy), max(0, dx) : w + min(0, dx)].ravel()
+            pb = b[max(0, -dy) : h + min(0, -dy), max(0, -dx) : w + min(0, -dx)].ravel()
+            sa, sb = pa.std(), pb.std()
+            if sa < FLAT_SIG_STD or sb < FLAT_SIG_STD:
+                continue
+            best = max(best, float(((pa - pa.mean()) * (pb - pb.mean())).mean() / (sa * sb)))
+    return best
+
+
+def _moved(f: FrameFeatures, t: int) -> bool:
+    """Whether the change at t is the picture moving rather than replaced: the pixel difference alone does
+    not stand out (under CUT_ISOLATION times its neighbours': the jump is in the histogram, as when a
+    whip pan's motion blur clears on its last frame) and a shifted frame t-1 matches frame t."""
+    d = f.dpix.astype(np.float64)
+    near = max(d[t - 1], d[t + 1] if t + 1 < d.shape[0] else 0.0)
+    return bool(d[t] < CUT_ISOLATION * near and _shifted_match(f, t) >= MOTION_NCC)
+
+
 def _mixed_frame(sig: np.ndarray, a: int) -> bool:
     """Whether frame a is a mix of frames a-1 and a+1 (residual from their mean under BLENDED_FRAME of
     their difference): the one blended frame of a cut spread over two frames, not a frame of motion."""
     prev, mid, nxt = (sig[i].astype(np.float32) for i in (a - 1, a, a + 1))
     span = float(np.abs(nxt - prev).mean())
     return span > 0 and float(np.abs(mid - 0.5 * (prev + nxt)).mean()) <= BLENDED_FRAME * span
+
+
+def residual_change(f: FrameFeatures) -> np.ndarray:
+    """Per-frame pixel change net of the change in brightness: dpix - |change of the mean luma|.
+
+    A global gain or offset (flicker, a ramp, a flash) moves every pixel the same way, so its mean
+    absolute difference equals the change of the mean and this is ~0; motion and cuts remain."""
+    mean = f.mean.astype(np.float64)
+    step = np.abs(np.diff(mean, prepend=mean[:1]))
+    return np.maximum(f.dpix.astype(np.float64) - step, 0.0)
+
+
+def _isolated(x: np.ndarray) -> np.ndarray:
+    """Frames where x is CUT_ISOLATION times its value at both neighbours (a one-frame jump)."""
+    padded = np.pad(x, 1)
+    return x >= CUT_ISOLATION * np.maximum(padded[:-2], padded[2:])
 
 
 def _peaks(x: np.ndarray) -> np.ndarray:
@@ -249,13 +304,16 @@ def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
     floor = _abs_floor(f)
     spike, base = _spikes(s, floor, w, gap)
     st = structure_signal(f)
-    # the pixel change must peak there too: a low-contrast picture's layout can swing on little change
-    pixel_peak = (s > floor) & _peaks(s)
+    # the pixel change, as it is or net of brightness (flicker), must jump there too (`_isolated`): a
+    # low-contrast picture's layout can swing on little change, and a shaking camera moves fine detail
+    # across the signature's tiles
+    dpix = f.dpix.astype(np.float64)
+    pixel_peak = (s > floor) & (_isolated(dpix) | _isolated(residual_change(f)))
     st_spike, st_base = _spikes(st, STRUCT_MIN, w, gap, rows=pixel_peak & (st > STRUCT_MIN))
     # Neither signal clears its side statistics, but both stand well above both sides' levels at the
     # same frame: a cut inside busy content (an evolving texture) whose every frame changes a lot
     joint = (s > CUT_OTHER_RATIO * base) & (st > CUT_OTHER_RATIO * st_base) & (s > floor) & (st > STRUCT_MIN)
-    joint &= _peaks(s) & _peaks(st)
+    joint &= pixel_peak & _peaks(st)
     candidates = np.flatnonzero(spike | st_spike | joint)
     kmax = f.flash_lags - 1
     cuts: list[tuple[int, float]] = []
@@ -263,7 +321,7 @@ def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
         if t == 0:
             continue
         jump = (
-            (spike[t] and _one_frame_jump(s, f.sig, int(t)))
+            (spike[t] and _one_frame_jump(s, f.sig, int(t)) and not _moved(f, int(t)))
             or (st_spike[t] and _one_frame_jump(st, f.sig, int(t)))
             or (joint[t] and _one_frame_jump(s, f.sig, int(t)) and _one_frame_jump(st, f.sig, int(t)))
         )

@@ -44,6 +44,7 @@ DIP_FIT = 0.15
 HIST_GAIN, VALUES_GAIN = 1.0, 1.5
 RAMP_LAYOUT, RAMP_VALUES = 0.6, 0.1
 MIN_SCORE = 0.15
+LAW_MIN_FRAMES = 9
 
 
 def _neighbour_level(x: np.ndarray, c: np.ndarray, h: int) -> np.ndarray:
@@ -170,6 +171,8 @@ def detect_dissolves(
             support = [v for v in cl if core[0] <= (v.start + v.end) // 2 <= core[1]]
             if len(support) < MIN_VOTES:
                 continue
+            if sum(_strong(v) for v in support) < 2 and len(support) < 2 * MIN_VOTES:
+                continue  # one clean blend among a few loose votes: a moment of an evolving texture
             start, end, conf = _span(support, core)
             margin = _between_two_shots(f, fps, start, end, blocked, cuts)
             score = 0.5 * conf + 0.5 * margin
@@ -204,7 +207,12 @@ def _side(stop: np.ndarray, frm: int, length: int, step: int) -> int:
 
 
 def _between_two_shots(
-    f: FrameFeatures, fps: float, start: int, end: int, blocked: np.ndarray | None = None, cut_at: np.ndarray | None = None
+    f: FrameFeatures,
+    fps: float,
+    start: int,
+    end: int,
+    blocked: np.ndarray | None = None,
+    cut_at: np.ndarray | None = None,
 ) -> float:
     """How clearly [start, end] leads from one shot to another, in [0, 1] (0: it does not).
 
@@ -268,5 +276,9 @@ def _span(support: list[_Vote], core: tuple[int, int]) -> tuple[int, int, float]
     max_de = max(v.de for v in near)
     inner = [v for v in near if v.de <= 0.85 * max_de] or [min(near, key=lambda v: (v.end - v.start, v.rr))]
     start, end = max(core[0], min(v.start for v in inner)), min(core[1], max(v.end for v in inner))
-    conf = float(np.clip(1.0 - min(v.rr for v in support) / RR_MAX, 0.0, 1.0)) * min(1.0, len(support) / 10)
+    # a clean pixel blend, or (where motion hides it) the share of votes whose whole window follows the
+    # dissolve energy law over at least LAW_MIN_FRAMES frames (a handful of frames fit it by chance)
+    blend = float(np.clip(1.0 - min(v.rr for v in support) / RR_MAX, 0.0, 1.0))
+    law = sum(v.fit and v.end - v.start + 1 >= LAW_MIN_FRAMES for v in support) / len(support)
+    conf = max(blend, law) * min(1.0, len(support) / 10)
     return start, end, conf
