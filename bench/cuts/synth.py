@@ -138,6 +138,23 @@ HARD_FRESH2 = [
     Spec("fresh2_h264_384x288_60_mkv", 384, 288, 60, "libx264", "mkv", 10, 711, hard=True, variant="fresh2"),
     Spec("fresh2_vp9_720x404_24", 720, 404, 24, "libvpx-vp9", "webm", 20, 712, hard=True, variant="fresh2"),
 ]
+# Third fresh hard set: seeds 901-912 and sizes never used, the same generator variation as the second
+# (fresh2: mixed mixing curves, hand-held shake, grain, flames, crash zooms). Fixed before its first run,
+# run once with every method and reported untouched.
+HARD_FRESH3 = [
+    Spec("fresh3_h264_656x368_25", 656, 368, 25, "libx264", "mp4", 20, 901, hard=True, variant="fresh2"),
+    Spec("fresh3_vp9_432x240_30", 432, 240, 30, "libvpx-vp9", "webm", 20, 902, hard=True, variant="fresh2"),
+    Spec("fresh3_mpeg4_368x272_24", 368, 272, 24, "mpeg4", "avi", 24, 903, hard=True, variant="fresh2"),
+    Spec("fresh3_h264_704x396_30_mkv", 704, 396, 30, "libx264", "mkv", 16, 904, hard=True, variant="fresh2"),
+    Spec("fresh3_h264_304x176_20_mov", 304, 176, 20, "libx264", "mov", 30, 905, hard=True, variant="fresh2"),
+    Spec("fresh3_vp9_592x336_25", 592, 336, 25, "libvpx-vp9", "webm", 20, 906, hard=True, variant="fresh2"),
+    Spec("fresh3_h264_464x264_30_vfr", 464, 264, 30, "libx264", "mp4", 20, 907, vfr=True, hard=True, variant="fresh2"),
+    Spec("fresh3_h264_896x504_24", 896, 504, 24, "libx264", "mp4", 12, 908, hard=True, variant="fresh2"),
+    Spec("fresh3_h264_352x208_50", 352, 208, 50, "libx264", "mp4", 12, 909, hard=True, variant="fresh2"),
+    Spec("fresh3_mpeg4_528x296_30", 528, 296, 30, "mpeg4", "avi", 20, 910, hard=True, variant="fresh2"),
+    Spec("fresh3_h264_400x224_60_mkv", 400, 224, 60, "libx264", "mkv", 10, 911, hard=True, variant="fresh2"),
+    Spec("fresh3_vp9_768x432_24", 768, 432, 24, "libvpx-vp9", "webm", 20, 912, hard=True, variant="fresh2"),
+]
 SETS = {
     "main": SPECS,
     "heldout": HELDOUT,
@@ -146,6 +163,7 @@ SETS = {
     "hard-more": HARD_MORE,
     "hard-fresh": HARD_FRESH,
     "hard-fresh2": HARD_FRESH2,
+    "hard-fresh3": HARD_FRESH3,
 }
 
 
