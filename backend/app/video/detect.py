@@ -43,10 +43,12 @@ STATIC_LEVELS = 2.0
 DARK_MEAN, BRIGHT_MEAN, FLAT_STD = 28.0, 228.0, 12.0
 FADE_MIN_RISE = 15.0
 RAMP_TAIL = 0.2
+FADE_STD_GAIN, FADE_STD_SLACK = 1.25, 3.0
 CUT_ISOLATION = 1.7
 BLENDED_FRAME = 0.25
 STRUCT_MIN = 0.15
 MOTION_NCC = 0.7
+LIGHT_SHARE = 0.05
 
 
 def _nanmedian(x: np.ndarray) -> np.ndarray:
@@ -314,6 +316,13 @@ def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
     # same frame: a cut inside busy content (an evolving texture) whose every frame changes a lot
     joint = (s > CUT_OTHER_RATIO * base) & (st > CUT_OTHER_RATIO * st_base) & (s > floor) & (st > STRUCT_MIN)
     joint &= pixel_peak & _peaks(st)
+    # a jump of the pixel change that is all brightness (the change net of brightness a small share of
+    # it) while the layout changes no more than at the frames beside it: a light switched, a square-wave
+    # flicker stepping, not a new picture (frames with no structure to compare excepted: a cut to black)
+    _, flat = _normalised(f.sig.astype(np.float32))
+    lit = (residual_change(f) < LIGHT_SHARE * dpix) & ~_isolated(st) & ~flat
+    lit[1:] &= ~flat[:-1]
+    spike &= ~lit
     candidates = np.flatnonzero(spike | st_spike | joint)
     kmax = f.flash_lags - 1
     cuts: list[tuple[int, float]] = []
@@ -372,22 +381,37 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(starts, ends, strict=True))
 
 
-def _smooth_ramp(values: np.ndarray) -> bool:
-    """A fade ramp (from the black/white run outwards) rises enough and starts without a jump.
+def _smooth_ramp(values: np.ndarray, std: np.ndarray) -> bool:
+    """A fade ramp (from the black/white run outwards) rises enough, starts without a jump, and never has
+    more contrast than the shot it fades (`std` along the ramp, the shot's frame last).
 
-    A cut from a dimmed scene into black has a big first step compared with the rest of the ramp.
+    A cut from a dimmed scene into black has a big first step compared with the rest of the ramp. A fade
+    scales the picture towards black or white, so its contrast shrinks with it; a dark shape sweeping
+    across the lens until it covers the frame adds its edge to the picture on the way.
     """
     steps = np.abs(np.diff(values))
     if steps.size < 2 or abs(values[-1] - values[0]) < FADE_MIN_RISE:
         return False
+    if float(std.max()) > FADE_STD_GAIN * float(std[-1]) + FADE_STD_SLACK:
+        return False
     return bool(steps[0] <= 3.0 * np.median(steps[1:]) + 2.0)
+
+
+def _returns(f: FrameFeatures, before: int, jump: int, after: int) -> bool:
+    """Whether the picture at `after` is the one at `before` again: their mean absolute signature
+    difference is under FLASH_PERSIST of the jump from `before` to `jump`. A short white (or black) hold
+    entered by a jump and left by a ramp back to the same picture is a flash and its afterglow, not a
+    fade between two shots (nor is a ramp into a short hold and a jump back)."""
+    sig = f.sig.astype(np.float32)
+    step = float(np.abs(sig[jump] - sig[before]).mean())
+    return step > 0 and float(np.abs(sig[after] - sig[before]).mean()) < FLASH_PERSIST * step
 
 
 def _fade_spans(f: FrameFeatures, fps: float) -> list[tuple[int, int, float, bool]]:
     """`(start, end, confidence, at_edge)` of fades to/from black or white; `at_edge` marks a fade in from
     a run that opens the video or out to one that ends it (no shot on the other side: not a boundary)."""
     rate = fps if fps > 0 else 30.0
-    mean = f.mean.astype(np.float64)
+    mean, std = f.mean.astype(np.float64), f.std.astype(np.float64)
     n = mean.shape[0]
     min_ramp, max_ramp = max(2, round(0.08 * rate)), round(4 * rate)
     fades: list[tuple[int, int, float, bool]] = []
@@ -397,14 +421,15 @@ def _fade_spans(f: FrameFeatures, fps: float) -> list[tuple[int, int, float, boo
         for r0, r1 in _runs(mask):
             out_start, out_len = _ramp(mean, r0, -1, sign, max_ramp)
             in_end, in_len = _ramp(mean, r1, 1, sign, max_ramp)
-            out_ok = out_len >= min_ramp and _smooth_ramp(mean[out_start : r0 + 1][::-1])
-            in_ok = in_len >= min_ramp and _smooth_ramp(mean[r1 : in_end + 1])
+            out_ok = out_len >= min_ramp and _smooth_ramp(mean[out_start : r0 + 1][::-1], std[out_start : r0 + 1][::-1])
+            in_ok = in_len >= min_ramp and _smooth_ramp(mean[r1 : in_end + 1], std[r1 : in_end + 1])
             if out_ok and in_ok and r1 - r0 <= 2 * rate:
                 fades.append((out_start, in_end, 1.0, False))
                 continue
-            if out_ok:
+            short = r1 - r0 < f.flash_lags
+            if out_ok and not (short and r1 < n - 1 and _returns(f, out_start, r1, r1 + 1)):
                 fades.append((out_start, r0, 0.8, r1 == n - 1))
-            if in_ok:
+            if in_ok and not (short and r0 > 0 and _returns(f, r0 - 1, r0, in_end)):
                 fades.append((r1, in_end, 0.8, r0 == 0))
     return sorted(fades)
 
@@ -455,6 +480,21 @@ def _merge_through_holds(
     return out
 
 
+def _edge_fade_frames(f: FrameFeatures, spans: list[tuple[int, int, float, bool]]) -> np.ndarray:
+    """Frames of an opening or closing fade, with the black or white hold between it and the edge of the
+    video: a step of the ramp (the first frame that is not quite black, or a hold frame a level off the
+    next) can jump like a cut, but with no shot on one side it is no boundary."""
+    n = f.n
+    mean, std = f.mean.astype(np.float64), f.std.astype(np.float64)
+    hold = ((mean < DARK_MEAN) | (mean > BRIGHT_MEAN)) & (std < FLAT_STD)
+    out = np.zeros(n, bool)
+    for s, e, _, edge in spans:
+        if edge:
+            lo, hi = (0, e) if hold[:s].all() else (s, n - 1)  # fade in after a hold, or out into one
+            out[lo : hi + 1] = True
+    return out
+
+
 def detect_transitions(f: FrameFeatures, fps: float) -> list[Transition]:
     """Run all detectors, resolve overlaps (gradual spans swallow cuts inside them), return sorted."""
     n = f.n
@@ -475,6 +515,7 @@ def detect_transitions(f: FrameFeatures, fps: float) -> list[Transition]:
     inside = np.zeros(n, bool)
     for _, s, e, _ in gradual:
         inside[s : e + 1] = True  # a cut inside a gradual span is that span
+    inside |= _edge_fade_frames(f, spans)
     cuts = [("cut", t, t, c) for t, c in found_cuts if not inside[t]]
     t_ms = f.t_ms
     out = [

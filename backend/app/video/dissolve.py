@@ -43,6 +43,7 @@ DIP_RR_MAX = 0.6
 DIP_FIT = 0.15
 HIST_GAIN, VALUES_GAIN = 1.0, 1.5
 RAMP_LAYOUT, RAMP_VALUES = 0.6, 0.1
+SAME_LAYOUT, SAME_VALUES, SAME_MARGIN = 0.8, 0.12, 0.4
 MIN_SCORE = 0.15
 LAW_MIN_FRAMES = 9
 
@@ -250,7 +251,12 @@ def _margin(f: FrameFeatures, fps: float, start: int, end: int, blocked: np.ndar
     margins = [1.0 - within / across if across >= HIST_GAIN * within and across > 0 else 0.0]
     if values >= VALUES_GAIN * values_within and values > 0:
         margins.append(1.0 - values_within / values)
-    return float(np.clip(max(margins), 0.0, 1.0))
+    margin = float(np.clip(max(margins), 0.0, 1.0))
+    # the same look on both sides (value distribution kept, layout only partly replaced: an evolving
+    # texture, or a dissolve between two shots of one kind) needs a clear margin over the change within
+    if layout < SAME_LAYOUT and values < SAME_VALUES and margin < SAME_MARGIN:
+        return 0.0
+    return margin
 
 
 def _cores(cl: list[_Vote]) -> list[tuple[int, int]]:

@@ -194,3 +194,33 @@ def test_crash_zoom_is_no_transition(tmp_path: Path) -> None:
         crop = np.clip(frames[t][(H - h) // 2 : (H - h) // 2 + h, (W - w) // 2 : (W - w) // 2 + w], 0, 255)
         frames[t] = np.asarray(Image.fromarray(crop.astype(np.uint8)).resize((W, H), Image.BILINEAR), np.float32)
     assert _transitions(tmp_path, frames) == []
+
+
+def test_fades_from_and_to_a_held_black_at_the_edges_are_no_transitions(tmp_path: Path) -> None:
+    """Black held for a few frames before the opening fade and after the closing one: the step from the
+    last black frame into the ramp (or from the ramp into black) has no shot on one side."""
+    frames = scene(51, N)
+    gains = [min(1.0, max(0.0, (t - 3) / 12), max(0.0, (N - 4 - t) / 12)) for t in range(N)]
+    assert _transitions(tmp_path, [f * g for f, g in zip(frames, gains, strict=True)]) == []
+
+
+def test_flash_on_a_plain_picture_is_no_fade(tmp_path: Path) -> None:
+    """A flash to white over a plain grey wall, decaying back over three frames: a white frame between two
+    ramps looks like a fade, but the picture after it is the one before it."""
+    rng = np.random.default_rng(53)
+    frames = [np.float32(190.0) + rng.normal(0, 1.0, (H, W, 3)).astype(np.float32) for _ in range(N)]
+    for j, level in enumerate((250.0, 225.0, 205.0)):
+        frames[35 + j] = np.full((H, W, 3), level, np.float32)
+    assert _transitions(tmp_path, frames) == []
+
+
+def test_occluder_covering_the_whole_frame_is_no_fade(tmp_path: Path) -> None:
+    """A dark shape passing close to the lens covers the whole picture for a frame: its edge crosses the
+    picture on the way (the contrast rises), which a fade through black never does."""
+    frames = [100 + 0.25 * f for f in scene(52, N)]  # a low-contrast picture: the edge stands out
+    half = 0.75 * W  # the shape is wider than the frame
+    for j in range(17):
+        cx = -half - 12 + (j + 0.5) / 17 * (W + 2 * half + 24)  # from just outside to just outside
+        alpha = np.clip((half - np.abs(np.arange(W) - cx)) / 12, 0, 1)[None, :, None]
+        frames[30 + j] = frames[30 + j] * (1 - alpha) + 10 * alpha
+    assert _transitions(tmp_path, frames) == []
