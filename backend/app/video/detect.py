@@ -49,6 +49,7 @@ BLENDED_FRAME = 0.25
 STRUCT_MIN = 0.15
 MOTION_NCC = 0.7
 LIGHT_SHARE = 0.05
+LIGHT_CONTRAST = 1.25
 
 
 def _nanmedian(x: np.ndarray) -> np.ndarray:
@@ -319,9 +320,13 @@ def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
     # a jump of the pixel change that is all brightness (the change net of brightness a small share of
     # it) while the layout changes no more than at the frames beside it: a light switched, a square-wave
     # flicker stepping, not a new picture (frames with no structure to compare excepted: a cut to black)
+    # and the contrast follows the brightness (a gain scales both; a cut into a plainer shot does not)
     _, flat = _normalised(f.sig.astype(np.float32))
     lit = (residual_change(f) < LIGHT_SHARE * dpix) & ~_isolated(st) & ~flat
     lit[1:] &= ~flat[:-1]
+    lum = np.log(np.maximum(f.mean.astype(np.float64), 1.0))
+    con = np.log(np.maximum(f.std.astype(np.float64), 1.0))
+    lit[1:] &= np.abs(np.diff(con) - np.diff(lum)) < np.log(LIGHT_CONTRAST)
     spike &= ~lit
     candidates = np.flatnonzero(spike | st_spike | joint)
     kmax = f.flash_lags - 1
