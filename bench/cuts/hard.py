@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 from synth import GENERATORS, Spec
-from textures import EVOLVING, Event, Scene, framed, whip_pan
+from textures import EVOLVING, EVOLVING_FRESH2, Event, Scene, framed, shaken, whip_pan
 
 
 @dataclass
@@ -49,8 +49,9 @@ def _content(rng: np.random.Generator, spec: Spec, n: int, big: bool = False) ->
     """A scene (normal or evolving texture) and its negative kind ('' for normal content)."""
     h, w = (2 * spec.height, 2 * spec.width) if big else (spec.height, spec.width)
     if rng.random() < 0.5:
-        name = str(rng.choice(sorted(EVOLVING)))
-        return EVOLVING[name](rng, h, w, spec.fps), "evolving"
+        textures = EVOLVING_FRESH2 if spec.variant == "fresh2" else EVOLVING
+        name = str(rng.choice(sorted(textures)))
+        return textures[name](rng, h, w, spec.fps), "evolving"
     gen = GENERATORS[int(rng.integers(len(GENERATORS)))]
     return gen(rng, h, w, rng.uniform(0.2, 2.5) * w / 320), ""
 
@@ -79,6 +80,10 @@ def _event(rng: np.random.Generator, spec: Spec, n: int) -> Event | None:
         m = min(n - 8, int(rng.uniform(0.3, 1.0) * fps))
         params = (rng.uniform(0.5, 1.4), rng.uniform(0, 40), float(rng.choice([-1, 1])), rng.uniform(-0.2, 0.2))
         return Event("occluder", int(rng.integers(4, n - 4 - m + 1)), m, params)
+    if spec.variant == "fresh2" and roll < 0.8:  # a crash zoom (push-in), only in the fresh2 variant
+        m = min(n - 8, int(rng.uniform(0.3, 0.8) * fps))
+        params = (rng.uniform(1.4, 2.2), rng.uniform(0.35, 0.65), rng.uniform(0.35, 0.65))
+        return Event("zoom", int(rng.integers(4, n - 4 - m + 1)), m, params)
     return None
 
 
@@ -165,6 +170,10 @@ def plan(spec: Spec) -> tuple[list[_Shot], list[_Bound], tuple[int, int, float]]
         shots.append(_shot(rng, spec, int(rng.integers(8, 17))))
     fade_in = int(rng.uniform(0.3, 1.2) * fps) if rng.random() < 0.6 else 0
     fade_out = int(rng.uniform(0.3, 1.2) * fps) if rng.random() < 0.6 else 0
+    if spec.variant == "fresh2":  # every shot hand-held (its own rng: the plan above is drawn as before)
+        shake = np.random.default_rng(spec.seed + 11)
+        for shot in shots:
+            shot.scene = shaken(shot.scene, shake, spec.height, spec.width)
     fade_in = fade_in if shots[0].n >= fade_in + 12 and not shots[0].events else 0
     fade_out = fade_out if shots[-1].n >= fade_out + 12 and not shots[-1].events else 0
     return shots, bounds, (fade_in, fade_out, 0.0 if rng.random() < 0.8 else 255.0)
@@ -175,16 +184,29 @@ def _ease(a: float) -> float:
     return a * a * (3.0 - 2.0 * a)
 
 
+CURVES = {
+    "linear": lambda a: a,
+    "ease": _ease,
+    "ease_in": lambda a: a * a,  # slow start, fast end
+    "ease_out": lambda a: 1.0 - (1.0 - a) ** 2,  # fast start, slow end
+}
+
+
 def timeline(spec: Spec) -> tuple[Iterator[np.ndarray], dict[str, Any]]:
     """Frames (float RGB) of a hard-negative video and its ground truth (complete before iterating).
 
     The ``fresh`` variant mixes dissolves and fades along an eased (smoothstep) curve instead of a linear
-    one and adds temporal sensor grain (sigma 1.5-4 levels, new every frame) to every frame."""
+    one and adds temporal sensor grain (sigma 1.5-4 levels, new every frame) to every frame. The
+    ``fresh2`` variant draws each transition's curve from linear, smoothstep, ease-in (a^2) and ease-out,
+    adds grain (sigma 1-3), shakes every shot (hand-held camera), and adds flames to the evolving
+    textures and crash zooms to the in-shot events."""
     shots, bounds, (fade_in, fade_out, edge_col) = plan(spec)
-    fresh = spec.variant == "fresh"
-    mix = _ease if fresh else (lambda a: a)
+    fresh, fresh2 = spec.variant == "fresh", spec.variant == "fresh2"
     grain_rng = np.random.default_rng(spec.seed + 7)
-    grain = float(grain_rng.uniform(1.5, 4.0)) if fresh else 0.0
+    grain = float(grain_rng.uniform(1.5, 4.0)) if fresh else float(grain_rng.uniform(1.0, 3.0)) if fresh2 else 0.0
+    curve_rng = np.random.default_rng(spec.seed + 13)
+    names = sorted(CURVES)
+    mixes = [CURVES[str(curve_rng.choice(names))] if fresh2 else _ease if fresh else CURVES["linear"] for _ in bounds]
     h, w = spec.height, spec.width
     gt: dict[str, Any] = {"cuts": [], "gradual": [], "negatives": [], "tags": [], "frames": 0}
     starts, i = [], 0
@@ -236,11 +258,13 @@ def timeline(spec: Spec) -> tuple[Iterator[np.ndarray], dict[str, Any]]:
                 break
             bd, nxt, end = bounds[s], shots[s + 1], shot.offset + shot.n
             if bd.kind == "dissolve":
+                mix = mixes[s]
                 for j in range(bd.length):
                     a = mix((j + 1) / (bd.length + 1))
                     yield shot.render(end + j, h, w) * (1 - a) + nxt.render(j, h, w) * a
             elif bd.kind == "fade":
                 lo, hold, li, col = bd.fade
+                mix = mixes[s]
                 for j in range(lo):
                     a = mix((j + 1) / lo)
                     yield shot.render(end + j, h, w) * (1 - a) + col * a

@@ -52,6 +52,8 @@ MARKS = {
     "hard-heldout": ("<!-- hard-heldout:begin -->", "<!-- hard-heldout:end -->"),
     "hard-more": ("<!-- hard-more:begin -->", "<!-- hard-more:end -->"),
     "hard-fresh": ("<!-- hard-fresh:begin -->", "<!-- hard-fresh:end -->"),
+    "hard-fresh2": ("<!-- hard-fresh2:begin -->", "<!-- hard-fresh2:end -->"),
+    "hard-fresh3": ("<!-- hard-fresh3:begin -->", "<!-- hard-fresh3:end -->"),
     "real": ("<!-- real:begin -->", "<!-- real:end -->"),
 }
 Detections = tuple[list[Item], list[float] | None]  # items and (where the method has one) confidences

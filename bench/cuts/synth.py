@@ -32,7 +32,7 @@ class Spec:
     seed: int
     vfr: bool = False
     hard: bool = False  # a timeline of hard negatives (`hard.py`) instead of the plain one
-    variant: str = ""  # "fresh": eased blends and sensor grain (`hard.py`), a look never tuned on
+    variant: str = ""  # "fresh" / "fresh2": variations of the hard generators never tuned on (`hard.py`)
 
 
 SPECS = [
@@ -120,6 +120,41 @@ HARD_FRESH = [
     Spec("fresh_h264_480x360_30_vfr", 480, 360, 30, "libx264", "mp4", 20, 507, vfr=True, hard=True, variant="fresh"),
     Spec("fresh_h264_960x540_25", 960, 540, 25, "libx264", "mp4", 12, 508, hard=True, variant="fresh"),
 ]
+# Second fresh hard set: seeds 701-712 and sizes never used, and another variation nobody tuned on
+# (each transition's mixing curve drawn from linear, smoothstep, ease-in and ease-out; hand-held shake on
+# every shot; lighter grain; flames among the evolving textures; crash zooms among the in-shot events).
+# Fixed before its first run, run once with every method and reported untouched.
+HARD_FRESH2 = [
+    Spec("fresh2_h264_640x480_25", 640, 480, 25, "libx264", "mp4", 24, 701, hard=True, variant="fresh2"),
+    Spec("fresh2_vp9_448x252_30", 448, 252, 30, "libvpx-vp9", "webm", 20, 702, hard=True, variant="fresh2"),
+    Spec("fresh2_mpeg4_360x240_24", 360, 240, 24, "mpeg4", "avi", 24, 703, hard=True, variant="fresh2"),
+    Spec("fresh2_h264_800x450_30_mkv", 800, 450, 30, "libx264", "mkv", 16, 704, hard=True, variant="fresh2"),
+    Spec("fresh2_h264_336x188_20_mov", 336, 188, 20, "libx264", "mov", 30, 705, hard=True, variant="fresh2"),
+    Spec("fresh2_vp9_576x324_25", 576, 324, 25, "libvpx-vp9", "webm", 20, 706, hard=True, variant="fresh2"),
+    Spec("fresh2_h264_496x280_30_vfr", 496, 280, 30, "libx264", "mp4", 20, 707, vfr=True, hard=True, variant="fresh2"),
+    Spec("fresh2_h264_1024x576_24", 1024, 576, 24, "libx264", "mp4", 12, 708, hard=True, variant="fresh2"),
+    Spec("fresh2_h264_320x200_50", 320, 200, 50, "libx264", "mp4", 12, 709, hard=True, variant="fresh2"),
+    Spec("fresh2_mpeg4_544x306_30", 544, 306, 30, "mpeg4", "avi", 20, 710, hard=True, variant="fresh2"),
+    Spec("fresh2_h264_384x288_60_mkv", 384, 288, 60, "libx264", "mkv", 10, 711, hard=True, variant="fresh2"),
+    Spec("fresh2_vp9_720x404_24", 720, 404, 24, "libvpx-vp9", "webm", 20, 712, hard=True, variant="fresh2"),
+]
+# Third fresh hard set: seeds 901-912 and sizes never used, the same generator variation as the second
+# (fresh2: mixed mixing curves, hand-held shake, grain, flames, crash zooms). Fixed before its first run,
+# run once with every method and reported untouched.
+HARD_FRESH3 = [
+    Spec("fresh3_h264_656x368_25", 656, 368, 25, "libx264", "mp4", 20, 901, hard=True, variant="fresh2"),
+    Spec("fresh3_vp9_432x240_30", 432, 240, 30, "libvpx-vp9", "webm", 20, 902, hard=True, variant="fresh2"),
+    Spec("fresh3_mpeg4_368x272_24", 368, 272, 24, "mpeg4", "avi", 24, 903, hard=True, variant="fresh2"),
+    Spec("fresh3_h264_704x396_30_mkv", 704, 396, 30, "libx264", "mkv", 16, 904, hard=True, variant="fresh2"),
+    Spec("fresh3_h264_304x176_20_mov", 304, 176, 20, "libx264", "mov", 30, 905, hard=True, variant="fresh2"),
+    Spec("fresh3_vp9_592x336_25", 592, 336, 25, "libvpx-vp9", "webm", 20, 906, hard=True, variant="fresh2"),
+    Spec("fresh3_h264_464x264_30_vfr", 464, 264, 30, "libx264", "mp4", 20, 907, vfr=True, hard=True, variant="fresh2"),
+    Spec("fresh3_h264_896x504_24", 896, 504, 24, "libx264", "mp4", 12, 908, hard=True, variant="fresh2"),
+    Spec("fresh3_h264_352x208_50", 352, 208, 50, "libx264", "mp4", 12, 909, hard=True, variant="fresh2"),
+    Spec("fresh3_mpeg4_528x296_30", 528, 296, 30, "mpeg4", "avi", 20, 910, hard=True, variant="fresh2"),
+    Spec("fresh3_h264_400x224_60_mkv", 400, 224, 60, "libx264", "mkv", 10, 911, hard=True, variant="fresh2"),
+    Spec("fresh3_vp9_768x432_24", 768, 432, 24, "libvpx-vp9", "webm", 20, 912, hard=True, variant="fresh2"),
+]
 SETS = {
     "main": SPECS,
     "heldout": HELDOUT,
@@ -127,6 +162,8 @@ SETS = {
     "hard-heldout": HARD_HELDOUT,
     "hard-more": HARD_MORE,
     "hard-fresh": HARD_FRESH,
+    "hard-fresh2": HARD_FRESH2,
+    "hard-fresh3": HARD_FRESH3,
 }
 
 

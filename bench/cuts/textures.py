@@ -117,7 +117,25 @@ def water(rng: np.random.Generator, h: int, w: int, fps: float) -> Scene:
     return render
 
 
+def fire(rng: np.random.Generator, h: int, w: int, fps: float) -> Scene:
+    """Flames: fast-evolving noise rising through a flame-shaped mask, mapped black-red-orange-yellow
+    (a texture none of the tuning sets has: it is only drawn by the ``fresh2`` variant)."""
+    field = _EvolvingField(rng, h, w, fps, rate=rng.uniform(1.5, 3.5), drift=rng.uniform(0.8, 2.0))
+    field.vx, field.vy = 0.0, -abs(field.vy) - 0.5 * w / 320  # flames rise
+    height = np.linspace(0, 1, h, dtype=np.float32)[:, None] ** rng.uniform(0.6, 1.2)  # 0 top, 1 bottom
+    lo, hi = np.array([25, 5, 0], np.float32), np.array([255, 235, 140], np.float32)
+    mid = np.array([230, rng.uniform(60, 120), 10], np.float32)
+
+    def render(i: int) -> np.ndarray:
+        v = np.clip(field(i) * (0.4 + 0.9 * height) - 0.15, 0, 1)[..., None] * 1.6
+        v = np.clip(v, 0, 1)
+        return np.where(v < 0.5, lo * (1 - 2 * v) + mid * 2 * v, mid * (2 - 2 * v) + hi * (2 * v - 1))
+
+    return render
+
+
 EVOLVING = {"smoke": smoke, "clouds": clouds, "water": water}
+EVOLVING_FRESH2 = {**EVOLVING, "fire": fire}  # the ``fresh2`` variant also draws flames
 
 
 @dataclass
@@ -176,7 +194,45 @@ def _occluder(ev: Event, k: int, img: np.ndarray, h: int, w: int) -> np.ndarray:
     return img * (1 - alpha) + np.float32(shade) * alpha
 
 
-_APPLY = {"ramp": _ramp, "flicker": _flicker, "flash": _flash, "occluder": _occluder}
+def _zoom(ev: Event, k: int, img: np.ndarray, h: int, w: int) -> np.ndarray:
+    """A crash zoom: the view narrows smoothly to 1/`zoom` of the frame around (cx, cy) over the span,
+    then stays there (a push-in is no new shot)."""
+    zoom, cx, cy = ev.params
+    u = float(np.clip((k - ev.k0 + 1) / max(1, ev.m), 0, 1))
+    z = 1.0 + (zoom - 1.0) * u * u * (3 - 2 * u)
+    if z <= 1.001:
+        return img
+    ch, cw = max(2, int(h / z)), max(2, int(w / z))
+    y0, x0 = int(np.clip(cy * h - ch / 2, 0, h - ch)), int(np.clip(cx * w - cw / 2, 0, w - cw))
+    crop = np.clip(img[y0 : y0 + ch, x0 : x0 + cw], 0, 255).astype(np.uint8)
+    return np.asarray(Image.fromarray(crop).resize((w, h), Image.BILINEAR), np.float32)
+
+
+_APPLY = {"ramp": _ramp, "flicker": _flicker, "flash": _flash, "occluder": _occluder, "zoom": _zoom}
+
+
+def shaken(scene: Scene, rng: np.random.Generator, h: int, w: int) -> Scene:
+    """`scene` seen through a hand-held camera: a smooth random offset of up to ~1-4 px (at 320 px wide)
+    that changes every frame (edges repeated where the view leaves the picture)."""
+    amp = rng.uniform(1.0, 4.0) * w / 320
+    seed = int(rng.integers(1 << 30))
+
+    def offset(i: int) -> tuple[int, int]:
+        t, out = i / 6.0, []
+        for axis in (0, 1):
+            j, u = int(np.floor(t)), float(t - np.floor(t))
+            a, b = (np.random.default_rng([seed, axis, j + d + (1 << 20)]).uniform(-1, 1) for d in (0, 1))
+            out.append(round(amp * (a + (b - a) * u * u * (3 - 2 * u))))
+        return out[0], out[1]
+
+    pad = int(np.ceil(amp)) + 1
+
+    def render(i: int) -> np.ndarray:
+        dy, dx = offset(i)
+        img = np.pad(scene(i), ((pad, pad), (pad, pad), (0, 0)), mode="edge")
+        return img[pad + dy : pad + dy + h, pad + dx : pad + dx + w]
+
+    return render
 
 
 def whip_pan(rng: np.random.Generator, h: int, w: int, fps: float, k0: int, m: int) -> Scene:

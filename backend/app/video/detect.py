@@ -26,7 +26,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .dissolve import detect_dissolves
 from .features import FLAT_STD as FLAT_SIG_STD
-from .features import FrameFeatures
+from .features import SIG_WIDTH, FrameFeatures
 from .models import Shot, Transition
 
 log = logging.getLogger(__name__)
@@ -42,8 +42,14 @@ FLASH_STRUCT_SURE = 0.8
 STATIC_LEVELS = 2.0
 DARK_MEAN, BRIGHT_MEAN, FLAT_STD = 28.0, 228.0, 12.0
 FADE_MIN_RISE = 15.0
+RAMP_TAIL = 0.2
+FADE_STD_GAIN, FADE_STD_SLACK = 1.25, 3.0
 CUT_ISOLATION = 1.7
 BLENDED_FRAME = 0.25
+STRUCT_MIN = 0.15
+MOTION_NCC = 0.7
+LIGHT_SHARE = 0.05
+LIGHT_CONTRAST = 1.25
 
 
 def _nanmedian(x: np.ndarray) -> np.ndarray:
@@ -81,6 +87,20 @@ def cut_signal(f: FrameFeatures) -> np.ndarray:
     """
     dpix = f.dpix.astype(np.float64)
     return 2.0 * dpix / 255.0 + f.dhist.astype(np.float64) * np.clip(dpix / 20.0, 0.0, 1.0)
+
+
+def structure_signal(f: FrameFeatures) -> np.ndarray:
+    """Per-frame structural change: 1 - NCC of consecutive signature images (0 where either is flat).
+
+    Blind to brightness and contrast (flicker, ramps, a flash's afterglow scale the picture, not its
+    layout), so a cut into or out of a flickering shot stands out here when the pixel signal does not.
+    """
+    z, flat = _normalised(f.sig.astype(np.float32))
+    out = np.zeros(f.n, np.float64)
+    if f.n > 1:
+        ncc = np.einsum("ij,ij->i", z[1:], z[:-1]) / z.shape[1]
+        out[1:] = np.where(flat[1:] | flat[:-1], 0.0, 1.0 - ncc)
+    return out
 
 
 def _without_isolated_spikes(s: np.ndarray) -> np.ndarray:
@@ -183,12 +203,97 @@ def _one_frame_jump(s: np.ndarray, sig: np.ndarray, t: int) -> bool:
     )
 
 
+def _sig_grid(f: FrameFeatures) -> tuple[int, int] | None:
+    """(rows, columns) of the signature images: SIG_WIDTH-ish tiles across the analysis image."""
+    ah, aw = f.size
+    block = max(1, -(-aw // SIG_WIDTH))
+    h, w = ah // block, aw // block
+    return (h, w) if h * w == f.sig.shape[1] else None
+
+
+def _shifted_match(f: FrameFeatures, t: int) -> float:
+    """Largest correlation between frame t-1 and frame t over shifts of up to a quarter of the picture
+    either way (on their signatures, overlapping parts only): high when t is t-1 moved (a pan, a
+    swing), low across a cut."""
+    grid = _sig_grid(f)
+    if grid is None or t < 1:
+        return -1.0
+    h, w = grid
+    a, b = (f.sig[i].reshape(h, w).astype(np.float64) for i in (t - 1, t))
+    best = -1.0
+    for dy in range(-(h // 4), h // 4 + 1):
+        for dx in range(-(w // 4), w // 4 + 1):
+            pa = a[max(0, dy) : h + min(0, dy), max(0, dx) : w + min(0, dx)].ravel()
+            pb = b[max(0, -dy) : h + min(0, -dy), max(0, -dx) : w + min(0, -dx)].ravel()
+            sa, sb = pa.std(), pb.std()
+            if sa < FLAT_SIG_STD or sb < FLAT_SIG_STD:
+                continue
+            best = max(best, float(((pa - pa.mean()) * (pb - pb.mean())).mean() / (sa * sb)))
+    return best
+
+
+def _moved(f: FrameFeatures, t: int) -> bool:
+    """Whether the change at t is the picture moving rather than replaced: the pixel difference alone does
+    not stand out (under CUT_ISOLATION times its neighbours': the jump is in the histogram, as when a
+    whip pan's motion blur clears on its last frame) and a shifted frame t-1 matches frame t."""
+    d = f.dpix.astype(np.float64)
+    near = max(d[t - 1], d[t + 1] if t + 1 < d.shape[0] else 0.0)
+    return bool(d[t] < CUT_ISOLATION * near and _shifted_match(f, t) >= MOTION_NCC)
+
+
 def _mixed_frame(sig: np.ndarray, a: int) -> bool:
     """Whether frame a is a mix of frames a-1 and a+1 (residual from their mean under BLENDED_FRAME of
     their difference): the one blended frame of a cut spread over two frames, not a frame of motion."""
     prev, mid, nxt = (sig[i].astype(np.float32) for i in (a - 1, a, a + 1))
     span = float(np.abs(nxt - prev).mean())
     return span > 0 and float(np.abs(mid - 0.5 * (prev + nxt)).mean()) <= BLENDED_FRAME * span
+
+
+def residual_change(f: FrameFeatures) -> np.ndarray:
+    """Per-frame pixel change net of the change in brightness: dpix - |change of the mean luma|.
+
+    A global gain or offset (flicker, a ramp, a flash) moves every pixel the same way, so its mean
+    absolute difference equals the change of the mean and this is ~0; motion and cuts remain."""
+    mean = f.mean.astype(np.float64)
+    step = np.abs(np.diff(mean, prepend=mean[:1]))
+    return np.maximum(f.dpix.astype(np.float64) - step, 0.0)
+
+
+def _isolated(x: np.ndarray) -> np.ndarray:
+    """Frames where x is CUT_ISOLATION times its value at both neighbours (a one-frame jump)."""
+    padded = np.pad(x, 1)
+    return x >= CUT_ISOLATION * np.maximum(padded[:-2], padded[2:])
+
+
+def _peaks(x: np.ndarray) -> np.ndarray:
+    """Frames where x is at least as large as at both neighbours."""
+    padded = np.pad(x, 1, constant_values=-np.inf)
+    return (x >= padded[:-2]) & (x >= padded[2:])
+
+
+def _spikes(
+    s: np.ndarray, floor: np.ndarray | float, w: int, gap: int, rows: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(spike mask, level of the sides) of a change signal: over one calm side's statistics and well above
+    both sides' levels, at a local maximum. With `rows` (a mask) only those frames are judged (the
+    side medians are most of the cost), the others are no spike at level 0."""
+    # side statistics over the 3-frame envelope: a frame-rate cadence (content that changes only every
+    # other frame, e.g. duplicated frames) alternates the signal, and its median would sit near 0
+    env = sliding_window_view(np.pad(_without_isolated_spikes(s), 1, mode="edge"), 3).max(axis=1)
+    before, after = _side_windows(env, w, gap)
+    floor = np.broadcast_to(np.asarray(floor, np.float64), s.shape)
+    idx = np.arange(s.shape[0]) if rows is None else np.flatnonzero(rows)
+    med_b, thr_b = _side_threshold(before[idx], floor[idx])
+    med_a, thr_a = _side_threshold(after[idx], floor[idx])
+    x = s[idx]
+    # A spike over one calm side's statistics that is also well above both sides' levels: a cut out of
+    # (or into) a noisy fast-motion shot is judged against the calm side; the onset of motion is not
+    # (its spike is not above the level after it).
+    spike_at = ((x > thr_a) & (x > CUT_OTHER_RATIO * med_b)) | ((x > thr_b) & (x > CUT_OTHER_RATIO * med_a))
+    local_max = s >= sliding_window_view(np.pad(s, gap, constant_values=-1.0), 2 * gap + 1).max(axis=1)
+    spike, level = np.zeros(s.shape[0], bool), np.zeros(s.shape[0], np.float64)
+    spike[idx], level[idx] = spike_at, np.maximum(med_b, med_a)
+    return spike & local_max, level
 
 
 def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
@@ -199,32 +304,50 @@ def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
         return []
     rate = fps if fps > 0 else 30.0
     w, gap = max(5, round(0.5 * rate)), 2
-    # side statistics over the 3-frame envelope: a frame-rate cadence (content that changes only every
-    # other frame, e.g. duplicated frames) alternates the signal, and its median would sit near 0
-    env = sliding_window_view(np.pad(_without_isolated_spikes(s), 1, mode="edge"), 3).max(axis=1)
-    before, after = _side_windows(env, w, gap)
     floor = _abs_floor(f)
-    med_b, thr_b = _side_threshold(before, floor)
-    med_a, thr_a = _side_threshold(after, floor)
-    base = np.maximum(med_b, med_a)
-    # A spike over one calm side's statistics that is also well above both sides' levels: a cut out of
-    # (or into) a noisy fast-motion shot is judged against the calm side; the onset of motion is not
-    # (its spike is not above the level after it).
-    spike = ((s > thr_a) & (s > CUT_OTHER_RATIO * med_b)) | ((s > thr_b) & (s > CUT_OTHER_RATIO * med_a))
-    local_max = s >= sliding_window_view(np.pad(s, gap, constant_values=-1.0), 2 * gap + 1).max(axis=1)
-    candidates = np.flatnonzero(spike & local_max)
+    spike, base = _spikes(s, floor, w, gap)
+    st = structure_signal(f)
+    # the pixel change, as it is or net of brightness (flicker), must jump there too (`_isolated`): a
+    # low-contrast picture's layout can swing on little change, and a shaking camera moves fine detail
+    # across the signature's tiles
+    dpix = f.dpix.astype(np.float64)
+    pixel_peak = (s > floor) & (_isolated(dpix) | _isolated(residual_change(f)))
+    st_spike, st_base = _spikes(st, STRUCT_MIN, w, gap, rows=pixel_peak & (st > STRUCT_MIN))
+    # Neither signal clears its side statistics, but both stand well above both sides' levels at the
+    # same frame: a cut inside busy content (an evolving texture) whose every frame changes a lot
+    joint = (s > CUT_OTHER_RATIO * base) & (st > CUT_OTHER_RATIO * st_base) & (s > floor) & (st > STRUCT_MIN)
+    joint &= pixel_peak & _peaks(st)
+    # a jump of the pixel change that is all brightness (the change net of brightness a small share of
+    # it) while the layout changes no more than at the frames beside it: a light switched, a square-wave
+    # flicker stepping, not a new picture (frames with no structure to compare excepted: a cut to black)
+    # and the contrast follows the brightness (a gain scales both; a cut into a plainer shot does not)
+    _, flat = _normalised(f.sig.astype(np.float32))
+    lit = (residual_change(f) < LIGHT_SHARE * dpix) & ~_isolated(st) & ~flat
+    lit[1:] &= ~flat[:-1]
+    lum = np.log(np.maximum(f.mean.astype(np.float64), 1.0))
+    con = np.log(np.maximum(f.std.astype(np.float64), 1.0))
+    lit[1:] &= np.abs(np.diff(con) - np.diff(lum)) < np.log(LIGHT_CONTRAST)
+    spike &= ~lit
+    candidates = np.flatnonzero(spike | st_spike | joint)
     kmax = f.flash_lags - 1
     cuts: list[tuple[int, float]] = []
     for t in candidates:
         if t == 0:
             continue
-        if not _one_frame_jump(s, f.sig, int(t)):
+        jump = (
+            (spike[t] and _one_frame_jump(s, f.sig, int(t)) and not _moved(f, int(t)))
+            or (st_spike[t] and _one_frame_jump(st, f.sig, int(t)))
+            or (joint[t] and _one_frame_jump(s, f.sig, int(t)) and _one_frame_jump(st, f.sig, int(t)))
+        )
+        if not jump:
             log.debug("frame %d: change builds up over several frames (motion?)", t)
             continue
         if not _flash_check(f.sig, int(t), kmax):
             log.debug("frame %d: change does not persist (flash?)", t)
             continue
         conf = float(np.clip((s[t] - base[t]) / max(s[t], 1e-6), 0.0, 1.0))
+        if st_spike[t] or joint[t]:
+            conf = max(conf, float(np.clip((st[t] - st_base[t]) / max(st[t], 1e-6), 0.0, 1.0)))
         if cuts and t - cuts[-1][0] <= gap:
             if conf > cuts[-1][1]:
                 cuts[-1] = (int(t), conf)
@@ -234,16 +357,23 @@ def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
 
 
 def _ramp(mean: np.ndarray, start: int, step: int, sign: float, max_len: int) -> tuple[int, int]:
-    """Walk from `start` in direction `step` while `sign*mean` keeps rising; return (end, length)."""
+    """Walk from `start` in direction `step` while `sign*mean` keeps rising; return (end, length).
+
+    Once the ramp has a few steps, a step under RAMP_TAIL of their median ends it: the shot the fade
+    reached may drift in brightness by a fraction of a level a frame, and a walk on through that drift
+    would swallow the next boundary (a cut into a short shot right after the fade)."""
     n = mean.shape[0]
     j, length, stalls = start, 0, 0
+    steps: list[float] = []
     while 0 <= j + step < n and length < max_len:
         d = sign * (mean[j + step] - mean[j])
-        if d > 0.05:
+        least = max(0.05, RAMP_TAIL * sorted(steps)[len(steps) // 2]) if len(steps) >= 3 else 0.05
+        if d > least:
             j, length = j + step, length + 1
+            steps.append(d)
             continue
         nxt = j + 2 * step
-        if stalls == 0 and d > -1.0 and 0 <= nxt < n and sign * (mean[nxt] - mean[j]) > 0.05:
+        if stalls == 0 and d > -1.0 and 0 <= nxt < n and sign * (mean[nxt] - mean[j]) > least:
             j, length, stalls = j + step, length + 1, 1
             continue
         break
@@ -256,22 +386,37 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(starts, ends, strict=True))
 
 
-def _smooth_ramp(values: np.ndarray) -> bool:
-    """A fade ramp (from the black/white run outwards) rises enough and starts without a jump.
+def _smooth_ramp(values: np.ndarray, std: np.ndarray) -> bool:
+    """A fade ramp (from the black/white run outwards) rises enough, starts without a jump, and never has
+    more contrast than the shot it fades (`std` along the ramp, the shot's frame last).
 
-    A cut from a dimmed scene into black has a big first step compared with the rest of the ramp.
+    A cut from a dimmed scene into black has a big first step compared with the rest of the ramp. A fade
+    scales the picture towards black or white, so its contrast shrinks with it; a dark shape sweeping
+    across the lens until it covers the frame adds its edge to the picture on the way.
     """
     steps = np.abs(np.diff(values))
     if steps.size < 2 or abs(values[-1] - values[0]) < FADE_MIN_RISE:
         return False
+    if float(std.max()) > FADE_STD_GAIN * float(std[-1]) + FADE_STD_SLACK:
+        return False
     return bool(steps[0] <= 3.0 * np.median(steps[1:]) + 2.0)
+
+
+def _returns(f: FrameFeatures, before: int, jump: int, after: int) -> bool:
+    """Whether the picture at `after` is the one at `before` again: their mean absolute signature
+    difference is under FLASH_PERSIST of the jump from `before` to `jump`. A short white (or black) hold
+    entered by a jump and left by a ramp back to the same picture is a flash and its afterglow, not a
+    fade between two shots (nor is a ramp into a short hold and a jump back)."""
+    sig = f.sig.astype(np.float32)
+    step = float(np.abs(sig[jump] - sig[before]).mean())
+    return step > 0 and float(np.abs(sig[after] - sig[before]).mean()) < FLASH_PERSIST * step
 
 
 def _fade_spans(f: FrameFeatures, fps: float) -> list[tuple[int, int, float, bool]]:
     """`(start, end, confidence, at_edge)` of fades to/from black or white; `at_edge` marks a fade in from
     a run that opens the video or out to one that ends it (no shot on the other side: not a boundary)."""
     rate = fps if fps > 0 else 30.0
-    mean = f.mean.astype(np.float64)
+    mean, std = f.mean.astype(np.float64), f.std.astype(np.float64)
     n = mean.shape[0]
     min_ramp, max_ramp = max(2, round(0.08 * rate)), round(4 * rate)
     fades: list[tuple[int, int, float, bool]] = []
@@ -281,14 +426,15 @@ def _fade_spans(f: FrameFeatures, fps: float) -> list[tuple[int, int, float, boo
         for r0, r1 in _runs(mask):
             out_start, out_len = _ramp(mean, r0, -1, sign, max_ramp)
             in_end, in_len = _ramp(mean, r1, 1, sign, max_ramp)
-            out_ok = out_len >= min_ramp and _smooth_ramp(mean[out_start : r0 + 1][::-1])
-            in_ok = in_len >= min_ramp and _smooth_ramp(mean[r1 : in_end + 1])
+            out_ok = out_len >= min_ramp and _smooth_ramp(mean[out_start : r0 + 1][::-1], std[out_start : r0 + 1][::-1])
+            in_ok = in_len >= min_ramp and _smooth_ramp(mean[r1 : in_end + 1], std[r1 : in_end + 1])
             if out_ok and in_ok and r1 - r0 <= 2 * rate:
                 fades.append((out_start, in_end, 1.0, False))
                 continue
-            if out_ok:
+            short = r1 - r0 < f.flash_lags
+            if out_ok and not (short and r1 < n - 1 and _returns(f, out_start, r1, r1 + 1)):
                 fades.append((out_start, r0, 0.8, r1 == n - 1))
-            if in_ok:
+            if in_ok and not (short and r0 > 0 and _returns(f, r0 - 1, r0, in_end)):
                 fades.append((r1, in_end, 0.8, r0 == 0))
     return sorted(fades)
 
@@ -319,6 +465,41 @@ def _clip_at_cuts(dissolves: list[tuple[int, int, float]], cuts: list[int]) -> l
     return out
 
 
+def _merge_through_holds(
+    f: FrameFeatures, gradual: list[tuple[str, int, int, float]]
+) -> list[tuple[str, int, int, float]]:
+    """Join a fade and a gradual transition next to it when only black or white flat frames (a hold) lie
+    between them: a fade out to black and a blend in from it are one fade (the in-ramp of a textured
+    shot need not rise smoothly enough for the fade detector, and the dissolve detector finds it)."""
+    mean, std = f.mean.astype(np.float64), f.std.astype(np.float64)
+    hold = ((mean < DARK_MEAN) | (mean > BRIGHT_MEAN)) & (std < FLAT_STD)
+    out: list[tuple[str, int, int, float]] = []
+    for g in sorted(gradual, key=lambda x: (x[1], x[2])):
+        if out:
+            kind, s, e, c = out[-1]
+            gap = hold[e + 1 : g[1]]
+            if "fade" in (kind, g[0]) and g[1] > e and bool(gap.all()) and (gap.size > 0 or hold[e] or hold[g[1]]):
+                out[-1] = ("fade", s, max(e, g[2]), max(c, g[3]))
+                continue
+        out.append(g)
+    return out
+
+
+def _edge_fade_frames(f: FrameFeatures, spans: list[tuple[int, int, float, bool]]) -> np.ndarray:
+    """Frames of an opening or closing fade, with the black or white hold between it and the edge of the
+    video: a step of the ramp (the first frame that is not quite black, or a hold frame a level off the
+    next) can jump like a cut, but with no shot on one side it is no boundary."""
+    n = f.n
+    mean, std = f.mean.astype(np.float64), f.std.astype(np.float64)
+    hold = ((mean < DARK_MEAN) | (mean > BRIGHT_MEAN)) & (std < FLAT_STD)
+    out = np.zeros(n, bool)
+    for s, e, _, edge in spans:
+        if edge:
+            lo, hi = (0, e) if hold[:s].all() else (s, n - 1)  # fade in after a hold, or out into one
+            out[lo : hi + 1] = True
+    return out
+
+
 def detect_transitions(f: FrameFeatures, fps: float) -> list[Transition]:
     """Run all detectors, resolve overlaps (gradual spans swallow cuts inside them), return sorted."""
     n = f.n
@@ -335,9 +516,11 @@ def detect_transitions(f: FrameFeatures, fps: float) -> list[Transition]:
     dissolves = [(s, e, c) for s, e, c in detect_dissolves(f, fps, blocked, cut_at) if s > 1 and e < n - 2]
     dissolves = _clip_at_cuts(dissolves, [t for t, _ in found_cuts])
     gradual = [("fade", s, e, c) for s, e, c in fades] + [("dissolve", s, e, c) for s, e, c in dissolves]
+    gradual = _merge_through_holds(f, gradual)
     inside = np.zeros(n, bool)
     for _, s, e, _ in gradual:
         inside[s : e + 1] = True  # a cut inside a gradual span is that span
+    inside |= _edge_fade_frames(f, spans)
     cuts = [("cut", t, t, c) for t, c in found_cuts if not inside[t]]
     t_ms = f.t_ms
     out = [

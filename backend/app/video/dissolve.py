@@ -43,6 +43,9 @@ DIP_RR_MAX = 0.6
 DIP_FIT = 0.15
 HIST_GAIN, VALUES_GAIN = 1.0, 1.5
 RAMP_LAYOUT, RAMP_VALUES = 0.6, 0.1
+SAME_LAYOUT, SAME_VALUES, SAME_MARGIN = 0.8, 0.12, 0.4
+MIN_SCORE = 0.15
+LAW_MIN_FRAMES = 9
 
 
 def _neighbour_level(x: np.ndarray, c: np.ndarray, h: int) -> np.ndarray:
@@ -169,10 +172,13 @@ def detect_dissolves(
             support = [v for v in cl if core[0] <= (v.start + v.end) // 2 <= core[1]]
             if len(support) < MIN_VOTES:
                 continue
+            if sum(_strong(v) for v in support) < 2 and len(support) < 2 * MIN_VOTES:
+                continue  # one clean blend among a few loose votes: a moment of an evolving texture
             start, end, conf = _span(support, core)
-            margin = _between_two_shots(f, fps, start, end)
-            if margin > 0:
-                out.append((start, end, round(0.5 * conf + 0.5 * margin, 4)))
+            margin = _between_two_shots(f, fps, start, end, blocked, cuts)
+            score = 0.5 * conf + 0.5 * margin
+            if margin > 0 and score >= MIN_SCORE:
+                out.append((start, end, round(score, 4)))
     return out
 
 
@@ -191,28 +197,66 @@ def _shape_change(f: FrameFeatures, i: int, j: int) -> tuple[float, float]:
     return float(1.0 - (za * zb).mean()), float(np.abs(np.sort(za) - np.sort(zb)).mean())
 
 
-def _between_two_shots(f: FrameFeatures, fps: float, start: int, end: int) -> float:
+def _side(stop: np.ndarray, frm: int, length: int, step: int) -> int:
+    """The far end of the stretch of up to `length` frames from `frm` in direction `step` that stays in one
+    shot: it stops before a frame in `stop` (a fade) or across a cut (`stop` marks both, see the caller)."""
+    n = stop.shape[0]
+    j = frm
+    while 0 <= j + step < n and abs(j + step - frm) <= length and not stop[j + step]:
+        j += step
+    return j
+
+
+def _between_two_shots(
+    f: FrameFeatures,
+    fps: float,
+    start: int,
+    end: int,
+    blocked: np.ndarray | None = None,
+    cut_at: np.ndarray | None = None,
+) -> float:
     """How clearly [start, end] leads from one shot to another, in [0, 1] (0: it does not).
 
     A dissolve leaves one shot for another: the luma histogram, or the brightness-free distribution of
     values (unmoved by a lighting change inside a shot), changes more across the span than over as many
     frames on either side of it (an evolving texture, fast motion or an occluder sweeping past change it
     as much within the shot); and the change is not a lighting ramp (layout and brightness-free value
-    distribution both kept). The margin is the share of the change across not matched within a side."""
+    distribution both kept). The margin is the share of the change across not matched within a side.
+    The sides stay inside their shots: they end before a fade or a cut (`blocked`, `cut_at`), so a cut
+    a few frames after a dissolve or a fade next to it does not count as change within the shot."""
+    n = f.n
+    blocked = np.zeros(n, bool) if blocked is None else blocked
+    cut_at = np.zeros(n, bool) if cut_at is None else cut_at
+    return _margin(f, fps, start, end, blocked, cut_at)
+
+
+def _margin(f: FrameFeatures, fps: float, start: int, end: int, blocked: np.ndarray, cut_at: np.ndarray) -> float:
     n = f.n
     length = int(np.clip(end - start + 1, 2, max(2, round(fps))))
     a1, b0 = max(0, start - 1), min(n - 1, end + 1)
-    a0, b1 = max(0, a1 - length), min(n - 1, b0 + length)
+    # a side ends before a fade's frames, and before the frame a cut leads from (after) or into (before)
+    before_stop = blocked | np.concatenate([cut_at[1:], [False]])
+    a0 = _side(before_stop, a1, length, -1)
+    b1 = _side(blocked | cut_at, b0, length, 1)
+    # a side of under two frames is no shot to compare with: judge it as before, over the full length
+    a0 = a0 if a1 - a0 >= 2 else max(0, a1 - length)
+    b1 = b1 if b1 - b0 >= 2 else min(n - 1, b0 + length)
+    pairs = [(a0, a1), (b0, b1)]
     across = _hist_change(f, a1, b0)
-    within = max(_hist_change(f, a0, a1), _hist_change(f, b0, b1))
+    within = max(_hist_change(f, i, j) for i, j in pairs)
     layout, values = _shape_change(f, a1, b0)
     if layout < RAMP_LAYOUT and values < RAMP_VALUES:
         return 0.0
-    values_within = max(_shape_change(f, a0, a1)[1], _shape_change(f, b0, b1)[1])
+    values_within = max(_shape_change(f, i, j)[1] for i, j in pairs)
     margins = [1.0 - within / across if across >= HIST_GAIN * within and across > 0 else 0.0]
     if values >= VALUES_GAIN * values_within and values > 0:
         margins.append(1.0 - values_within / values)
-    return float(np.clip(max(margins), 0.0, 1.0))
+    margin = float(np.clip(max(margins), 0.0, 1.0))
+    # the same look on both sides (value distribution kept, layout only partly replaced: an evolving
+    # texture, or a dissolve between two shots of one kind) needs a clear margin over the change within
+    if layout < SAME_LAYOUT and values < SAME_VALUES and margin < SAME_MARGIN:
+        return 0.0
+    return margin
 
 
 def _cores(cl: list[_Vote]) -> list[tuple[int, int]]:
@@ -238,5 +282,9 @@ def _span(support: list[_Vote], core: tuple[int, int]) -> tuple[int, int, float]
     max_de = max(v.de for v in near)
     inner = [v for v in near if v.de <= 0.85 * max_de] or [min(near, key=lambda v: (v.end - v.start, v.rr))]
     start, end = max(core[0], min(v.start for v in inner)), min(core[1], max(v.end for v in inner))
-    conf = float(np.clip(1.0 - min(v.rr for v in support) / RR_MAX, 0.0, 1.0)) * min(1.0, len(support) / 10)
+    # a clean pixel blend, or (where motion hides it) the share of votes whose whole window follows the
+    # dissolve energy law over at least LAW_MIN_FRAMES frames (a handful of frames fit it by chance)
+    blend = float(np.clip(1.0 - min(v.rr for v in support) / RR_MAX, 0.0, 1.0))
+    law = sum(v.fit and v.end - v.start + 1 >= LAW_MIN_FRAMES for v in support) / len(support)
+    conf = max(blend, law) * min(1.0, len(support) / 10)
     return start, end, conf

@@ -88,11 +88,7 @@ def _noise(rng: np.random.Generator, cells: int, h: int, w: int) -> np.ndarray:
     ("seed", "frames_swinging"),
     [
         (21, 6),
-        pytest.param(
-            22,
-            8,
-            marks=pytest.mark.xfail(strict=True, reason="known: the swing's last frame changes 2x its neighbours"),
-        ),
+        (22, 8),
         (23, 12),
         (26, 5),
     ],
