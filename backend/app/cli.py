@@ -284,7 +284,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     async def action(rt: Any) -> int:
         async with rt.sessionmaker() as session:
-            jobs = (await session.scalars(newest_jobs(filters, status, args.limit))).all()
+            listing = newest_jobs(filters, status, args.limit, by_type=bool(args.job_type) and status is None)
+            jobs = (await session.scalars(listing)).all()
         print(f"{'id':36}  {'type':16} {'status':10} {'att':>3} {'prog':>5}  created")
         for j in jobs:
             print(

@@ -36,6 +36,12 @@ async def test_enqueue_show_list_cancel_retry_stats(subprocess_env):
     code, out, _ = await cli(subprocess_env, "retry", job_id)
     assert code == 0
     assert "re-queued" in out
+    code, out, _ = await cli(subprocess_env, "list", "--job-type", "sleep")  # by type: every status, merged
+    assert code == 0
+    assert job_id in out
+    code, out, _ = await cli(subprocess_env, "list", "--job-type", "noop")
+    assert code == 0
+    assert job_id not in out
     code, out, _ = await cli(subprocess_env, "stats")
     assert code == 0
     assert "pending=1" in out
