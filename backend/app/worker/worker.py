@@ -95,7 +95,7 @@ class Worker:
             running=lambda: [(r.job.id, r.job.job_type) for r in list(self.running.values())],
             stall_after=config.stall_warning,
         )
-        self.acker = Acker(pool, self.id, on_settled=self.heartbeat.forget, outage=self.outage)
+        self.acker = Acker(pool, self.id, on_settled=self._settled, outage=self.outage)
         self.listener = Listener(dsn, self._on_jobs_notice, self._on_cancel_notice, config.poll_interval, self.outage)
         self.running: dict[uuid.UUID, _Running] = {}
         self.buffered: OrderedDict[uuid.UUID, tuple[queue.ClaimedJob, float]] = OrderedDict()  # job, claimed at
@@ -137,6 +137,13 @@ class Worker:
             self._context(entry[0]).log.info("cancelled before it started")
             outcome = Outcome("cancelled", error="cancelled on request before it started")
             self.acker.add(job_id, outcome, None, entry[0].job_type)
+
+    def _settled(self, ids: list[uuid.UUID]) -> None:
+        """From the acker, once outcomes are written (or refused): their leases are no longer kept, except
+        for a job claimed again here since (running or buffered under a new lease). A buffered job given back
+        to the queue can be claimed again by this worker before the acker resumes after writing the release:
+        forgetting it then would let the new lease lapse while the job runs, and another worker reap it."""
+        self.heartbeat.forget([i for i in ids if i not in self.running and i not in self.buffered])
 
     def _on_lease_news(self, news: LeaseNews) -> None:
         """From the heartbeat thread: jobs no longer this worker's, jobs to cancel, leases about to run out."""

@@ -152,3 +152,20 @@ async def test_auto_prefetch_buffers_short_jobs_and_never_slow_ones(runtime, poo
 
 
 _HELD = "SELECT count(*) FROM jobs WHERE status = 'processing' AND locked_by = $1"
+
+
+async def test_a_job_claimed_again_keeps_its_new_lease_when_an_earlier_outcome_settles(runtime, pool):
+    # A buffered job given back to the queue can be claimed again by the same worker before the acker, having
+    # written the release, tells the heartbeat to stop keeping its lease. That late word must not drop the new
+    # lease: the job would be reaped (and run again elsewhere) while it still runs here.
+    async with running_worker(runtime, concurrency=1, queues=["default"], lease_seconds=1.0, reaper_interval=0.2) as w:
+        job_id = await submit(pool, "sleep", {"seconds": 4})
+
+        async def running_here() -> bool:
+            return job_id in w.running
+
+        await wait_until(running_here, timeout=60)
+        w._settled([job_id])  # the earlier outcome's settlement, arriving after the new claim
+        row = await wait_status(pool, job_id, "completed", timeout=120)
+    assert row["attempts"] == 1
+    assert row["reaped"] == 0
