@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 
 from app.worker import queue
 from app.worker.dispatcher import DISPATCH_TABLE, build_job
+from app.worker.worker import AUTO_PREFETCH_STALE
 
 from tests.integration.test_worker import running_worker, submit
 from tests.support.waiting import job_row, wait_status, wait_until
@@ -142,7 +144,12 @@ async def test_auto_prefetch_buffers_short_jobs_and_never_slow_ones(runtime, poo
         # Slow jobs right after the fast ones: the buffer may take a few as they arrive, but gives back those
         # still waiting once the jobs are seen to be slow; from then on the worker holds the one it runs.
         slow = [await submit(pool, "sleep", {"seconds": 1.5}) for _ in range(4)]
-        await wait_until(_holds(pool, w.id, 1), timeout=10)
+
+        async def seen_slow() -> bool:  # a slow job has run long enough for the worker to have judged it slow
+            ages = [time.monotonic() - r.started for r in list(w.running.values()) if r.job.job_type == "sleep"]
+            return bool(ages) and max(ages) > 2 * AUTO_PREFETCH_STALE and await _holds(pool, w.id, 1)()
+
+        await wait_until(seen_slow, timeout=60)
         for _ in range(3):  # within one slow job
             assert await pool.fetchval(_HELD, w.id) <= 1
             await asyncio.sleep(0.2)
