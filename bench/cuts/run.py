@@ -54,6 +54,7 @@ MARKS = {
     "hard-fresh": ("<!-- hard-fresh:begin -->", "<!-- hard-fresh:end -->"),
     "hard-fresh2": ("<!-- hard-fresh2:begin -->", "<!-- hard-fresh2:end -->"),
     "hard-fresh3": ("<!-- hard-fresh3:begin -->", "<!-- hard-fresh3:end -->"),
+    "hard-fresh4": ("<!-- hard-fresh4:begin -->", "<!-- hard-fresh4:end -->"),
     "real": ("<!-- real:begin -->", "<!-- real:end -->"),
 }
 Detections = tuple[list[Item], list[float] | None]  # items and (where the method has one) confidences

@@ -155,6 +155,20 @@ HARD_FRESH3 = [
     Spec("fresh3_h264_400x224_60_mkv", 400, 224, 60, "libx264", "mkv", 10, 911, hard=True, variant="fresh2"),
     Spec("fresh3_vp9_768x432_24", 768, 432, 24, "libvpx-vp9", "webm", 20, 912, hard=True, variant="fresh2"),
 ]
+HARD_FRESH4 = [
+    Spec("fresh4_h264_688x384_25", 688, 384, 25, "libx264", "mp4", 20, 1101, hard=True, variant="fresh2"),
+    Spec("fresh4_vp9_416x232_30", 416, 232, 30, "libvpx-vp9", "webm", 20, 1102, hard=True, variant="fresh2"),
+    Spec("fresh4_mpeg4_376x280_24", 376, 280, 24, "mpeg4", "avi", 24, 1103, hard=True, variant="fresh2"),
+    Spec("fresh4_h264_736x416_30_mkv", 736, 416, 30, "libx264", "mkv", 16, 1104, hard=True, variant="fresh2"),
+    Spec("fresh4_h264_288x160_20_mov", 288, 160, 20, "libx264", "mov", 30, 1105, hard=True, variant="fresh2"),
+    Spec("fresh4_vp9_608x344_25", 608, 344, 25, "libvpx-vp9", "webm", 20, 1106, hard=True, variant="fresh2"),
+    Spec("fresh4_h264_448x256_30_vfr", 448, 256, 30, "libx264", "mp4", 20, 1107, vfr=True, hard=True, variant="fresh2"),
+    Spec("fresh4_h264_832x464_24", 832, 464, 24, "libx264", "mp4", 12, 1108, hard=True, variant="fresh2"),
+    Spec("fresh4_h264_336x192_50", 336, 192, 50, "libx264", "mp4", 12, 1109, hard=True, variant="fresh2"),
+    Spec("fresh4_mpeg4_512x304_30", 512, 304, 30, "mpeg4", "avi", 20, 1110, hard=True, variant="fresh2"),
+    Spec("fresh4_h264_384x208_60_mkv", 384, 208, 60, "libx264", "mkv", 10, 1111, hard=True, variant="fresh2"),
+    Spec("fresh4_vp9_784x440_24", 784, 440, 24, "libvpx-vp9", "webm", 20, 1112, hard=True, variant="fresh2"),
+]
 SETS = {
     "main": SPECS,
     "heldout": HELDOUT,
@@ -164,6 +178,7 @@ SETS = {
     "hard-fresh": HARD_FRESH,
     "hard-fresh2": HARD_FRESH2,
     "hard-fresh3": HARD_FRESH3,
+    "hard-fresh4": HARD_FRESH4,
 }
 
 
