@@ -169,6 +169,42 @@ HARD_FRESH4 = [
     Spec("fresh4_h264_384x208_60_mkv", 384, 208, 60, "libx264", "mkv", 10, 1111, hard=True, variant="fresh2"),
     Spec("fresh4_vp9_784x440_24", 784, 440, 24, "libvpx-vp9", "webm", 20, 1112, hard=True, variant="fresh2"),
 ]
+
+
+def _training_set() -> list[Spec]:
+    """Videos for fitting the dissolve verifier (`train_verifier.py`): the three hard generator variations,
+    a third each, with seeds and sizes of their own (never in a set that is reported)."""
+    sizes = [
+        (336, 240),
+        (512, 384),
+        (432, 288),
+        (720, 400),
+        (296, 208),
+        (560, 320),
+        (624, 352),
+        (400, 256),
+        (848, 464),
+        (320, 176),
+        (480, 272),
+        (672, 376),
+    ]
+    codecs = [("libx264", "mp4"), ("libvpx-vp9", "webm"), ("mpeg4", "avi"), ("libx264", "mkv"), ("libx264", "mov")]
+    rates = [24, 25, 30, 20, 50, 60, 30, 24]
+    out = []
+    for i in range(36):
+        w, h = sizes[i % len(sizes)]
+        codec, container = codecs[i % len(codecs)]
+        fps = rates[i % len(rates)]
+        variant = ("", "fresh", "fresh2")[i % 3]
+        seconds = 16 if fps < 50 else 10
+        name = f"train{i:02d}_{codec.split('lib')[-1]}_{w}x{h}_{fps}{'_' + variant if variant else ''}"
+        out.append(
+            Spec(name, w, h, fps, codec, container, seconds, 3001 + i, vfr=i % 9 == 4, hard=True, variant=variant)
+        )
+    return out
+
+
+TRAIN = _training_set()
 SETS = {
     "main": SPECS,
     "heldout": HELDOUT,
@@ -179,6 +215,7 @@ SETS = {
     "hard-fresh2": HARD_FRESH2,
     "hard-fresh3": HARD_FRESH3,
     "hard-fresh4": HARD_FRESH4,
+    "train": TRAIN,
 }
 
 

@@ -50,6 +50,7 @@ STRUCT_MIN = 0.15
 MOTION_NCC = 0.7
 LIGHT_SHARE = 0.05
 LIGHT_CONTRAST = 1.25
+FADE_CUT_EDGE = 0.15
 
 
 def _nanmedian(x: np.ndarray) -> np.ndarray:
@@ -465,6 +466,25 @@ def _clip_at_cuts(dissolves: list[tuple[int, int, float]], cuts: list[int]) -> l
     return out
 
 
+def _fades_end_at_cuts(
+    spans: list[tuple[int, int, float, bool]], cuts: list[int]
+) -> list[tuple[int, int, float, bool]]:
+    """Fade spans that stop at a hard cut in their outermost FADE_CUT_EDGE share: the walk along a fade's
+    ramp goes on while the brightness keeps moving the same way, so a cut into a brighter shot just after a
+    fade-in (or from a brighter one just before a fade-out) extends the ramp by its jump. The fade ends
+    before the cut (starts at it), and the cut stays. Cuts further inside are the fade's own steps."""
+    out = []
+    for s, e, c, edge in spans:
+        edge_frames = max(1, int(FADE_CUT_EDGE * (e - s + 1)))
+        for t in cuts:
+            if e - edge_frames < t <= e and t - 1 > s:
+                e = t - 1
+            elif s < t <= s + edge_frames and t < e:
+                s = t
+        out.append((s, e, c, edge))
+    return out
+
+
 def _merge_through_holds(
     f: FrameFeatures, gradual: list[tuple[str, int, int, float]]
 ) -> list[tuple[str, int, int, float]]:
@@ -500,17 +520,26 @@ def _edge_fade_frames(f: FrameFeatures, spans: list[tuple[int, int, float, bool]
     return out
 
 
+def cuts_and_fades(
+    f: FrameFeatures, fps: float
+) -> tuple[list[tuple[int, float]], list[tuple[int, int, float, bool]], np.ndarray, np.ndarray]:
+    """(cuts, fade spans, frames in a fade, frames a cut leads into): what the dissolve detector is run
+    against (fades block it; its sides stop at cuts)."""
+    found_cuts = detect_cuts(f, fps)
+    spans = _fades_end_at_cuts(_fade_spans(f, fps), [t for t, _ in found_cuts])
+    blocked = np.zeros(f.n, bool)
+    for s, e, _, _ in spans:
+        blocked[s : e + 1] = True
+    cut_at = np.zeros(f.n, bool)
+    cut_at[[t for t, _ in found_cuts]] = True
+    return found_cuts, spans, blocked, cut_at
+
+
 def detect_transitions(f: FrameFeatures, fps: float) -> list[Transition]:
     """Run all detectors, resolve overlaps (gradual spans swallow cuts inside them), return sorted."""
     n = f.n
-    spans = _fade_spans(f, fps)
-    blocked = np.zeros(n, bool)
-    for s, e, _, _ in spans:
-        blocked[s : e + 1] = True
+    found_cuts, spans, blocked, cut_at = cuts_and_fades(f, fps)
     fades = [(s, e, c) for s, e, c, edge in spans if not edge]
-    found_cuts = detect_cuts(f, fps)
-    cut_at = np.zeros(n, bool)
-    cut_at[[t for t, _ in found_cuts]] = True
     # a blend that starts on the first frame or ends on the last has no shot on one side: an opening or
     # closing fade (from or to any colour), not a boundary
     dissolves = [(s, e, c) for s, e, c in detect_dissolves(f, fps, blocked, cut_at) if s > 1 and e < n - 2]

@@ -27,6 +27,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .energy import dip_fit, energy_dip, isotropic_dip
 from .features import FLAT_STD, FrameFeatures
+from .verifier import dissolve_probability
 
 RR_MAX = 0.4
 DE_MIN = 8.0
@@ -46,6 +47,7 @@ RAMP_LAYOUT, RAMP_VALUES = 0.6, 0.1
 SAME_LAYOUT, SAME_VALUES, SAME_MARGIN = 0.8, 0.12, 0.4
 MIN_SCORE = 0.15
 LAW_MIN_FRAMES = 9
+VERIFIER_MIN = 0.4
 
 
 def _neighbour_level(x: np.ndarray, c: np.ndarray, h: int) -> np.ndarray:
@@ -152,19 +154,29 @@ def _strong(v: _Vote) -> bool:
     return (v.se >= SE_STRONG and v.rr <= RR_STRONG) or (v.dip and (v.rr <= RR_MAX or v.fit))
 
 
-def detect_dissolves(
-    f: FrameFeatures, fps: float, blocked: np.ndarray, cut_at: np.ndarray | None = None
-) -> list[tuple[int, int, float]]:
-    """Return `(start, end, confidence)` spans of cross-dissolves outside `blocked` frames."""
-    cuts = np.zeros(f.n, bool) if cut_at is None else cut_at
-    votes = sorted(_dissolve_votes(f, fps, blocked, cuts), key=lambda v: (v.start, v.end))
+@dataclass
+class Candidate:
+    """A dissolve the votes support: its span, the votes' confidence, the two-shots margin (see
+    `_between_two_shots`) and the verifier's inputs (`verifier.FEATURES`, in that order)."""
+
+    start: int
+    end: int
+    conf: float
+    margin: float
+    features: np.ndarray
+
+
+def dissolve_candidates(f: FrameFeatures, fps: float, blocked: np.ndarray, cut_at: np.ndarray) -> list[Candidate]:
+    """Every span the votes support as a dissolve (clusters with a clean blend, chains of strong votes
+    with enough support), before the two-shots test and the verifier judge it."""
+    votes = sorted(_dissolve_votes(f, fps, blocked, cut_at), key=lambda v: (v.start, v.end))
     clusters: list[list[_Vote]] = []
     for v in votes:
         if clusters and v.start <= max(u.end for u in clusters[-1]):
             clusters[-1].append(v)
         else:
             clusters.append([v])
-    out: list[tuple[int, int, float]] = []
+    out: list[Candidate] = []
     for cl in clusters:
         if len(cl) < MIN_VOTES or not any(_strong(v) for v in cl):
             continue  # too little evidence, or never a clean blend of unrelated images
@@ -175,11 +187,67 @@ def detect_dissolves(
             if sum(_strong(v) for v in support) < 2 and len(support) < 2 * MIN_VOTES:
                 continue  # one clean blend among a few loose votes: a moment of an evolving texture
             start, end, conf = _span(support, core)
-            margin = _between_two_shots(f, fps, start, end, blocked, cuts)
-            score = 0.5 * conf + 0.5 * margin
-            if margin > 0 and score >= MIN_SCORE:
-                out.append((start, end, round(score, 4)))
+            sides = _sides(f, fps, start, end, blocked, cut_at)
+            margin = _margin(f, sides)
+            out.append(Candidate(start, end, conf, margin, _features(f, fps, start, end, support, conf, margin, sides)))
     return out
+
+
+def detect_dissolves(
+    f: FrameFeatures, fps: float, blocked: np.ndarray, cut_at: np.ndarray | None = None
+) -> list[tuple[int, int, float]]:
+    """Return `(start, end, confidence)` spans of cross-dissolves outside `blocked` frames.
+
+    A candidate must lead from one shot to another (a positive two-shots margin, and votes and margin
+    together over MIN_SCORE) and convince the verifier (`verifier.dissolve_probability` at least
+    VERIFIER_MIN). The confidence is the mean of the verifier's probability and that rules' score."""
+    cuts = np.zeros(f.n, bool) if cut_at is None else cut_at
+    out: list[tuple[int, int, float]] = []
+    for c in dissolve_candidates(f, fps, blocked, cuts):
+        if c.margin <= 0 or 0.5 * c.conf + 0.5 * c.margin < MIN_SCORE:
+            continue
+        p = dissolve_probability(c.features)
+        if p >= VERIFIER_MIN:
+            out.append((c.start, c.end, round(0.5 * p + 0.5 * (0.5 * c.conf + 0.5 * c.margin), 4)))
+    return out
+
+
+def _features(
+    f: FrameFeatures,
+    fps: float,
+    start: int,
+    end: int,
+    support: list[_Vote],
+    conf: float,
+    margin: float,
+    sides: tuple[int, int, int, int],
+) -> np.ndarray:
+    """The verifier's inputs for one candidate (see `verifier.FEATURES`)."""
+    a0, a1, b0, b1 = sides
+    across = _hist_change(f, a1, b0)
+    within = (_hist_change(f, a0, a1), _hist_change(f, b0, b1))
+    layout, values = _shape_change(f, a1, b0)
+    g = f.grad2.astype(np.float64)
+    dip = g[(start + end) // 2] / max(0.5 * (g[a1] + g[b0]), 1e-6)
+    rate = fps if fps > 0 else 30.0
+    eps = 1e-3
+    return np.array(
+        [
+            np.log(sum(_strong(v) for v in support) + 1.0),
+            np.log(len(support)),
+            np.log((across + eps) / (min(within) + eps)),
+            np.log((across + eps) / (max(within) + eps)),
+            margin,
+            np.log(sum(v.dip for v in support) + 1.0),
+            np.log((end - start + 1) / rate),
+            dip,
+            conf,
+            values,
+            layout,
+            np.log(min(v.rr for v in support) + 0.01),
+        ],
+        np.float64,
+    )
 
 
 def _hist_change(f: FrameFeatures, i: int, j: int) -> float:
@@ -227,10 +295,14 @@ def _between_two_shots(
     n = f.n
     blocked = np.zeros(n, bool) if blocked is None else blocked
     cut_at = np.zeros(n, bool) if cut_at is None else cut_at
-    return _margin(f, fps, start, end, blocked, cut_at)
+    return _margin(f, _sides(f, fps, start, end, blocked, cut_at))
 
 
-def _margin(f: FrameFeatures, fps: float, start: int, end: int, blocked: np.ndarray, cut_at: np.ndarray) -> float:
+def _sides(
+    f: FrameFeatures, fps: float, start: int, end: int, blocked: np.ndarray, cut_at: np.ndarray
+) -> tuple[int, int, int, int]:
+    """(a0, a1, b0, b1): the stretches [a0, a1] before the span and [b0, b1] after it, as long as the span
+    (at most a second), each inside its shot (see `_between_two_shots`)."""
     n = f.n
     length = int(np.clip(end - start + 1, 2, max(2, round(fps))))
     a1, b0 = max(0, start - 1), min(n - 1, end + 1)
@@ -241,6 +313,11 @@ def _margin(f: FrameFeatures, fps: float, start: int, end: int, blocked: np.ndar
     # a side of under two frames is no shot to compare with: judge it as before, over the full length
     a0 = a0 if a1 - a0 >= 2 else max(0, a1 - length)
     b1 = b1 if b1 - b0 >= 2 else min(n - 1, b0 + length)
+    return a0, a1, b0, b1
+
+
+def _margin(f: FrameFeatures, sides: tuple[int, int, int, int]) -> float:
+    a0, a1, b0, b1 = sides
     pairs = [(a0, a1), (b0, b1)]
     across = _hist_change(f, a1, b0)
     within = max(_hist_change(f, i, j) for i, j in pairs)

@@ -46,10 +46,25 @@ def _transitions(tmp_path: Path, frames: list[np.ndarray]) -> list[tuple[str, in
 
 @pytest.mark.parametrize(
     "seed",
-    [1, 2, 3, 4],
+    # 12-40: the seeds of 1-40 that drew a false dissolve before the dissolve verifier
+    [1, 2, 3, 4, 12, 14, 21, 33, 34, 37, 40],
 )
 def test_evolving_texture_is_one_shot(tmp_path: Path, seed: int) -> None:
     assert _transitions(tmp_path, _smoke(seed)) == []
+
+
+@pytest.mark.parametrize(("seed", "into"), [(0, "smoke"), (1, "scene"), (4, "smoke"), (5, "scene")])
+def test_dissolve_out_of_an_evolving_texture_is_found(tmp_path: Path, seed: int, into: str) -> None:
+    """The verifier that refuses the false dissolves above keeps real ones out of the same texture."""
+    rng = np.random.default_rng(100 + seed)
+    a = _smoke(200 + seed)
+    b = _smoke(300 + seed) if into == "smoke" else scene(400 + seed, N)
+    start, length = 30, int(rng.integers(8, 21))
+    mix = [a[start + k] * (1 - (k + 1) / (length + 1)) + b[start + k] * ((k + 1) / (length + 1)) for k in range(length)]
+    found = _transitions(tmp_path, a[:start] + mix + b[start + length :])
+    assert [kind for kind, _, _ in found] == ["dissolve"], found
+    assert found[0][1] <= start + length + 2, found
+    assert found[0][2] >= start - 2, found
 
 
 def test_slow_brightness_ramp_is_no_transition(tmp_path: Path) -> None:
@@ -224,3 +239,24 @@ def test_occluder_covering_the_whole_frame_is_no_fade(tmp_path: Path) -> None:
         alpha = np.clip((half - np.abs(np.arange(W) - cx)) / 12, 0, 1)[None, :, None]
         frames[30 + j] = frames[30 + j] * (1 - alpha) + 10 * alpha
     assert _transitions(tmp_path, frames) == []
+
+
+@pytest.mark.parametrize("seed", [5, 7, 9])
+def test_fast_boiling_texture_is_one_shot(tmp_path: Path, seed: int) -> None:
+    """Smoke three times as fast (every third frame): its layout swings from frame to frame, never a cut."""
+    assert _transitions(tmp_path, _smoke(seed, 3 * N)[::3]) == []
+
+
+def test_cut_between_two_fast_boiling_textures_is_found(tmp_path: Path) -> None:
+    a, b = _smoke(9, 3 * N)[::3], _smoke(10, 3 * N)[::3]
+    assert _transitions(tmp_path, a[:40] + b[40:]) == [("cut", 40, 40)]
+
+
+def test_cut_right_where_a_fade_in_ends_is_found(tmp_path: Path) -> None:
+    """A cut into a brighter shot on the frame after a fade-in's ramp: the brightness keeps rising, so
+    the walk along the ramp took the cut's jump as one more step and the fade swallowed the cut."""
+    a, b, c = scene(44, 30), scene(45, 22), scene(46, 30)
+    hold = [np.zeros_like(a[0])] * 6
+    fade_in = [0.6 * b[j] * ((j + 1) / 12) for j in range(12)]
+    found = _transitions(tmp_path, a[:20] + hold + fade_in + [f + 40 for f in c])
+    assert found == [("cut", 20, 20), ("fade", 27, 37), ("cut", 38, 38)], found
