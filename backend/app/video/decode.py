@@ -190,6 +190,34 @@ def plane_bits(fmt: Any) -> int:
     return _luma_layout(fmt)[0]
 
 
+_CHROMA: dict[str, tuple[tuple[int, int], tuple[int, int], int] | None] = {}
+
+
+def chroma_layout(fmt: Any) -> tuple[tuple[int, int], tuple[int, int], int] | None:
+    """((plane, byte offset) of U, (plane, byte offset) of V, bytes between neighbouring samples) when the
+    frames of `av.VideoFormat` `fmt` carry 8-bit chroma that can be read straight from their planes
+    (planar YUV, NV12/NV21), else None (RGB, gray, deeper samples, packed YUV: no colour statistics)."""
+    name = fmt.name
+    if name in _CHROMA:
+        return _CHROMA[name]
+    layout = None
+    comps = fmt.components
+    if (
+        name.startswith(_LUMA_FIRST)
+        and not name.startswith(_PACKED)
+        and not fmt.is_rgb
+        and len(comps) >= 3
+        and all(c.bits == 8 for c in comps[:3])
+    ):
+        if name in ("nv12", "nv21"):
+            u, v = (0, 1) if name == "nv12" else (1, 0)
+            layout = ((1, u), (1, v), 2)
+        elif comps[1].plane == 1 and comps[2].plane == 2:
+            layout = ((1, 0), (2, 0), 1)
+    _CHROMA[name] = layout  # a benign race between threads writes the same value
+    return layout
+
+
 def luma_plane(frame: Any) -> tuple[np.ndarray, int]:
     """Return `(Y, bit_shift)`: a 2-D view of the frame's luma and the shift that maps it to 8 bits.
 

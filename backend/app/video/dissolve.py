@@ -47,7 +47,7 @@ RAMP_LAYOUT, RAMP_VALUES = 0.6, 0.1
 SAME_LAYOUT, SAME_VALUES, SAME_MARGIN = 0.8, 0.12, 0.4
 MIN_SCORE = 0.15
 LAW_MIN_FRAMES = 9
-VERIFIER_MIN = 0.4
+VERIFIER_MIN, VERIFIER_WITH_RULES = 0.5, 0.25
 
 
 def _neighbour_level(x: np.ndarray, c: np.ndarray, h: int) -> np.ndarray:
@@ -198,16 +198,16 @@ def detect_dissolves(
 ) -> list[tuple[int, int, float]]:
     """Return `(start, end, confidence)` spans of cross-dissolves outside `blocked` frames.
 
-    A candidate must lead from one shot to another (a positive two-shots margin, and votes and margin
-    together over MIN_SCORE) and convince the verifier (`verifier.dissolve_probability` at least
-    VERIFIER_MIN). The confidence is the mean of the verifier's probability and that rules' score."""
+    The verifier (`verifier.dissolve_probability`) judges every candidate: one the rules pass (a positive
+    two-shots margin, and votes and margin together over MIN_SCORE) needs a probability of
+    VERIFIER_WITH_RULES, one they refuse (two shots of one look, a side still busy with the rest of the
+    transition) VERIFIER_MIN. The confidence is the mean of the probability and the rules' score."""
     cuts = np.zeros(f.n, bool) if cut_at is None else cut_at
     out: list[tuple[int, int, float]] = []
     for c in dissolve_candidates(f, fps, blocked, cuts):
-        if c.margin <= 0 or 0.5 * c.conf + 0.5 * c.margin < MIN_SCORE:
-            continue
+        rules = c.margin > 0 and 0.5 * c.conf + 0.5 * c.margin >= MIN_SCORE
         p = dissolve_probability(c.features)
-        if p >= VERIFIER_MIN:
+        if p >= (VERIFIER_WITH_RULES if rules else VERIFIER_MIN):
             out.append((c.start, c.end, round(0.5 * p + 0.5 * (0.5 * c.conf + 0.5 * c.margin), 4)))
     return out
 
@@ -231,6 +231,8 @@ def _features(
     dip = g[(start + end) // 2] / max(0.5 * (g[a1] + g[b0]), 1e-6)
     rate = fps if fps > 0 else 30.0
     eps = 1e-3
+    c_across, c_within = _chroma_change(f, a1, b0), (_chroma_change(f, a0, a1), _chroma_change(f, b0, b1))
+    c_spread = _chroma_spread_change(f, a1, b0)
     return np.array(
         [
             np.log(sum(_strong(v) for v in support) + 1.0),
@@ -245,9 +247,30 @@ def _features(
             values,
             layout,
             np.log(min(v.rr for v in support) + 0.01),
+            np.log(c_across + 1.0),
+            np.log((c_across + 1.0) / (min(c_within) + 1.0)),
+            np.log((c_across + 1.0) / (max(c_within) + 1.0)),
+            c_spread,
         ],
         np.float64,
     )
+
+
+def _chroma_change(f: FrameFeatures, i: int, j: int) -> float:
+    """Distance between the mean colours (U, V) of frames i and j; 0 where either has no chroma."""
+    if f.chroma is None:
+        return 0.0
+    d = float(np.hypot(*(f.chroma[j, :2].astype(np.float64) - f.chroma[i, :2])))
+    return 0.0 if np.isnan(d) else d
+
+
+def _chroma_spread_change(f: FrameFeatures, i: int, j: int) -> float:
+    """|log| of the ratio of the colour spreads (std of U and V, +1) of frames i and j; 0 without chroma."""
+    if f.chroma is None:
+        return 0.0
+    a, b = (float(f.chroma[k, 2:].astype(np.float64).mean()) for k in (i, j))
+    r = abs(np.log((b + 1.0) / (a + 1.0)))
+    return 0.0 if np.isnan(r) else float(r)
 
 
 def _hist_change(f: FrameFeatures, i: int, j: int) -> float:

@@ -24,6 +24,9 @@ For every decoded frame we keep only a few dozen float32 numbers, never the fram
   motion but move from one shot's to the other's during a dissolve;
 * ``sig_std``: standard deviation of the signature image (a blend of two images has a predictable,
   lower contrast than its ends; moving content keeps its contrast).
+* ``chroma``: mean and standard deviation of U and of V over a CHROMA_GRID of chroma samples (colour
+  statistics: a dissolve between shots of one brightness but other colours moves them, an evolving
+  texture with its palette does not);
 * ``grad2``: mean squared horizontal + vertical neighbour difference of the half-resolution analysis
   image (detail energy). It is linear-quadratic in the frame, so for a cross-dissolve M = (1-a)A + aB of unrelated
   shots (fine detail uncorrelated) it follows (1-a)^2 g(A) + a^2 g(B): a dip to ~half in the middle,
@@ -49,6 +52,7 @@ SHARP_EVERY = 8
 CROP = 64
 HIST_BINS = 32
 FLAT_STD = 2.0
+CHROMA_GRID = (9, 16)  # rows, columns of chroma samples a frame
 
 
 def half_spans_for(fps: float) -> tuple[int, ...]:
@@ -85,6 +89,9 @@ class FrameFeatures:
     size: tuple[int, int]  # analysis image (height, width)
     grad2: np.ndarray  # detail energy per frame (see module docstring)
     grad2_x: np.ndarray  # its horizontal part (motion blur along one axis removes detail along it only)
+    # (n, 4): mean U, mean V, std U, std V of the chroma samples (0..255); NaN where the frame's chroma
+    # could not be read (RGB, gray, deeper samples); None for features made without it
+    chroma: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -146,6 +153,8 @@ class LumaBatch:
         self.pair = np.empty((size, 2, ah, aw), np.uint8)
         self.crop = np.zeros((size, CROP, CROP), np.uint8)
         self.has_crop = np.zeros(size, bool)
+        self.chroma = np.zeros((size, 2, *CHROMA_GRID), np.uint8)
+        self.has_chroma = np.zeros(size, bool)
 
 
 class BatchFeatures:
@@ -206,7 +215,12 @@ class BatchFeatures:
         grad2_x = np.einsum("kij,kij->k", gx, gx) / gx[0].size
         grad2 = grad2_x + np.einsum("kij,kij->k", gy, gy) / gy[0].size
         self._store(mean=mean, std=std, dpix=dpix, dhist=dhist, sharp=sharp, hist=hist.astype(np.float16), grad2=grad2)
-        self._store(grad2_x=grad2_x)
+        chroma = np.full((k, 4), np.nan, np.float32)
+        rows = np.flatnonzero(batch.has_chroma[:k])
+        if rows.size:
+            samples = batch.chroma[rows].reshape(rows.size, 2, -1).astype(np.float32)
+            chroma[rows, :2], chroma[rows, 2:] = samples.mean(axis=2), samples.std(axis=2)
+        self._store(grad2_x=grad2_x, chroma=chroma)
         self._pairwise(twice)
 
     def _pairwise(self, twice: np.ndarray) -> None:
@@ -286,4 +300,5 @@ class BatchFeatures:
             size=self.size,
             grad2=cat["grad2"].astype(np.float32),
             grad2_x=cat["grad2_x"].astype(np.float32),
+            chroma=cat["chroma"],
         )

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 from av.video.plane import VideoPlane
 
-from .decode import luma_plane, plane_bits
-from .features import CROP, SHARP_EVERY, SIG_WIDTH, BatchFeatures, FrameFeatures, LumaBatch
+from .decode import chroma_layout, luma_plane, plane_bits
+from .features import CHROMA_GRID, CROP, SHARP_EVERY, SIG_WIDTH, BatchFeatures, FrameFeatures, LumaBatch
 
 Index = tuple[Any, ...]
 
@@ -68,6 +68,27 @@ class _Direct:
             self.crop = (plan.crop[0].start * line_size + plan.crop[1].start, (line_size, 1))
 
 
+def _chroma_plan(
+    layout: tuple[tuple[int, int], tuple[int, int], int] | None, planes: dict[int, Any]
+) -> list[tuple[int, int, tuple[int, int]]] | None:
+    """(plane, byte offset, strides) of a CHROMA_GRID of U and of V samples spread over the chroma planes,
+    or None without readable chroma or where the planes are smaller than the grid."""
+    if layout is None:
+        return None
+    rows, cols = CHROMA_GRID
+    step = layout[2]
+    plan = []
+    for index, byte in layout[:2]:
+        plane = planes[index]
+        h, w = plane.height, plane.width
+        if h < rows or w < cols:
+            return None
+        rs, cs = h // rows, w // cols
+        offset = (rs // 2) * plane.line_size + (cs // 2) * step + byte
+        plan.append((index, offset, (rs * plane.line_size, cs * step)))
+    return plan
+
+
 def analysis_geometry(h: int, w: int, analysis_width: int) -> tuple[tuple[int, int], int]:
     """((ah, aw), sig_block) for an h x w first frame: the analysis image is about `analysis_width` wide,
     whole blocks of the frame per pixel, and a multiple of the signature block (its width / SIG_WIDTH,
@@ -104,6 +125,8 @@ class FeatureExtractor:
         self._crop_view: Index | None = None
         self._direct_key: tuple[Any, ...] = ()
         self._direct: _Direct | None = None
+        self._chroma_key: tuple[Any, ...] = ()
+        self._chroma_plan: list[tuple[int, int, tuple[int, int]]] | None = None
         self._count = 0
         self._k = 0
         self._t: list[float] = []
@@ -126,17 +149,20 @@ class FeatureExtractor:
 
     def add_frame(self, frame: Any, t_ms: float) -> None:
         """Add a decoded `av.VideoFrame` shown at `t_ms`: the same samples as `add(*luma_plane(frame), t_ms)`,
-        read straight from the buffer of 8-bit planar luma (the common case) with one strided copy."""
+        read straight from the buffer of 8-bit planar luma (the common case) with one strided copy, and a
+        CHROMA_GRID of chroma samples where the frame's chroma can be read the same way."""
         plane: Any = VideoPlane(frame, 0)  # a buffer (PyAV's stubs do not say so)
         key = (frame.height, frame.width, plane.line_size, frame.format.name)
         if key != self._direct_key:
             self._direct_key, self._direct = key, self._direct_plan(frame, plane.line_size)
         direct = self._direct
         if direct is None:
-            self.add(*luma_plane(frame), t_ms)
+            self._add_chroma(frame, self._k)
+            self._add_luma(*luma_plane(frame), t_ms)
             return
         fill, k = self._fill, self._k
         assert fill is not None
+        self._add_chroma(frame, k)
         fill.pair[k] = np.ndarray(fill.pair.shape[1:], np.uint8, plane, direct.offset, direct.strides)
         if direct.crop is not None and self._count % SHARP_EVERY == 0:
             fill.crop[k] = np.ndarray((CROP, CROP), np.uint8, plane, *direct.crop)
@@ -148,6 +174,28 @@ class FeatureExtractor:
         self._k = k + 1
         if self._k == self.batch:
             self._submit()
+
+    def _add_chroma(self, frame: Any, k: int) -> None:
+        """Copy the chroma samples of `frame` into slot `k` of the batch being filled, or mark the slot as
+        without chroma."""
+        if self._fill is None:
+            self._use_plan((frame.height, frame.width))
+        fill = self._fill
+        assert fill is not None
+        layout = chroma_layout(frame.format)
+        planes: dict[int, Any] = {}
+        if layout is not None:
+            for index, _ in layout[:2]:
+                if index not in planes:
+                    planes[index] = VideoPlane(frame, index)
+        key = (frame.format.name, frame.width, frame.height, *(p.line_size for p in planes.values()))
+        if key != self._chroma_key:
+            self._chroma_key, self._chroma_plan = key, _chroma_plan(layout, planes)
+        plan = self._chroma_plan
+        fill.has_chroma[k] = plan is not None
+        if plan is not None:
+            for i, (index, offset, strides) in enumerate(plan):
+                fill.chroma[k, i] = np.ndarray(CHROMA_GRID, np.uint8, planes[index], offset, strides)
 
     def _direct_plan(self, frame: Any, line_size: int) -> _Direct | None:
         """The direct reading of frames laid out as `frame`, or None where `add` must be used instead (not
@@ -161,7 +209,15 @@ class FeatureExtractor:
         return _Direct(plan, line_size) if isinstance(plan.views[0][0], slice) else None
 
     def add(self, y: np.ndarray, shift: int, t_ms: float) -> None:
-        """Add one frame's luma plane `y` (uint8, or uint16 with `shift` bits above 8) shown at `t_ms`."""
+        """Add one frame's luma plane `y` (uint8, or uint16 with `shift` bits above 8) shown at `t_ms` (no
+        chroma: its colour statistics are NaN)."""
+        if y.shape != self._shape:
+            self._use_plan(y.shape)
+        assert self._fill is not None
+        self._fill.has_chroma[self._k] = False
+        self._add_luma(y, shift, t_ms)
+
+    def _add_luma(self, y: np.ndarray, shift: int, t_ms: float) -> None:
         if y.shape != self._shape:
             self._use_plan(y.shape)
         fill, k = self._fill, self._k

@@ -56,3 +56,39 @@ def test_a_size_change_midway_is_followed() -> None:
     ref, got = _features(frames, False), _features(frames, True)
     for name in NAMES:
         np.testing.assert_array_equal(getattr(got, name), getattr(ref, name), err_msg=name)
+
+
+def _plain(rgb: tuple[int, int, int], w: int, h: int, fmt: str) -> av.VideoFrame:
+    frame = np.empty((h, w, 3), np.uint8)
+    frame[:] = rgb
+    return av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(format=fmt)
+
+
+@pytest.mark.parametrize("fmt", ["yuv420p", "yuvj420p", "yuv444p", "nv12", "nv21"])
+def test_chroma_statistics_follow_the_colour(fmt: str) -> None:
+    """Mean U and V of a plain frame are those of its colour (BT.601: red is high in V, blue in U)."""
+    frames = [_plain((200, 30, 30), 320, 180, fmt)] * 3 + [_plain((30, 30, 200), 320, 180, fmt)] * 3
+    chroma = _features(frames, True).chroma
+    assert chroma is not None
+    red, blue = chroma[0], chroma[-1]
+    assert red[1] > 190, red  # V of (200, 30, 30): 203
+    assert red[0] < 110, red  # U: 103
+    assert blue[0] > 190, blue  # U of (30, 30, 200): 203
+    assert blue[1] < 125, blue  # V: 116
+    np.testing.assert_allclose(chroma[:, 2:], 0.0, atol=1.0)  # plain frames: no spread
+
+
+@pytest.mark.parametrize(
+    ("fmt", "w", "h"), [("gray", 320, 180), ("rgb24", 320, 180), ("yuv420p10le", 320, 180), ("yuv420p", 24, 12)]
+)
+def test_no_chroma_statistics_where_none_can_be_read(fmt: str, w: int, h: int) -> None:
+    """RGB, gray, deeper samples and frames smaller than the chroma grid: NaN, never made-up values."""
+    chroma = _features([_plain((200, 30, 30), w, h, fmt)] * 4, True).chroma
+    assert chroma is not None
+    assert np.isnan(chroma).all()
+
+
+def test_luma_planes_added_by_hand_have_no_chroma() -> None:
+    chroma = _features(_frames(320, 180, 4, "yuv420p"), False).chroma
+    assert chroma is not None
+    assert np.isnan(chroma).all()
