@@ -51,6 +51,7 @@ MOTION_NCC = 0.7
 LIGHT_SHARE = 0.05
 LIGHT_CONTRAST = 1.25
 FADE_CUT_EDGE = 0.15
+SCALE_LAYOUT, SCALE_STEP, SCALE_SPREAD, SCALE_ABRUPT, SCALE_WINDOW = 0.6, 0.3, 3.0, 0.5, 0.3
 
 
 def _nanmedian(x: np.ndarray) -> np.ndarray:
@@ -329,7 +330,8 @@ def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
     con = np.log(np.maximum(f.std.astype(np.float64), 1.0))
     lit[1:] &= np.abs(np.diff(con) - np.diff(lum)) < np.log(LIGHT_CONTRAST)
     spike &= ~lit
-    candidates = np.flatnonzero(spike | st_spike | joint)
+    scaled = _scale_steps(f, fps, s, st, floor)
+    candidates = np.flatnonzero(spike | st_spike | joint | scaled)
     kmax = f.flash_lags - 1
     cuts: list[tuple[int, float]] = []
     for t in candidates:
@@ -340,6 +342,15 @@ def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
             or (st_spike[t] and _one_frame_jump(st, f.sig, int(t)))
             or (joint[t] and _one_frame_jump(s, f.sig, int(t)) and _one_frame_jump(st, f.sig, int(t)))
         )
+        if scaled[t] and not _moved(f, int(t)):  # a persistent step by construction: no flash check
+            beside = max(st[t - 1], st[t + 1] if t + 1 < n else 0.0)
+            conf = float(np.clip((st[t] - beside) / max(st[t], 1e-6), 0.0, 1.0))
+            if cuts and t - cuts[-1][0] <= gap:
+                if conf > cuts[-1][1]:
+                    cuts[-1] = (int(t), conf)
+                continue
+            cuts.append((int(t), conf))
+            continue
         if not jump:
             log.debug("frame %d: change builds up over several frames (motion?)", t)
             continue
@@ -355,6 +366,55 @@ def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
             continue
         cuts.append((int(t), conf))
     return cuts
+
+
+def scale_signal(f: FrameFeatures) -> np.ndarray:
+    """Per-frame log of the detail energy over the contrast squared: the picture's scale of detail.
+
+    A gain or an offset (flicker, a ramp, a flash) changes neither side of the ratio's balance, and
+    motion keeps it; a new framing of a place (a close-up of part of a wide view) changes how much of the
+    picture's contrast sits in fine detail, at once and for good."""
+    g = f.grad2.astype(np.float64)
+    sd = np.maximum(f.std.astype(np.float64), 1.0)
+    return np.log(np.maximum(g, 1e-3) / (sd * sd))
+
+
+def _scale_steps(f: FrameFeatures, fps: float, s: np.ndarray, st: np.ndarray, floor: np.ndarray) -> np.ndarray:
+    """Cuts between two framings of one busy place: the scale of detail (`scale_signal`) steps in one
+    frame and stays, where the layout and the pixel change both peak.
+
+    Inside an evolving texture (smoke, water) every frame changes as much as the cut and the layout is
+    swapped all the time, so neither the pixel nor the structural signal clears its side statistics, and
+    a reframing keeps the texture's look. What a new framing does change is the scale of its detail.
+    Required at frame t: the layout change (1 - NCC) over SCALE_LAYOUT and the largest within 2 frames,
+    so is the pixel change (and over the floor); the medians of the scale signal over SCALE_WINDOW
+    seconds before and after t differ by SCALE_STEP and by SCALE_SPREAD times the spread (MAD) within
+    those windows; and most of the step (SCALE_ABRUPT) is taken between t-1 and t (a crash zoom moves it
+    over many frames)."""
+    n = f.n
+    rate = fps if fps > 0 else 30.0
+    w = max(4, round(SCALE_WINDOW * rate))
+    out = np.zeros(n, bool)
+    if n < 2 * w + 1:
+        return out
+    peak = lambda x: x >= sliding_window_view(np.pad(x, 2, constant_values=-np.inf), 5).max(axis=1)  # noqa: E731
+    rows = np.flatnonzero((st >= SCALE_LAYOUT) & peak(st) & peak(s) & (s > floor))
+    rows = rows[(rows >= w) & (rows <= n - w)]
+    if not rows.size:
+        return out
+    sc = scale_signal(f)
+    win = sliding_window_view(sc, w)  # win[i] = sc[i : i + w]
+    before, after = win[rows - w], win[rows]
+    mb, ma = np.median(before, axis=1), np.median(after, axis=1)
+    spread = 0.5 * (np.median(np.abs(before - mb[:, None]), axis=1) + np.median(np.abs(after - ma[:, None]), axis=1))
+    step = np.abs(ma - mb)
+    ok = (
+        (step >= SCALE_STEP)
+        & (step >= SCALE_SPREAD * spread)
+        & (np.abs(sc[rows] - sc[rows - 1]) >= SCALE_ABRUPT * step)
+    )
+    out[rows[ok]] = True
+    return out
 
 
 def _ramp(mean: np.ndarray, start: int, step: int, sign: float, max_len: int) -> tuple[int, int]:

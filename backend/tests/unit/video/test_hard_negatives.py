@@ -260,3 +260,17 @@ def test_cut_right_where_a_fade_in_ends_is_found(tmp_path: Path) -> None:
     fade_in = [0.6 * b[j] * ((j + 1) / 12) for j in range(12)]
     found = _transitions(tmp_path, a[:20] + hold + fade_in + [f + 40 for f in c])
     assert found == [("cut", 20, 20), ("fade", 27, 37), ("cut", 38, 38)], found
+
+
+def test_cut_to_a_close_up_of_a_boiling_texture_is_found(tmp_path: Path) -> None:
+    """Smoke at twice the speed, then a 2.5x close-up of a corner of it: every frame swaps the layout as
+    much as the cut does, and the close-up keeps the smoke's look; what the cut changes for good is the
+    scale of the detail."""
+    smoke = _smoke(5, 4 * N)[::2]
+    h, w = smoke[0].shape[:2]
+
+    def close_up(frame: np.ndarray) -> np.ndarray:
+        crop = np.clip(frame[8 : 8 + int(h / 2.5), 10 : 10 + int(w / 2.5)], 0, 255).astype(np.uint8)
+        return np.asarray(Image.fromarray(crop).resize((w, h), Image.BICUBIC), np.float32)
+
+    assert _transitions(tmp_path, smoke[:40] + [close_up(f) for f in smoke[40:70]]) == [("cut", 40, 40)]
