@@ -11,9 +11,11 @@ absolute floors so that static or black footage (where the local spread is ~0) s
   half of the jump (unless the structure clearly changed: a cut into a flickering shot), and also in
   structure (1 - NCC >= 0.2: codecs often smear the frames after a flash, changing brightness and detail
   but not layout); a flash returns to the previous content, so some pair is similar again. Two flat
-  frames have no structure to compare; there the raw difference decides.
+  frames have no structure to compare; there the raw difference decides. Inside busy content (smoke,
+  water) a new framing of the place is found by the scale of its detail instead (`scale_signal`).
 * Fades: runs of near-black (or near-white) flat frames reached by a monotonic luma ramp of several
-  frames (a cut to black has no ramp and is left to the cut detector).
+  frames (a cut to black has no ramp and is left to the cut detector); a fade ends at a cut in its
+  outermost part (`_fades_end_at_cuts`).
 * Dissolves: see `dissolve`.
 """
 

@@ -15,6 +15,9 @@ energy curve dips as a blend of uncorrelated detail does, the middle is still ro
 hard cut lies inside the window. Such a vote is strong (can carry a cluster) when ``rr`` <= RR_MAX or
 the fit holds. Every vote also needs the middle frame to have lost detail alike horizontally and
 vertically (`energy.isotropic_dip`): a blend scales both, the motion blur of a swing only one.
+Each cluster's chains of strong votes are candidates (`dissolve_candidates`); the two-shots test
+(`_between_two_shots`) and the learned verifier (`verifier`, over statistics of the candidate and its
+sides, colour among them) decide which are dissolves (`detect_dissolves`).
 """
 
 from __future__ import annotations
