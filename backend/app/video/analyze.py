@@ -106,6 +106,10 @@ def _feed(
     last_ms = -math.inf
     meta: dict[str, float | int] = {"fps": info.fps, "rotation": 0, "width": info.width, "height": info.height}
     tb = float(stream.time_base) if stream.time_base is not None else None  # float maths: Fraction is slow
+    # the thumbnail picker scores the centre crop the extractor has just copied (the same frames: both
+    # sample every SHARP_EVERY-th frame counting from the first)
+    pickers = tuple(o for o in observers if isinstance(o, ThumbnailPicker))
+    others = tuple(o for o in observers if not isinstance(o, ThumbnailPicker))
     for i, frame in enumerate(iter_frames(container, stream, counter)):
         pts = frame.pts
         t_s = pts * tb if pts is not None and tb is not None else None
@@ -117,7 +121,9 @@ def _feed(
         ms = max((t_s - first_s) * 1000.0, last_ms + 1e-3)  # broken pts: keep time increasing
         last_ms = ms
         extractor.add_frame(frame, ms)
-        for observer in observers:
+        for picker in pickers:
+            picker.offer(frame, ms, extractor.crop)
+        for observer in others:
             observer.offer(frame, ms)
         if (i + 1) % every == 0:
             if should_stop is not None and should_stop():

@@ -147,6 +147,8 @@ class LumaBatch:
 
     ``pair[i]``: two luma samples per analysis pixel (their mean is the analysis image); ``crop[i]``: a
     full-resolution CROP x CROP centre crop, present where ``has_crop[i]`` (every SHARP_EVERY-th frame).
+    ``slots[i]`` holds views of frame i's pair, crop, U and V samples, made once: copying into a view
+    costs half of what assigning to ``pair[i]`` or ``chroma[i, 0]`` does, which indexes the array first.
     """
 
     def __init__(self, size: int, ah: int, aw: int) -> None:
@@ -155,6 +157,7 @@ class LumaBatch:
         self.has_crop = np.zeros(size, bool)
         self.chroma = np.zeros((size, 2, *CHROMA_GRID), np.uint8)
         self.has_chroma = np.zeros(size, bool)
+        self.slots = [(self.pair[i], self.crop[i], self.chroma[i, 0], self.chroma[i, 1]) for i in range(size)]
 
 
 class BatchFeatures:

@@ -62,8 +62,10 @@ class ThumbnailPicker:
         self._best: tuple[float, float, Any] | None = None  # quality, t_ms, frame
         self._reformatter = VideoReformatter()  # keeps its scaler between frames (10x faster than frame.reformat)
 
-    def offer(self, frame: Any, t_ms: float) -> None:
-        """Consider a decoded frame shown at `t_ms`; cheap except on sampled frames."""
+    def offer(self, frame: Any, t_ms: float, crop: np.ndarray | None = None) -> None:
+        """Consider a decoded frame shown at `t_ms`; cheap except on sampled frames. `crop`: the frame's
+        CROP x CROP centre crop of 8-bit luma where the caller has copied it already (`sampling` does on
+        the same frames), which spares reading it from the frame again."""
         k = self._count
         self._count += 1
         if k % SHARP_EVERY:
@@ -74,7 +76,7 @@ class ThumbnailPicker:
         if bucket != self._bucket:
             self._close()
             self._bucket = bucket
-        quality = _quality(*luma_plane(frame))
+        quality = _crop_quality(crop) if crop is not None else _quality(*luma_plane(frame))
         if self._best is None or quality > self._best[0]:
             self._best = (quality, t_ms, frame)
 
@@ -147,19 +149,24 @@ def _quality(y: np.ndarray, shift: int) -> float:
     if min(h, w) >= CROP:
         cy, cx = (h - CROP) // 2, (w - CROP) // 2
         crop = y[cy : cy + CROP, cx : cx + CROP]
-        c = (crop >> shift if shift else crop).astype(np.int16)
-        lap = c[1:-1, 1:-1] * np.int16(4)
-        lap -= c[:-2, 1:-1]
-        lap -= c[2:, 1:-1]
-        lap -= c[1:-1, :-2]
-        lap -= c[1:-1, 2:]
-        lf, cf = lap.astype(np.float64).reshape(-1), c.astype(np.float64).reshape(-1)
-        mean, lmean = float(cf.sum()) / cf.size, float(lf.sum()) / lf.size
-        sharp = 0.25 * (float(lf @ lf) / lf.size - lmean * lmean)
-        std = max(0.0, float(cf @ cf) / cf.size - mean * mean) ** 0.5
-        return _still_quality(sharp, std, mean)
+        return _crop_quality(crop >> shift if shift else crop)
     sample = y.astype(np.float32) / float(1 << shift)
     return float(still_quality(200.0, float(sample.std()), float(sample.mean())))
+
+
+def _crop_quality(crop: np.ndarray) -> float:
+    """`_quality` of the CROP x CROP centre crop `crop` (8-bit samples)."""
+    c = crop.astype(np.int16)
+    lap = c[1:-1, 1:-1] * np.int16(4)
+    lap -= c[:-2, 1:-1]
+    lap -= c[2:, 1:-1]
+    lap -= c[1:-1, :-2]
+    lap -= c[1:-1, 2:]
+    lf, cf = lap.astype(np.float64).reshape(-1), c.astype(np.float64).reshape(-1)
+    mean, lmean = float(cf.sum()) / cf.size, float(lf.sum()) / lf.size
+    sharp = 0.25 * (float(lf @ lf) / lf.size - lmean * lmean)
+    std = max(0.0, float(cf @ cf) / cf.size - mean * mean) ** 0.5
+    return _still_quality(sharp, std, mean)
 
 
 def _still_quality(sharp_var: float, std: float, mean: float) -> float:
