@@ -9,6 +9,7 @@ decoder and numpy release the GIL). Two batches exist at most, so memory stays b
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import Any
@@ -17,7 +18,7 @@ import numpy as np
 from av.video.plane import VideoPlane
 
 from .decode import chroma_layout, luma_plane, plane_bits
-from .features import CHROMA_GRID, CROP, SHARP_EVERY, SIG_WIDTH, BatchFeatures, FrameFeatures, LumaBatch
+from .features import CHROMA_GRID, CROP, SHARP_EVERY, SIG_WIDTH, BatchFeatures, CropStats, FrameFeatures, LumaBatch
 
 Index = tuple[Any, ...]
 
@@ -110,15 +111,24 @@ class FeatureExtractor:
     """Feed luma planes with `add`, get `FrameFeatures` from `finish`; `close` (or `with`) frees the worker.
 
     With `background=True` full batches are processed on one worker thread while the next one fills;
-    batches are processed in order either way, so the features do not depend on it.
+    batches are processed in order either way, so the features do not depend on it. `on_crops` is given
+    the `CropStats` of each processed batch, in order, on the thread that adds the frames.
     """
 
-    def __init__(self, analysis_width: int, fps: float, batch: int = 32, background: bool = False) -> None:
+    def __init__(
+        self,
+        analysis_width: int,
+        fps: float,
+        batch: int = 32,
+        background: bool = False,
+        on_crops: Callable[[CropStats], None] | None = None,
+    ) -> None:
         self.analysis_width = analysis_width
         self.fps = fps
         self.batch = batch
+        self.on_crops = on_crops
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="video-features") if background else None
-        self._pending: Future[None] | None = None
+        self._pending: Future[CropStats | None] | None = None
         self._maths: BatchFeatures | None = None
         self._fill: LumaBatch | None = None
         self._spare: LumaBatch | None = None
@@ -287,12 +297,13 @@ class FeatureExtractor:
         full, maths = self._fill, self._maths
         assert full is not None
         assert maths is not None
+        want = self.on_crops is not None
         if self._pool is None:
-            maths.process(full, self._k)
+            self._deliver(maths.process(full, self._k, want))
         else:
             if self._pending is not None:
-                self._pending.result()  # the spare batch is free again (and errors surface here)
-            self._pending = self._pool.submit(maths.process, full, self._k)
+                self._deliver(self._pending.result())  # the spare batch is free again (and errors surface here)
+            self._pending = self._pool.submit(maths.process, full, self._k, want)
             if self._spare is None:
                 self._spare = LumaBatch(self.batch, *maths.size)
             self._fill, self._spare = self._spare, full
@@ -301,15 +312,19 @@ class FeatureExtractor:
     def finish(self) -> FrameFeatures:
         """Process what is left and return the features of every frame added."""
         if self._pending is not None:
-            self._pending.result()
-            self._pending = None
+            pending, self._pending = self._pending, None
+            self._deliver(pending.result())
         if self._maths is None:
             raise ValueError("no frames were added")
         assert self._fill is not None
-        self._maths.process(self._fill, self._k)
+        self._deliver(self._maths.process(self._fill, self._k, self.on_crops is not None))
         self._k = 0
         self.close()
         return self._maths.result(self._t)
+
+    def _deliver(self, stats: CropStats | None) -> None:
+        if stats is not None and self.on_crops is not None:
+            self.on_crops(stats)
 
     def close(self) -> None:
         """Stop the worker thread (waiting for the batch it is on); idempotent."""
