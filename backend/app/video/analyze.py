@@ -76,7 +76,11 @@ def _decode_features(
         reporter.total = reporter.total or info.frames_estimate
         reporter.duration_s = reporter.duration_s or info.duration_s
         fps_hint = info.fps if info.fps > 0 else 30.0
-        with FeatureExtractor(opt.analysis_width, fps_hint, opt.batch_frames, background=True) as extractor:
+        picker = next((o for o in observers if isinstance(o, ThumbnailPicker)), None)
+        crops = picker.resolve if picker is not None else None  # the picker scores frames by their crop
+        with FeatureExtractor(
+            opt.analysis_width, fps_hint, opt.batch_frames, background=True, on_crops=crops
+        ) as extractor:
             counter = FrameCounter()
             meta = _feed(
                 container, stream, info, extractor, counter, opt.batch_frames, reporter, should_stop, observers
@@ -106,6 +110,11 @@ def _feed(
     last_ms = -math.inf
     meta: dict[str, float | int] = {"fps": info.fps, "rotation": 0, "width": info.width, "height": info.height}
     tb = float(stream.time_base) if stream.time_base is not None else None  # float maths: Fraction is slow
+    # where the extractor hands its crop statistics to the thumbnail picker (`_decode_features`), the
+    # picker's quality comes from them: both sample every SHARP_EVERY-th frame counting from the first
+    picker = next((o for o in observers if isinstance(o, ThumbnailPicker)), None)
+    others = tuple(o for o in observers if o is not picker)
+    wired = picker is not None and extractor.on_crops == picker.resolve
     for i, frame in enumerate(iter_frames(container, stream, counter)):
         pts = frame.pts
         t_s = pts * tb if pts is not None and tb is not None else None
@@ -117,7 +126,9 @@ def _feed(
         ms = max((t_s - first_s) * 1000.0, last_ms + 1e-3)  # broken pts: keep time increasing
         last_ms = ms
         extractor.add_frame(frame, ms)
-        for observer in observers:
+        if picker is not None:
+            picker.offer(frame, ms, wired and extractor.crop is not None)
+        for observer in others:
             observer.offer(frame, ms)
         if (i + 1) % every == 0:
             if should_stop is not None and should_stop():

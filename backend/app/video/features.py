@@ -142,11 +142,18 @@ def laplacian_var(crops: np.ndarray) -> np.ndarray:
     return 0.25 * (np.einsum("kp,kp->k", flat, flat) / n - mean * mean)
 
 
+# Per centre crop of a batch, in frame order: the Laplacian's variance as `laplacian_var` gives it (the
+# `sharp` feature before its float32 rounding), the sum and the sum of squares of the crop's samples.
+CropStats = tuple[list[float], list[float], list[float]]
+
+
 class LumaBatch:
     """Luma samples of up to `size` consecutive frames, filled by `sampling.FeatureExtractor`.
 
     ``pair[i]``: two luma samples per analysis pixel (their mean is the analysis image); ``crop[i]``: a
     full-resolution CROP x CROP centre crop, present where ``has_crop[i]`` (every SHARP_EVERY-th frame).
+    ``slots[i]`` holds views of frame i's pair, crop, U and V samples, made once: copying into a view
+    costs half of what assigning to ``pair[i]`` or ``chroma[i, 0]`` does, which indexes the array first.
     """
 
     def __init__(self, size: int, ah: int, aw: int) -> None:
@@ -155,6 +162,7 @@ class LumaBatch:
         self.has_crop = np.zeros(size, bool)
         self.chroma = np.zeros((size, 2, *CHROMA_GRID), np.uint8)
         self.has_chroma = np.zeros(size, bool)
+        self.slots = [(self.pair[i], self.crop[i], self.chroma[i, 0], self.chroma[i, 1]) for i in range(size)]
 
 
 class BatchFeatures:
@@ -187,10 +195,12 @@ class BatchFeatures:
         for key, arr in arrays.items():
             self._chunks.setdefault(key, []).append(arr)
 
-    def process(self, batch: LumaBatch, k: int) -> None:
-        """Compute and keep the features of the first `k` frames of `batch`."""
+    def process(self, batch: LumaBatch, k: int, crop_stats: bool = False) -> CropStats | None:
+        """Compute and keep the features of the first `k` frames of `batch`; with `crop_stats`, return the
+        statistics of its centre crops (see `CropStats`)."""
+        stats: CropStats | None = ([], [], []) if crop_stats else None
         if k == 0:
-            return
+            return stats
         pair = batch.pair[:k]
         twice = np.add(pair[:, 0], pair[:, 1], dtype=np.uint16)  # twice the analysis image, exact
         half = twice[:, ::2, ::2]  # global statistics need no full resolution
@@ -209,7 +219,12 @@ class BatchFeatures:
         sharp = np.full(k, np.nan, np.float32)
         rows = np.flatnonzero(batch.has_crop[:k])
         if rows.size:
-            sharp[rows] = laplacian_var(batch.crop[rows])
+            crops = batch.crop[rows]
+            var = laplacian_var(crops)
+            sharp[rows] = var
+            if crop_stats:
+                samples = crops.reshape(rows.size, -1).astype(np.float64)  # sums of integers: exact
+                stats = (var.tolist(), samples.sum(axis=1).tolist(), np.einsum("kp,kp->k", samples, samples).tolist())
         gx = np.diff(sub, axis=2)  # the half-resolution image: 4x cheaper, same dissolve law
         gy = np.diff(sub, axis=1)
         grad2_x = np.einsum("kij,kij->k", gx, gx) / gx[0].size
@@ -222,6 +237,7 @@ class BatchFeatures:
             chroma[rows, :2], chroma[rows, 2:] = samples.mean(axis=2), samples.std(axis=2)
         self._store(grad2_x=grad2_x, chroma=chroma)
         self._pairwise(twice)
+        return stats
 
     def _pairwise(self, twice: np.ndarray) -> None:
         """Signatures and blend statistics for all half-spans, from twice the analysis images (uint16).

@@ -9,6 +9,7 @@ decoder and numpy release the GIL). Two batches exist at most, so memory stays b
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import Any
@@ -17,7 +18,7 @@ import numpy as np
 from av.video.plane import VideoPlane
 
 from .decode import chroma_layout, luma_plane, plane_bits
-from .features import CHROMA_GRID, CROP, SHARP_EVERY, SIG_WIDTH, BatchFeatures, FrameFeatures, LumaBatch
+from .features import CHROMA_GRID, CROP, SHARP_EVERY, SIG_WIDTH, BatchFeatures, CropStats, FrameFeatures, LumaBatch
 
 Index = tuple[Any, ...]
 
@@ -56,7 +57,8 @@ class _Plan:
 class _Direct:
     """Byte offsets and strides that read both sample grids (and the crop) of an 8-bit luma plane with
     `line_size` bytes a row as numpy views straight on the plane's buffer: one view and one copy a frame
-    instead of a view of the plane, two gathers and two copies."""
+    instead of a view of the plane, two gathers and two copies. `chroma` is filled in by the extractor:
+    the chroma planes' line sizes it holds for, and where the U and V samples are in them."""
 
     def __init__(self, plan: _Plan, line_size: int) -> None:
         (rows, cols), (rows1, cols1) = plan.views  # the same steps (the block), two offsets inside it
@@ -66,6 +68,8 @@ class _Direct:
         self.crop: tuple[int, tuple[int, int]] | None = None
         if plan.crop is not None:
             self.crop = (plan.crop[0].start * line_size + plan.crop[1].start, (line_size, 1))
+        self.chroma_lines: tuple[int, ...] = ()
+        self.chroma: list[tuple[int, int, tuple[int, int]]] | None = None
 
 
 def _chroma_plan(
@@ -107,15 +111,24 @@ class FeatureExtractor:
     """Feed luma planes with `add`, get `FrameFeatures` from `finish`; `close` (or `with`) frees the worker.
 
     With `background=True` full batches are processed on one worker thread while the next one fills;
-    batches are processed in order either way, so the features do not depend on it.
+    batches are processed in order either way, so the features do not depend on it. `on_crops` is given
+    the `CropStats` of each processed batch, in order, on the thread that adds the frames.
     """
 
-    def __init__(self, analysis_width: int, fps: float, batch: int = 32, background: bool = False) -> None:
+    def __init__(
+        self,
+        analysis_width: int,
+        fps: float,
+        batch: int = 32,
+        background: bool = False,
+        on_crops: Callable[[CropStats], None] | None = None,
+    ) -> None:
         self.analysis_width = analysis_width
         self.fps = fps
         self.batch = batch
+        self.on_crops = on_crops
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="video-features") if background else None
-        self._pending: Future[None] | None = None
+        self._pending: Future[CropStats | None] | None = None
         self._maths: BatchFeatures | None = None
         self._fill: LumaBatch | None = None
         self._spare: LumaBatch | None = None
@@ -127,6 +140,7 @@ class FeatureExtractor:
         self._direct: _Direct | None = None
         self._chroma_key: tuple[Any, ...] = ()
         self._chroma_plan: list[tuple[int, int, tuple[int, int]]] | None = None
+        self.crop: np.ndarray | None = None  # the centre crop of the last frame added, where one was taken
         self._count = 0
         self._k = 0
         self._t: list[float] = []
@@ -150,7 +164,11 @@ class FeatureExtractor:
     def add_frame(self, frame: Any, t_ms: float) -> None:
         """Add a decoded `av.VideoFrame` shown at `t_ms`: the same samples as `add(*luma_plane(frame), t_ms)`,
         read straight from the buffer of 8-bit planar luma (the common case) with one strided copy, and a
-        CHROMA_GRID of chroma samples where the frame's chroma can be read the same way."""
+        CHROMA_GRID of chroma samples where the frame's chroma can be read the same way.
+
+        This runs for every frame on the decoding thread, so the way to read a frame is looked up once per
+        layout (size, line sizes, pixel format) and a frame costs three plane objects and three copies
+        (four on every SHARP_EVERY-th). `crop` is then the frame's centre crop, or None."""
         plane: Any = VideoPlane(frame, 0)  # a buffer (PyAV's stubs do not say so)
         key = (frame.height, frame.width, plane.line_size, frame.format.name)
         if key != self._direct_key:
@@ -162,13 +180,28 @@ class FeatureExtractor:
             return
         fill, k = self._fill, self._k
         assert fill is not None
-        self._add_chroma(frame, k)
-        fill.pair[k] = np.ndarray(fill.pair.shape[1:], np.uint8, plane, direct.offset, direct.strides)
+        pair, crop, u, v = fill.slots[k]
+        chroma = direct.chroma
+        if chroma is not None:
+            (iu, ou, su), (iv, ov, sv) = chroma
+            pu: Any = VideoPlane(frame, iu)
+            pv: Any = pu if iv == iu else VideoPlane(frame, iv)
+            if (pu.line_size, pv.line_size) != direct.chroma_lines:  # not seen from a decoder, but allowed
+                self._plan_chroma(frame, direct)
+                chroma = direct.chroma
+                assert chroma is not None  # the planes' sizes did not change, only their padding
+                (iu, ou, su), (iv, ov, sv) = chroma
+            u[...] = np.ndarray(CHROMA_GRID, np.uint8, pu, ou, su)
+            v[...] = np.ndarray(CHROMA_GRID, np.uint8, pv, ov, sv)
+        fill.has_chroma[k] = chroma is not None
+        pair[...] = np.ndarray(pair.shape, np.uint8, plane, direct.offset, direct.strides)
         if direct.crop is not None and self._count % SHARP_EVERY == 0:
-            fill.crop[k] = np.ndarray((CROP, CROP), np.uint8, plane, *direct.crop)
+            crop[...] = np.ndarray((CROP, CROP), np.uint8, plane, *direct.crop)
             fill.has_crop[k] = True
+            self.crop = crop
         else:
             fill.has_crop[k] = False
+            self.crop = None
         self._count += 1
         self._t.append(t_ms)
         self._k = k + 1
@@ -177,17 +210,13 @@ class FeatureExtractor:
 
     def _add_chroma(self, frame: Any, k: int) -> None:
         """Copy the chroma samples of `frame` into slot `k` of the batch being filled, or mark the slot as
-        without chroma."""
+        without chroma (for frames whose luma is not read directly)."""
         if self._fill is None:
             self._use_plan((frame.height, frame.width))
         fill = self._fill
         assert fill is not None
         layout = chroma_layout(frame.format)
-        planes: dict[int, Any] = {}
-        if layout is not None:
-            for index, _ in layout[:2]:
-                if index not in planes:
-                    planes[index] = VideoPlane(frame, index)
+        planes = self._chroma_planes(frame, layout)
         key = (frame.format.name, frame.width, frame.height, *(p.line_size for p in planes.values()))
         if key != self._chroma_key:
             self._chroma_key, self._chroma_plan = key, _chroma_plan(layout, planes)
@@ -196,6 +225,25 @@ class FeatureExtractor:
         if plan is not None:
             for i, (index, offset, strides) in enumerate(plan):
                 fill.chroma[k, i] = np.ndarray(CHROMA_GRID, np.uint8, planes[index], offset, strides)
+
+    @staticmethod
+    def _chroma_planes(frame: Any, layout: tuple[tuple[int, int], tuple[int, int], int] | None) -> dict[int, Any]:
+        planes: dict[int, Any] = {}
+        if layout is not None:
+            for index, _ in layout[:2]:
+                if index not in planes:
+                    planes[index] = VideoPlane(frame, index)
+        return planes
+
+    def _plan_chroma(self, frame: Any, direct: _Direct) -> None:
+        """Where the chroma samples of frames laid out as `frame` are (None: not readable), and the line
+        sizes of its chroma planes that this holds for."""
+        layout = chroma_layout(frame.format)
+        planes = self._chroma_planes(frame, layout)
+        direct.chroma = _chroma_plan(layout, planes)
+        if direct.chroma is not None:
+            (iu, _, _), (iv, _, _) = direct.chroma
+            direct.chroma_lines = (planes[iu].line_size, planes[iv].line_size)
 
     def _direct_plan(self, frame: Any, line_size: int) -> _Direct | None:
         """The direct reading of frames laid out as `frame`, or None where `add` must be used instead (not
@@ -206,7 +254,11 @@ class FeatureExtractor:
         if shape != self._shape:
             self._use_plan(shape)
         plan = self._plans[shape]
-        return _Direct(plan, line_size) if isinstance(plan.views[0][0], slice) else None
+        if not isinstance(plan.views[0][0], slice):
+            return None
+        direct = _Direct(plan, line_size)
+        self._plan_chroma(frame, direct)
+        return direct
 
     def add(self, y: np.ndarray, shift: int, t_ms: float) -> None:
         """Add one frame's luma plane `y` (uint8, or uint16 with `shift` bits above 8) shown at `t_ms` (no
@@ -234,6 +286,7 @@ class FeatureExtractor:
             if crop is not None:
                 fill.crop[k] = y[crop]
         fill.has_crop[k] = crop is not None
+        self.crop = fill.crop[k] if crop is not None else None
         self._count += 1
         self._t.append(t_ms)
         self._k = k + 1
@@ -244,12 +297,13 @@ class FeatureExtractor:
         full, maths = self._fill, self._maths
         assert full is not None
         assert maths is not None
+        want = self.on_crops is not None
         if self._pool is None:
-            maths.process(full, self._k)
+            self._deliver(maths.process(full, self._k, want))
         else:
             if self._pending is not None:
-                self._pending.result()  # the spare batch is free again (and errors surface here)
-            self._pending = self._pool.submit(maths.process, full, self._k)
+                self._deliver(self._pending.result())  # the spare batch is free again (and errors surface here)
+            self._pending = self._pool.submit(maths.process, full, self._k, want)
             if self._spare is None:
                 self._spare = LumaBatch(self.batch, *maths.size)
             self._fill, self._spare = self._spare, full
@@ -258,15 +312,19 @@ class FeatureExtractor:
     def finish(self) -> FrameFeatures:
         """Process what is left and return the features of every frame added."""
         if self._pending is not None:
-            self._pending.result()
-            self._pending = None
+            pending, self._pending = self._pending, None
+            self._deliver(pending.result())
         if self._maths is None:
             raise ValueError("no frames were added")
         assert self._fill is not None
-        self._maths.process(self._fill, self._k)
+        self._deliver(self._maths.process(self._fill, self._k, self.on_crops is not None))
         self._k = 0
         self.close()
         return self._maths.result(self._t)
+
+    def _deliver(self, stats: CropStats | None) -> None:
+        if stats is not None and self.on_crops is not None:
+            self.on_crops(stats)
 
     def close(self) -> None:
         """Stop the worker thread (waiting for the batch it is on); idempotent."""

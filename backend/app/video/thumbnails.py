@@ -13,6 +13,12 @@ budget (`hold_bytes`); past it the oldest held candidates are encoded right away
 candidates are never picked, and scaling, converting and encoding one cost 1.5-2 ms, as much as decoding
 several frames: on short or small videos that was the largest cost the thumbnails added. A JPEG is made
 from the same frame by the same steps either way, so the budget changes when it is made, not its bytes.
+
+A sampled frame's quality comes from statistics of its centre crop that the batch maths computes for the
+`sharp` feature anyway (and two sums), handed to `resolve` after each batch: scored here, a frame cost
+a dozen numpy calls, ~50 us next to a busy decoder (~6 us a frame at 192x108, where decoding costs ~70).
+Meanwhile the sampled frames wait, held (at most `DEFER_BYTES` of luma; past it the oldest is scored
+from the frame, the same value): the order in which they are considered, and so the choice, is the same.
 """
 
 from __future__ import annotations
@@ -28,10 +34,11 @@ from PIL import Image
 
 from .clips import still_quality
 from .decode import frame_rotation, luma_plane
-from .features import CROP, SHARP_EVERY
+from .features import CROP, SHARP_EVERY, CropStats
 from .models import ClipProposal
 
 HOLD_BYTES = 64 << 20  # decoded frames held per analysis until the clips are known
+DEFER_BYTES = 8 << 20  # luma of the sampled frames held until the batch maths has their crop statistics
 
 
 @dataclass
@@ -60,25 +67,75 @@ class ThumbnailPicker:
         self._count = 0
         self._bucket = -1
         self._best: tuple[float, float, Any] | None = None  # quality, t_ms, frame
+        # sampled frames in order, [t_ms, frame, quality], from the first whose quality is not known yet;
+        # those whose crop statistics are still to come; the luma bytes of the waiting frames
+        self._waiting: deque[list[Any]] = deque()
+        self._expect: deque[list[Any]] = deque()
+        self._waiting_bytes = 0
+        self.defer_bytes = DEFER_BYTES
         self._reformatter = VideoReformatter()  # keeps its scaler between frames (10x faster than frame.reformat)
 
-    def offer(self, frame: Any, t_ms: float) -> None:
-        """Consider a decoded frame shown at `t_ms`; cheap except on sampled frames."""
+    def offer(self, frame: Any, t_ms: float, crop_follows: bool = False) -> None:
+        """Consider a decoded frame shown at `t_ms`; cheap except on sampled frames. `crop_follows`: the
+        statistics of this frame's centre crop will be handed to `resolve` (the batch maths computes most
+        of them anyway, `sampling.FeatureExtractor` taking the crop on the same frames), so its quality
+        is not computed here; the frame waits, held, until they come (within `defer_bytes`)."""
         k = self._count
         self._count += 1
         if k % SHARP_EVERY:
             return
         if k == 0:
             self.rotation = frame_rotation(frame)
+        entry: list[Any] = [t_ms, frame, None]
+        if crop_follows:
+            self._expect.append(entry)
+        if not crop_follows or self._waiting_bytes > self.defer_bytes:
+            entry[2] = _quality(*luma_plane(frame))
+            if not self._waiting:
+                self._consider(t_ms, frame, entry[2])
+                return
+        self._waiting.append(entry)
+        self._waiting_bytes += frame.width * frame.height
+        self._drain()
+
+    def resolve(self, stats: CropStats) -> None:
+        """The statistics of the next centre crops announced by `offer`, in order (see `features.CropStats`)."""
+        for var, total, squares in zip(*stats, strict=True):
+            entry = self._expect.popleft()
+            if entry[2] is None:
+                n = CROP * CROP
+                mean = total / n
+                entry[2] = _still_quality(var, max(0.0, squares / n - mean * mean) ** 0.5, mean)
+        self._drain()
+
+    def _drain(self) -> None:
+        """Consider the waiting frames whose quality is known, in order; past `defer_bytes` of waiting
+        frames, score the oldest from the frame itself (the same value, only sooner)."""
+        waiting = self._waiting
+        while waiting:
+            t_ms, frame, quality = waiting[0]
+            if quality is None:
+                if self._waiting_bytes <= self.defer_bytes:
+                    return
+                quality = waiting[0][2] = _quality(*luma_plane(frame))
+            waiting.popleft()
+            self._waiting_bytes -= frame.width * frame.height
+            self._consider(t_ms, frame, quality)
+
+    def _consider(self, t_ms: float, frame: Any, quality: float) -> None:
         bucket = int(t_ms // self.bucket_ms)
         if bucket != self._bucket:
             self._close()
             self._bucket = bucket
-        quality = _quality(*luma_plane(frame))
         if self._best is None or quality > self._best[0]:
             self._best = (quality, t_ms, frame)
 
     def finish(self) -> list[Candidate]:
+        """Close the last bucket (frames still waiting for their crop statistics are scored from the frame)
+        and return the candidates."""
+        self.defer_bytes = -1
+        self._drain()
+        self._expect.clear()
         self._close()
         return self.candidates
 
@@ -140,9 +197,10 @@ def _quality(y: np.ndarray, shift: int) -> float:
     """Still-image quality of the 64 x 64 centre crop of a luma plane (the clips' formula; the whole plane,
     subsampled, and sharpness 0.5 for frames smaller than the crop).
 
-    This runs on the decoding thread every SHARP_EVERY-th frame, so in few numpy calls: the Laplacian in
-    int16 (|value| <= 1020), its variance as `features.laplacian_var` computes it and the crop's mean and
-    standard deviation from sums of integers, exact in float64 whatever the order of summation."""
+    This runs on the decoding thread on the sampled frames whose crop statistics do not come from the batch
+    maths, so in few numpy calls: the Laplacian in int16 (|value| <= 1020), its variance as
+    `features.laplacian_var` computes it and the crop's mean and standard deviation from sums of integers,
+    exact in float64 whatever the order of summation (`resolve` gets the same sums, so the same value)."""
     h, w = y.shape
     if min(h, w) >= CROP:
         cy, cx = (h - CROP) // 2, (w - CROP) // 2

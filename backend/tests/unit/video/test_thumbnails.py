@@ -11,6 +11,7 @@ import pytest
 from app.video import AnalysisOptions, ClipProposal, analyze_video
 from app.video.clips import still_quality
 from app.video.features import CROP, laplacian_var
+from app.video.sampling import FeatureExtractor
 from app.video.thumbnails import ThumbnailPicker, _quality
 from PIL import Image
 
@@ -88,3 +89,30 @@ def test_quality_is_the_clips_still_image_quality() -> None:
         crop = (y[cy : cy + CROP, cx : cx + CROP] >> shift).astype(np.uint8)
         expected = still_quality(float(laplacian_var(crop[None])[0]), float(crop.std()), float(crop.mean()))
         assert _quality(y, shift) == pytest.approx(float(expected), rel=1e-12)
+
+
+@pytest.mark.parametrize("defer_bytes", [8 << 20, 40_000, 0])
+@pytest.mark.parametrize("fmt", ["yuv420p", "yuv420p10le", "rgb24"])
+def test_quality_from_the_crop_statistics_of_the_batch_maths_is_the_frames(defer_bytes: int, fmt: str) -> None:
+    """A picker scored by the extractor's crop statistics (after each batch, the frames waiting meanwhile,
+    or scored from the frame past `defer_bytes`) keeps the same candidates, with the same qualities, as one
+    that scores every sampled frame itself."""
+    rng = np.random.default_rng(7)
+    base = rng.integers(0, 256, (120, 160 + 4 * 80, 3), dtype=np.uint8)
+    frames = [
+        av.VideoFrame.from_ndarray(np.ascontiguousarray(base[:, 4 * i : 4 * i + 160]), format="rgb24").reformat(
+            format=fmt
+        )
+        for i in range(80)
+    ]
+    ref, picker = ThumbnailPicker(1000.0), ThumbnailPicker(1000.0)
+    picker.defer_bytes = defer_bytes
+    with FeatureExtractor(64, 25.0, 16, background=True, on_crops=picker.resolve) as ex:
+        for i, frame in enumerate(frames):
+            ex.add_frame(frame, i * 40.0)
+            picker.offer(frame, i * 40.0, ex.crop is not None)
+            ref.offer(frame, i * 40.0)
+        ex.finish()
+    got, want = picker.finish(), ref.finish()
+    assert len(want) == 3  # every 8th frame of 3.2 s (10) in 1 s buckets
+    assert [(c.t_ms, c.quality) for c in got] == [(c.t_ms, c.quality) for c in want]
