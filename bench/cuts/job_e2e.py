@@ -22,7 +22,7 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -71,7 +71,7 @@ def job_seconds(client: httpx.Client, path: Path) -> tuple[float, float]:
     """(end to end, the job's own run) seconds of one upload: from sending it to the job's `finished_at`
     (the server's clock, the same host's), and from its `started_at` to its `finished_at`. Polled every
     0.2 s: the server's answers must not take the CPU the job runs on."""
-    start = datetime.now(timezone.utc)
+    start = datetime.now(UTC)
     with path.open("rb") as fh:
         response = client.post("/upload", files={"file": (path.name, fh, "application/octet-stream")})
     response.raise_for_status()
