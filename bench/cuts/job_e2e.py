@@ -130,7 +130,8 @@ def main() -> None:
                     old = best.get(path, [float("inf")] * 3)
                     best[path] = [min(a, b) for a, b in zip(old, (dec, e2e, run), strict=True)]
                     print(
-                        f"  {path.name}: {n} frames  decode {dec:.3f} s  upload->completed {e2e:.3f} s  job run {run:.3f} s",
+                        f"  {path.name}: {n} frames  decode {dec:.3f} s  "
+                        f"upload->completed {e2e:.3f} s  job run {run:.3f} s",
                         flush=True,
                     )
     finally:
