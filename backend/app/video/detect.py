@@ -529,16 +529,21 @@ def _clip_at_cuts(dissolves: list[tuple[int, int, float]], cuts: list[int]) -> l
 
 
 def _fades_end_at_cuts(
-    spans: list[tuple[int, int, float, bool]], cuts: list[int]
+    f: FrameFeatures, spans: list[tuple[int, int, float, bool]], cuts: list[int]
 ) -> list[tuple[int, int, float, bool]]:
     """Fade spans that stop at a hard cut in their outermost FADE_CUT_EDGE share: the walk along a fade's
     ramp goes on while the brightness keeps moving the same way, so a cut into a brighter shot just after a
     fade-in (or from a brighter one just before a fade-out) extends the ramp by its jump. The fade ends
-    before the cut (starts at it), and the cut stays. Cuts further inside are the fade's own steps."""
+    before the cut (starts at it), and the cut stays. Cuts further inside are the fade's own steps, and
+    so is a jump out of the black or white hold or into it (an eased fade takes its largest step there)."""
+    mean, std = f.mean.astype(np.float64), f.std.astype(np.float64)
+    hold = ((mean < DARK_MEAN) | (mean > BRIGHT_MEAN)) & (std < FLAT_STD)
     out = []
     for s, e, c, edge in spans:
         edge_frames = max(1, int(FADE_CUT_EDGE * (e - s + 1)))
         for t in cuts:
+            if hold[t] or hold[t - 1]:
+                continue
             if e - edge_frames < t <= e and t - 1 > s:
                 e = t - 1
             elif s < t <= s + edge_frames and t < e:
@@ -588,7 +593,7 @@ def cuts_and_fades(
     """(cuts, fade spans, frames in a fade, frames a cut leads into): what the dissolve detector is run
     against (fades block it; its sides stop at cuts)."""
     found_cuts = detect_cuts(f, fps)
-    spans = _fades_end_at_cuts(_fade_spans(f, fps), [t for t, _ in found_cuts])
+    spans = _fades_end_at_cuts(f, _fade_spans(f, fps), [t for t, _ in found_cuts])
     blocked = np.zeros(f.n, bool)
     for s, e, _, _ in spans:
         blocked[s : e + 1] = True

@@ -142,3 +142,25 @@ def test_flash_in_letterboxed_footage_is_no_cut(tmp_path: Path) -> None:
     for k in (35, 36):
         frames[k][30 : H - 30] = frames[k][30 : H - 30] * 0.3 + 255 * 0.7
     assert _kinds(tmp_path, frames) == []
+
+
+def _fade_in_frames() -> SimpleNamespace:
+    """Mean and spread of 50 frames: a black hold (frames 10-36) and a fade-in ramp (37-40) into a shot."""
+    mean = np.full(50, 120.0)
+    std = np.full(50, 30.0)
+    mean[10:37], std[10:37] = 16.0, 0.5
+    mean[37:41], std[37:41] = [50.0, 80.0, 100.0, 115.0], [10.0, 20.0, 26.0, 29.0]
+    return SimpleNamespace(mean=mean, std=std)
+
+
+def test_a_fade_ends_before_a_cut_at_the_end_of_its_ramp() -> None:
+    from app.video.detect import _fades_end_at_cuts
+
+    assert _fades_end_at_cuts(_fade_in_frames(), [(10, 40, 0.8, False)], [40]) == [(10, 39, 0.8, False)]  # type: ignore[arg-type]
+
+
+def test_a_fade_keeps_its_own_step_out_of_the_hold() -> None:
+    """An eased fade-in takes its largest step as it leaves the black: a cut found there is the fade's."""
+    from app.video.detect import _fades_end_at_cuts
+
+    assert _fades_end_at_cuts(_fade_in_frames(), [(10, 40, 0.8, False)], [37]) == [(10, 40, 0.8, False)]  # type: ignore[arg-type]
