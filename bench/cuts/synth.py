@@ -138,37 +138,53 @@ HARD_FRESH2 = [
     Spec("fresh2_h264_384x288_60_mkv", 384, 288, 60, "libx264", "mkv", 10, 711, hard=True, variant="fresh2"),
     Spec("fresh2_vp9_720x404_24", 720, 404, 24, "libvpx-vp9", "webm", 20, 712, hard=True, variant="fresh2"),
 ]
+# The twelve videos of each later fresh set: codec, container, fps, seconds, variable frame rate; each set
+# has seeds and sizes of its own.
+_FRESH_SLOTS = [
+    ("libx264", "mp4", 25, 20, False),
+    ("libvpx-vp9", "webm", 30, 20, False),
+    ("mpeg4", "avi", 24, 24, False),
+    ("libx264", "mkv", 30, 16, False),
+    ("libx264", "mov", 20, 30, False),
+    ("libvpx-vp9", "webm", 25, 20, False),
+    ("libx264", "mp4", 30, 20, True),
+    ("libx264", "mp4", 24, 12, False),
+    ("libx264", "mp4", 50, 12, False),
+    ("mpeg4", "avi", 30, 20, False),
+    ("libx264", "mkv", 60, 10, False),
+    ("libvpx-vp9", "webm", 24, 20, False),
+]
+_SHORT = {"libx264": "h264", "libvpx-vp9": "vp9", "mpeg4": "mpeg4"}
+
+
+def _fresh_set(prefix: str, first_seed: int, sizes: list[tuple[int, int]]) -> list[Spec]:
+    """A fresh hard set of the fresh2 variation: `_FRESH_SLOTS` at `sizes`, seeds from `first_seed`."""
+    out = []
+    for i, ((codec, container, fps, seconds, vfr), (w, h)) in enumerate(zip(_FRESH_SLOTS, sizes, strict=True)):
+        suffix = "_vfr" if vfr else f"_{container}" if container in ("mkv", "mov") else ""
+        name = f"{prefix}_{_SHORT[codec]}_{w}x{h}_{fps}{suffix}"
+        out.append(
+            Spec(name, w, h, fps, codec, container, seconds, first_seed + i, vfr=vfr, hard=True, variant="fresh2")
+        )
+    return out
+
+
 # Third fresh hard set: seeds 901-912 and sizes never used, the same generator variation as the second
 # (fresh2: mixed mixing curves, hand-held shake, grain, flames, crash zooms). Fixed before its first run,
 # run once with every method and reported untouched.
-HARD_FRESH3 = [
-    Spec("fresh3_h264_656x368_25", 656, 368, 25, "libx264", "mp4", 20, 901, hard=True, variant="fresh2"),
-    Spec("fresh3_vp9_432x240_30", 432, 240, 30, "libvpx-vp9", "webm", 20, 902, hard=True, variant="fresh2"),
-    Spec("fresh3_mpeg4_368x272_24", 368, 272, 24, "mpeg4", "avi", 24, 903, hard=True, variant="fresh2"),
-    Spec("fresh3_h264_704x396_30_mkv", 704, 396, 30, "libx264", "mkv", 16, 904, hard=True, variant="fresh2"),
-    Spec("fresh3_h264_304x176_20_mov", 304, 176, 20, "libx264", "mov", 30, 905, hard=True, variant="fresh2"),
-    Spec("fresh3_vp9_592x336_25", 592, 336, 25, "libvpx-vp9", "webm", 20, 906, hard=True, variant="fresh2"),
-    Spec("fresh3_h264_464x264_30_vfr", 464, 264, 30, "libx264", "mp4", 20, 907, vfr=True, hard=True, variant="fresh2"),
-    Spec("fresh3_h264_896x504_24", 896, 504, 24, "libx264", "mp4", 12, 908, hard=True, variant="fresh2"),
-    Spec("fresh3_h264_352x208_50", 352, 208, 50, "libx264", "mp4", 12, 909, hard=True, variant="fresh2"),
-    Spec("fresh3_mpeg4_528x296_30", 528, 296, 30, "mpeg4", "avi", 20, 910, hard=True, variant="fresh2"),
-    Spec("fresh3_h264_400x224_60_mkv", 400, 224, 60, "libx264", "mkv", 10, 911, hard=True, variant="fresh2"),
-    Spec("fresh3_vp9_768x432_24", 768, 432, 24, "libvpx-vp9", "webm", 20, 912, hard=True, variant="fresh2"),
-]
-HARD_FRESH4 = [
-    Spec("fresh4_h264_688x384_25", 688, 384, 25, "libx264", "mp4", 20, 1101, hard=True, variant="fresh2"),
-    Spec("fresh4_vp9_416x232_30", 416, 232, 30, "libvpx-vp9", "webm", 20, 1102, hard=True, variant="fresh2"),
-    Spec("fresh4_mpeg4_376x280_24", 376, 280, 24, "mpeg4", "avi", 24, 1103, hard=True, variant="fresh2"),
-    Spec("fresh4_h264_736x416_30_mkv", 736, 416, 30, "libx264", "mkv", 16, 1104, hard=True, variant="fresh2"),
-    Spec("fresh4_h264_288x160_20_mov", 288, 160, 20, "libx264", "mov", 30, 1105, hard=True, variant="fresh2"),
-    Spec("fresh4_vp9_608x344_25", 608, 344, 25, "libvpx-vp9", "webm", 20, 1106, hard=True, variant="fresh2"),
-    Spec("fresh4_h264_448x256_30_vfr", 448, 256, 30, "libx264", "mp4", 20, 1107, vfr=True, hard=True, variant="fresh2"),
-    Spec("fresh4_h264_832x464_24", 832, 464, 24, "libx264", "mp4", 12, 1108, hard=True, variant="fresh2"),
-    Spec("fresh4_h264_336x192_50", 336, 192, 50, "libx264", "mp4", 12, 1109, hard=True, variant="fresh2"),
-    Spec("fresh4_mpeg4_512x304_30", 512, 304, 30, "mpeg4", "avi", 20, 1110, hard=True, variant="fresh2"),
-    Spec("fresh4_h264_384x208_60_mkv", 384, 208, 60, "libx264", "mkv", 10, 1111, hard=True, variant="fresh2"),
-    Spec("fresh4_vp9_784x440_24", 784, 440, 24, "libvpx-vp9", "webm", 20, 1112, hard=True, variant="fresh2"),
-]
+HARD_FRESH3 = _fresh_set(
+    "fresh3",
+    901,
+    [(656, 368), (432, 240), (368, 272), (704, 396), (304, 176), (592, 336),
+     (464, 264), (896, 504), (352, 208), (528, 296), (400, 224), (768, 432)],
+)  # fmt: skip
+# Fourth fresh hard set: seeds 1101-1112, the same variation, sizes never used; fixed before its first run.
+HARD_FRESH4 = _fresh_set(
+    "fresh4",
+    1101,
+    [(688, 384), (416, 232), (376, 280), (736, 416), (288, 160), (608, 344),
+     (448, 256), (832, 464), (336, 192), (512, 304), (384, 208), (784, 440)],
+)  # fmt: skip
 
 
 def _training_set() -> list[Spec]:

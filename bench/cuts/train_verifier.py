@@ -35,7 +35,7 @@ VERIFIER = HERE.parent.parent / "backend" / "app" / "video" / "verifier.py"
 def candidates(set_name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(features, labels, whether the rules pass it) of the candidates the verifier judges in one set."""
     from app.video import detect
-    from app.video.dissolve import MIN_SCORE, dissolve_candidates
+    from app.video.dissolve import dissolve_candidates
 
     xs, ys, rules = [], [], []
     folder = data_dir(set_name)
@@ -52,7 +52,7 @@ def candidates(set_name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
                 continue
             xs.append(c.features)
             ys.append(1.0 if "gradual" in hits else 0.0)
-            rules.append(c.margin > 0 and 0.5 * c.conf + 0.5 * c.margin >= MIN_SCORE)
+            rules.append(c.rules_pass)
     return np.array(xs), np.array(ys), np.array(rules, bool)
 
 

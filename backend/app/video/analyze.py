@@ -82,8 +82,9 @@ def _decode_features(
             opt.analysis_width, fps_hint, opt.batch_frames, background=True, on_crops=crops
         ) as extractor:
             counter = FrameCounter()
+            others = tuple(o for o in observers if o is not picker)
             meta = _feed(
-                container, stream, info, extractor, counter, opt.batch_frames, reporter, should_stop, observers
+                container, stream, info, extractor, counter, opt.batch_frames, reporter, should_stop, others, picker
             )
             if counter.decoded == 0:
                 reason = "truncated or corrupt" if counter.corrupt or counter.demux_failed else "empty"
@@ -102,19 +103,17 @@ def _feed(
     reporter: _Progress,
     should_stop: Callable[[], bool] | None,
     observers: tuple[FrameObserver, ...] = (),
+    picker: ThumbnailPicker | None = None,
 ) -> dict[str, float | int]:
     """Decode every frame into `extractor` (and the `observers`); poll `should_stop` and report progress
-    every `every` frames."""
+    every `every` frames. The thumbnail `picker`, where there is one, is the extractor's `on_crops`: its
+    frames' quality comes from the crop statistics the batch maths hands over (both sample every
+    SHARP_EVERY-th frame counting from the first)."""
     fps_hint = extractor.fps
     first_s: float | None = None
     last_ms = -math.inf
     meta: dict[str, float | int] = {"fps": info.fps, "rotation": 0, "width": info.width, "height": info.height}
     tb = float(stream.time_base) if stream.time_base is not None else None  # float maths: Fraction is slow
-    # where the extractor hands its crop statistics to the thumbnail picker (`_decode_features`), the
-    # picker's quality comes from them: both sample every SHARP_EVERY-th frame counting from the first
-    picker = next((o for o in observers if isinstance(o, ThumbnailPicker)), None)
-    others = tuple(o for o in observers if o is not picker)
-    wired = picker is not None and extractor.on_crops == picker.resolve
     for i, frame in enumerate(iter_frames(container, stream, counter)):
         pts = frame.pts
         t_s = pts * tb if pts is not None and tb is not None else None
@@ -127,8 +126,8 @@ def _feed(
         last_ms = ms
         extractor.add_frame(frame, ms)
         if picker is not None:
-            picker.offer(frame, ms, wired and extractor.crop is not None)
-        for observer in others:
+            picker.offer(frame, ms, extractor.crop is not None)
+        for observer in observers:
             observer.offer(frame, ms)
         if (i + 1) % every == 0:
             if should_stop is not None and should_stop():

@@ -269,10 +269,16 @@ def _isolated(x: np.ndarray) -> np.ndarray:
     return x >= CUT_ISOLATION * np.maximum(padded[:-2], padded[2:])
 
 
-def _peaks(x: np.ndarray) -> np.ndarray:
-    """Frames where x is at least as large as at both neighbours."""
-    padded = np.pad(x, 1, constant_values=-np.inf)
-    return (x >= padded[:-2]) & (x >= padded[2:])
+def _peaks(x: np.ndarray, reach: int = 1) -> np.ndarray:
+    """Frames where x is at least as large as at every frame within `reach` of it."""
+    padded = np.pad(x.astype(np.float64), reach, constant_values=-np.inf)
+    return x >= sliding_window_view(padded, 2 * reach + 1).max(axis=1)
+
+
+def _holds(f: FrameFeatures) -> np.ndarray:
+    """Frames of a black or white hold: flat, and near black or near white (what fades pass through)."""
+    mean, std = f.mean.astype(np.float64), f.std.astype(np.float64)
+    return ((mean < DARK_MEAN) | (mean > BRIGHT_MEAN)) & (std < FLAT_STD)
 
 
 def _spikes(
@@ -294,10 +300,9 @@ def _spikes(
     # (or into) a noisy fast-motion shot is judged against the calm side; the onset of motion is not
     # (its spike is not above the level after it).
     spike_at = ((x > thr_a) & (x > CUT_OTHER_RATIO * med_b)) | ((x > thr_b) & (x > CUT_OTHER_RATIO * med_a))
-    local_max = s >= sliding_window_view(np.pad(s, gap, constant_values=-1.0), 2 * gap + 1).max(axis=1)
     spike, level = np.zeros(s.shape[0], bool), np.zeros(s.shape[0], np.float64)
     spike[idx], level[idx] = spike_at, np.maximum(med_b, med_a)
-    return spike & local_max, level
+    return spike & _peaks(s, gap), level
 
 
 def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
@@ -347,21 +352,16 @@ def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
         if scaled[t] and not _moved(f, int(t)):  # a persistent step by construction: no flash check
             beside = max(st[t - 1], st[t + 1] if t + 1 < n else 0.0)
             conf = float(np.clip((st[t] - beside) / max(st[t], 1e-6), 0.0, 1.0))
-            if cuts and t - cuts[-1][0] <= gap:
-                if conf > cuts[-1][1]:
-                    cuts[-1] = (int(t), conf)
-                continue
-            cuts.append((int(t), conf))
-            continue
-        if not jump:
+        elif not jump:
             log.debug("frame %d: change builds up over several frames (motion?)", t)
             continue
-        if not _flash_check(f.sig, int(t), kmax):
+        elif not _flash_check(f.sig, int(t), kmax):
             log.debug("frame %d: change does not persist (flash?)", t)
             continue
-        conf = float(np.clip((s[t] - base[t]) / max(s[t], 1e-6), 0.0, 1.0))
-        if st_spike[t] or joint[t]:
-            conf = max(conf, float(np.clip((st[t] - st_base[t]) / max(st[t], 1e-6), 0.0, 1.0)))
+        else:
+            conf = float(np.clip((s[t] - base[t]) / max(s[t], 1e-6), 0.0, 1.0))
+            if st_spike[t] or joint[t]:
+                conf = max(conf, float(np.clip((st[t] - st_base[t]) / max(st[t], 1e-6), 0.0, 1.0)))
         if cuts and t - cuts[-1][0] <= gap:
             if conf > cuts[-1][1]:
                 cuts[-1] = (int(t), conf)
@@ -399,8 +399,7 @@ def _scale_steps(f: FrameFeatures, fps: float, s: np.ndarray, st: np.ndarray, fl
     out = np.zeros(n, bool)
     if n < 2 * w + 1:
         return out
-    peak = lambda x: x >= sliding_window_view(np.pad(x, 2, constant_values=-np.inf), 5).max(axis=1)  # noqa: E731
-    rows = np.flatnonzero((st >= SCALE_LAYOUT) & peak(st) & peak(s) & (s > floor))
+    rows = np.flatnonzero((st >= SCALE_LAYOUT) & _peaks(st, 2) & _peaks(s, 2) & (s > floor))
     rows = rows[(rows >= w) & (rows <= n - w)]
     if not rows.size:
         return out
@@ -536,8 +535,7 @@ def _fades_end_at_cuts(
     fade-in (or from a brighter one just before a fade-out) extends the ramp by its jump. The fade ends
     before the cut (starts at it), and the cut stays. Cuts further inside are the fade's own steps, and
     so is a jump out of the black or white hold or into it (an eased fade takes its largest step there)."""
-    mean, std = f.mean.astype(np.float64), f.std.astype(np.float64)
-    hold = ((mean < DARK_MEAN) | (mean > BRIGHT_MEAN)) & (std < FLAT_STD)
+    hold = _holds(f)
     out = []
     for s, e, c, edge in spans:
         edge_frames = max(1, int(FADE_CUT_EDGE * (e - s + 1)))
@@ -558,8 +556,7 @@ def _merge_through_holds(
     """Join a fade and a gradual transition next to it when only black or white flat frames (a hold) lie
     between them: a fade out to black and a blend in from it are one fade (the in-ramp of a textured
     shot need not rise smoothly enough for the fade detector, and the dissolve detector finds it)."""
-    mean, std = f.mean.astype(np.float64), f.std.astype(np.float64)
-    hold = ((mean < DARK_MEAN) | (mean > BRIGHT_MEAN)) & (std < FLAT_STD)
+    hold = _holds(f)
     out: list[tuple[str, int, int, float]] = []
     for g in sorted(gradual, key=lambda x: (x[1], x[2])):
         if out:
@@ -577,8 +574,7 @@ def _edge_fade_frames(f: FrameFeatures, spans: list[tuple[int, int, float, bool]
     video: a step of the ramp (the first frame that is not quite black, or a hold frame a level off the
     next) can jump like a cut, but with no shot on one side it is no boundary."""
     n = f.n
-    mean, std = f.mean.astype(np.float64), f.std.astype(np.float64)
-    hold = ((mean < DARK_MEAN) | (mean > BRIGHT_MEAN)) & (std < FLAT_STD)
+    hold = _holds(f)
     out = np.zeros(n, bool)
     for s, e, _, edge in spans:
         if edge:

@@ -168,6 +168,16 @@ class Candidate:
     margin: float
     features: np.ndarray
 
+    @property
+    def score(self) -> float:
+        """The rules' score: votes and two-shots margin together."""
+        return 0.5 * self.conf + 0.5 * self.margin
+
+    @property
+    def rules_pass(self) -> bool:
+        """Whether the rules alone take it: it leads from one shot to another, with a score of MIN_SCORE."""
+        return self.margin > 0 and self.score >= MIN_SCORE
+
 
 def dissolve_candidates(f: FrameFeatures, fps: float, blocked: np.ndarray, cut_at: np.ndarray) -> list[Candidate]:
     """Every span the votes support as a dissolve (clusters with a clean blend, chains of strong votes
@@ -208,10 +218,9 @@ def detect_dissolves(
     cuts = np.zeros(f.n, bool) if cut_at is None else cut_at
     out: list[tuple[int, int, float]] = []
     for c in dissolve_candidates(f, fps, blocked, cuts):
-        rules = c.margin > 0 and 0.5 * c.conf + 0.5 * c.margin >= MIN_SCORE
         p = dissolve_probability(c.features)
-        if p >= (VERIFIER_WITH_RULES if rules else VERIFIER_MIN):
-            out.append((c.start, c.end, round(0.5 * p + 0.5 * (0.5 * c.conf + 0.5 * c.margin), 4)))
+        if p >= (VERIFIER_WITH_RULES if c.rules_pass else VERIFIER_MIN):
+            out.append((c.start, c.end, round(0.5 * p + 0.5 * c.score, 4)))
     return out
 
 

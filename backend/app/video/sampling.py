@@ -57,10 +57,9 @@ class _Plan:
 class _Direct:
     """Byte offsets and strides that read both sample grids (and the crop) of an 8-bit luma plane with
     `line_size` bytes a row as numpy views straight on the plane's buffer: one view and one copy a frame
-    instead of a view of the plane, two gathers and two copies. `chroma` is filled in by the extractor:
-    the chroma planes' line sizes it holds for, and where the U and V samples are in them."""
+    instead of a view of the plane, two gathers and two copies; `chroma` reads the frame's U and V samples."""
 
-    def __init__(self, plan: _Plan, line_size: int) -> None:
+    def __init__(self, plan: _Plan, line_size: int, frame: Any) -> None:
         (rows, cols), (rows1, cols1) = plan.views  # the same steps (the block), two offsets inside it
         self.offset = rows.start * line_size + cols.start
         between = (rows1.start - rows.start) * line_size + (cols1.start - cols.start)
@@ -68,29 +67,55 @@ class _Direct:
         self.crop: tuple[int, tuple[int, int]] | None = None
         if plan.crop is not None:
             self.crop = (plan.crop[0].start * line_size + plan.crop[1].start, (line_size, 1))
-        self.chroma_lines: tuple[int, ...] = ()
-        self.chroma: list[tuple[int, int, tuple[int, int]]] | None = None
+        self.chroma = _ChromaReader(frame)
 
 
-def _chroma_plan(
-    layout: tuple[tuple[int, int], tuple[int, int], int] | None, planes: dict[int, Any]
-) -> list[tuple[int, int, tuple[int, int]]] | None:
-    """(plane, byte offset, strides) of a CHROMA_GRID of U and of V samples spread over the chroma planes,
-    or None without readable chroma or where the planes are smaller than the grid."""
-    if layout is None:
-        return None
-    rows, cols = CHROMA_GRID
-    step = layout[2]
-    plan = []
-    for index, byte in layout[:2]:
-        plane = planes[index]
-        h, w = plane.height, plane.width
-        if h < rows or w < cols:
-            return None
-        rs, cs = h // rows, w // cols
-        offset = (rs // 2) * plane.line_size + (cs // 2) * step + byte
-        plan.append((index, offset, (rs * plane.line_size, cs * step)))
-    return plan
+class _ChromaReader:
+    """Reads a CHROMA_GRID of U and of V samples straight from the chroma planes of frames laid out as the
+    one it was made for (planar YUV, NV12/NV21: `decode.chroma_layout`), or reads nothing where they have
+    no readable chroma or are smaller than the grid. Where the samples lie is worked out once, and again
+    only if a frame's chroma planes come with other line sizes (allowed, not seen from a decoder)."""
+
+    def __init__(self, frame: Any) -> None:
+        self.layout = chroma_layout(frame.format)
+        self.lines: tuple[int, int] = (0, 0)
+        self.plan: list[tuple[int, int, tuple[int, int]]] | None = None
+        if self.layout is not None:
+            self._locate(*self._planes(frame))
+
+    def _planes(self, frame: Any) -> tuple[Any, Any]:
+        assert self.layout is not None
+        (iu, _), (iv, _), _ = self.layout
+        pu: Any = VideoPlane(frame, iu)
+        return pu, pu if iv == iu else VideoPlane(frame, iv)
+
+    def _locate(self, pu: Any, pv: Any) -> None:
+        """(plane, byte offset, strides) of the U and of the V grid, for planes laid out as `pu`, `pv`."""
+        assert self.layout is not None
+        rows, cols = CHROMA_GRID
+        step = self.layout[2]
+        self.lines, self.plan = (pu.line_size, pv.line_size), []
+        for (index, byte), plane in zip(self.layout[:2], (pu, pv), strict=True):
+            if plane.height < rows or plane.width < cols:
+                self.plan = None
+                return
+            rs, cs = plane.height // rows, plane.width // cols
+            offset = (rs // 2) * plane.line_size + (cs // 2) * step + byte
+            self.plan.append((index, offset, (rs * plane.line_size, cs * step)))
+
+    def read(self, frame: Any, u: np.ndarray, v: np.ndarray) -> bool:
+        """Copy the frame's U and V samples into `u` and `v`; whether it had them."""
+        if self.plan is None:
+            return False
+        pu, pv = self._planes(frame)
+        if (pu.line_size, pv.line_size) != self.lines:
+            self._locate(pu, pv)
+            if self.plan is None:
+                return False
+        (_, ou, su), (_, ov, sv) = self.plan
+        u[...] = np.ndarray(CHROMA_GRID, np.uint8, pu, ou, su)
+        v[...] = np.ndarray(CHROMA_GRID, np.uint8, pv, ov, sv)
+        return True
 
 
 def analysis_geometry(h: int, w: int, analysis_width: int) -> tuple[tuple[int, int], int]:
@@ -138,8 +163,8 @@ class FeatureExtractor:
         self._crop_view: Index | None = None
         self._direct_key: tuple[Any, ...] = ()
         self._direct: _Direct | None = None
-        self._chroma_key: tuple[Any, ...] = ()
-        self._chroma_plan: list[tuple[int, int, tuple[int, int]]] | None = None
+        self._chroma_key: tuple[Any, ...] = ()  # the layout of the frames whose luma is not read directly
+        self._chroma: _ChromaReader | None = None  # ... and how their chroma is read
         self.crop: np.ndarray | None = None  # the centre crop of the last frame added, where one was taken
         self._count = 0
         self._k = 0
@@ -175,25 +200,22 @@ class FeatureExtractor:
             self._direct_key, self._direct = key, self._direct_plan(frame, plane.line_size)
         direct = self._direct
         if direct is None:
-            self._add_chroma(frame, self._k)
-            self._add_luma(*luma_plane(frame), t_ms)
+            y, shift = luma_plane(frame)
+            if y.shape != self._shape:
+                self._use_plan(y.shape)
+            key = (frame.format.name, frame.width, frame.height)
+            if key != self._chroma_key or self._chroma is None:
+                self._chroma_key, self._chroma = key, _ChromaReader(frame)
+            fill = self._fill
+            assert fill is not None
+            _, _, u, v = fill.slots[self._k]
+            fill.has_chroma[self._k] = self._chroma.read(frame, u, v)
+            self._add_luma(y, shift, t_ms)
             return
         fill, k = self._fill, self._k
         assert fill is not None
         pair, crop, u, v = fill.slots[k]
-        chroma = direct.chroma
-        if chroma is not None:
-            (iu, ou, su), (iv, ov, sv) = chroma
-            pu: Any = VideoPlane(frame, iu)
-            pv: Any = pu if iv == iu else VideoPlane(frame, iv)
-            if (pu.line_size, pv.line_size) != direct.chroma_lines:  # not seen from a decoder, but allowed
-                self._plan_chroma(frame, direct)
-                chroma = direct.chroma
-                assert chroma is not None  # the planes' sizes did not change, only their padding
-                (iu, ou, su), (iv, ov, sv) = chroma
-            u[...] = np.ndarray(CHROMA_GRID, np.uint8, pu, ou, su)
-            v[...] = np.ndarray(CHROMA_GRID, np.uint8, pv, ov, sv)
-        fill.has_chroma[k] = chroma is not None
+        fill.has_chroma[k] = direct.chroma.read(frame, u, v)
         pair[...] = np.ndarray(pair.shape, np.uint8, plane, direct.offset, direct.strides)
         if direct.crop is not None and self._count % SHARP_EVERY == 0:
             crop[...] = np.ndarray((CROP, CROP), np.uint8, plane, *direct.crop)
@@ -208,43 +230,6 @@ class FeatureExtractor:
         if self._k == self.batch:
             self._submit()
 
-    def _add_chroma(self, frame: Any, k: int) -> None:
-        """Copy the chroma samples of `frame` into slot `k` of the batch being filled, or mark the slot as
-        without chroma (for frames whose luma is not read directly)."""
-        if self._fill is None:
-            self._use_plan((frame.height, frame.width))
-        fill = self._fill
-        assert fill is not None
-        layout = chroma_layout(frame.format)
-        planes = self._chroma_planes(frame, layout)
-        key = (frame.format.name, frame.width, frame.height, *(p.line_size for p in planes.values()))
-        if key != self._chroma_key:
-            self._chroma_key, self._chroma_plan = key, _chroma_plan(layout, planes)
-        plan = self._chroma_plan
-        fill.has_chroma[k] = plan is not None
-        if plan is not None:
-            for i, (index, offset, strides) in enumerate(plan):
-                fill.chroma[k, i] = np.ndarray(CHROMA_GRID, np.uint8, planes[index], offset, strides)
-
-    @staticmethod
-    def _chroma_planes(frame: Any, layout: tuple[tuple[int, int], tuple[int, int], int] | None) -> dict[int, Any]:
-        planes: dict[int, Any] = {}
-        if layout is not None:
-            for index, _ in layout[:2]:
-                if index not in planes:
-                    planes[index] = VideoPlane(frame, index)
-        return planes
-
-    def _plan_chroma(self, frame: Any, direct: _Direct) -> None:
-        """Where the chroma samples of frames laid out as `frame` are (None: not readable), and the line
-        sizes of its chroma planes that this holds for."""
-        layout = chroma_layout(frame.format)
-        planes = self._chroma_planes(frame, layout)
-        direct.chroma = _chroma_plan(layout, planes)
-        if direct.chroma is not None:
-            (iu, _, _), (iv, _, _) = direct.chroma
-            direct.chroma_lines = (planes[iu].line_size, planes[iv].line_size)
-
     def _direct_plan(self, frame: Any, line_size: int) -> _Direct | None:
         """The direct reading of frames laid out as `frame`, or None where `add` must be used instead (not
         8-bit planar luma, or a frame smaller than the analysis image, sampled nearest-neighbour)."""
@@ -256,9 +241,7 @@ class FeatureExtractor:
         plan = self._plans[shape]
         if not isinstance(plan.views[0][0], slice):
             return None
-        direct = _Direct(plan, line_size)
-        self._plan_chroma(frame, direct)
-        return direct
+        return _Direct(plan, line_size, frame)
 
     def add(self, y: np.ndarray, shift: int, t_ms: float) -> None:
         """Add one frame's luma plane `y` (uint8, or uint16 with `shift` bits above 8) shown at `t_ms` (no
