@@ -243,8 +243,6 @@ def _features(
     dip = g[(start + end) // 2] / max(0.5 * (g[a1] + g[b0]), 1e-6)
     rate = fps if fps > 0 else 30.0
     eps = 1e-3
-    c_across, c_within = _chroma_change(f, a1, b0), (_chroma_change(f, a0, a1), _chroma_change(f, b0, b1))
-    c_spread = _chroma_spread_change(f, a1, b0)
     return np.array(
         [
             np.log(sum(_strong(v) for v in support) + 1.0),
@@ -259,30 +257,32 @@ def _features(
             values,
             layout,
             np.log(min(v.rr for v in support) + 0.01),
-            np.log(c_across + 1.0),
-            np.log((c_across + 1.0) / (min(c_within) + 1.0)),
-            np.log((c_across + 1.0) / (max(c_within) + 1.0)),
-            c_spread,
+            *_colour_inputs(f, sides),
         ],
         np.float64,
     )
 
 
-def _chroma_change(f: FrameFeatures, i: int, j: int) -> float:
-    """Distance between the mean colours (U, V) of frames i and j; 0 where either has no chroma."""
+def _colour_inputs(f: FrameFeatures, sides: tuple[int, int, int, int]) -> tuple[float, float, float, float]:
+    """The verifier's colour inputs: the change of mean colour (U, V) across the span, over the calmer and
+    over the busier side's, and the change of colour spread across it. NaN where any of those frames has
+    no chroma (RGB, deeper samples): an unknown colour is no evidence either way (`verifier` reads NaN
+    as the training mean), where a grey picture's unchanging colour is."""
     if f.chroma is None:
-        return 0.0
-    d = float(np.hypot(*(f.chroma[j, :2].astype(np.float64) - f.chroma[i, :2])))
-    return 0.0 if np.isnan(d) else d
-
-
-def _chroma_spread_change(f: FrameFeatures, i: int, j: int) -> float:
-    """|log| of the ratio of the colour spreads (std of U and V, +1) of frames i and j; 0 without chroma."""
-    if f.chroma is None:
-        return 0.0
-    a, b = (float(f.chroma[k, 2:].astype(np.float64).mean()) for k in (i, j))
-    r = abs(np.log((b + 1.0) / (a + 1.0)))
-    return 0.0 if np.isnan(r) else float(r)
+        return (np.nan,) * 4
+    a0, a1, b0, b1 = sides
+    c = f.chroma[[a0, a1, b0, b1]].astype(np.float64)
+    if np.isnan(c).any():
+        return (np.nan,) * 4
+    move = lambda i, j: float(np.hypot(*(c[j, :2] - c[i, :2])))  # noqa: E731
+    across, within = move(1, 2), (move(0, 1), move(2, 3))
+    spread = abs(np.log((c[2, 2:].mean() + 1.0) / (c[1, 2:].mean() + 1.0)))
+    return (
+        float(np.log(across + 1.0)),
+        float(np.log((across + 1.0) / (min(within) + 1.0))),
+        float(np.log((across + 1.0) / (max(within) + 1.0))),
+        float(spread),
+    )
 
 
 def _hist_change(f: FrameFeatures, i: int, j: int) -> float:

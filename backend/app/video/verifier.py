@@ -42,6 +42,7 @@ MEAN, SCALE, WEIGHTS = (np.array([v[i] for v in FITTED.values()]) for i in range
 
 
 def dissolve_probability(x: np.ndarray) -> float:
-    """Probability that a candidate with inputs `x` (in `FEATURES` order) is a dissolve."""
-    z = float(np.dot((np.asarray(x, np.float64) - MEAN) / SCALE, WEIGHTS) + BIAS)
+    """Probability that a candidate with inputs `x` (in `FEATURES` order) is a dissolve; an input that could
+    not be measured (NaN: no colour in the frames) counts as its training mean, evidence neither way."""
+    z = float(np.dot(np.nan_to_num((np.asarray(x, np.float64) - MEAN) / SCALE, nan=0.0), WEIGHTS) + BIAS)
     return float(1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0))))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 from app.video import analyze_video
@@ -274,3 +275,25 @@ def test_cut_to_a_close_up_of_a_boiling_texture_is_found(tmp_path: Path) -> None
         return np.asarray(Image.fromarray(crop).resize((w, h), Image.BICUBIC), np.float32)
 
     assert _transitions(tmp_path, smoke[:40] + [close_up(f) for f in smoke[40:70]]) == [("cut", 40, 40)]
+
+
+@pytest.mark.parametrize("pix_fmt", ["bgr0", "yuv420p10le"])
+def test_a_dissolve_is_judged_alike_without_colour_statistics(tmp_path: Path, pix_fmt: str) -> None:
+    """Frames whose chroma is not read (RGB, deeper samples) give the verifier no colour inputs: unknown,
+    not unchanged, so the dissolve and the cut after it are found as in the 8-bit YUV clip of
+    `test_cut_a_few_frames_after_a_dissolve_is_found`."""
+    a, b, c = scene(9, 40), scene(10, 40), scene(11, 40)
+    mix = [a[20 + j] * (1 - (j + 1) / 13) + b[j] * ((j + 1) / 13) for j in range(12)]
+    path = tmp_path / "clip.mkv"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = W, H, pix_fmt
+        for rgb in a[:20] + mix + b[12:20] + c[:35]:
+            frame = av.VideoFrame.from_ndarray(np.clip(rgb, 0, 255).astype(np.uint8), format="rgb24")
+            for packet in stream.encode(frame.reformat(format=pix_fmt)):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    found = [(t.kind, t.start_frame, t.end_frame) for t in analyze_video(path).transitions]
+    assert [k for k, _, _ in found] == ["dissolve", "cut"], found
+    assert found[1][1] == 40
