@@ -1,16 +1,21 @@
 """Request ids: every response carries ``X-Request-ID`` (the client's, if well-formed, else a new one), every
 log line written while serving it names it, and every JSON error body includes it as ``request_id``. An
 unhandled exception is logged with its traceback and answered with a bare 500: no stack trace, SQL or server
-path ever reaches a client."""
+path ever reaches a client. One that says the database cannot be reached now (refused or broken connections,
+a server shutting down or refusing new sessions, a full pool) is not the request's fault nor a bug: it is
+answered 503 with ``Retry-After`` and logged in one line, without a traceback."""
 
 from __future__ import annotations
 
 import json
 import logging
 import re
+import socket
 import uuid
 from typing import Any
 
+import asyncpg
+import sqlalchemy.exc
 from starlette.datastructures import MutableHeaders
 
 from app.core.logging import request_id
@@ -19,6 +24,52 @@ log = logging.getLogger("app.api")
 
 HEADER = "X-Request-ID"
 _VALID = re.compile(r"^[A-Za-z0-9._:-]{8,100}$")
+RETRY_AFTER_S = 5  # what a 503 for an unreachable database asks clients to wait
+
+# What the database being away looks like from a request: the server refuses or drops connections (down,
+# restarting, shutting down, out of connection slots) or a connection broke in the middle of a statement.
+_UNREACHABLE: tuple[type[BaseException], ...] = (
+    ConnectionError,
+    socket.gaierror,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.InternalClientError,
+    sqlalchemy.exc.TimeoutError,  # no pooled connection came free in time
+)
+
+
+def database_unreachable(exc: BaseException) -> str | None:
+    """Why `exc` (or what it wraps, the drivers' and SQLAlchemy's layers) says the database cannot be reached
+    now, in a few words; None for any other failure. Another OSError (a server's socket file gone) or a bare
+    TimeoutError (a connection attempt that got no answer) counts only when the driver raised it, not a
+    handler's own (a file it could not read is a bug to see, not an outage)."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if (
+            isinstance(e, _UNREACHABLE)
+            or (isinstance(e, OSError | TimeoutError) and _raised_by_driver(e))
+            or (isinstance(e, sqlalchemy.exc.DBAPIError) and e.connection_invalidated)
+        ):
+            first = (str(e).strip().splitlines() or [""])[0][:200]
+            return f"{type(e).__name__}: {first}" if first else type(e).__name__
+        todo += [e.__cause__, e.__context__, getattr(e, "orig", None)]
+    return None
+
+
+def _raised_by_driver(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        if str(tb.tb_frame.f_globals.get("__name__", "")).startswith("asyncpg"):
+            return True
+        tb = tb.tb_next
+    return False
 
 
 class RequestIdMiddleware:
@@ -35,7 +86,12 @@ class RequestIdMiddleware:
         response = _ErrorBody(send, rid, scope)
         try:
             await self.app(scope, receive, response.send)
-        except Exception:
+        except Exception as exc:
+            why = database_unreachable(exc)
+            if why is not None and not response.started:
+                log.warning("%s %s -> 503: the database is unreachable (%s)", scope["method"], scope["path"], why)
+                await response.unavailable()
+                return
             log.exception("%s %s failed", scope["method"], scope["path"])
             if response.started:
                 raise
@@ -91,15 +147,23 @@ class _ErrorBody:
         await self._send({"type": "http.response.body", "body": body})
 
     async def internal_error(self) -> None:
-        body = json.dumps({"detail": "internal server error", "request_id": self._rid}).encode()
+        await self._error(500, "internal server error")
+
+    async def unavailable(self) -> None:
+        detail = f"the database is unreachable; try again in {RETRY_AFTER_S} s"
+        await self._error(503, detail, [(b"retry-after", str(RETRY_AFTER_S).encode())])
+
+    async def _error(self, status: int, detail: str, extra: list[tuple[bytes, bytes]] | None = None) -> None:
+        body = json.dumps({"detail": detail, "request_id": self._rid}).encode()
         await self._send(
             {
                 "type": "http.response.start",
-                "status": 500,
+                "status": status,
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),
                     (HEADER.lower().encode(), self._rid.encode()),
+                    *(extra or []),
                 ],
             }
         )
