@@ -132,7 +132,8 @@ async def _restore_one(
             progress=lambda done, msg: ctx.progress(low + (high - low) * done, msg),  # done: a fraction
         )
     except errors.MLInputError as exc:
-        raise PermanentJobError(f"cannot restore asset {asset.id}: {exc}") from exc
+        reason = str(exc).replace(path.name, asset.original_filename or "the image")  # the stored name is generated
+        raise PermanentJobError(f"cannot restore asset {asset.id}: {reason}") from exc
     except errors.OperationCancelled as exc:
         raise JobCancelled(str(exc)) from exc
     return {

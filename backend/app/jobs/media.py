@@ -68,7 +68,9 @@ async def cut_analysis(ctx: JobContext, params: CutAnalysisParams) -> dict[str, 
             should_stop=ctx.should_stop,
         )
     except video.VideoError as exc:
-        raise PermanentJobError(f"cannot analyse this video: {exc}") from exc
+        # named as uploaded: the stored name is generated and means nothing to the reader
+        reason = str(exc).replace(path.name, asset.original_filename or "the video")
+        raise PermanentJobError(f"cannot analyse this video: {reason}") from exc
     except video.AnalysisCancelled as exc:
         raise JobCancelled(str(exc)) from exc
 

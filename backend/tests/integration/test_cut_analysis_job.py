@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import av
 
@@ -67,6 +68,7 @@ async def test_not_a_video_is_415_at_upload(client, tmp_path):
     response = await upload(client, fake)
     assert response.status_code == 415
     assert "video" in response.json()["detail"]
+    assert "the uploaded file" in response.json()["detail"]  # not the name it would have been stored under
 
 
 async def test_audio_only_file_is_refused(client, tmp_path):
@@ -87,6 +89,8 @@ async def test_truncated_video_fails_job_clearly_without_retry(client, pool, tmp
     body = (await client.post("/jobs/process")).json()
     assert body["status"] == "failed"
     assert "cannot analyse this video" in body["error"]
+    assert "ok.mp4" in body["error"]  # named as uploaded, not by its generated stored name
+    assert Path(asset["stored_path"]).name not in body["error"]
     assert (await job_row(pool, response.json()["job_id"]))["attempts"] == 1
 
 

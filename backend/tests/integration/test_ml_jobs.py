@@ -336,3 +336,15 @@ async def test_restoration_self_ensemble_is_a_checked_parameter(client):
         results[ensemble] = np.asarray(Image.open(io.BytesIO(restored.content)))
     assert results[1].shape == results[4].shape
     assert not np.array_equal(results[1], results[4])  # the flipped passes were averaged in
+
+
+async def test_a_corrupt_image_fails_restoration_naming_the_file_as_uploaded(client, pool):
+    upload = await client.post(
+        "/upload", files={"file": ("scan-17.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, "image/png")}
+    )
+    assert upload.status_code == 201
+    body = (await client.post("/jobs/process")).json()
+    assert body["status"] == "failed"
+    assert "scan-17.png" in body["error"]  # not the generated name it is stored under
+    stored = await pool.fetchval("SELECT stored_path FROM assets WHERE id = $1", uuid.UUID(upload.json()["asset_id"]))
+    assert stored.rsplit("/", 1)[-1] not in body["error"]

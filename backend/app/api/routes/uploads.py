@@ -194,7 +194,9 @@ async def _probe(kind: str, path: Path) -> dict[str, Any]:
     try:
         info = await asyncio.to_thread(probe_video, path)
     except VideoError as exc:
-        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"not a usable video: {exc}") from None
+        # the file's stored name is generated and means nothing to the uploader
+        reason = str(exc).replace(path.name, "the uploaded file")
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"not a usable video: {reason}") from None
     return json.loads(json.dumps(info, default=str))
 
 
