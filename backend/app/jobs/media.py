@@ -6,7 +6,7 @@ import uuid
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 
 from app.jobs.assets import artifact_url, job_asset
 from app.models import Clip
@@ -97,35 +97,37 @@ async def cut_analysis(ctx: JobContext, params: CutAnalysisParams) -> dict[str, 
         else:
             thumbs.append(None)
 
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "asset_id": asset.id,
+            "job_id": ctx.job_id,
+            "rank": rank,
+            "start_ms": c.start_ms,
+            "end_ms": c.end_ms,
+            "visual_score": float(c.visual_score),
+            "thumbnail_path": thumb,
+        }
+        for rank, (c, thumb) in enumerate(zip(result.clips, thumbs, strict=True))
+    ]
     async with ctx.resource("sessionmaker")() as session, session.begin():
-        # A retried job replaces what an earlier attempt wrote.
+        # A retried job replaces what an earlier attempt wrote. One INSERT for all the rows (the ORM's unit of
+        # work took twice as long for the same rows).
         await session.execute(delete(Clip).where(Clip.job_id == ctx.job_id))
-        rows = [
-            Clip(
-                id=uuid.uuid4(),
-                asset_id=asset.id,
-                job_id=ctx.job_id,
-                rank=rank,
-                start_ms=c.start_ms,
-                end_ms=c.end_ms,
-                visual_score=float(c.visual_score),
-                thumbnail_path=thumb,
-            )
-            for rank, (c, thumb) in enumerate(zip(result.clips, thumbs, strict=True))
-        ]
-        session.add_all(rows)
+        if rows:
+            await session.execute(insert(Clip), rows)
 
     # The exports are child jobs, written with this job's completion (and only with it).
     exports = [
-        ctx.enqueue("clip_export", {"clip_id": str(row.id)}, asset_id=asset.id) for row in rows[: params.export_best]
+        ctx.enqueue("clip_export", {"clip_id": str(row["id"])}, asset_id=asset.id) for row in rows[: params.export_best]
     ]
     data = result.to_dict()
     variants = [
         {
             **clip,
-            "clip_id": str(row.id),
-            "rank": row.rank,
-            "thumbnail_url": artifact_url(ctx.job_id, f"clip-{row.rank:03d}.jpg") if row.thumbnail_path else None,
+            "clip_id": str(row["id"]),
+            "rank": row["rank"],
+            "thumbnail_url": artifact_url(ctx.job_id, f"clip-{row['rank']:03d}.jpg") if row["thumbnail_path"] else None,
         }
         for clip, row in zip(data.pop("clips"), rows, strict=True)
     ]

@@ -124,3 +124,23 @@ async def test_unknown_detector_is_refused_at_upload(client, tmp_path):
     response = await upload(client, video, params='{"detector": "magic"}')
     assert response.status_code == 422
     assert "detector" in response.text
+
+
+async def test_a_second_attempt_replaces_the_clips_of_the_first(client, pool, tmp_path):
+    video = tmp_path / "two-shots.mp4"
+    make_video(video, shots=2, seconds_per_shot=2.0)
+    response = await upload(client, video, params='{"min_clip_ms": 500, "max_clip_ms": 1800}')
+    job_id, asset_id = uuid.UUID(response.json()["job_id"]), uuid.UUID(response.json()["asset_id"])
+    first = (await client.post("/jobs/process")).json()
+    assert first["status"] == "completed", first.get("error")
+    before = await pool.fetch("SELECT id, rank, thumbnail_path FROM clips WHERE job_id = $1 ORDER BY rank", job_id)
+    assert len(before) == first["result"]["clips_created"] >= 2
+    await pool.execute("UPDATE jobs SET status = 'pending', run_at = now() WHERE id = $1", job_id)  # as a retry
+    again = (await client.post("/jobs/process")).json()
+    assert again["job_id"] == str(job_id)
+    assert again["status"] == "completed", again.get("error")
+    after = await pool.fetch("SELECT id, rank, thumbnail_path FROM clips WHERE asset_id = $1 ORDER BY rank", asset_id)
+    assert [r["rank"] for r in after] == [r["rank"] for r in before]  # replaced, not added to
+    assert {r["id"] for r in after}.isdisjoint({r["id"] for r in before})
+    assert [str(r["id"]) for r in after] == [v["clip_id"] for v in again["result"]["variants"]]
+    assert all(r["thumbnail_path"] for r in after)
