@@ -316,6 +316,8 @@ def test_filters_and_search_show_only_matching_rows(page: Page, api: httpx.Clien
 
 def test_paging_with_limit_and_offset(page: Page, api: httpx.Client) -> None:
     ids = [enqueue(api, "noop", {"n": i}, run_at="2999-01-01T00:00:00Z") for i in range(30)]
+    listings: list[str] = []
+    page.on("request", lambda r: listings.append(r.url) if "/jobs?" in r.url else None)
     page.goto("/dashboard?limit=25")
     expect(rows(page)).to_have_count(25)
     expect(page.locator("#page-info")).to_have_text("1–25 of 30")
@@ -325,6 +327,17 @@ def test_paging_with_limit_and_offset(page: Page, api: httpx.Client) -> None:
     expect(page.locator("#page-info")).to_have_text("26–30 of 30")
     expect(page.locator(f'tr[data-id="{ids[0]}"]')).to_be_visible()  # the oldest is last
     expect(page.get_by_role("button", name="Older →")).to_be_disabled()
+    # The pager read the second page through the first page's cursor, not by offset (as fast at any depth).
+    second = [u for u in listings if "cursor=" in u]
+    assert second, listings
+    assert all("offset=" not in u for u in second)
+    page.get_by_role("button", name="← Newer").click()
+    expect(rows(page)).to_have_count(25)
+    expect(page.locator("#page-info")).to_have_text("1–25 of 30")
+    # A link to a deep page still opens it (by offset: no cursor is known yet).
+    page.goto("/dashboard?limit=25&offset=25")
+    expect(rows(page)).to_have_count(5)
+    expect(page.locator("#page-info")).to_have_text("26–30 of 30")
 
 
 def test_phone_layout_fits_and_opens_details(phone_page: Page, api: httpx.Client) -> None:

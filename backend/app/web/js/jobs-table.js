@@ -1,5 +1,7 @@
-// The jobs table: one page of jobs (limit/offset, newest first) re-read every few seconds, the filters, the
-// search box and the pager. Rows are kept between reads and redrawn only when what they show has changed.
+// The jobs table: one page of jobs (newest first) re-read every few seconds, the filters, the search box and the
+// pager. Rows are kept between reads and redrawn only when what they show has changed. A page reached by the
+// pager is read through the cursor the page before it returned, as fast at any depth (an offset reads every
+// job it skips: half a second a page half-way down a million jobs); a page opened from a link, by offset.
 
 import { ApiError, get } from "./api.js";
 import { $, hideBanner, showBanner } from "./dom.js";
@@ -49,7 +51,9 @@ function jobsUrl(extra = {}) {
 /** One server page of jobs under the filters (and the type or id prefix the search names). Null when the page is
  * past the end: the offset has moved to the last page, ask again. */
 async function fetchPage(plan, signal) {
-  const extra = { limit: state.limit, offset: state.offset };
+  const pageNo = Math.floor(state.offset / state.limit);
+  const cursor = pageNo > 0 && state.offset % state.limit === 0 ? state.cursors[pageNo] : null;
+  const extra = cursor ? { limit: state.limit, cursor } : { limit: state.limit, offset: state.offset };
   let note = "";
   if (plan.kind === "prefix") {
     extra.id_prefix = plan.prefix;
@@ -65,8 +69,10 @@ async function fetchPage(plan, signal) {
   const data = await get(jobsUrl(extra), { signal });
   if (data.items.length === 0 && data.total > 0 && state.offset > 0) {
     state.offset = Math.max(0, Math.floor((data.total - 1) / state.limit) * state.limit);
+    state.cursors = [];
     return null;
   }
+  state.cursors[pageNo + 1] = data.next_cursor || null;
   return { items: data.items, total: data.total, estimated: data.total_estimated, mode: "server", note };
 }
 
@@ -212,6 +218,7 @@ export function markSelectedRow(id) {
 
 function filtersChanged() {
   state.offset = 0;
+  state.cursors = []; // they hold pages of the old filters
   writeUrl();
   markStatusFilter();
   loadJobs();

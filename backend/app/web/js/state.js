@@ -9,6 +9,7 @@ export const state = {
   search: "",
   limit: 50,
   offset: 0,
+  cursors: [], // cursors[n]: the cursor that reads page n (offset n * limit) under the current filters, once known
   total: 0,
   totalEstimated: false,
   items: [], // the jobs on the table's current page
