@@ -156,3 +156,24 @@ async def test_tasks_say_which_file_kinds_each_job_type_takes(client):
     assert accepts["quality_assessment"] == ["image"]
     assert accepts["noop"] == []
     assert accepts["training"] == []
+
+
+async def test_storage_that_cannot_be_written_is_503_with_retry_after_and_records_nothing(client, settings, pool):
+    """The server's own storage failing (here its uploads folder is not a folder; a full or read-only disk fails the
+    same way) is not the client's fault: 503, Retry-After, a reason without the server's paths, no asset and no job;
+    once the storage is mended the same upload goes through."""
+    settings.storage_dir.mkdir(parents=True, exist_ok=True)
+    blocker = settings.storage_dir / "uploads"
+    blocker.write_bytes(b"not a folder")
+    response = await client.post("/upload", files={"file": ("page.png", png_bytes(), "image/png")})
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"] == "30"
+    detail = response.json()["detail"]
+    assert "could not store the file" in detail
+    assert str(settings.storage_dir) not in detail
+    assert await pool.fetchval("SELECT count(*) FROM assets") == 0
+    assert await pool.fetchval("SELECT count(*) FROM jobs") == 0
+    blocker.unlink()
+    again = await client.post("/upload", files={"file": ("page.png", png_bytes(), "image/png")})
+    assert again.status_code == 201, again.text
+    assert len(stored_files(settings)) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -29,6 +30,7 @@ from app.schemas import UploadOut
 from app.worker import DISPATCH_TABLE, queue
 
 router = APIRouter(tags=["uploads"])
+log = logging.getLogger("app.api")
 
 CHUNK = 1024 * 1024
 HEAD = 4096  # bytes enough to tell a file's type
@@ -118,6 +120,14 @@ async def _store(
         raise quota or HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(exc)) from None
     except EmptyUpload as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
+    except OSError as exc:  # the server's storage failed (full, read-only, gone): not the upload's fault
+        log.error("could not store an upload in %s: %s", storage.root, exc)
+        reason = exc.strerror or type(exc).__name__  # no server path in the answer
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            f"the server could not store the file ({reason}); nothing was kept, try again later",
+            headers={"Retry-After": "30"},
+        ) from None
 
 
 @router.post(
@@ -131,6 +141,7 @@ async def _store(
             e409="The idempotency key was used for a different request (file, job type or params)",
             e413="The file is larger than MAX_UPLOAD_BYTES, or params larger than MAX_REQUEST_BYTES",
             e415="Not a supported video or image",
+            e503="The server could not store the file, or its database is unreachable (with Retry-After)",
             e422=REFUSED_FIELD + " (an unknown job type, or one that does not take this kind of file)",
         ),
     },
