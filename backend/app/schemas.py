@@ -25,6 +25,8 @@ def _in_utc_range(value: datetime | None) -> datetime | None:
 
 
 class JobCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is refused by name, not silently dropped
+
     job_type: StorableText = Field(min_length=1, max_length=200, description="A registered job type (see GET /tasks).")
     params: StorableJson = Field(
         default_factory=dict, description="The job type's params: a JSON object, nested at most 32 levels deep."

@@ -30,6 +30,23 @@ async def nothing_stored(pool, settings) -> bool:
     return jobs == 0 and assets == 0 and stored_files(settings) == []
 
 
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/jobs", {"job_type": "noop", "max_attempt": 5}, "max_attempt"),  # misspelt max_attempts
+        ("/jobs", {"job_type": "noop", "timeout_seconds": 5}, "timeout_seconds"),  # a job type's setting, not a job's
+        ("/keys", {"name": "ci", "scope": "read", "owner": "ci", "scopes": ["read"]}, "scopes"),
+        ("/webhooks", {"url": "https://example.com/hook", "event": "job.failed"}, "event"),
+    ],
+)
+async def test_a_field_the_request_does_not_have_is_422_naming_it(client, pool, settings, path, body, field):
+    """A misspelt or unknown field would otherwise be dropped silently and the request done without it."""
+    assert ["body", field] in refused_fields(await client.post(path, json=body))
+    assert await nothing_stored(pool, settings)
+    assert await pool.fetchval("SELECT count(*) FROM api_keys") == 0
+    assert await pool.fetchval("SELECT count(*) FROM webhooks") == 0
+
+
 @pytest.mark.parametrize("priority", [2**31, -(2**31) - 1, 2**63])
 async def test_priority_outside_the_integer_column_is_422_naming_it(client, pool, settings, priority):
     response = await client.post("/jobs", json={"job_type": "noop", "priority": priority})

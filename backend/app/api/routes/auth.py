@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.api import sessions
 from app.api.access import authenticate, check_csrf, public
@@ -18,6 +18,8 @@ JSON_BODY = errors(e400="The body is not JSON", e413="The body is larger than MA
 
 
 class SignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     key: Annotated[str, Field(min_length=1, max_length=200, description="An API key (sk_…).")]
 
 

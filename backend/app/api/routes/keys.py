@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.access import AdminPrincipal, audit_as, require
 from app.api.deps import RuntimeDep
@@ -19,6 +19,8 @@ JSON_BODY = errors(e400="The body is not JSON", e413="The body is larger than MA
 
 
 class KeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")]
     scope: keys.Scope
     owner: Annotated[str, Field(pattern=keys.OWNER_PATTERN, description="Whose jobs and files the key acts on.")]

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.access import Principal, ReadPrincipal, WritePrincipal, audit_as
 from app.api.deps import RuntimeDep
@@ -30,6 +30,8 @@ JSON_BODY = errors(
 
 
 class WebhookCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     url: str = Field(
         min_length=1,
         max_length=addresses.MAX_URL_LENGTH,
