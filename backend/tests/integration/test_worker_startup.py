@@ -19,7 +19,7 @@ from tests.support.waiting import job_row, wait_status, wait_until
 async def test_first_claim_goes_before_the_reaper_listener_and_heartbeat_and_its_jobs_stay_leased(
     runtime, pool, monkeypatch
 ):
-    job_id = await submit(pool, "sleep", {"seconds": 2.5})
+    job_id = await submit(pool, "sleep", {"seconds": 3.2})
     seen: dict[str, list[float]] = {"claimed": [], "reap": [], "listen": [], "heartbeat": []}
     real_claim, real_reap, real_heartbeat, real_connect = (
         queue.claim,
@@ -52,7 +52,7 @@ async def test_first_claim_goes_before_the_reaper_listener_and_heartbeat_and_its
     monkeypatch.setattr(queue, "reap_expired", reap)
     monkeypatch.setattr(queue, "worker_heartbeat", heartbeat)
     monkeypatch.setattr(Listener, "_connect", connect)
-    async with running_worker(runtime, lease_seconds=1.2, reaper_interval=0.2, concurrency=1):
+    async with running_worker(runtime, lease_seconds=1.5, reaper_interval=0.2, concurrency=1):
         await wait_status(pool, job_id, "processing")
         # The job, claimed before the heartbeat's first round, is never seen with an expired lease by a
         # reaper that spares nobody's jobs, while it runs for more than two lease periods.
