@@ -3,10 +3,11 @@
 
 It reports jobs/s, the CPU time per job of the worker processes and of every PostgreSQL process (read from
 `/proc` over the drain alone, so the host must be Linux and PostgreSQL local), when each process ran its first
-job after GO, and how many jobs each process ran. With `--warm` the workers are told GO on an empty queue and
-left to settle (connected, registered, idle); the jobs are then enqueued in one transaction and the clock
-starts at its commit, which leaves each process's start-up out of the drain. Run it in interleaved rounds
-(1, 8, 1, 8, ...) and compare medians: single runs on a shared host move by 30% or more.
+job after GO (the earliest and the latest, then every process's), and how many jobs each process ran. With
+`--warm` the workers are told GO on an empty queue and left to settle (connected, registered, idle); the jobs
+are then enqueued in one transaction and the clock starts at its commit, which leaves each process's start-up
+out of the drain. Run it in interleaved rounds (1, 8, 1, 8, ...) and compare medians: single runs on a shared
+host move by 30% or more.
 """
 
 from __future__ import annotations
@@ -107,6 +108,7 @@ async def main() -> None:
                     "first_job_ms_after_go": [round(1000 * (firsts[0] - t0)), round(1000 * (firsts[-1] - t0))]
                     if firsts
                     else None,
+                    "first_job_ms_each": [round(1000 * (f - t0)) for f in firsts],
                     "jobs_per_process": [len(k) for k, _ in per],
                     "problems": problems,
                 }

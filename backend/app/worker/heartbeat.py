@@ -154,8 +154,16 @@ class Heartbeat:
 
     # -- lease extension ----------------------------------------------------------------------------
     async def _renew_loop(self, stop: asyncio.Event) -> None:
+        """Renew every third of a lease, the first time (and the connection's opening) one interval after the
+        start: the worker's registration has just written its row, and each claim sets its jobs' leases, so
+        nothing needs renewing sooner, and the worker's first claim does not share the start with this round."""
         interval = self._lease / 3
-        while not stop.is_set():
+        wait = interval
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), wait)
+            if stop.is_set():
+                break
             wait = interval
             try:
                 await self._renew(time.monotonic())
@@ -172,8 +180,6 @@ class Heartbeat:
                 if self._conn is not None:
                     conn, self._conn = self._conn, None
                     await _close(conn)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), wait)
 
     async def _renew(self, sent: float) -> None:
         if self._conn is None or self._conn.is_closed():

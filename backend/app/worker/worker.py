@@ -8,11 +8,12 @@ import contextlib
 import functools
 import logging
 import os
+import random
 import socket
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -54,6 +55,10 @@ class WorkerConfig:
     lease_seconds: float = 30.0
     shutdown_grace: float = 30.0
     reaper_interval: float = 10.0
+    # The reaper's (and the periodic scheduler's) first round comes after the worker's first claim, at a random
+    # moment within this many seconds (at most one interval): the first claim never waits behind it, and
+    # worker processes started together neither reap at once nor stay in step afterwards.
+    maintenance_jitter: float = 1.0
     cancel_grace: float = 5.0
     backoff: Backoff = field(default_factory=Backoff)
     default_max_attempts: int = 4
@@ -103,6 +108,7 @@ class Worker:
         self._hurry = asyncio.Event()  # a second stop request: end the grace now
         self._threads: ThreadPoolExecutor | None = None  # plain `def` handlers and ctx.to_thread
         self._wake = asyncio.Event()
+        self._first_claim_done = asyncio.Event()  # start-up work that can wait does, until then
         self._slot_freed = asyncio.Event()
         self.scheduler = PeriodicScheduler(self.registry, config.default_max_attempts)
         self._capped_next_check = 0.0
@@ -175,6 +181,10 @@ class Worker:
         await queue.register_worker(conn, self.id, socket.gethostname(), os.getpid(), cfg.queues, cfg.concurrency)
 
     async def run(self) -> None:
+        """Register, then claim at once. What the first claim does not need waits until it has been sent and
+        answered: the LISTEN connection (a wake-up when it connects catches up on anything announced before),
+        the reaper and the periodic scheduler (after a random part of `maintenance_jitter`), and the heartbeat
+        thread's connection (its first round is one renewal interval away: the claim itself set the leases)."""
         cfg = self.config
         await self._register(self.pool)
         self._threads = ThreadPoolExecutor(max(4, cfg.concurrency), thread_name_prefix="skiplock-job")
@@ -188,17 +198,19 @@ class Worker:
         )
         closing = asyncio.Event()  # progress is written through the shutdown's grace, until the very end
         background = [
-            asyncio.create_task(self.listener.run(self.stopping), name="listener"),
+            asyncio.create_task(
+                self._after_first_claim(0.0, functools.partial(self.listener.run, self.stopping)), name="listener"
+            ),
             asyncio.create_task(self._every(0.5, self.acker.flush, closing), name="progress"),
-            asyncio.create_task(self._every(cfg.reaper_interval, self._reap), name="reaper"),
+            asyncio.create_task(self._periodic(cfg.reaper_interval, self._reap), name="reaper"),
         ]
         if self.scheduler.has_schedules:
-            background.append(
-                asyncio.create_task(self._every(self.scheduler.check_interval, self._schedule), name="scheduler")
-            )
+            check = self.scheduler.check_interval
+            background.append(asyncio.create_task(self._periodic(check, self._schedule), name="scheduler"))
         try:
             await self._claim_loop()
         finally:
+            self._first_claim_done.set()
             try:
                 await self._shutdown()
             finally:
@@ -210,6 +222,20 @@ class Worker:
                 if self._threads is not None:
                     self._threads.shutdown(wait=False)
                 await self._deregister()
+
+    async def _periodic(self, seconds: float, action: Callable[[], Any]) -> None:
+        """`action` every `seconds`, the first time after the first claim and a random part of the jitter."""
+        jitter = random.uniform(0.0, min(self.config.maintenance_jitter, seconds))
+        await self._after_first_claim(jitter, functools.partial(self._every, seconds, action))
+
+    async def _after_first_claim(self, delay: float, start: Callable[[], Awaitable[None]]) -> None:
+        """Run `start()` once the first claim has been answered (or the worker stops) and `delay` seconds more."""
+        await self._first_claim_done.wait()
+        if delay > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), delay)
+        if not self.stopping.is_set():
+            await start()
 
     async def _shutdown(self) -> None:
         """Jobs in flight get the grace to finish, then are asked to stop (their outcome: released). The
@@ -305,6 +331,7 @@ class Worker:
                     give_back = True  # a broken connection: the pool replaces it
                 else:
                     self.outage.ok()
+                self._first_claim_done.set()
                 if give_back:
                     await self._give_back(conn)
                     conn = None
