@@ -37,7 +37,7 @@ async def list_tasks(runtime: RuntimeDep, principal: ReadPrincipal) -> list[dict
             "description": jt.description,
             "queue": jt.queue,
             "priority": jt.priority,
-            "params_schema": jt.params_model.model_json_schema(),
+            "params_schema": jt.new_params_model.model_json_schema(),
             "timeout_seconds": jt.timeout,
             "max_attempts": jt.max_attempts or runtime.settings.default_max_attempts,
             "concurrency_limit": jt.concurrency,
