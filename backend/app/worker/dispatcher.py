@@ -75,8 +75,8 @@ def strict_params(model: type[BaseModel]) -> type[BaseModel]:
     """`model` as new jobs are checked against it: a field it does not have is refused by name (a misspelt
     `second` for `seconds` would otherwise be dropped and the job run with the default). Only at enqueue: a
     job already queued with a field its type has since lost still runs, and a model that says what it does with
-    other fields (`extra="allow"` or `"forbid"`) is taken as it is."""
-    if model.model_config.get("extra") not in (None, "ignore"):
+    other fields (`extra="allow"`, `"ignore"` or `"forbid"`) is taken as it is."""
+    if "extra" in model.model_config:
         return model
     namespace = {
         "__module__": model.__module__,
