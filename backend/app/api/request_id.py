@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import socket
 import uuid
 from typing import Any
 
@@ -27,10 +26,10 @@ _VALID = re.compile(r"^[A-Za-z0-9._:-]{8,100}$")
 RETRY_AFTER_S = 5  # what a 503 for an unreachable database asks clients to wait
 
 # What the database being away looks like from a request: the server refuses or drops connections (down,
-# restarting, shutting down, out of connection slots) or a connection broke in the middle of a statement.
+# restarting, shutting down, out of connection slots) or a connection broke in the middle of a statement. The
+# operating system's side of it (refused, reset, no such host or socket, no answer) is an OSError or a
+# TimeoutError, which count only when the driver raised them (`_raised_by_driver`).
 _UNREACHABLE: tuple[type[BaseException], ...] = (
-    ConnectionError,
-    socket.gaierror,
     asyncpg.PostgresConnectionError,
     asyncpg.exceptions.ConnectionDoesNotExistError,
     asyncpg.exceptions.OperatorInterventionError,
@@ -42,9 +41,9 @@ _UNREACHABLE: tuple[type[BaseException], ...] = (
 
 def database_unreachable(exc: BaseException) -> str | None:
     """Why `exc` (or what it wraps, the drivers' and SQLAlchemy's layers) says the database cannot be reached
-    now, in a few words; None for any other failure. Another OSError (a server's socket file gone) or a bare
-    TimeoutError (a connection attempt that got no answer) counts only when the driver raised it, not a
-    handler's own (a file it could not read is a bug to see, not an outage)."""
+    now, in a few words; None for any other failure. An OSError (a refused connection, a server's socket file
+    gone) or a bare TimeoutError counts only when the driver raised it, not a handler's own (a file it could not
+    read is a bug to see, a service it called being down is not the database's)."""
     seen: set[int] = set()
     todo: list[BaseException | None] = [exc]
     while todo:
