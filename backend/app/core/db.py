@@ -181,6 +181,17 @@ async def create_pool(url: str, min_size: int = 1, max_size: int = 10, *, pooled
     return pool
 
 
+async def release(session: AsyncSession) -> None:
+    """End the session's transaction before the request uses another connection. What it read stays loaded
+    (commit, not rollback; sessions do not expire on commit).
+
+    A transaction left open holds its locks while its connection waits. A lock that needs them gone (a
+    migration's ALTER TABLE, a TRUNCATE) queues behind them, and every later statement on the jobs table queues
+    behind that lock, the request's own statement on its other connection included. That is a deadlock
+    PostgreSQL cannot see, because one side of it waits in the application."""
+    await session.commit()
+
+
 async def raw_connection(session: AsyncSession) -> asyncpg.Connection:
     """The asyncpg connection under a SQLAlchemy session, inside the session's current transaction."""
     conn = await session.connection()

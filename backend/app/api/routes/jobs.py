@@ -16,7 +16,7 @@ from app.api.access import Principal, ReadPrincipal, WritePrincipal, audit_as, r
 from app.api.deps import RuntimeDep, SessionDep
 from app.api.errors import REFUSED_FIELD, errors, field_error
 from app.api.visibility import job_out, owner_filter, present, scoped_key, visible_job
-from app.core.db import raw_connection
+from app.core.db import raw_connection, release
 from app.core.keys import Scope
 from app.core.storable import StorableText
 from app.models import BY_TYPE_PARTS, Job, JobStatus, newest_jobs
@@ -245,9 +245,11 @@ async def get_job(job_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, p
     """A job, with the jobs it depends on (parents), those that depend on it (children) and the webhooks told
     when it ends."""
     job = job_out(await visible_job(session, job_id, principal), principal)
-    async with runtime.pool.acquire() as conn:
-        family = await workflows.relatives(conn, job_id)
-        hooks = await webhook_store.of_job(conn, job_id)
+    # On the session's own connection and transaction: a request never waits for a second connection while its
+    # first holds a transaction open (see `release`)
+    conn = await raw_connection(session)
+    family = await workflows.relatives(conn, job_id)
+    hooks = await webhook_store.of_job(conn, job_id)
     return JobDetail.model_validate(job.model_dump() | family | {"webhooks": hooks})
 
 
@@ -259,6 +261,7 @@ async def get_job(job_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, p
 async def cancel_job(job_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, principal: WritePrincipal) -> JobOut:
     """Waiting jobs are cancelled at once; a running job is asked to stop and ends `cancelled` shortly."""
     await visible_job(session, job_id, principal)
+    await release(session)
     async with runtime.pool.acquire() as conn:
         before = await queue.request_cancel(conn, job_id)
         if before in ("pending", "retry", "processing"):
@@ -278,6 +281,7 @@ async def cancel_job(job_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep
 async def retry_job(job_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, principal: WritePrincipal) -> JobOut:
     """Re-queue a failed or cancelled job with fresh attempts."""
     await visible_job(session, job_id, principal)
+    await release(session)
     async with runtime.pool.acquire() as conn:
         if await queue.requeue(conn, job_id):
             await audit_as(conn, principal, "job.retry", f"job:{job_id}", {})

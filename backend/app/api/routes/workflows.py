@@ -11,6 +11,7 @@ from app.api.access import Principal, ReadPrincipal, WritePrincipal
 from app.api.deps import RuntimeDep, SessionDep
 from app.api.errors import REFUSED_FIELD, errors
 from app.api.visibility import visible_job
+from app.core.db import release
 from app.schemas import WorkflowCancelled, WorkflowNode, WorkflowOut
 from app.worker import workflows
 
@@ -61,6 +62,7 @@ async def cancel_workflow(
         if not await workflows.exists(conn, workflow_id):
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no workflow {workflow_id}: no job belongs to it")
         await _visible(session, workflow_id, principal)
+        await release(session)
         done = await workflows.cancel_workflow(conn, workflow_id, f"cancelled with its workflow {workflow_id}")
     return WorkflowCancelled(id=workflow_id, **done)
 
