@@ -25,6 +25,7 @@ from app.runtime import Runtime  # noqa: E402
 
 import tests.support.handlers  # noqa: E402,F401  (registers the test job types in this process)
 from tests.support.executions import create_side_tables  # noqa: E402
+from tests.support.reset import truncate  # noqa: E402
 
 
 def _with_database(url: str, name: str) -> str:
@@ -107,9 +108,10 @@ def subprocess_env(database_url: str, tmp_path: Path) -> dict[str, str]:
 async def clean_database(database_url: str) -> None:
     conn = await asyncpg.connect(database_url)
     try:
-        await conn.execute(
-            "TRUNCATE jobs, assets, clips, workers, exec_log, executions, outcome_refusals,"
-            " api_keys, api_sessions, audit_log, rate_counters, webhooks CASCADE"
+        await truncate(
+            conn,
+            "jobs, assets, clips, workers, exec_log, executions, outcome_refusals,"
+            " api_keys, api_sessions, audit_log, rate_counters, webhooks",
         )
     finally:
         await conn.close()

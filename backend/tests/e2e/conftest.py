@@ -22,6 +22,8 @@ import asyncpg
 import httpx
 import pytest
 
+from tests.support.reset import truncate
+
 BACKEND = Path(__file__).resolve().parents[2]
 DOCS = BACKEND.parent / "docs"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -120,9 +122,7 @@ def _serve(database_url: str, work: Path, extra_env: dict[str, str]) -> Iterator
 async def _truncate(url: str) -> None:
     conn = await asyncpg.connect(url)
     try:
-        await conn.execute(
-            "TRUNCATE jobs, assets, clips, workers, exec_log, api_keys, api_sessions, audit_log, rate_counters CASCADE"
-        )
+        await truncate(conn, "jobs, assets, clips, workers, exec_log, api_keys, api_sessions, audit_log, rate_counters")
     finally:
         await conn.close()
 
