@@ -39,6 +39,12 @@ def display_name(name: str | None) -> str | None:
     return base if base not in ("", ".", "..") else None
 
 
+def as_uploaded(message: str, stored: Path, name: str | None) -> str:
+    """`message` with a stored file's generated name put as it was uploaded (`name`, else "the uploaded
+    file"): errors of code that read the stored file name it, and that name means nothing to their reader."""
+    return message.replace(stored.name, name or "the uploaded file")
+
+
 class Storage:
     """All paths handed out are inside `root`; relative paths are what the database keeps."""
 

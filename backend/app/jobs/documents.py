@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 from sqlalchemy import Float, cast, or_, select
 
+from app.core.storage import as_uploaded
 from app.jobs.assets import artifact_url, job_asset
 from app.models import MLModel
 from app.worker import JobCancelled, JobContext, PermanentJobError, job_type
@@ -132,7 +133,7 @@ async def _restore_one(
             progress=lambda done, msg: ctx.progress(low + (high - low) * done, msg),  # done: a fraction
         )
     except errors.MLInputError as exc:
-        reason = str(exc).replace(path.name, asset.original_filename or "the image")  # the stored name is generated
+        reason = as_uploaded(str(exc), path, asset.original_filename)
         raise PermanentJobError(f"cannot restore asset {asset.id}: {reason}") from exc
     except errors.OperationCancelled as exc:
         raise JobCancelled(str(exc)) from exc

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import delete, insert, select
 
+from app.core.storage import as_uploaded
 from app.jobs.assets import artifact_url, job_asset
 from app.models import Clip
 from app.worker import JobCancelled, JobContext, PermanentJobError, job_type
@@ -68,8 +69,7 @@ async def cut_analysis(ctx: JobContext, params: CutAnalysisParams) -> dict[str, 
             should_stop=ctx.should_stop,
         )
     except video.VideoError as exc:
-        # named as uploaded: the stored name is generated and means nothing to the reader
-        reason = str(exc).replace(path.name, asset.original_filename or "the video")
+        reason = as_uploaded(str(exc), path, asset.original_filename)
         raise PermanentJobError(f"cannot analyse this video: {reason}") from exc
     except video.AnalysisCancelled as exc:
         raise JobCancelled(str(exc)) from exc

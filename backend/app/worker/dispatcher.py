@@ -58,17 +58,16 @@ class JobType:
     schedule: str | None = None
     timezone: str | None = None
     accepts: tuple[str, ...] = ()  # kinds of uploaded file the job takes ("video", "image"); () takes none
-    # what params a new job may have: `params_model`, refusing a field it does not have (see `strict_params`)
-    enqueue_model: type[BaseModel] | None = None
 
     def validate(self, params: dict[str, Any] | None) -> BaseModel:
         """Raises pydantic.ValidationError when `params` do not fit the type's model."""
         return self.params_model.model_validate(params or {})
 
-    @property
+    @functools.cached_property
     def new_params_model(self) -> type[BaseModel]:
-        """The model a new job's params are checked against (and the schema published for them)."""
-        return self.enqueue_model or self.params_model
+        """The model a new job's params are checked against (and the schema published for them):
+        `params_model`, refusing a field it does not have (see `strict_params`)."""
+        return strict_params(self.params_model)
 
 
 def strict_params(model: type[BaseModel]) -> type[BaseModel]:
@@ -136,7 +135,6 @@ def job_type(
             name=name,
             handler=run,
             params_model=params,
-            enqueue_model=strict_params(params),
             description=doc.strip().splitlines()[0] if doc.strip() else "",
             queue=queue,
             priority=priority,

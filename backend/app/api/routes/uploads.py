@@ -24,7 +24,7 @@ from app.api.visibility import scoped_key
 from app.core.db import raw_connection
 from app.core.filetypes import DEFAULT_JOB_TYPE, SUPPORTED, FileType, sniff
 from app.core.storable import StorableText, storable_json
-from app.core.storage import EmptyUpload, Storage, StoredFile, UploadTooLarge, display_name
+from app.core.storage import EmptyUpload, Storage, StoredFile, UploadTooLarge, as_uploaded, display_name
 from app.models import Asset, Job
 from app.schemas import UploadOut
 from app.worker import DISPATCH_TABLE, queue
@@ -205,8 +205,7 @@ async def _probe(kind: str, path: Path) -> dict[str, Any]:
     try:
         info = await asyncio.to_thread(probe_video, path)
     except VideoError as exc:
-        # the file's stored name is generated and means nothing to the uploader
-        reason = str(exc).replace(path.name, "the uploaded file")
+        reason = as_uploaded(str(exc), path, None)
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"not a usable video: {reason}") from None
     return json.loads(json.dumps(info, default=str))
 
