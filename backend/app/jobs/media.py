@@ -6,7 +6,7 @@ import uuid
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
-from sqlalchemy import delete, insert, select
+from sqlalchemy import select
 
 from app.core.storage import as_uploaded
 from app.jobs.assets import artifact_url, job_asset
@@ -34,6 +34,15 @@ class CutAnalysisParams(BaseModel):
         if self.max_clip_ms < self.min_clip_ms:
             raise ValueError("max_clip_ms must be at least min_clip_ms")
         return self
+
+
+_CLIP_COLUMNS = ("id", "rank", "start_ms", "end_ms", "visual_score", "thumbnail_path")
+_REPLACE_CLIPS = """
+WITH gone AS (DELETE FROM clips WHERE job_id = $1)
+INSERT INTO clips (id, asset_id, job_id, rank, start_ms, end_ms, visual_score, thumbnail_path)
+SELECT c.id, $2, $1, c.rank, c.start_ms, c.end_ms, c.visual_score, c.thumbnail_path
+FROM unnest($3::uuid[], $4::int[], $5::int[], $6::int[], $7::float8[], $8::text[])
+    AS c(id, rank, start_ms, end_ms, visual_score, thumbnail_path)"""
 
 
 @job_type(
@@ -100,8 +109,6 @@ async def cut_analysis(ctx: JobContext, params: CutAnalysisParams) -> dict[str, 
     rows = [
         {
             "id": uuid.uuid4(),
-            "asset_id": asset.id,
-            "job_id": ctx.job_id,
             "rank": rank,
             "start_ms": c.start_ms,
             "end_ms": c.end_ms,
@@ -110,12 +117,14 @@ async def cut_analysis(ctx: JobContext, params: CutAnalysisParams) -> dict[str, 
         }
         for rank, (c, thumb) in enumerate(zip(result.clips, thumbs, strict=True))
     ]
-    async with ctx.resource("sessionmaker")() as session, session.begin():
-        # A retried job replaces what an earlier attempt wrote. One INSERT for all the rows (the ORM's unit of
-        # work took twice as long for the same rows).
-        await session.execute(delete(Clip).where(Clip.job_id == ctx.job_id))
-        if rows:
-            await session.execute(insert(Clip), rows)
+    # A retried job replaces what an earlier attempt wrote: one statement on the pool, atomic by itself (the
+    # ORM's session took 3 ms a job for the same rows, its unit of work twice that).
+    await ctx.resource("pool").execute(
+        _REPLACE_CLIPS,
+        ctx.job_id,
+        asset.id,
+        *([row[name] for row in rows] for name in _CLIP_COLUMNS),
+    )
 
     # The exports are child jobs, written with this job's completion (and only with it).
     exports = [

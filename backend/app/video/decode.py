@@ -265,8 +265,12 @@ def probe_video(path: str | Path) -> dict[str, Any]:
 
     Returns `{"duration_ms", "fps", "width", "height", "codec", "container", "frames", "rotation"}`
     (`frames` is an estimate, possibly None). Raises `VideoError` if there is no decodable video.
+
+    One decoder thread: frame threading holds the first frame back until a frame per thread has been sent,
+    and starts the threads, which costs more than the one frame it decodes here (1.4 against 2.1 ms for a
+    320x240 H.264 file, 12 against 13 at 1280x720).
     """
-    with open_video(path) as (container, stream):
+    with open_video(path, threads=1) as (container, stream):
         info = stream_info(container, stream)
         counter = FrameCounter()
         first = next(iter_frames(container, stream, counter), None)
