@@ -54,6 +54,8 @@ LIGHT_SHARE = 0.05
 LIGHT_CONTRAST = 1.25
 FADE_CUT_EDGE = 0.15
 SCALE_LAYOUT, SCALE_STEP, SCALE_SPREAD, SCALE_ABRUPT, SCALE_WINDOW = 0.6, 0.3, 3.0, 0.5, 0.3
+CHROMA_STEP, CHROMA_SPREAD, CHROMA_ABRUPT, CHROMA_WINDOW = 6.0, 4.0, 0.8, 0.3
+PLAIN_LEVELS, PLAIN_SHARE = 6, 0.8
 
 
 def _nanmedian(x: np.ndarray) -> np.ndarray:
@@ -338,7 +340,8 @@ def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
     lit[1:] &= np.abs(np.diff(con) - np.diff(lum)) < np.log(LIGHT_CONTRAST)
     spike &= ~lit
     scaled = _scale_steps(f, fps, s, st, floor)
-    candidates = np.flatnonzero(spike | st_spike | joint | scaled)
+    hued, hue_conf = _chroma_steps(f, fps)
+    candidates = np.flatnonzero(spike | st_spike | joint | scaled | hued)
     kmax = f.flash_lags - 1
     cuts: list[tuple[int, float]] = []
     for t in candidates:
@@ -352,6 +355,8 @@ def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
         if scaled[t] and not _moved(f, int(t)):  # a persistent step by construction: no flash check
             beside = max(st[t - 1], st[t + 1] if t + 1 < n else 0.0)
             conf = float(np.clip((st[t] - beside) / max(st[t], 1e-6), 0.0, 1.0))
+        elif hued[t]:  # a persistent step by construction, between plain frames: no flash check
+            conf = float(hue_conf[t])
         elif not jump:
             log.debug("frame %d: change builds up over several frames (motion?)", t)
             continue
@@ -416,6 +421,56 @@ def _scale_steps(f: FrameFeatures, fps: float, s: np.ndarray, st: np.ndarray, fl
     )
     out[rows[ok]] = True
     return out
+
+
+def _plain(sig: np.ndarray) -> np.ndarray:
+    """Frames (rows of signature images) that are mostly one level: PLAIN_SHARE of the pixels within
+    PLAIN_LEVELS of the frame's median (a backdrop with a small object in front, a title card)."""
+    med = np.median(sig, axis=1, keepdims=True)
+    return (np.abs(sig.astype(np.int16) - med) <= PLAIN_LEVELS).mean(axis=1) >= PLAIN_SHARE  # type: ignore[no-any-return]
+
+
+def _chroma_steps(f: FrameFeatures, fps: float) -> tuple[np.ndarray, np.ndarray]:
+    """Cuts between two plain shots that only their colour tells apart: the mean chroma steps in one frame
+    and stays.
+
+    With little layout to compare and about the same brightness on both sides, every other signal reads
+    nothing. Required at frame t: frames t-1 and t are plain (`_plain`); the medians of the mean U and V over
+    CHROMA_WINDOW seconds before and after t are CHROMA_STEP apart (0..255) and CHROMA_SPREAD times the
+    spread (MAD) within those windows, so a flash, which returns, and a colour flicker, which does not
+    stay, are no step; and most of it (CHROMA_ABRUPT) is taken between t-1 and t, where a colour grade
+    moves over many frames. Frames whose chroma could not be read (NaN) give no step. A coloured light
+    switched in a shot with a picture (a stage) is not judged here: such frames are not plain.
+
+    Returns (step mask, confidence): how far the step stands above the chroma change at the frames beside
+    it."""
+    n = f.n
+    out, conf = np.zeros(n, bool), np.zeros(n)
+    w = max(4, round(CHROMA_WINDOW * (fps if fps > 0 else 30.0)))
+    if f.chroma is None or n < 2 * w + 1:
+        return out, conf
+    uv = f.chroma[:, :2].astype(np.float64)
+    jump = np.zeros(n)
+    jump[1:] = np.hypot(*np.diff(uv, axis=0).T)  # NaN where either frame has no chroma: never a step
+    rows = np.flatnonzero(jump >= CHROMA_STEP)
+    rows = rows[(rows >= w) & (rows <= n - w)]
+    rows = rows[_plain(f.sig[rows - 1]) & _plain(f.sig[rows])]
+    if not rows.size:
+        return out, conf
+    win = sliding_window_view(uv, w, axis=0)  # win[i] = uv[i : i + w].T, (2, w)
+    before, after = win[rows - w], win[rows]
+    mb, ma = np.median(before, axis=2), np.median(after, axis=2)
+    spread = np.maximum(
+        np.median(np.abs(before - mb[..., None]), axis=2).max(axis=1),
+        np.median(np.abs(after - ma[..., None]), axis=2).max(axis=1),
+    )
+    step = np.hypot(*(ma - mb).T)
+    ok = (step >= CHROMA_STEP) & (step >= CHROMA_SPREAD * spread) & (jump[rows] >= CHROMA_ABRUPT * step)
+    rows = rows[ok]
+    out[rows] = True
+    beside = np.maximum(jump[rows - 1], jump[np.minimum(rows + 1, n - 1)])
+    conf[rows] = np.clip(1.0 - np.nan_to_num(beside) / jump[rows], 0.0, 1.0)
+    return out, conf
 
 
 def _ramp(mean: np.ndarray, start: int, step: int, sign: float, max_len: int) -> tuple[int, int]:

@@ -297,3 +297,72 @@ def test_a_dissolve_is_judged_alike_without_colour_statistics(tmp_path: Path, pi
     found = [(t.kind, t.start_frame, t.end_frame) for t in analyze_video(path).transitions]
     assert [k for k, _, _ in found] == ["dissolve", "cut"], found
     assert found[1][1] == 40
+
+
+# two flat colours of one brightness (luma 117 and 116 in BT.601), a warm one and a cool one; and two of
+# about one brightness told apart mostly by their blue (pink and lilac: luma 185 and 177)
+WARM, COOL = np.array([180.0, 90.0, 90.0]), np.array([70.0, 135.0, 135.0])
+PINK, LILAC = np.array([240.0, 159.0, 174.0]), np.array([228.0, 148.0, 197.0])
+
+
+def _flat(colour: np.ndarray, n: int, seed: int, first: int = 0) -> list[np.ndarray]:
+    """A flat shot of `colour` with a little sensor noise and a small dark square crossing it (3 px a frame,
+    from frame `first` of the clip on), the same square in every shot."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for k in range(first, first + n):
+        frame = np.broadcast_to(colour, (H, W, 3)) + rng.normal(0, 1.5, (H, W, 3))
+        x = (4 + 2 * k) % (W - 12)
+        frame[50:62, x : x + 12] = 40.0
+        frames.append(frame)
+    return frames
+
+
+def _encoded(tmp_path: Path, frames: list[np.ndarray], codec: str, pix_fmt: str) -> Path:
+    path = tmp_path / ("clip.webm" if codec == "libvpx-vp9" else "clip.mkv")
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(codec, rate=25)
+        stream.width, stream.height, stream.pix_fmt = W, H, pix_fmt
+        for rgb in frames:
+            frame = av.VideoFrame.from_ndarray(np.clip(rgb, 0, 255).astype(np.uint8), format="rgb24")
+            for packet in stream.encode(frame.reformat(format=pix_fmt)):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("codec", "pix_fmt", "colours"),
+    [
+        ("libx264", "yuv420p", (WARM, COOL)),
+        ("libx264", "yuv420p", (PINK, LILAC)),
+        ("libx264", "yuv444p", (WARM, COOL)),
+        ("libx264", "nv12", (PINK, LILAC)),
+        ("mpeg4", "yuv420p", (WARM, COOL)),
+        ("libvpx-vp9", "yuv420p", (PINK, LILAC)),
+        ("mjpeg", "yuvj420p", (WARM, COOL)),
+    ],
+)
+def test_a_cut_between_plain_shots_of_one_brightness_is_found_by_its_colour(
+    tmp_path: Path, codec: str, pix_fmt: str, colours: tuple[np.ndarray, np.ndarray]
+) -> None:
+    """Little layout and about the same brightness: only the mean chroma steps, at the cut, and stays."""
+    frames = _flat(colours[0], 38, 1) + _flat(colours[1], 37, 2, first=38)
+    found = analyze_video(_encoded(tmp_path, frames, codec, pix_fmt)).transitions
+    assert [(t.kind, t.start_frame) for t in found] == [("cut", 38)]
+    assert found[0].score > 0.5
+
+
+def test_colour_changes_inside_a_shot_are_no_cut(tmp_path: Path) -> None:
+    """In a plain shot, a two-frame flash of another colour comes back, and a grade moving over a second and
+    a colour flicker stepping every four frames do not stay put on both sides. In a shot with a picture, a
+    light switched to another colour at one frame keeps the picture. None is a cut."""
+    flash = _flat(WARM, 75, 3)
+    flash[30:32] = _flat(COOL, 2, 4, first=30)
+    grade = [f + (COOL - WARM) * min(1.0, max(0.0, (k - 25) / 25)) for k, f in enumerate(_flat(WARM, 75, 5))]
+    flicker = [f if (k // 4) % 2 else f - WARM + COOL for k, f in enumerate(_flat(WARM, 75, 6))]
+    cast = np.array([0.8, 1.05, 1.25])  # luma x 0.99
+    light = [f * cast if k >= 38 else f for k, f in enumerate(scene(4, 75))]
+    for frames in (flash, grade, flicker, light):
+        assert _transitions(tmp_path, frames) == []
