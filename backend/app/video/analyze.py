@@ -16,7 +16,15 @@ from typing import Any
 import numpy as np
 
 from .clips import propose_clips
-from .decode import FrameCounter, StreamInfo, frame_rotation, iter_frames, open_video, stream_info
+from .decode import (
+    FrameCounter,
+    StreamInfo,
+    decoder_threads,
+    frame_rotation,
+    iter_frames,
+    open_video,
+    stream_info,
+)
 from .detect import build_shots, detect_transitions
 from .errors import AnalysisCancelled, VideoError
 from .features import FrameFeatures
@@ -71,6 +79,7 @@ def _decode_features(
     observers: tuple[FrameObserver, ...] = (),
 ) -> tuple[FrameFeatures, dict[str, float | int]]:
     with open_video(path, opt.threads) as (container, stream):
+        stream.thread_count = opt.threads or decoder_threads(stream)
         info = stream_info(container, stream)
         reporter = progress or _Progress(None, None, None)
         reporter.total = reporter.total or info.frames_estimate

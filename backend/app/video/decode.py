@@ -9,6 +9,7 @@ corrupt packet in the middle of a file is counted and skipped instead of abortin
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -59,9 +60,27 @@ def _open_error(path: Path, exc: BaseException) -> VideoError:
     )
 
 
+# Frame threads are also the depth of the decoder's pipeline: the Python work done for each frame between two
+# decoder calls overlaps the decoding of the frames in flight. FFmpeg's own choice (a thread per core and one
+# more) leaves that pipeline 3 frames deep on 2 cores; 8 made the analysis pass 4 % faster there (H.264, 320x240
+# to 1280x720; VP9 unchanged). Frames up to this many pixels get at least that depth: each thread holds frames.
+PIPELINE_THREADS, PIPELINE_MAX_PIXELS = 8, 1920 * 1088
+
+
+def decoder_threads(stream: Any) -> int:
+    """Decoder threads for a pass over every frame with work of its own per frame (the analysis): FFmpeg's
+    choice (0), or PIPELINE_THREADS for frames up to PIPELINE_MAX_PIXELS where FFmpeg would choose fewer.
+    Not for decoding a frame or two: the deeper the pipeline, the later its first frame comes out."""
+    cc = stream.codec_context
+    area = int(cc.width or 0) * int(cc.height or 0)
+    auto = min(16, (os.cpu_count() or 1) + 1)  # FFmpeg's choice for frame threads
+    return PIPELINE_THREADS if 0 < area <= PIPELINE_MAX_PIXELS and auto < PIPELINE_THREADS else 0
+
+
 @contextmanager
 def open_video(path: str | Path, threads: int = 0) -> Iterator[tuple[Any, Any]]:
-    """Open `path` and yield `(container, video_stream)`; raise `VideoError` for unusable input."""
+    """Open `path` and yield `(container, video_stream)`; raise `VideoError` for unusable input. `threads`
+    decoder threads; 0 lets FFmpeg choose."""
     p = Path(path)
     if p.exists() and p.is_file() and p.stat().st_size == 0:
         raise VideoError("the file is empty (0 bytes); upload it again")

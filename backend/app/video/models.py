@@ -62,10 +62,10 @@ class AnalysisOptions:
     """Tuning knobs for `analyze_video`.
 
     `analysis_width` is the width (pixels) of the small luma image the detector works on; `threads` is
-    the decoder thread count (0 lets FFmpeg choose). `batch_frames` sets how many frames are processed
-    together (and how often `should_stop` is polled). With `thumbnails`, each clip's JPEG thumbnail is
-    taken during the analysis pass (`AnalysisResult.thumbnails`), so nothing is decoded twice. `detector`
-    "transnetv2" finds the transitions with the learned model instead (optional package, see `learned`).
+    the decoder thread count (0 chooses, see `decode.decoder_threads`). `batch_frames` sets how many frames
+    are processed together (and how often `should_stop` is polled). With `thumbnails`, each clip's JPEG
+    thumbnail is taken during the analysis pass (`AnalysisResult.thumbnails`), so nothing is decoded twice.
+    `detector` "transnetv2" finds the transitions with the learned model instead (optional package, see `learned`).
     """
 
     min_clip_ms: int = 1500

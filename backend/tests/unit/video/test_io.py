@@ -97,3 +97,27 @@ def test_corrupt_middle_is_skipped_not_fatal(videos: dict[str, Path], tmp_path: 
     assert res.frames >= 70
     cut_ms = [t.start_ms for t in res.transitions if t.kind == "cut"]
     assert cut_ms == [pytest.approx(1000, abs=45), pytest.approx(2000, abs=45)]  # times come from pts
+
+
+@pytest.mark.parametrize(("cores", "size", "threads"), [(2, (160, 120), 8), (2, (3840, 2160), 0), (16, (160, 120), 0)])
+def test_the_analysis_decodes_small_frames_eight_deep_on_small_hosts(
+    monkeypatch: pytest.MonkeyPatch, cores: int, size: tuple[int, int], threads: int
+) -> None:
+    """FFmpeg's own choice (a frame thread per core and one more) where it gives 8 or more, or where frames
+    are larger than 1920x1088; else 8 frame threads, so the analysis's per-frame work overlaps decoding."""
+    from types import SimpleNamespace
+
+    from app.video import decode
+
+    monkeypatch.setattr(decode.os, "cpu_count", lambda: cores)
+    stream = SimpleNamespace(codec_context=SimpleNamespace(width=size[0], height=size[1]))
+    assert decode.decoder_threads(stream) == threads
+
+
+def test_decoding_is_the_same_at_any_thread_count(videos: dict[str, Path]) -> None:
+    """The analysis's decoder threads change its speed, never its frames (FFmpeg's threading is bit-exact)."""
+    from app.video import AnalysisOptions
+
+    one, eight = (analyze_video(videos["cuts"], AnalysisOptions(threads=n)) for n in (1, 8))
+    assert one.transitions == eight.transitions
+    assert one.frames == eight.frames == 75
