@@ -33,12 +33,7 @@ import httpx
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from run import ALL_SETS, data_dir  # noqa: E402
-
-# Decoder thread counts the floor tries: FFmpeg's own choice (0), one per core and two per core. On a
-# 2-core host FFmpeg's choice was not the fastest (2 threads decoded the main set 7% faster), so the floor
-# is the fastest of the three, per video and round.
-FLOOR_THREADS = (0, os.cpu_count() or 1, 2 * (os.cpu_count() or 1))
+from run import ALL_SETS, FLOOR_THREADS, data_dir  # noqa: E402
 
 
 def decode_seconds(path: Path) -> tuple[int, float]:
