@@ -437,8 +437,9 @@ def _chroma_steps(f: FrameFeatures, fps: float) -> tuple[np.ndarray, np.ndarray]
     With little layout to compare and about the same brightness on both sides, every other signal reads
     nothing. Required at frame t: frames t-1 and t are plain (`_plain`); the medians of the mean U and V over
     CHROMA_WINDOW seconds before and after t are CHROMA_STEP apart (0..255) and CHROMA_SPREAD times the
-    spread (MAD) within those windows, so a flash, which returns, and a colour flicker, which does not
-    stay, are no step; and most of it (CHROMA_ABRUPT) is taken between t-1 and t, where a colour grade
+    largest departure from them within those windows, so a flash, which returns, and a flicker (of colour,
+    or of brightness, which moves the chroma of a coloured picture too), which does not stay put, are no
+    step; and most of it (CHROMA_ABRUPT) is taken between t-1 and t, where a colour grade
     moves over many frames. Frames whose chroma could not be read (NaN) give no step. A coloured light
     switched in a shot with a picture (a stage) is not judged here: such frames are not plain.
 
@@ -460,9 +461,9 @@ def _chroma_steps(f: FrameFeatures, fps: float) -> tuple[np.ndarray, np.ndarray]
     win = sliding_window_view(uv, w, axis=0)  # win[i] = uv[i : i + w].T, (2, w)
     before, after = win[rows - w], win[rows]
     mb, ma = np.median(before, axis=2), np.median(after, axis=2)
-    spread = np.maximum(
-        np.median(np.abs(before - mb[..., None]), axis=2).max(axis=1),
-        np.median(np.abs(after - ma[..., None]), axis=2).max(axis=1),
+    spread = np.maximum(  # the largest departure, not a median's: a flicker's duty cycle can pass a median
+        np.abs(before - mb[..., None]).max(axis=(1, 2)),
+        np.abs(after - ma[..., None]).max(axis=(1, 2)),
     )
     step = np.hypot(*(ma - mb).T)
     ok = (step >= CHROMA_STEP) & (step >= CHROMA_SPREAD * spread) & (jump[rows] >= CHROMA_ABRUPT * step)

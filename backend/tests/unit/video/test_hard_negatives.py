@@ -306,13 +306,13 @@ PINK, LILAC = np.array([240.0, 159.0, 174.0]), np.array([228.0, 148.0, 197.0])
 
 
 def _flat(colour: np.ndarray, n: int, seed: int, first: int = 0) -> list[np.ndarray]:
-    """A flat shot of `colour` with a little sensor noise and a small dark square crossing it (3 px a frame,
-    from frame `first` of the clip on), the same square in every shot."""
+    """A flat shot of `colour` with a little sensor noise and a small dark square crossing it (1.5 px a
+    frame, from frame `first` of the clip on: across a 75-frame clip), the same square in every shot."""
     rng = np.random.default_rng(seed)
     frames = []
     for k in range(first, first + n):
         frame = np.broadcast_to(colour, (H, W, 3)) + rng.normal(0, 1.5, (H, W, 3))
-        x = (4 + 2 * k) % (W - 12)
+        x = 4 + 3 * k // 2
         frame[50:62, x : x + 12] = 40.0
         frames.append(frame)
     return frames
@@ -355,14 +355,24 @@ def test_a_cut_between_plain_shots_of_one_brightness_is_found_by_its_colour(
 
 
 def test_colour_changes_inside_a_shot_are_no_cut(tmp_path: Path) -> None:
-    """In a plain shot, a two-frame flash of another colour comes back, and a grade moving over a second and
-    a colour flicker stepping every four frames do not stay put on both sides. In a shot with a picture, a
-    light switched to another colour at one frame keeps the picture. None is a cut."""
+    """In a plain shot, a two-frame flash of another colour comes back, and a grade moving over a second, a
+    colour flicker stepping every four frames and a brightness flicker do not stay put on both sides. In a
+    shot with a picture, a light switched to another colour at one frame keeps the picture. None is a cut."""
     flash = _flat(WARM, 75, 3)
     flash[30:32] = _flat(COOL, 2, 4, first=30)
     grade = [f + (COOL - WARM) * min(1.0, max(0.0, (k - 25) / 25)) for k, f in enumerate(_flat(WARM, 75, 5))]
     flicker = [f if (k // 4) % 2 else f - WARM + COOL for k, f in enumerate(_flat(WARM, 75, 6))]
+    # a brightness flicker on a coloured backdrop moves its chroma too; runs of 2 or 3 frames, so that
+    # either level can hold most of any 0.3 s
+    runs = np.repeat(np.arange(40) % 2, np.random.default_rng(7).integers(2, 4, 40))[:75]
+    dimmed = [f * (0.7 if dim else 1.0) for dim, f in zip(runs, _flat(WARM, 75, 8), strict=True)]
     cast = np.array([0.8, 1.05, 1.25])  # luma x 0.99
     light = [f * cast if k >= 38 else f for k, f in enumerate(scene(4, 75))]
-    for frames in (flash, grade, flicker, light):
-        assert _transitions(tmp_path, frames) == []
+    for name, frames in (
+        ("flash", flash),
+        ("grade", grade),
+        ("flicker", flicker),
+        ("dimmed", dimmed),
+        ("light", light),
+    ):
+        assert _transitions(tmp_path, frames) == [], name
