@@ -427,7 +427,8 @@ def _plain(sig: np.ndarray) -> np.ndarray:
     """Frames (rows of signature images) that are mostly one level: PLAIN_SHARE of the pixels within
     PLAIN_LEVELS of the frame's median (a backdrop with a small object in front, a title card)."""
     med = np.median(sig, axis=1, keepdims=True)
-    return (np.abs(sig.astype(np.int16) - med) <= PLAIN_LEVELS).mean(axis=1) >= PLAIN_SHARE  # type: ignore[no-any-return]
+    plain: np.ndarray = (np.abs(sig.astype(np.int16) - med) <= PLAIN_LEVELS).mean(axis=1) >= PLAIN_SHARE
+    return plain
 
 
 def _chroma_steps(f: FrameFeatures, fps: float) -> tuple[np.ndarray, np.ndarray]:
@@ -439,9 +440,9 @@ def _chroma_steps(f: FrameFeatures, fps: float) -> tuple[np.ndarray, np.ndarray]
     CHROMA_WINDOW seconds before and after t are CHROMA_STEP apart (0..255) and CHROMA_SPREAD times the
     largest departure from them within those windows, so a flash, which returns, and a flicker (of colour,
     or of brightness, which moves the chroma of a coloured picture too), which does not stay put, are no
-    step; and most of it (CHROMA_ABRUPT) is taken between t-1 and t, where a colour grade
-    moves over many frames. Frames whose chroma could not be read (NaN) give no step. A coloured light
-    switched in a shot with a picture (a stage) is not judged here: such frames are not plain.
+    step; and most of it (CHROMA_ABRUPT) is taken between t-1 and t, where a colour grade moves over many
+    frames. Frames whose chroma could not be read (NaN) give no step. A coloured light switched in a shot
+    with a picture (a stage) is not judged here: such frames are not plain.
 
     Returns (step mask, confidence): how far the step stands above the chroma change at the frames beside
     it."""
@@ -469,7 +470,7 @@ def _chroma_steps(f: FrameFeatures, fps: float) -> tuple[np.ndarray, np.ndarray]
     ok = (step >= CHROMA_STEP) & (step >= CHROMA_SPREAD * spread) & (jump[rows] >= CHROMA_ABRUPT * step)
     rows = rows[ok]
     out[rows] = True
-    beside = np.maximum(jump[rows - 1], jump[np.minimum(rows + 1, n - 1)])
+    beside = np.maximum(jump[rows - 1], jump[rows + 1])  # rows <= n - w: a frame follows
     conf[rows] = np.clip(1.0 - np.nan_to_num(beside) / jump[rows], 0.0, 1.0)
     return out, conf
 
