@@ -36,7 +36,6 @@ class CutAnalysisParams(BaseModel):
         return self
 
 
-_CLIP_COLUMNS = ("id", "rank", "start_ms", "end_ms", "visual_score", "thumbnail_path")
 _REPLACE_CLIPS = """
 WITH gone AS (DELETE FROM clips WHERE job_id = $1)
 INSERT INTO clips (id, asset_id, job_id, rank, start_ms, end_ms, visual_score, thumbnail_path)
@@ -106,41 +105,38 @@ async def cut_analysis(ctx: JobContext, params: CutAnalysisParams) -> dict[str, 
         else:
             thumbs.append(None)
 
-    rows = [
-        {
-            "id": uuid.uuid4(),
-            "rank": rank,
-            "start_ms": c.start_ms,
-            "end_ms": c.end_ms,
-            "visual_score": float(c.visual_score),
-            "thumbnail_path": thumb,
-        }
-        for rank, (c, thumb) in enumerate(zip(result.clips, thumbs, strict=True))
-    ]
+    clips = result.clips
+    clip_ids = [uuid.uuid4() for _ in clips]
     # A retried job replaces what an earlier attempt wrote: one statement on the pool, atomic by itself (the
     # ORM's session took 3 ms a job for the same rows, its unit of work twice that).
     await ctx.resource("pool").execute(
         _REPLACE_CLIPS,
         ctx.job_id,
         asset.id,
-        *([row[name] for row in rows] for name in _CLIP_COLUMNS),
+        clip_ids,
+        list(range(len(clips))),
+        [c.start_ms for c in clips],
+        [c.end_ms for c in clips],
+        [float(c.visual_score) for c in clips],
+        thumbs,
     )
 
     # The exports are child jobs, written with this job's completion (and only with it).
     exports = [
-        ctx.enqueue("clip_export", {"clip_id": str(row["id"])}, asset_id=asset.id) for row in rows[: params.export_best]
+        ctx.enqueue("clip_export", {"clip_id": str(clip_id)}, asset_id=asset.id)
+        for clip_id in clip_ids[: params.export_best]
     ]
     data = result.to_dict()
     variants = [
         {
             **clip,
-            "clip_id": str(row["id"]),
-            "rank": row["rank"],
-            "thumbnail_url": artifact_url(ctx.job_id, f"clip-{row['rank']:03d}.jpg") if row["thumbnail_path"] else None,
+            "clip_id": str(clip_id),
+            "rank": rank,
+            "thumbnail_url": artifact_url(ctx.job_id, f"clip-{rank:03d}.jpg") if thumb else None,
         }
-        for clip, row in zip(data.pop("clips"), rows, strict=True)
+        for rank, (clip, clip_id, thumb) in enumerate(zip(data.pop("clips"), clip_ids, thumbs, strict=True))
     ]
-    out = {"asset_id": str(asset.id), "clips_created": len(rows), **data, "variants": variants}
+    out = {"asset_id": str(asset.id), "clips_created": len(clip_ids), **data, "variants": variants}
     if exports:
         out["export_jobs"] = [str(job_id) for job_id in exports]
     return out

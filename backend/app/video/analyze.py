@@ -78,8 +78,8 @@ def _decode_features(
     should_stop: Callable[[], bool] | None,
     observers: tuple[FrameObserver, ...] = (),
 ) -> tuple[FrameFeatures, dict[str, float | int]]:
-    with open_video(path, opt.threads) as (container, stream):
-        stream.thread_count = opt.threads or decoder_threads(stream)
+    with open_video(path) as (container, stream):
+        stream.thread_count = opt.threads or decoder_threads(stream)  # before the first frame opens the decoder
         info = stream_info(container, stream)
         reporter = progress or _Progress(None, None, None)
         reporter.total = reporter.total or info.frames_estimate

@@ -61,7 +61,8 @@ def test_other_failures_are_not(exc: BaseException) -> None:
 
 
 async def test_a_connection_the_driver_could_not_open_is_an_unreachable_database() -> None:
-    """The operating system's refusal, as the driver raises it (no server listens on port 1), bare and wrapped."""
+    """The operating system's refusal, as the driver raises it (a port bound by nobody who listens), bare and
+    wrapped."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # bound, not listening: connections to it are refused

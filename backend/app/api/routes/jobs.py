@@ -241,7 +241,7 @@ def _id_range(prefix: str) -> tuple[uuid.UUID, uuid.UUID]:
 
 
 @router.get("/{job_id}", response_model=JobDetail, responses=NO_SUCH_JOB)
-async def get_job(job_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, principal: ReadPrincipal) -> JobDetail:
+async def get_job(job_id: uuid.UUID, session: SessionDep, principal: ReadPrincipal) -> JobDetail:
     """A job, with the jobs it depends on (parents), those that depend on it (children) and the webhooks told
     when it ends."""
     job = job_out(await visible_job(session, job_id, principal), principal)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 from app.video import VideoError, analyze_video, export_clip, probe_video, write_thumbnail
 from PIL import Image
@@ -100,7 +101,7 @@ def test_corrupt_middle_is_skipped_not_fatal(videos: dict[str, Path], tmp_path: 
 
 
 @pytest.mark.parametrize(("cores", "size", "threads"), [(2, (160, 120), 8), (2, (3840, 2160), 0), (16, (160, 120), 0)])
-def test_the_analysis_decodes_small_frames_eight_deep_on_small_hosts(
+def test_decoder_threads_are_eight_for_small_frames_on_small_hosts(
     monkeypatch: pytest.MonkeyPatch, cores: int, size: tuple[int, int], threads: int
 ) -> None:
     """FFmpeg's own choice (a frame thread per core and one more) where it gives 8 or more, or where frames
@@ -115,9 +116,17 @@ def test_the_analysis_decodes_small_frames_eight_deep_on_small_hosts(
 
 
 def test_decoding_is_the_same_at_any_thread_count(videos: dict[str, Path]) -> None:
-    """The analysis's decoder threads change its speed, never its frames (FFmpeg's threading is bit-exact)."""
+    """The analysis's decoder threads change its speed, never its frames (FFmpeg's threading is bit-exact): the
+    same features bit for bit, so the same transitions and clips, and the same thumbnails byte for byte."""
     from app.video import AnalysisOptions
+    from app.video.analyze import _decode_features
 
-    one, eight = (analyze_video(videos["cuts"], AnalysisOptions(threads=n)) for n in (1, 8))
-    assert one.transitions == eight.transitions
+    (f1, _), (f8, _) = (_decode_features(videos["cuts"], AnalysisOptions(threads=n), None, None) for n in (1, 8))
+    for name in ("t_ms", "mean", "std", "dpix", "dhist", "sharp", "sig", "grad2", "chroma"):
+        assert np.array_equal(getattr(f1, name), getattr(f8, name), equal_nan=True), name
+    one, eight = (analyze_video(videos["cuts"], AnalysisOptions(threads=n, thumbnails=True)) for n in (1, 8))
     assert one.frames == eight.frames == 75
+    assert one.transitions == eight.transitions
+    assert one.clips == eight.clips
+    assert one.thumbnails == eight.thumbnails
+    assert any(one.thumbnails)
