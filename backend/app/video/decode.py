@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import av
 import numpy as np
@@ -26,8 +26,12 @@ from .errors import VideoError
 log = logging.getLogger(__name__)
 
 _IMAGE_FORMATS = ("image2", "_pipe", "gif", "apng", "webp")
-# Planar formats whose first plane is luma (nv12/p010 are semi-planar: Y plane then interleaved UV).
-_LUMA_FIRST = ("yuv", "yuvj", "nv12", "nv21", "nv16", "nv24", "p010", "p016", "gray")
+# Semi-planar YUV (a luma plane, then one plane of interleaved chroma); of them, V before U, and MSB-aligned
+_VU_FIRST = ("nv21", "nv42")
+_MSB_ALIGNED = ("p010", "p012", "p016", "p210", "p212", "p216", "p410", "p412", "p416")
+_SEMI_PLANAR = ("nv12", "nv21", "nv16", "nv24", "nv42", "nv20le", *_MSB_ALIGNED)
+# Planar and semi-planar formats whose first plane is luma
+_LUMA_FIRST = ("yuv", "yuvj", "gray", *_SEMI_PLANAR)
 _PACKED = ("yuyv", "uyvy", "yvyu", "y210", "ayuv", "vuya", "xv30", "xv36", "v30x")
 
 
@@ -198,7 +202,7 @@ def _luma_layout(fmt: Any) -> tuple[int, int]:
             if bits <= 8:
                 layout = (8, 0)
             elif bits <= 16 and not fmt.is_big_endian:
-                layout = (16, 8 if name.startswith(("p010", "p016")) else bits - 8)  # p01x: MSB-aligned
+                layout = (16, 8 if name.startswith(_MSB_ALIGNED) else bits - 8)
         _LAYOUTS[name] = layout  # a benign race between threads writes the same value
     return layout
 
@@ -209,30 +213,77 @@ def plane_bits(fmt: Any) -> int:
     return _luma_layout(fmt)[0]
 
 
-_CHROMA: dict[str, tuple[tuple[int, int], tuple[int, int], int] | None] = {}
+class ChromaLayout(NamedTuple):
+    """Where a frame's colour samples lie, for frames of one `av.VideoFormat` (see `chroma_layout`).
+
+    `samples` are (plane, byte offset in a pixel) of U and V, or of R, G and B where `rgb`; `step` is the
+    bytes between a row's neighbouring samples; each sample is a `dtype` (uint8, or little-endian
+    uint16) whose value shifted right by `shift` is its 8-bit value."""
+
+    samples: tuple[tuple[int, int], ...]
+    step: int
+    dtype: str
+    shift: int
+    rgb: bool
 
 
-def chroma_layout(fmt: Any) -> tuple[tuple[int, int], tuple[int, int], int] | None:
-    """((plane, byte offset) of U, (plane, byte offset) of V, bytes between neighbouring samples) when the
-    frames of `av.VideoFormat` `fmt` carry 8-bit chroma that can be read straight from their planes
-    (planar YUV, NV12/NV21), else None (RGB, gray, deeper samples, packed YUV: no colour statistics)."""
+# Packed RGB: (byte offsets of R, G, B in a pixel, bytes a pixel, bytes a sample)
+_PACKED_RGB: dict[str, tuple[tuple[int, int, int], int, int]] = {
+    "rgb24": ((0, 1, 2), 3, 1),
+    "bgr24": ((2, 1, 0), 3, 1),
+    "rgba": ((0, 1, 2), 4, 1),
+    "rgb0": ((0, 1, 2), 4, 1),
+    "bgra": ((2, 1, 0), 4, 1),
+    "bgr0": ((2, 1, 0), 4, 1),
+    "argb": ((1, 2, 3), 4, 1),
+    "0rgb": ((1, 2, 3), 4, 1),
+    "abgr": ((3, 2, 1), 4, 1),
+    "0bgr": ((3, 2, 1), 4, 1),
+    "rgb48le": ((0, 2, 4), 6, 2),
+    "bgr48le": ((4, 2, 0), 6, 2),
+    "rgba64le": ((0, 2, 4), 8, 2),
+    "bgra64le": ((4, 2, 0), 8, 2),
+}
+_CHROMA: dict[str, ChromaLayout | None] = {}
+
+
+def _sample_type(bits: int, name: str) -> tuple[str, int] | None:
+    """(dtype, shift to 8 bits) of samples of `bits` bits stored as FFmpeg names them, LSB-aligned."""
+    if bits == 8:
+        return "u1", 0
+    if 8 < bits <= 16 and name.endswith("le"):
+        return "<u2", bits - 8
+    return None  # big-endian, float or packed bit fields: not read
+
+
+def chroma_layout(fmt: Any) -> ChromaLayout | None:
+    """How to read the colour of frames of `av.VideoFormat` `fmt` straight from their planes: the U and V
+    samples of planar and semi-planar YUV of 8 to 16 bits (NV12/NV21, P010, ...), the R, G and B samples of
+    packed and planar RGB; None for gray, palette, packed YUV, big-endian and float samples (no colour
+    statistics)."""
     name = fmt.name
     if name in _CHROMA:
         return _CHROMA[name]
     layout = None
     comps = fmt.components
-    if (
-        name.startswith(_LUMA_FIRST)
-        and not name.startswith(_PACKED)
-        and not fmt.is_rgb
-        and len(comps) >= 3
-        and all(c.bits == 8 for c in comps[:3])
-    ):
-        if name in ("nv12", "nv21"):
-            u, v = (0, 1) if name == "nv12" else (1, 0)
-            layout = ((1, u), (1, v), 2)
-        elif comps[1].plane == 1 and comps[2].plane == 2:
-            layout = ((1, 0), (2, 0), 1)
+    if name in _PACKED_RGB:
+        offsets, pixel, size = _PACKED_RGB[name]
+        layout = ChromaLayout(tuple((0, o) for o in offsets), pixel, "u1" if size == 1 else "<u2", 8 * (size - 1), True)
+    elif fmt.is_rgb and name.startswith(("gbrp", "gbrap")) and len(comps) >= 3:
+        kind = _sample_type(comps[0].bits, name)
+        if kind is not None:
+            step = 1 if kind[0] == "u1" else 2
+            layout = ChromaLayout(tuple((c.plane, 0) for c in comps[:3]), step, *kind, True)
+    elif name.startswith(_LUMA_FIRST) and not name.startswith(_PACKED) and not fmt.is_rgb and len(comps) >= 3:
+        kind = _sample_type(comps[1].bits, name)
+        if kind is not None and name.startswith(_SEMI_PLANAR):
+            size = 1 if kind[0] == "u1" else 2
+            if name.startswith(_MSB_ALIGNED):
+                kind = (kind[0], 8)
+            u, v = (size, 0) if name.startswith(_VU_FIRST) else (0, size)
+            layout = ChromaLayout(((1, u), (1, v)), 2 * size, *kind, False)
+        elif kind is not None and comps[1].plane == 1 and comps[2].plane == 2:
+            layout = ChromaLayout(((1, 0), (2, 0)), 1 if kind[0] == "u1" else 2, *kind, False)
     _CHROMA[name] = layout  # a benign race between threads writes the same value
     return layout
 

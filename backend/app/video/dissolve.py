@@ -266,7 +266,7 @@ def _features(
 def _colour_inputs(f: FrameFeatures, sides: tuple[int, int, int, int]) -> tuple[float, float, float, float]:
     """The verifier's colour inputs: the change of mean colour (U, V) across the span, over the calmer and
     over the busier side's, and the change of colour spread across it. NaN where any of those frames has
-    no chroma (RGB, deeper samples): an unknown colour is no evidence either way (`verifier` reads NaN
+    no chroma (palette, packed YUV): an unknown colour is no evidence either way (`verifier` reads NaN
     as the training mean), where a grey picture's unchanging colour is."""
     if f.chroma is None:
         return (np.nan,) * 4

@@ -90,7 +90,7 @@ class FrameFeatures:
     grad2: np.ndarray  # detail energy per frame (see module docstring)
     grad2_x: np.ndarray  # its horizontal part (motion blur along one axis removes detail along it only)
     # (n, 4): mean U, mean V, std U, std V of the chroma samples (0..255); NaN where the frame's chroma
-    # could not be read (RGB, gray, deeper samples); None for features made without it
+    # could not be read (gray, palette, packed YUV: `decode.chroma_layout`); None for features made without it
     chroma: np.ndarray | None = None
 
     @property

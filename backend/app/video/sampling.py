@@ -70,51 +70,81 @@ class _Direct:
         self.chroma = _ChromaReader(frame)
 
 
+# BT.601 studio-range U and V of 8-bit R, G, B (the matrix FFmpeg converts RGB to YUV with by default)
+_RGB_TO_UV = np.array([[-0.148223, -0.290993, 0.439216], [0.439216, -0.367788, -0.071427]], np.float32)
+
+
 class _ChromaReader:
-    """Reads a CHROMA_GRID of U and of V samples straight from the chroma planes of frames laid out as the
-    one it was made for (planar YUV, NV12/NV21: `decode.chroma_layout`), or reads nothing where they have
-    no readable chroma or are smaller than the grid. Where the samples lie is worked out once, and again
-    only if a frame's chroma planes come with other line sizes (allowed, not seen from a decoder)."""
+    """Reads a CHROMA_GRID of U and of V samples straight from the planes of frames laid out as the one it
+    was made for (`decode.chroma_layout`: planar and semi-planar YUV of 8 to 16 bits, where U and V are
+    read and shifted to 8 bits; RGB, whose R, G and B samples are read and turned into U and V), or reads
+    nothing where they have no readable colour or are smaller than the grid. Where the samples lie is
+    worked out once, and again only if a frame's planes come with other line sizes (allowed, not seen
+    from a decoder)."""
 
     def __init__(self, frame: Any) -> None:
         self.layout = chroma_layout(frame.format)
-        self.lines: tuple[int, int] = (0, 0)
-        self.plan: list[tuple[int, int, tuple[int, int]]] | None = None
+        self.lines: tuple[int, ...] = ()
+        self.plan: list[tuple[int, tuple[int, int]]] | None = None  # byte offset and strides of each grid
+        self.dtype = np.dtype(self.layout.dtype if self.layout is not None else np.uint8)
         if self.layout is not None:
-            self._locate(*self._planes(frame))
+            self._locate(self._planes(frame))
 
-    def _planes(self, frame: Any) -> tuple[Any, Any]:
+    def _planes(self, frame: Any) -> tuple[Any, ...]:
+        """The plane of each of the layout's samples (one object for samples in one plane)."""
         assert self.layout is not None
-        (iu, _), (iv, _), _ = self.layout
-        pu: Any = VideoPlane(frame, iu)
-        return pu, pu if iv == iu else VideoPlane(frame, iv)
+        samples = self.layout.samples
+        first: Any = VideoPlane(frame, samples[0][0])
+        if self.layout.rgb:
+            return tuple(first if i == samples[0][0] else VideoPlane(frame, i) for i, _ in samples)
+        return first, first if samples[1][0] == samples[0][0] else VideoPlane(frame, samples[1][0])
 
-    def _locate(self, pu: Any, pv: Any) -> None:
-        """(plane, byte offset, strides) of the U and of the V grid, for planes laid out as `pu`, `pv`."""
+    def _locate(self, planes: tuple[Any, ...]) -> None:
+        """The byte offset and strides of each sample grid, for planes laid out as `planes`."""
         assert self.layout is not None
         rows, cols = CHROMA_GRID
-        step = self.layout[2]
-        self.lines, self.plan = (pu.line_size, pv.line_size), []
-        for (index, byte), plane in zip(self.layout[:2], (pu, pv), strict=True):
+        step = self.layout.step
+        self.lines, self.plan = tuple(p.line_size for p in planes), []
+        for (_, byte), plane in zip(self.layout.samples, planes, strict=True):
             if plane.height < rows or plane.width < cols:
                 self.plan = None
                 return
             rs, cs = plane.height // rows, plane.width // cols
             offset = (rs // 2) * plane.line_size + (cs // 2) * step + byte
-            self.plan.append((index, offset, (rs * plane.line_size, cs * step)))
+            self.plan.append((offset, (rs * plane.line_size, cs * step)))
 
     def read(self, frame: Any, u: np.ndarray, v: np.ndarray) -> bool:
-        """Copy the frame's U and V samples into `u` and `v`; whether it had them."""
+        """Copy the frame's U and V samples into `u` and `v`; whether it had them. This runs for every frame
+        on the decoding thread: 8-bit YUV, the common case, costs two plane objects and two copies."""
         if self.plan is None:
             return False
-        pu, pv = self._planes(frame)
-        if (pu.line_size, pv.line_size) != self.lines:
-            self._locate(pu, pv)
+        layout = self.layout
+        assert layout is not None
+        planes = self._planes(frame)
+        if len(planes) == 2:
+            lines: tuple[int, ...] = (planes[0].line_size, planes[1].line_size)
+        else:
+            lines = tuple(p.line_size for p in planes)
+        if lines != self.lines:
+            self._locate(planes)
             if self.plan is None:
                 return False
-        (_, ou, su), (_, ov, sv) = self.plan
-        u[...] = np.ndarray(CHROMA_GRID, np.uint8, pu, ou, su)
-        v[...] = np.ndarray(CHROMA_GRID, np.uint8, pv, ov, sv)
+        dtype, shift = self.dtype, layout.shift
+        if not layout.rgb:
+            (ou, su), (ov, sv) = self.plan
+            if shift:
+                u[...] = np.ndarray(CHROMA_GRID, dtype, planes[0], ou, su) >> shift
+                v[...] = np.ndarray(CHROMA_GRID, dtype, planes[1], ov, sv) >> shift
+            else:
+                u[...] = np.ndarray(CHROMA_GRID, dtype, planes[0], ou, su)
+                v[...] = np.ndarray(CHROMA_GRID, dtype, planes[1], ov, sv)
+            return True
+        grids = [np.ndarray(CHROMA_GRID, dtype, p, o, st) for p, (o, st) in zip(planes, self.plan, strict=True)]
+        rgb = np.stack(grids).reshape(3, -1).astype(np.float32)
+        if shift:
+            rgb *= np.float32(1.0 / (1 << shift))
+        uv = _RGB_TO_UV @ rgb + np.float32(128.0)
+        u[...], v[...] = np.clip(np.rint(uv), 0, 255).reshape(2, *CHROMA_GRID)
         return True
 
 

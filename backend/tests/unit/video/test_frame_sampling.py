@@ -64,7 +64,16 @@ def _plain(rgb: tuple[int, int, int], w: int, h: int, fmt: str) -> av.VideoFrame
     return av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(format=fmt)
 
 
-@pytest.mark.parametrize("fmt", ["yuv420p", "yuvj420p", "yuv444p", "nv12", "nv21"])
+# every kind of layout whose colour is read: planar and semi-planar YUV of 8 to 16 bits (LSB- and
+# MSB-aligned), packed and planar RGB of 8 and 16 bits, with and without alpha
+COLOUR_FORMATS = [
+    "yuv420p", "yuvj420p", "yuv444p", "yuva420p", "nv12", "nv21", "nv16", "nv42",
+    "yuv420p10le", "yuv422p10le", "yuv444p12le", "yuv420p16le", "p010le", "p210le", "nv20le",
+    "rgb24", "bgr24", "rgba", "bgr0", "argb", "0bgr", "rgb48le", "bgra64le", "gbrp", "gbrap", "gbrp10le",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("fmt", COLOUR_FORMATS)
 def test_chroma_statistics_follow_the_colour(fmt: str) -> None:
     """Mean U and V of a plain frame are those of its colour (BT.601: red is high in V, blue in U)."""
     frames = [_plain((200, 30, 30), 320, 180, fmt)] * 3 + [_plain((30, 30, 200), 320, 180, fmt)] * 3
@@ -78,11 +87,33 @@ def test_chroma_statistics_follow_the_colour(fmt: str) -> None:
     np.testing.assert_allclose(chroma[:, 2:], 0.0, atol=1.0)  # plain frames: no spread
 
 
+@pytest.mark.parametrize("fmt", COLOUR_FORMATS)
+def test_chroma_statistics_are_alike_in_every_layout(fmt: str) -> None:
+    """A frame whose colour changes across it and down it (red across, green down: every sample of the
+    grid differs) gives the means and spreads of U and V that its 8-bit 4:4:4 YUV version gives, whatever
+    its layout, sample depth or model, within the rounding of a conversion (full-range YUV against full-range
+    4:4:4)."""
+    rgb = np.empty((180, 320, 3), np.uint8)
+    rgb[..., 0] = np.linspace(20, 235, 320)[None, :]
+    rgb[..., 1] = np.linspace(40, 220, 180)[:, None]
+    rgb[..., 2] = 128
+    frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+    full = "yuvj444p" if fmt.startswith("yuvj") else "yuv444p"
+    ref, got = (_features([frame.reformat(format=f)] * 2, True).chroma for f in (full, fmt))
+    assert ref is not None
+    assert got is not None
+    assert not np.isnan(got).any()
+    np.testing.assert_allclose(got, ref, atol=1.5)
+    assert (got[:, 2:] > 10).all()  # the spread is read, not only the mean
+
+
 @pytest.mark.parametrize(
-    ("fmt", "w", "h"), [("gray", 320, 180), ("rgb24", 320, 180), ("yuv420p10le", 320, 180), ("yuv420p", 24, 12)]
+    ("fmt", "w", "h"),
+    [("gray", 320, 180), ("gray10le", 320, 180), ("yuyv422", 320, 180), ("yuv420p10be", 320, 180), ("yuv420p", 24, 12)],
 )
 def test_no_chroma_statistics_where_none_can_be_read(fmt: str, w: int, h: int) -> None:
-    """RGB, gray, deeper samples and frames smaller than the chroma grid: NaN, never made-up values."""
+    """Gray, packed YUV, big-endian samples and frames smaller than the chroma grid: NaN, never made-up
+    values."""
     chroma = _features([_plain((200, 30, 30), w, h, fmt)] * 4, True).chroma
     assert chroma is not None
     assert np.isnan(chroma).all()

@@ -277,12 +277,14 @@ def test_cut_to_a_close_up_of_a_boiling_texture_is_found(tmp_path: Path) -> None
     assert _transitions(tmp_path, smoke[:40] + [close_up(f) for f in smoke[40:70]]) == [("cut", 40, 40)]
 
 
-@pytest.mark.parametrize("pix_fmt", ["bgr0", "yuv420p10le"])
-def test_a_dissolve_is_judged_alike_without_colour_statistics(tmp_path: Path, pix_fmt: str) -> None:
-    """Frames whose chroma is not read (RGB, deeper samples) give the verifier no colour inputs: unknown,
-    not unchanged, so the dissolve and the cut after it are found as in the 8-bit YUV clip of
-    `test_cut_a_few_frames_after_a_dissolve_is_found`."""
-    a, b, c = scene(9, 40), scene(10, 40), scene(11, 40)
+@pytest.mark.parametrize("pix_fmt", ["bgr0", "yuv420p10le", "gray"])
+def test_a_dissolve_is_judged_alike_in_rgb_deeper_samples_and_gray(tmp_path: Path, pix_fmt: str) -> None:
+    """A dissolve from a warm shot into a cool one, and a cut 10 frames after it (the clip of
+    `test_cut_a_few_frames_after_a_dissolve_is_found`, its shots tinted): RGB and deeper samples give the verifier the
+    colour that 8-bit YUV gives it (the mean colour moves across the span), gray frames none (unknown,
+    evidence neither way, not "unchanged"). Both are found either way."""
+    warm, cool = np.array([1.15, 0.95, 0.8], np.float32), np.array([0.8, 0.95, 1.2], np.float32)
+    a, b, c = [f * warm for f in scene(9, 40)], [f * cool for f in scene(10, 40)], scene(11, 40)
     mix = [a[20 + j] * (1 - (j + 1) / 13) + b[j] * ((j + 1) / 13) for j in range(12)]
     path = tmp_path / "clip.mkv"
     with av.open(str(path), "w") as out:
@@ -319,7 +321,8 @@ def _flat(colour: np.ndarray, n: int, seed: int, first: int = 0) -> list[np.ndar
 
 
 def _encoded(tmp_path: Path, frames: list[np.ndarray], codec: str, pix_fmt: str) -> Path:
-    path = tmp_path / ("clip.webm" if codec == "libvpx-vp9" else "clip.mkv")
+    suffix = {"libvpx-vp9": "webm", "qtrle": "mov", "png": "mov"}.get(codec, "mkv")
+    path = tmp_path / f"clip.{suffix}"
     with av.open(str(path), "w") as out:
         stream = out.add_stream(codec, rate=25)
         stream.width, stream.height, stream.pix_fmt = W, H, pix_fmt
@@ -342,6 +345,16 @@ def _encoded(tmp_path: Path, frames: list[np.ndarray], codec: str, pix_fmt: str)
         ("mpeg4", "yuv420p", (WARM, COOL)),
         ("libvpx-vp9", "yuv420p", (PINK, LILAC)),
         ("mjpeg", "yuvj420p", (WARM, COOL)),
+        # deeper samples: read and shifted to 8 bits
+        ("libx264", "yuv420p10le", (PINK, LILAC)),
+        ("libx265", "yuv420p10le", (WARM, COOL)),
+        ("prores_ks", "yuv422p10le", (PINK, LILAC)),
+        ("ffv1", "yuv444p12le", (WARM, COOL)),
+        # RGB: its chroma worked out from R, G and B
+        ("ffv1", "bgr0", (PINK, LILAC)),
+        ("qtrle", "rgb24", (WARM, COOL)),
+        ("libvpx-vp9", "gbrp", (PINK, LILAC)),
+        ("ffv1", "rgb48le", (WARM, COOL)),
     ],
 )
 def test_a_cut_between_plain_shots_of_one_brightness_is_found_by_its_colour(
@@ -354,10 +367,12 @@ def test_a_cut_between_plain_shots_of_one_brightness_is_found_by_its_colour(
     assert found[0].score > 0.5
 
 
-def test_colour_changes_inside_a_shot_are_no_cut(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("codec", "pix_fmt"), [("libx264", "yuv420p"), ("libx264", "yuv420p10le"), ("ffv1", "bgr0")])
+def test_colour_changes_inside_a_shot_are_no_cut(tmp_path: Path, codec: str, pix_fmt: str) -> None:
     """In a plain shot, a two-frame flash of another colour comes back, and a grade moving over a second, a
     colour flicker stepping every four frames and a brightness flicker do not stay put on both sides. In a
-    shot with a picture, a light switched to another colour at one frame keeps the picture. None is a cut."""
+    shot with a picture, a light switched to another colour at one frame keeps the picture. None is a cut,
+    in 8-bit YUV, in deeper samples or in RGB."""
     flash = _flat(WARM, 75, 3)
     flash[30:32] = _flat(COOL, 2, 4, first=30)
     grade = [f + (COOL - WARM) * min(1.0, max(0.0, (k - 25) / 25)) for k, f in enumerate(_flat(WARM, 75, 5))]
@@ -375,4 +390,5 @@ def test_colour_changes_inside_a_shot_are_no_cut(tmp_path: Path) -> None:
         ("dimmed", dimmed),
         ("light", light),
     ):
-        assert _transitions(tmp_path, frames) == [], name
+        found = analyze_video(_encoded(tmp_path, frames, codec, pix_fmt)).transitions
+        assert [(t.kind, t.start_frame) for t in found] == [], name
