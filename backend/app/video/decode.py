@@ -96,11 +96,15 @@ def open_video(path: str | Path, threads: int = 0) -> Iterator[tuple[Any, Any]]:
         fmt = container.format.name or ""
         if any(tag in fmt for tag in _IMAGE_FORMATS):
             raise VideoError(f"{p.name} is an image file ({fmt}), not a video")  # animated GIFs included
-        if not container.streams.video:
+        # cover art (an MP3's or M4A's picture, a Matroska file's cover attachment) is a one-picture video
+        # stream marked attached_pic: no video, wherever it comes in the file
+        moving = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+        if not moving:
             kinds = sorted({s.type for s in container.streams})
             what = "audio-only" if "audio" in kinds else "without any video stream"
-            raise VideoError(f"{p.name} is {what}; upload a file that contains video")
-        stream = container.streams.video[0]
+            cover = " (its only picture is cover art)" if container.streams.video else ""
+            raise VideoError(f"{p.name} is {what}{cover}; upload a file that contains video")
+        stream = next((s for s in moving if s.disposition & av.stream.Disposition.default), moving[0])
         if stream.codec_context is None or not stream.codec_context.name:
             raise VideoError(f"{p.name}: the video codec is not supported")
         stream.thread_type = "AUTO"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import av
 
-from tests.support.media import make_audio_only, make_video
+from tests.support.media import make_audio_only, make_audio_with_cover, make_video
 from tests.support.waiting import job_row
 
 
@@ -76,6 +76,19 @@ async def test_audio_only_file_is_refused(client, tmp_path):
     make_audio_only(audio)
     response = await upload(client, audio)
     assert response.status_code == 415
+
+
+async def test_audio_with_cover_art_is_refused_as_audio_only(client, pool, tmp_path):
+    """A song's album cover is a one-picture video stream to FFmpeg: the song was stored and analysed as
+    a one-frame video (no clip). It is audio, and nothing is kept."""
+    audio = tmp_path / "song.m4a"
+    make_audio_with_cover(audio)
+    response = await upload(client, audio)
+    assert response.status_code == 415, response.text
+    assert "audio-only" in response.json()["detail"]
+    assert "cover art" in response.json()["detail"]
+    assert await pool.fetchval("SELECT count(*) FROM assets") == 0
+    assert await pool.fetchval("SELECT count(*) FROM jobs") == 0
 
 
 async def test_truncated_video_fails_job_clearly_without_retry(client, pool, tmp_path, settings):

@@ -59,3 +59,21 @@ def make_audio_only(path: Path) -> None:
             container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
+
+
+def make_audio_with_cover(path: Path) -> None:
+    """Music as an MP4 (an M4A) with its album cover: FFmpeg shows the cover as a one-picture video stream
+    marked attached_pic, as it does an MP3's or a Matroska file's."""
+    with av.open(str(path), "w", format="mp4") as container:
+        audio = container.add_stream("aac", rate=16000)
+        cover = container.add_stream("mjpeg", rate=1)
+        cover.width, cover.height, cover.pix_fmt = 160, 120, "yuvj420p"
+        cover.disposition = av.stream.Disposition.attached_pic
+        picture = av.VideoFrame.from_ndarray(np.full((120, 160, 3), 200, np.uint8), format="rgb24")
+        for packet in [*cover.encode(picture.reformat(format="yuvj420p")), *cover.encode(None)]:
+            container.mux(packet)
+        samples = (np.sin(np.linspace(0, 440 * 2 * np.pi, 16000)) * 0.3).astype(np.float32).reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
+        frame.sample_rate = 16000
+        for packet in [*audio.encode(frame), *audio.encode(None)]:
+            container.mux(packet)

@@ -10,6 +10,8 @@ import pytest
 from app.video import VideoError, analyze_video, export_clip, probe_video, write_thumbnail
 from PIL import Image
 
+from tests.support.media import make_audio_with_cover
+
 
 def test_probe_reports_basic_facts(videos: dict[str, Path]) -> None:
     info = probe_video(videos["cuts"])
@@ -40,6 +42,32 @@ def test_bad_input_raises_video_error(kind: str, tmp_path: Path, videos: dict[st
         assert "audio" in str(probe_err.value)
     if kind == "empty":
         assert "empty" in str(probe_err.value)
+
+
+def test_cover_art_is_no_video(tmp_path: Path, videos: dict[str, Path]) -> None:
+    """A song with its album cover is audio-only, said so, not a one-frame video; a video that carries a
+    cover as well is analysed on its video, whichever stream comes first."""
+    song = tmp_path / "song.m4a"
+    make_audio_with_cover(song)
+    with pytest.raises(VideoError, match=r"audio-only \(its only picture is cover art\)"):
+        probe_video(song)
+    with pytest.raises(VideoError, match="audio-only"):
+        analyze_video(song)
+    covered = tmp_path / "covered.mp4"
+    with av.open(str(videos["cuts"])) as src, av.open(str(covered), "w", format="mp4") as out:
+        cover = out.add_stream("mjpeg", rate=1)
+        cover.width, cover.height, cover.pix_fmt = 160, 120, "yuvj420p"
+        cover.disposition = av.stream.Disposition.attached_pic
+        video = out.add_stream_from_template(src.streams.video[0])
+        picture = av.VideoFrame.from_ndarray(np.full((120, 160, 3), 90, np.uint8), format="rgb24")
+        for packet in [*cover.encode(picture.reformat(format="yuvj420p")), *cover.encode(None)]:
+            out.mux(packet)
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = video
+                out.mux(packet)
+    assert analyze_video(covered).frames == analyze_video(videos["cuts"]).frames
+    assert probe_video(covered)["codec"] == "h264"
 
 
 def test_thumbnail_is_a_jpeg(videos: dict[str, Path], tmp_path: Path) -> None:
