@@ -10,6 +10,7 @@ interleaves) and a damaged audio track ends early instead of failing the export.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 _COPY_CODECS = {"h264", "hevc"}
 _MP4_AUDIO = {"aac", "mp3", "alac"}
 _MS = Fraction(1, 1000)
+_AUDIO_SLACK_S = 0.05  # a seek that puts the first audio packet later than this after the start lost audio
+_AUDIO_LEAD_IN_S, _AUDIO_FOOTING_S = 1.0, 0.5  # audio decoded from before the start, the footing kept
 
 
 def _seek(container: Any, stream: Any, abs_s: float) -> None:
@@ -40,6 +43,54 @@ def _seek(container: Any, stream: Any, abs_s: float) -> None:
         log.debug("seek failed (%s); decoding from the start", exc)
 
 
+def _rewind(container: Any) -> None:
+    """Seek to the very start of the file (no index needed), or leave it where it is if that fails."""
+    try:
+        container.seek(0, backward=True, any_frame=False)
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        log.debug("rewind failed (%s)", exc)
+
+
+def _frames_from(container: Any, stream: Any, abs_s: float, tolerance_s: float) -> Iterator[Any]:
+    """Decoded frames of `stream` from one at or before `abs_s` on (callers skip the early ones).
+
+    A seek lands on the keyframe before `abs_s` where the container has an index (MP4, Matroska, WebM).
+    MPEG program and transport streams have none: FFmpeg searches their timestamps and can land a GOP
+    late, or on a frame the decoder cannot start from, with no keyframe after it before the end (H.264 in
+    MPEG-TS: no frame at all). So the first frame is checked, and where it is late or missing the frames
+    come from the start of the file instead.
+    """
+    _seek(container, stream, abs_s)
+    frames = iter_frames(container, stream, FrameCounter())
+    first = next(frames, None)
+    t = frame_time(first, stream) if first is not None else None
+    if first is not None and (t is None or t <= abs_s + tolerance_s):
+        yield first
+        yield from frames
+        return
+    log.debug("seek to %.3f s landed at %s; decoding from the start", abs_s, "the end" if t is None else f"{t:.3f} s")
+    _rewind(container)
+    yield from iter_frames(container, stream, FrameCounter())
+
+
+def _lands_late(container: Any, stream: Any, abs_s: float, tolerance_s: float) -> bool:
+    """Whether a seek to `abs_s` puts the first packet of `stream` more than `tolerance_s` after it (or
+    finds none): in a stream of packets that each start a frame, as audio is, where a seek landed."""
+    _seek(container, stream, abs_s)
+    try:
+        for packet in container.demux(stream):
+            if packet.pts is not None:
+                return float(packet.pts * stream.time_base) > abs_s + tolerance_s
+    except (av.FFmpegError, OSError, ValueError):
+        return False
+    return True
+
+
+def _half_frame(container: Any, stream: Any) -> float:
+    info = stream_info(container, stream)
+    return 0.5 / info.fps if info.fps > 0 else 0.02
+
+
 def _frame_at(path: str | Path, time_ms: int) -> Any:
     """Decode and return the frame shown at `time_ms` (ms after the first frame), or the last one."""
     with open_video(path) as (container, stream):
@@ -50,9 +101,8 @@ def _frame_at(path: str | Path, time_ms: int) -> Any:
         if first_t is None:
             return first
         target = first_t + max(0, time_ms) / 1000.0
-        _seek(container, stream, target)
         best = None
-        for frame in iter_frames(container, stream, FrameCounter()):
+        for frame in _frames_from(container, stream, target, _half_frame(container, stream)):
             t = frame_time(frame, stream)
             if t is not None and t > target + 1e-6:
                 return best or frame
@@ -92,7 +142,14 @@ class _AudioTrack:
 
     def write(self, container: Any, out: Any, start_abs: float, end_abs: float, origin: float) -> None:
         """Audio of [start_abs, end_abs) on the source clock, shifted so that `origin` becomes 0."""
-        _seek(container, self.source, start_abs)
+        # from a second before the start: a decoder can need a few packets to find its footing after a seek
+        # (MPEG audio in a program stream refuses a quarter of a second of them), so a landing that leaves
+        # less than half a second of them is late; the early audio is skipped
+        lead_in = max(0.0, start_abs - _AUDIO_LEAD_IN_S)
+        if _lands_late(container, self.source, lead_in, max(_AUDIO_SLACK_S, start_abs - lead_in - _AUDIO_FOOTING_S)):
+            _rewind(container)  # no index (MPEG-PS/TS): the seek landed past the start, see `_frames_from`
+        else:
+            _seek(container, self.source, lead_in)
         try:
             if self.copy:
                 self._copy(container, out, start_abs, end_abs, origin)
@@ -117,9 +174,18 @@ class _AudioTrack:
             packet.stream = self.stream
             out.mux(packet)
 
+    def _frames(self, container: Any) -> Iterator[Any]:
+        """The source's decoded audio frames; a packet the decoder refuses (the partial one a seek into an
+        MPEG program stream starts on, a damaged one) is skipped, not the end of the audio."""
+        for packet in container.demux(self.source):
+            try:
+                yield from packet.decode()
+            except (av.InvalidDataError, av.error.UndefinedError) as exc:
+                log.debug("audio packet at %s skipped: %s", packet.pts, exc)
+
     def _encode(self, container: Any, out: Any, start_abs: float, end_abs: float, origin: float) -> None:
         next_pts: int | None = None
-        for frame in container.decode(self.source):
+        for frame in self._frames(container):
             if frame.time is None or frame.time + frame.samples / frame.sample_rate <= start_abs:
                 continue
             if frame.time >= end_abs - 1e-6:
@@ -193,14 +259,13 @@ def _reencode(
 ) -> tuple[float, float]:
     """Decode [start, end) and encode H.264 (yuv420p, even size, ms timestamps)."""
     info = stream_info(container, stream)
-    _seek(container, stream, start_abs)
     rate = Fraction(info.fps).limit_denominator(1001) if info.fps > 0 else Fraction(30)
     first_t: float | None = None
     last_t, last_pts = start_abs, -1
     with av.open(str(out_path), mode="w", format="mp4") as out:
         ostream: Any = None
         track: _AudioTrack | None = None
-        for frame in iter_frames(container, stream, FrameCounter()):
+        for frame in _frames_from(container, stream, start_abs, _half_frame(container, stream)):
             t = frame_time(frame, stream)
             if t is None or t < start_abs - 1e-6:
                 continue
@@ -250,7 +315,7 @@ def export_clip(path: str | Path, start_ms: int, end_ms: int, out_path: str | Pa
         origin = frame_time(first, stream) or 0.0
         info = stream_info(container, stream)
         start_abs, end_abs = origin + start_ms / 1000.0, origin + end_ms / 1000.0
-        half_frame = 0.5 / info.fps if info.fps > 0 else 0.02
+        half_frame = _half_frame(container, stream)
         can_copy = (
             info.codec in _COPY_CODECS
             and not stream.codec_context.has_b_frames

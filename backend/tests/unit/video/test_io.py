@@ -99,6 +99,73 @@ def test_export_clip_decodable_with_right_duration(
     assert frames == pytest.approx((end - start) / 40, abs=1)
 
 
+def _panning_av(path: Path, fmt: str, codec: str, audio_codec: str) -> list[np.ndarray]:
+    """10 s at 25 fps of a texture panning 3 px a frame (every frame another picture), with a tone; the
+    luma of each frame as the file decodes it."""
+    rng = np.random.default_rng(5)
+    tex = np.kron(rng.integers(0, 256, (12, 80, 3), dtype=np.uint8), np.ones((10, 10, 1), np.uint8))
+    with av.open(str(path), "w", format=fmt) as out:
+        video = out.add_stream(codec, rate=25)
+        video.width, video.height, video.pix_fmt = 160, 120, "yuv420p"
+        audio = out.add_stream(audio_codec, rate=48000)
+        audio.layout = "mono"
+        for k in range(250):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(tex[:, 3 * k : 3 * k + 160]), format="rgb24")
+            for packet in video.encode(frame):
+                out.mux(packet)
+        for packet in video.encode(None):
+            out.mux(packet)
+        tone = (0.3 * np.sin(np.arange(480000) * 2 * np.pi * 440 / 48000)).astype(np.float32)
+        size = audio.codec_context.frame_size or 1152
+        for i in range(0, tone.size - size + 1, size):
+            chunk = av.AudioFrame.from_ndarray(tone[None, i : i + size], format="fltp", layout="mono")
+            chunk.sample_rate = 48000
+            for packet in audio.encode(chunk):
+                out.mux(packet)
+        for packet in audio.encode(None):
+            out.mux(packet)
+    with av.open(str(path)) as src:
+        return [f.to_ndarray(format="gray").astype(np.float32) for f in src.decode(src.streams.video[0])]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "codec", "audio_codec"),
+    [
+        ("mpeg", "mpeg2video", "mp2"),  # MPEG-PS (.mpg, DVD): no index, a seek lands a GOP late
+        ("mpegts", "mpeg2video", "mp2"),  # MPEG-TS (broadcast)
+        ("mpegts", "libx264", "aac"),  # MPEG-TS with H.264 (AVCHD .mts): one keyframe, so nothing after a seek
+        ("mp4", "libx264", "aac"),
+    ],
+)
+def test_export_and_thumbnail_start_on_their_frame_in_any_container(
+    tmp_path: Path, fmt: str, codec: str, audio_codec: str
+) -> None:
+    """The clip from 2 s to 3 s has the source's frames 50 to 74 and a second of audio from its start,
+    and the thumbnail at 2 s is frame 50, in containers with an index and without one. Without one, the
+    seek landed late: clips of 13-21 frames, none at all from MPEG-TS with H.264 ("no video frames in the
+    requested range"), and a thumbnail of a later frame."""
+    source = tmp_path / f"source.{fmt}"
+    frames = _panning_av(source, fmt, codec, audio_codec)
+    out = tmp_path / "clip.mp4"
+    export_clip(source, 2000, 3000, out)
+    with av.open(str(out)) as clip:
+        got = [f.to_ndarray(format="gray").astype(np.float32) for f in clip.decode(clip.streams.video[0])]
+    with av.open(str(out)) as clip:
+        sound = list(clip.decode(clip.streams.audio[0]))
+    assert len(got) == 25
+
+    def nearest(image: np.ndarray) -> int:
+        return int(np.argmin([np.abs(image - f).mean() for f in frames]))
+
+    assert [nearest(got[0]), nearest(got[-1])] == [50, 74]
+    assert sound[0].time is not None
+    assert sound[0].time <= 0.05
+    assert sum(f.samples for f in sound) / 48000 == pytest.approx(1.0, abs=0.1)
+    thumb = tmp_path / "thumb.jpg"
+    write_thumbnail(source, 2000, thumb)
+    assert nearest(np.asarray(Image.open(thumb).convert("L"), np.float32)) == 50
+
+
 def test_export_clip_rejects_bad_range(videos: dict[str, Path], tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="invalid clip range"):
         export_clip(videos["long"], 2000, 1000, tmp_path / "x.mp4")
