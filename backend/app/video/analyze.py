@@ -20,9 +20,11 @@ from .decode import (
     FrameCounter,
     StreamInfo,
     decoder_threads,
+    display_width,
     frame_rotation,
     iter_frames,
     open_video,
+    sample_aspect,
     stream_info,
 )
 from .detect import build_shots, detect_transitions
@@ -86,6 +88,9 @@ def _decode_features(
         reporter.duration_s = reporter.duration_s or info.duration_s
         fps_hint = info.fps if info.fps > 0 else 30.0
         picker = next((o for o in observers if isinstance(o, ThumbnailPicker)), None)
+        aspect = sample_aspect(stream)
+        if picker is not None:
+            picker.aspect = aspect  # thumbnails are shown as the video is, anamorphic pixels widened
         crops = picker.resolve if picker is not None else None  # the picker scores frames by their crop
         with FeatureExtractor(
             opt.analysis_width, fps_hint, opt.batch_frames, background=True, on_crops=crops
@@ -99,6 +104,7 @@ def _decode_features(
                 reason = "truncated or corrupt" if counter.corrupt or counter.demux_failed else "empty"
                 raise VideoError(f"{Path(path).name}: no video frame could be decoded; the file is {reason}")
             meta["corrupt"] = counter.corrupt
+            meta["width"] = display_width(int(meta["width"]), aspect)
             return extractor.finish(), meta
 
 

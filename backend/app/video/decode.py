@@ -334,6 +334,25 @@ def frame_rotation(frame: Any) -> int:
     return rot % 360
 
 
+def sample_aspect(stream: Any) -> Fraction | None:
+    """The width a coded pixel is shown at over its height, where it is not 1 (anamorphic video: DVD and
+    broadcast 720x480 or 720x576 shown at 4:3 or 16:9, HDV 1440x1080 shown at 1920x1080); None for square
+    pixels or when unknown or absurd."""
+    for sar in (stream.sample_aspect_ratio, stream.codec_context.sample_aspect_ratio):
+        try:
+            value = Fraction(sar) if sar else None
+        except (TypeError, ValueError, ZeroDivisionError):
+            value = None
+        if value is not None and Fraction(1, 5) <= value <= 5 and value != 1:
+            return value
+    return None
+
+
+def display_width(width: int, aspect: Fraction | None) -> int:
+    """The width `width` coded pixels are shown at (see `sample_aspect`)."""
+    return width if aspect is None else max(1, round(width * aspect))
+
+
 def probe_video(path: str | Path) -> dict[str, Any]:
     """Quick upload-time check: open the file and decode its first frame.
 
@@ -351,7 +370,7 @@ def probe_video(path: str | Path) -> dict[str, Any]:
         if first is None:
             raise VideoError(f"{Path(path).name}: no video frame could be decoded; the file is truncated or corrupt")
         rotation = frame_rotation(first)
-        width, height = first.width, first.height
+        width, height = display_width(first.width, sample_aspect(stream)), first.height
     duration_ms = round(info.duration_s * 1000) if info.duration_s else None
     return {
         "duration_ms": duration_ms,

@@ -17,7 +17,16 @@ from typing import Any
 
 import av
 
-from .decode import FrameCounter, frame_rotation, frame_time, iter_frames, open_video, stream_info
+from .decode import (
+    FrameCounter,
+    display_width,
+    frame_rotation,
+    frame_time,
+    iter_frames,
+    open_video,
+    sample_aspect,
+    stream_info,
+)
 from .errors import VideoError
 
 log = logging.getLogger(__name__)
@@ -91,29 +100,34 @@ def _half_frame(container: Any, stream: Any) -> float:
     return 0.5 / info.fps if info.fps > 0 else 0.02
 
 
-def _frame_at(path: str | Path, time_ms: int) -> Any:
-    """Decode and return the frame shown at `time_ms` (ms after the first frame), or the last one."""
+def _frame_at(path: str | Path, time_ms: int) -> tuple[Any, Fraction | None]:
+    """The frame shown at `time_ms` (ms after the first frame), or the last one, and the stream's
+    `sample_aspect`."""
     with open_video(path) as (container, stream):
+        aspect = sample_aspect(stream)
         first = next(iter_frames(container, stream, FrameCounter()), None)
         if first is None:
             raise VideoError(f"{Path(path).name}: no decodable video frame")
         first_t = frame_time(first, stream)
         if first_t is None:
-            return first
+            return first, aspect
         target = first_t + max(0, time_ms) / 1000.0
         best = None
         for frame in _frames_from(container, stream, target, _half_frame(container, stream)):
             t = frame_time(frame, stream)
             if t is not None and t > target + 1e-6:
-                return best or frame
+                return best or frame, aspect
             best = frame
-        return best or first
+        return best or first, aspect
 
 
 def write_thumbnail(path: str | Path, time_ms: int, out_path: str | Path, max_width: int = 320) -> None:
-    """Write the frame shown at `time_ms` as a JPEG at most `max_width` wide (display rotation applied)."""
-    frame = _frame_at(path, time_ms)
+    """Write the frame shown at `time_ms` as a JPEG at most `max_width` wide, as it is shown (anamorphic
+    pixels widened, display rotation applied)."""
+    frame, aspect = _frame_at(path, time_ms)
     image = frame.to_image()
+    if aspect is not None:
+        image = image.resize((display_width(image.width, aspect), image.height))
     rotation = frame_rotation(frame)
     if rotation:
         image = image.rotate(rotation, expand=True)
@@ -280,6 +294,8 @@ def _reencode(
                 ostream.options = {"preset": "veryfast", "crf": "20"}
                 if frame_rotation(frame):
                     ostream.set_display_rotation(frame_rotation(frame))
+                if sample_aspect(stream) is not None:  # anamorphic: the clip is shown as its source is
+                    ostream.codec_context.sample_aspect_ratio = sample_aspect(stream)
                 track = _AudioTrack(out, audio, copy=False) if audio is not None else None
                 first_t = t
             assert first_t is not None

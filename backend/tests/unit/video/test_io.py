@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
+from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
 from app.video import VideoError, analyze_video, export_clip, probe_video, write_thumbnail
+from app.video.models import AnalysisOptions
 from PIL import Image
 
 from tests.support.media import make_audio_with_cover
@@ -164,6 +167,50 @@ def test_export_and_thumbnail_start_on_their_frame_in_any_container(
     thumb = tmp_path / "thumb.jpg"
     write_thumbnail(source, 2000, thumb)
     assert nearest(np.asarray(Image.open(thumb).convert("L"), np.float32)) == 50
+
+
+def test_anamorphic_video_is_shown_as_its_pixels_say(tmp_path: Path) -> None:
+    """360x240 coded with pixels 32:27 wide (NTSC DVD's 16:9) is shown 427x240: the sizes reported, the
+    thumbnails of the analysis and of `write_thumbnail` (a disc drawn narrow in the coded frame is round in
+    them) and the re-encoded clip (its pixels keep their shape) all say so. They were 360x240, the disc an
+    ellipse 0.84 as wide as high, and the clip square-pixelled."""
+    path = tmp_path / "anamorphic.mpg"
+    yy, xx = np.mgrid[0:240, 0:360]
+    disc = ((xx - 180) * 32 / 27) ** 2 + (yy - 120) ** 2 < 90**2
+    with av.open(str(path), "w", format="mpeg") as out:
+        stream = out.add_stream("mpeg2video", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 360, 240, "yuv420p"
+        stream.codec_context.sample_aspect_ratio = Fraction(32, 27)
+        for k in range(50):
+            rgb = np.full((240, 360, 3), 30, np.uint8)
+            rgb[disc] = (220, 150, 60) if k < 25 else (60, 150, 220)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+
+    def disc_shape(jpeg: Image.Image) -> float:
+        lit = np.asarray(jpeg.convert("L"), np.float32) > 80
+        rows, cols = np.flatnonzero(lit.any(axis=1)), np.flatnonzero(lit.any(axis=0))
+        return (cols[-1] - cols[0] + 1) / (rows[-1] - rows[0] + 1)
+
+    assert (probe_video(path)["width"], probe_video(path)["height"]) == (427, 240)
+    result = analyze_video(path, AnalysisOptions(thumbnails=True, min_clip_ms=400))
+    assert (result.width, result.height) == (427, 240)
+    shots = [Image.open(io.BytesIO(jpeg)) for jpeg in result.thumbnails if jpeg is not None]
+    assert shots
+    for shot in shots:
+        assert shot.size == (320, 180)
+        assert disc_shape(shot) == pytest.approx(1.0, abs=0.06)
+    thumb = tmp_path / "thumb.jpg"
+    write_thumbnail(path, 500, thumb)
+    assert Image.open(thumb).size == (320, 180)
+    assert disc_shape(Image.open(thumb)) == pytest.approx(1.0, abs=0.06)
+    clip = tmp_path / "clip.mp4"
+    assert export_clip(path, 0, 1000, clip)["mode"] == "reencode"
+    with av.open(str(clip)) as exported:
+        assert exported.streams.video[0].sample_aspect_ratio == Fraction(32, 27)
+        assert exported.streams.video[0].display_aspect_ratio == Fraction(16, 9)
 
 
 def test_export_clip_rejects_bad_range(videos: dict[str, Path], tmp_path: Path) -> None:
