@@ -19,6 +19,7 @@ from .clips import propose_clips
 from .decode import (
     FrameCounter,
     StreamInfo,
+    Timeline,
     decoder_threads,
     display_width,
     frame_rotation,
@@ -129,9 +130,10 @@ def _feed(
     last_ms = -math.inf
     meta: dict[str, float | int] = {"fps": info.fps, "rotation": 0, "width": info.width, "height": info.height}
     tb = float(stream.time_base) if stream.time_base is not None else None  # float maths: Fraction is slow
+    timeline = Timeline(container, 1.0 / fps_hint)
     for i, frame in enumerate(iter_frames(container, stream, counter)):
         pts = frame.pts
-        t_s = pts * tb if pts is not None and tb is not None else None
+        t_s = timeline(pts * tb) if pts is not None and tb is not None else None
         if t_s is None:
             t_s = (first_s or 0.0) + (max(last_ms, 0.0) / 1000.0 + 1.0 / fps_hint if i else 0.0)
         if first_s is None:
@@ -148,6 +150,8 @@ def _feed(
             if should_stop is not None and should_stop():
                 raise AnalysisCancelled(f"analysis cancelled after {i + 1} frames")
             reporter.update(i + 1, t_s - (info.start_s or 0.0))
+    if timeline.jumps:
+        log.info("%d jumps of the timestamps mended (the clock restarted or leapt)", timeline.jumps)
     return meta
 
 

@@ -314,6 +314,58 @@ def luma_plane(frame: Any) -> tuple[np.ndarray, int]:
     return buf.reshape(-1, plane.line_size)[:h, :w], 0
 
 
+TS_DISCONT = 0x0200  # AVFMT_TS_DISCONT: the format's timestamps may jump (MPEG-TS, MPEG-PS)
+JUMP_BACK_S = 0.5  # a step back this long (and over 3 frames) is the clock restarting, not jitter
+JUMP_AHEAD_S = 10.0  # a step ahead this long, where timestamps may jump, is one too (FFmpeg's threshold)
+
+
+class Timeline:
+    """Presentation times of a stream's frames, in the order they are shown, made continuous where the
+    timestamps jump: back by more than JUMP_BACK_S (and 3 frames) in any file, as where recordings were
+    concatenated or spliced or a DVD's cells restart the clock, or ahead by more than JUMP_AHEAD_S in a
+    format whose timestamps may jump. The frame after a jump follows the one before it by a frame (`step`
+    seconds); smaller irregularities are left to the caller. `jumps` counts the jumps mended."""
+
+    def __init__(self, container: Any, step_s: float) -> None:
+        self.jumpy = bool(int(container.format.flags or 0) & TS_DISCONT)
+        self.step = step_s
+        self.offset = 0.0
+        self.last: float | None = None
+        self.jumps = 0
+
+    def __call__(self, raw_s: float) -> float:
+        t = raw_s + self.offset
+        last = self.last
+        if last is not None and (
+            t < last - max(JUMP_BACK_S, 3 * self.step) or (self.jumpy and t > last + JUMP_AHEAD_S)
+        ):
+            self.offset += last + self.step - t
+            t = last + self.step
+            self.jumps += 1
+        self.last = t if last is None else max(last, t)
+        return t
+
+
+def has_jumps(container: Any, stream: Any) -> bool:
+    """Whether the decoding timestamps of `stream` jump as `Timeline` mends (only looked for in formats
+    whose timestamps may jump; reads every packet, decodes none, and leaves the file wherever it ends)."""
+    if not int(container.format.flags or 0) & TS_DISCONT or stream.time_base is None:
+        return False
+    tb = float(stream.time_base)
+    last: float | None = None
+    try:
+        for packet in container.demux(stream):
+            if packet.dts is None:
+                continue
+            t = packet.dts * tb
+            if last is not None and (t < last - JUMP_BACK_S or t > last + JUMP_AHEAD_S):
+                return True
+            last = t if last is None else max(last, t)
+    except (av.FFmpegError, OSError, ValueError):
+        return False
+    return False
+
+
 def frame_time(frame: Any, stream: Any) -> float | None:
     """Presentation time in seconds from pts and the stream time base (None when unknown).
 

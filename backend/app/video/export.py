@@ -19,9 +19,11 @@ import av
 
 from .decode import (
     FrameCounter,
+    Timeline,
     display_width,
     frame_rotation,
     frame_time,
+    has_jumps,
     iter_frames,
     open_video,
     sample_aspect,
@@ -82,6 +84,26 @@ def _frames_from(container: Any, stream: Any, abs_s: float, tolerance_s: float) 
     yield from iter_frames(container, stream, FrameCounter())
 
 
+Timed = Iterator[tuple[Any, float | None]]
+
+
+def _seeked(container: Any, stream: Any, abs_s: float) -> Timed:
+    """Frames from one at or before `abs_s` on, each with its time on the stream clock."""
+    for frame in _frames_from(container, stream, abs_s, _half_frame(container, stream)):
+        yield frame, frame_time(frame, stream)
+
+
+def _in_order(container: Any, stream: Any) -> Timed:
+    """Every frame from the start, each with its time on the mended clock (`decode.Timeline`), as the
+    analysis timed it: for a file whose timestamps jump, where a time on the stream clock can name two
+    frames and a seek cannot be trusted."""
+    _rewind(container)
+    timeline = Timeline(container, 2 * _half_frame(container, stream))
+    for frame in iter_frames(container, stream, FrameCounter()):
+        raw = frame_time(frame, stream)
+        yield frame, (timeline(raw) if raw is not None else None)
+
+
 def _lands_late(container: Any, stream: Any, abs_s: float, tolerance_s: float) -> bool:
     """Whether a seek to `abs_s` puts the first packet of `stream` more than `tolerance_s` after it (or
     finds none): in a stream of packets that each start a frame, as audio is, where a seek landed."""
@@ -112,9 +134,9 @@ def _frame_at(path: str | Path, time_ms: int) -> tuple[Any, Fraction | None]:
         if first_t is None:
             return first, aspect
         target = first_t + max(0, time_ms) / 1000.0
+        jumps = has_jumps(container, stream)
         best = None
-        for frame in _frames_from(container, stream, target, _half_frame(container, stream)):
-            t = frame_time(frame, stream)
+        for frame, t in _in_order(container, stream) if jumps else _seeked(container, stream, target):
             if t is not None and t > target + 1e-6:
                 return best or frame, aspect
             best = frame
@@ -154,8 +176,18 @@ class _AudioTrack:
         self.stream.layout = layout
         self.resampler = av.AudioResampler(format="fltp", layout=layout, rate=self.rate)
 
-    def write(self, container: Any, out: Any, start_abs: float, end_abs: float, origin: float) -> None:
-        """Audio of [start_abs, end_abs) on the source clock, shifted so that `origin` becomes 0."""
+    def write(
+        self, container: Any, out: Any, start_abs: float, end_abs: float, origin: float, jumps: bool = False
+    ) -> None:
+        """Audio of [start_abs, end_abs) on the source clock, shifted so that `origin` becomes 0; with
+        `jumps`, on the mended clock (`decode.Timeline`), decoded from the start (re-encoding only)."""
+        if jumps:
+            _rewind(container)
+            try:
+                self._encode(container, out, start_abs, end_abs, origin, Timeline(container, _AUDIO_SLACK_S))
+            except (av.FFmpegError, ValueError) as exc:
+                log.info("audio stopped early (%s); the clip keeps the audio written so far", exc)
+            return
         # from a second before the start: a decoder can need a few packets to find its footing after a seek
         # (MPEG audio in a program stream refuses a quarter of a second of them), so a landing that leaves
         # less than half a second of them is late; the early audio is skipped
@@ -197,15 +229,26 @@ class _AudioTrack:
             except (av.InvalidDataError, av.error.UndefinedError) as exc:
                 log.debug("audio packet at %s skipped: %s", packet.pts, exc)
 
-    def _encode(self, container: Any, out: Any, start_abs: float, end_abs: float, origin: float) -> None:
+    def _encode(
+        self,
+        container: Any,
+        out: Any,
+        start_abs: float,
+        end_abs: float,
+        origin: float,
+        timeline: Timeline | None = None,
+    ) -> None:
         next_pts: int | None = None
         for frame in self._frames(container):
-            if frame.time is None or frame.time + frame.samples / frame.sample_rate <= start_abs:
+            if frame.time is None:
                 continue
-            if frame.time >= end_abs - 1e-6:
+            t = timeline(frame.time) if timeline is not None else frame.time
+            if t + frame.samples / frame.sample_rate <= start_abs:
+                continue
+            if t >= end_abs - 1e-6:
                 break
             if next_pts is None:
-                next_pts = max(0, round((frame.time - origin) * self.rate))
+                next_pts = max(0, round((t - origin) * self.rate))
             frame.pts = None
             for chunk in self.resampler.resample(frame):
                 next_pts = self._encode_chunk(out, chunk, next_pts)
@@ -269,9 +312,10 @@ def _copy(
 
 
 def _reencode(
-    container: Any, stream: Any, audio: Any, start_abs: float, end_abs: float, out_path: Path
+    container: Any, stream: Any, audio: Any, start_abs: float, end_abs: float, out_path: Path, jumps: bool = False
 ) -> tuple[float, float]:
-    """Decode [start, end) and encode H.264 (yuv420p, even size, ms timestamps)."""
+    """Decode [start, end) and encode H.264 (yuv420p, even size, ms timestamps). With `jumps` (the file's
+    timestamps jump: `decode.has_jumps`) the times are on the mended clock and every frame is decoded."""
     info = stream_info(container, stream)
     rate = Fraction(info.fps).limit_denominator(1001) if info.fps > 0 else Fraction(30)
     first_t: float | None = None
@@ -279,8 +323,7 @@ def _reencode(
     with av.open(str(out_path), mode="w", format="mp4") as out:
         ostream: Any = None
         track: _AudioTrack | None = None
-        for frame in _frames_from(container, stream, start_abs, _half_frame(container, stream)):
-            t = frame_time(frame, stream)
+        for frame, t in _in_order(container, stream) if jumps else _seeked(container, stream, start_abs):
             if t is None or t < start_abs - 1e-6:
                 continue
             if t >= end_abs - 1e-6:
@@ -310,7 +353,7 @@ def _reencode(
         for packet in ostream.encode(None):
             out.mux(packet)
         if track is not None:
-            track.write(container, out, start_abs, end_abs, first_t)
+            track.write(container, out, start_abs, end_abs, first_t, jumps)
     step = 1.0 / info.fps if info.fps > 0 else 0.0
     return first_t, last_t + step
 
@@ -332,15 +375,20 @@ def export_clip(path: str | Path, start_ms: int, end_ms: int, out_path: str | Pa
         info = stream_info(container, stream)
         start_abs, end_abs = origin + start_ms / 1000.0, origin + end_ms / 1000.0
         half_frame = _half_frame(container, stream)
+        jumps = has_jumps(container, stream)
         can_copy = (
-            info.codec in _COPY_CODECS
+            not jumps
+            and info.codec in _COPY_CODECS
             and not stream.codec_context.has_b_frames
             and _keyframe_start(container, stream, start_abs, half_frame)
         )
         mode = "copy" if can_copy else "reencode"
         audio = container.streams.audio[0] if container.streams.audio else None
         try:
-            span = (_copy if can_copy else _reencode)(container, stream, audio, start_abs, end_abs, out)
+            if can_copy:
+                span = _copy(container, stream, audio, start_abs, end_abs, out)
+            else:
+                span = _reencode(container, stream, audio, start_abs, end_abs, out, jumps)
         except (av.FFmpegError, ValueError) as exc:
             if not can_copy:
                 raise

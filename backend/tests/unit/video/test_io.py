@@ -102,10 +102,10 @@ def test_export_clip_decodable_with_right_duration(
     assert frames == pytest.approx((end - start) / 40, abs=1)
 
 
-def _panning_av(path: Path, fmt: str, codec: str, audio_codec: str) -> list[np.ndarray]:
+def _panning_av(path: Path, fmt: str, codec: str, audio_codec: str, seed: int = 5) -> list[np.ndarray]:
     """10 s at 25 fps of a texture panning 3 px a frame (every frame another picture), with a tone; the
     luma of each frame as the file decodes it."""
-    rng = np.random.default_rng(5)
+    rng = np.random.default_rng(seed)
     tex = np.kron(rng.integers(0, 256, (12, 80, 3), dtype=np.uint8), np.ones((10, 10, 1), np.uint8))
     with av.open(str(path), "w", format=fmt) as out:
         video = out.add_stream(codec, rate=25)
@@ -167,6 +167,41 @@ def test_export_and_thumbnail_start_on_their_frame_in_any_container(
     thumb = tmp_path / "thumb.jpg"
     write_thumbnail(source, 2000, thumb)
     assert nearest(np.asarray(Image.open(thumb).convert("L"), np.float32)) == 50
+
+
+def test_recordings_joined_end_to_end_keep_their_time(tmp_path: Path) -> None:
+    """Two 10 s MPEG-TS recordings joined byte for byte (as `cat` joins them; a splice or a DVD's cells
+    do the same): the second restarts the clock. The analysis times it after the first (20 s, the cut at
+    10 s), and the clip and thumbnail from 12 s are the second's frames 50 on, with their audio. The
+    second recording's frames all had the first's last time: one 10 s clip, and none from the second."""
+    first, second = tmp_path / "first.ts", tmp_path / "second.ts"
+    frames = _panning_av(first, "mpegts", "libx264", "aac", seed=5)
+    frames += _panning_av(second, "mpegts", "libx264", "aac", seed=6)  # the joined file's frames 0-499
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(first.read_bytes() + second.read_bytes())
+    result = analyze_video(joined)
+    assert result.frames == 500
+    assert result.duration_ms == pytest.approx(20000, abs=50)
+    assert [(t.kind, t.start_frame, round(t.start_ms, -2)) for t in result.transitions] == [("cut", 250, 10000)]
+    assert sorted((c.start_ms, c.end_ms) for c in result.clips)[-1][1] == pytest.approx(20000, abs=50)
+
+    def nearest(image: np.ndarray) -> int:
+        return int(np.argmin([np.abs(image - f).mean() for f in frames]))
+
+    out = tmp_path / "clip.mp4"
+    assert export_clip(joined, 12000, 13000, out)["mode"] == "reencode"
+    with av.open(str(out)) as clip:
+        got = [f.to_ndarray(format="gray").astype(np.float32) for f in clip.decode(clip.streams.video[0])]
+    with av.open(str(out)) as clip:
+        sound = list(clip.decode(clip.streams.audio[0]))
+    assert len(got) == 25
+    assert [nearest(got[0]), nearest(got[-1])] == [300, 324]
+    assert sound[0].time is not None
+    assert sound[0].time <= 0.05
+    assert sum(f.samples for f in sound) / 48000 == pytest.approx(1.0, abs=0.1)
+    thumb = tmp_path / "thumb.jpg"
+    write_thumbnail(joined, 12000, thumb)
+    assert nearest(np.asarray(Image.open(thumb).convert("L"), np.float32)) == 300
 
 
 def test_anamorphic_video_is_shown_as_its_pixels_say(tmp_path: Path) -> None:
