@@ -212,12 +212,33 @@ def test_crash_zoom_is_no_transition(tmp_path: Path) -> None:
     assert _transitions(tmp_path, frames) == []
 
 
-def test_fades_from_and_to_a_held_black_at_the_edges_are_no_transitions(tmp_path: Path) -> None:
-    """Black held for a few frames before the opening fade and after the closing one: the step from the
-    last black frame into the ramp (or from the ramp into black) has no shot on one side."""
+@pytest.mark.parametrize("level", [0.0, 255.0])
+def test_fades_from_and_to_a_held_black_or_white_at_the_edges_are_no_transitions(tmp_path: Path, level: float) -> None:
+    """Black (or white) held for a few frames before the opening fade and after the closing one: the step
+    from the last held frame into the ramp (or from the ramp into the hold) has no shot on one side."""
     frames = scene(51, N)
     gains = [min(1.0, max(0.0, (t - 3) / 12), max(0.0, (N - 4 - t) / 12)) for t in range(N)]
-    assert _transitions(tmp_path, [f * g for f, g in zip(frames, gains, strict=True)]) == []
+    assert _transitions(tmp_path, [f * g + level * (1 - g) for f, g in zip(frames, gains, strict=True)]) == []
+
+
+@pytest.mark.parametrize("hold", [0, 5])
+@pytest.mark.parametrize("level", [0.0, 255.0])
+def test_a_dip_through_black_or_white_is_one_fade(tmp_path: Path, level: float, hold: int) -> None:
+    """One shot fades out to black (or white) over 12 frames and the next fades in from it over 12, with
+    a few frames held between or none. Without a hold the dip's deepest frames are 12/13 of the way: about
+    luma 227 for white, against 235 for white in studio range (the black dip's, 24, against 16), so the
+    test of a held frame must allow as much on either side; it allowed 7 levels under white and 12 over
+    black, and a dip to white was a cut or nothing."""
+    a, b = scene(61, 42), scene(62, 42)
+    ramp = 12
+    down = [a[30 + j] * (1 - (j + 1) / (ramp + 1)) + level * (j + 1) / (ramp + 1) for j in range(ramp)]
+    up = [b[j] * (j + 1) / (ramp + 1) + level * (1 - (j + 1) / (ramp + 1)) for j in range(ramp)]
+    held = [np.full((H, W, 3), level, np.float32)] * hold
+    found = _transitions(tmp_path, a[:30] + down + held + up + b[ramp : ramp + 20])
+    assert [k for k, _, _ in found] == ["fade"], found
+    (_, start, end), last = found[0], 30 + 2 * ramp + hold - 1  # the last frame of the ramp in
+    assert 28 <= start <= 30, found
+    assert last - 1 <= end <= last + 1, found
 
 
 def test_flash_on_a_plain_picture_is_no_fade(tmp_path: Path) -> None:
