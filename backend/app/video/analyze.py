@@ -41,6 +41,7 @@ FrameObserver = ThumbnailPicker | TransNetFrames
 log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[float, str], None]
+TIMING_SLACK = 1.5
 
 
 class _Progress:
@@ -156,10 +157,15 @@ def _feed(
 
 
 def _timing(f: FrameFeatures, declared_fps: float) -> tuple[float, int]:
-    """(fps, duration_ms): fps from the stream when declared, else from timestamps."""
+    """(fps, duration_ms): fps from the stream when declared, else from timestamps; from the timestamps
+    too where the declared rate is off the frames' median spacing by over TIMING_SLACK either way (the
+    detectors' windows are sized by it: a fade was missed at a declared 1,000 for 25 frames a second)."""
     diffs = np.diff(f.t_ms)
     step = float(np.median(diffs)) if diffs.size else 0.0
-    fps = declared_fps if declared_fps > 0 else (1000.0 / step if step > 0 else 0.0)
+    measured = 1000.0 / step if step > 0 else 0.0
+    fps = declared_fps if declared_fps > 0 else measured
+    if measured > 0 and fps > 0 and not 1.0 / TIMING_SLACK <= fps / measured <= TIMING_SLACK:
+        fps = measured
     if step <= 0:
         step = 1000.0 / fps if fps > 0 else 0.0
     return fps, round(float(f.t_ms[-1]) + step)

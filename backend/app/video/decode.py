@@ -26,6 +26,7 @@ from .errors import VideoError
 log = logging.getLogger(__name__)
 
 _IMAGE_FORMATS = ("image2", "_pipe", "gif", "apng", "webp")
+MIN_FPS, MAX_FPS = 1.0, 240.0  # the frame rates taken as declared; others are checked against the timestamps
 # Semi-planar YUV (a luma plane, then one plane of interleaved chroma); of them, V before U, and MSB-aligned
 _VU_FIRST = ("nv21", "nv42")
 _MSB_ALIGNED = ("p010", "p012", "p016", "p210", "p212", "p216", "p410", "p412", "p416")
@@ -115,8 +116,14 @@ def open_video(path: str | Path, threads: int = 0) -> Iterator[tuple[Any, Any]]:
 
 
 def stream_info(container: Any, stream: Any) -> StreamInfo:
-    """Collect size, fps, duration and frame-count estimates (each may be missing in the file)."""
+    """Collect size, fps, duration and frame-count estimates (each may be missing in the file).
+
+    The frame rate is the stream's average, or FFmpeg's guess from the timestamps where the average is no
+    video rate (a Matroska or WebM file can declare 1,000 frames a second, a frame a millisecond, for
+    frames 40 ms apart)."""
     rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    if rate and not MIN_FPS <= float(rate) <= MAX_FPS and stream.guessed_rate:
+        rate = stream.guessed_rate
     fps = float(rate) if rate else 0.0
     duration_s: float | None = None
     if stream.duration is not None and stream.time_base is not None:

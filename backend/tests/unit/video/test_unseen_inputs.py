@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import warnings
+from fractions import Fraction
 from pathlib import Path
+from types import SimpleNamespace
 
 import av
 import numpy as np
 import pytest
 from app.video import VideoError, analyze_video, probe_video
+from app.video.analyze import _timing
 from app.video.sampling import FeatureExtractor
 from PIL import Image
 
-from .conftest import encode
+from .conftest import H, W, encode, scene
 
 
 def _slides(w: int, h: int, count: int, per: int) -> list[np.ndarray]:
@@ -100,3 +103,41 @@ def test_animated_gif_is_not_called_a_still_image(tmp_path: Path) -> None:
         analyze_video(path)
     assert "image" in str(err.value)
     assert "still" not in str(err.value)
+
+
+@pytest.mark.parametrize(("codec", "suffix"), [("libx264", "mkv"), ("libvpx-vp9", "webm")])
+def test_a_declared_frame_rate_the_timestamps_deny_is_not_used(tmp_path: Path, codec: str, suffix: str) -> None:
+    """A Matroska or WebM file that declares 1,000 frames a second (a frame a millisecond) for frames 40 ms
+    apart: the detectors size their windows in frames by the rate, and at 1,000 a 24-frame fade through
+    black was missed (or called a cut). The rate is 25, and the fade and the cut after it are found."""
+    a, b, c = scene(1, 80), scene(2, 80), scene(3, 80)
+    fade = [a[40 + j] * (1 - (j + 1) / 13) for j in range(12)] + [b[j] * ((j + 1) / 13) for j in range(12)]
+    path = tmp_path / f"declared.{suffix}"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(codec, rate=1000)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        for i, rgb in enumerate(a[:40] + fade + b[12:50] + c[:40]):
+            frame = av.VideoFrame.from_ndarray(np.clip(rgb, 0, 255).astype(np.uint8), format="rgb24")
+            frame.pts, frame.time_base = 40 * i, Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    result = analyze_video(path)
+    assert result.fps == pytest.approx(25.0)
+    assert [t.kind for t in result.transitions] == ["fade", "cut"], result.transitions
+    assert result.transitions[1].start_frame == 102
+
+
+@pytest.mark.parametrize(
+    ("declared", "step_ms", "fps"),
+    [(1000.0, 40.0, 25.0), (6.0, 40.0, 25.0), (29.97, 1001 / 30, 29.97), (0.0, 40.0, 25.0), (24.0, 40.0, 24.0)],
+)
+def test_the_frame_rate_follows_the_timestamps_where_the_declared_one_is_far_off(
+    declared: float, step_ms: float, fps: float
+) -> None:
+    """Within 1.5x either way of the frames' median spacing the declared rate stands (24 for 25 does);
+    further off, or none, the spacing gives it."""
+    times = SimpleNamespace(t_ms=np.arange(100) * step_ms)
+    assert _timing(times, declared)[0] == pytest.approx(fps, rel=1e-3)  # type: ignore[arg-type]
