@@ -9,6 +9,7 @@ corrupt packet in the middle of a file is counted and skipped instead of abortin
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -334,22 +335,22 @@ class Timeline:
     seconds); smaller irregularities are left to the caller. `jumps` counts the jumps mended."""
 
     def __init__(self, container: Any, step_s: float) -> None:
-        self.jumpy = bool(int(container.format.flags or 0) & TS_DISCONT)
         self.step = step_s
+        self.back = max(JUMP_BACK_S, 3 * step_s)
+        self.ahead = JUMP_AHEAD_S if int(container.format.flags or 0) & TS_DISCONT else math.inf
         self.offset = 0.0
-        self.last: float | None = None
+        self.last = math.nan  # no frame yet (every comparison with it is false)
         self.jumps = 0
 
-    def __call__(self, raw_s: float) -> float:
+    def __call__(self, raw_s: float) -> float:  # on every frame: kept to a few comparisons
         t = raw_s + self.offset
         last = self.last
-        if last is not None and (
-            t < last - max(JUMP_BACK_S, 3 * self.step) or (self.jumpy and t > last + JUMP_AHEAD_S)
-        ):
+        if t < last - self.back or t > last + self.ahead:
             self.offset += last + self.step - t
             t = last + self.step
             self.jumps += 1
-        self.last = t if last is None else max(last, t)
+        if not t <= last:  # later, or the first frame
+            self.last = t
         return t
 
 
