@@ -56,6 +56,41 @@ def read_image(path: Path, *, mode: str | None = None, max_pixels: int = DEFAULT
         raise MLInputError(f"{path.name}: corrupt or truncated image ({exc})") from exc
 
 
+def probe_image(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> dict[str, object]:
+    """Upload-time check, from the header and without decoding the pixels: a readable image within
+    ``max_pixels``, of one page. Returns ``{"width", "height", "mode", "pages"}``; raises MLInputError.
+
+    A multi-page TIFF (a fax, a scanned document) or an animation is refused: the jobs that take an image
+    read its first page, and the others would be lost without a word.
+    """
+    path = Path(path)
+    try:
+        with Image.open(path) as im:
+            width, height = im.size
+            pages = int(getattr(im, "n_frames", 1) or 1)
+            mode = im.mode
+            if width * height > max_pixels:
+                raise MLInputError(
+                    f"{path.name}: {width}x{height} = {width * height:,} pixels exceeds the limit of "
+                    f"{max_pixels:,}; downscale or split the image"
+                )
+            if pages > 1:
+                raise MLInputError(
+                    f"{path.name} holds {pages} pages or frames (a multi-page TIFF or an animation); an image "
+                    "job reads one page: upload each page as a file of its own"
+                )
+            im.verify()  # a PNG's chunk checksums, every format's structure as far as its header goes
+    except MLInputError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise MLInputError(f"{path.name}: refused as a possible decompression bomb ({exc})") from exc
+    except UnidentifiedImageError as exc:
+        raise MLInputError(f"{path.name}: not a readable image (PNG, JPEG, TIFF or WebP expected)") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise MLInputError(f"{path.name}: corrupt or truncated image ({exc})") from exc
+    return {"width": width, "height": height, "mode": mode, "pages": pages}
+
+
 def _to_array(im: Image.Image, mode: str | None) -> np.ndarray:
     """Convert a decoded PIL image to float32 [0, 1] in the requested channel layout."""
     if im.mode in ("I;16", "I;16B", "I;16L", "I;16N"):

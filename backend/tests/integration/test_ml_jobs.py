@@ -19,6 +19,19 @@ async def run(client, job_type: str, params: dict) -> dict:
     return body
 
 
+BROKEN = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100  # a PNG's signature and nothing readable after it
+
+
+async def damaged_upload(client, pool, settings, name: str, **data):
+    """Upload a readable page (a broken one is refused at upload, 415) and damage the stored file after:
+    what a job that reads it finds when the disk or another process broke it."""
+    response = await client.post("/upload", files={"file": (name, noisy_page_png(), "image/png")}, data=data)
+    assert response.status_code == 201, response.text
+    stored = await pool.fetchval("SELECT stored_path FROM assets WHERE id = $1", uuid.UUID(response.json()["asset_id"]))
+    (settings.storage_dir / stored).write_bytes(BROKEN)
+    return response
+
+
 def noisy_page_png(size=(300, 200), seed=0) -> bytes:
     rng = np.random.default_rng(seed)
     page = np.full((size[1], size[0]), 235, np.uint8)
@@ -80,24 +93,15 @@ async def test_synthetic_data_training_restoration_and_quality_end_to_end(client
     assert quality["result"]["mode"] == "no_reference"
 
 
-async def test_unknown_model_and_corrupt_image_fail_without_retry(client, pool):
-    upload = await client.post(
-        "/upload",
-        files={"file": ("bad.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, "image/png")},
-        data={"params": f'{{"model_id": "{uuid.uuid4()}"}}'},
-    )
-    assert upload.status_code == 201
+async def test_unknown_model_and_corrupt_image_fail_without_retry(client, pool, settings):
+    upload = await damaged_upload(client, pool, settings, "bad.png", params=f'{{"model_id": "{uuid.uuid4()}"}}')
     body = (await client.post("/jobs/process")).json()
     assert body["status"] == "failed"
     assert "does not exist" in body["error"]
     assert (await job_row(pool, upload.json()["job_id"]))["attempts"] == 1
 
     ds = await run(client, "synthetic_data", {"count": 2, "seed": 1, "size": 64})
-    bad = await client.post(
-        "/upload",
-        files={"file": ("bad.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, "image/png")},
-        data={"job_type": "quality_assessment"},
-    )
+    bad = await damaged_upload(client, pool, settings, "bad.png", job_type="quality_assessment")
     body = (await client.post("/jobs/process")).json()
     assert body["job_id"] == bad.json()["job_id"]
     assert body["status"] == "failed"
@@ -280,7 +284,7 @@ async def test_training_in_two_processes_completes_and_serves(client):
     assert models[0]["architecture"]["type"] == "nafnet"
 
 
-async def test_fanned_out_batch_restoration_runs_a_job_per_page_and_sums_up_its_quality(client, pool):
+async def test_fanned_out_batch_restoration_runs_a_job_per_page_and_sums_up_its_quality(client, pool, settings):
     assets = []
     for seed in range(3):
         made = await client.post(
@@ -290,11 +294,7 @@ async def test_fanned_out_batch_restoration_runs_a_job_per_page_and_sums_up_its_
         )
         assert made.status_code == 201, made.text
         assets.append(made.json()["asset_id"])
-    broken = await client.post(
-        "/upload",
-        files={"file": ("bad.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, "image/png")},
-        data={"job_type": "test_file"},
-    )
+    broken = await damaged_upload(client, pool, settings, "bad.png", job_type="test_file")
     while (await client.post("/jobs/process")).json()["processed"]:
         pass  # the uploads' own jobs out of the way
     params = {"asset_ids": [*assets, broken.json()["asset_id"]], "fan_out": True, "tile": 64}
@@ -338,11 +338,8 @@ async def test_restoration_self_ensemble_is_a_checked_parameter(client):
     assert not np.array_equal(results[1], results[4])  # the flipped passes were averaged in
 
 
-async def test_a_corrupt_image_fails_restoration_naming_the_file_as_uploaded(client, pool):
-    upload = await client.post(
-        "/upload", files={"file": ("scan-17.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, "image/png")}
-    )
-    assert upload.status_code == 201
+async def test_a_corrupt_image_fails_restoration_naming_the_file_as_uploaded(client, pool, settings):
+    upload = await damaged_upload(client, pool, settings, "scan-17.png")
     body = (await client.post("/jobs/process")).json()
     assert body["status"] == "failed"
     assert "scan-17.png" in body["error"]  # not the generated name it is stored under

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
+import uuid
 
 from PIL import Image
 
@@ -177,3 +179,46 @@ async def test_storage_that_cannot_be_written_is_503_with_retry_after_and_record
     again = await client.post("/upload", files={"file": ("page.png", png_bytes(), "image/png")})
     assert again.status_code == 201, again.text
     assert len(stored_files(settings)) == 1
+
+
+def _image_bytes(fmt: str, pages: int = 1, size: tuple[int, int] = (64, 48)) -> bytes:
+    frames = [Image.new("L", size, 60 * (k + 1)) for k in range(pages)]
+    buf = io.BytesIO()
+    frames[0].save(buf, format=fmt, save_all=pages > 1, append_images=frames[1:])
+    return buf.getvalue()
+
+
+async def test_unusable_images_are_415_naming_why_and_nothing_is_stored(client, settings, pool):
+    """A multi-page TIFF (a fax, a scanned document) was taken and its first page restored, the others lost
+    without a word; a broken or oversized image was taken and failed in its job. Each is refused at upload
+    with the reason, under the name it was uploaded with or none."""
+    cases = [
+        ("fax.tif", _image_bytes("TIFF", pages=3), "3 pages"),
+        ("anim.webp", _image_bytes("WEBP", pages=2), "2 pages or frames"),
+        ("cut.png", png_bytes((300, 200))[:120], "corrupt or truncated"),
+        ("junk.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, "not a readable image"),
+        ("huge.png", png_bytes((9000, 8000)), "exceeds the limit"),
+    ]
+    for name, data, reason in cases:
+        response = await client.post("/upload", files={"file": (name, data, "image/png")})
+        assert response.status_code == 415, (name, response.text)
+        detail = response.json()["detail"]
+        assert detail.startswith("not a usable image: "), detail
+        assert reason in detail, detail
+        assert "the uploaded file" in detail, detail  # not the generated name it would have had
+    assert stored_files(settings) == []
+    assert await pool.fetchval("SELECT count(*) FROM assets") == 0
+    assert await pool.fetchval("SELECT count(*) FROM jobs") == 0
+
+
+async def test_a_readable_image_is_taken_with_its_size_recorded(client, pool):
+    for name, data in (
+        ("page.tif", _image_bytes("TIFF")),
+        ("page.webp", _image_bytes("WEBP")),
+        ("page.png", png_bytes()),
+    ):
+        response = await client.post("/upload", files={"file": (name, data, "image/png")})
+        assert response.status_code == 201, response.text
+        meta = await pool.fetchval("SELECT metadata FROM assets WHERE id = $1", uuid.UUID(response.json()["asset_id"]))
+        meta = json.loads(meta) if isinstance(meta, str) else meta
+        assert (meta["width"], meta["height"], meta["pages"]) == (64, 48, 1)

@@ -197,7 +197,18 @@ async def upload(
 
 
 async def _probe(kind: str, path: Path) -> dict[str, Any]:
-    """Refuse, with 415, a file that looks like a video but has no decodable video stream."""
+    """Refuse, with 415, a file that looks like a video but has no decodable video stream, or like an image
+    but cannot be read, is over the restoration's pixel limit or holds several pages."""
+    if kind == "image":
+        from app.jobs.documents import MAX_PIXELS
+        from app.ml.errors import MLInputError
+        from app.ml.images import probe_image
+
+        try:
+            return await asyncio.to_thread(probe_image, path, max_pixels=MAX_PIXELS)
+        except MLInputError as exc:
+            reason = as_uploaded(str(exc), path, None)
+            raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"not a usable image: {reason}") from None
     if kind != "video":
         return {}
     from app.video import VideoError, probe_video
