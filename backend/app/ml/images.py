@@ -107,9 +107,10 @@ def _to_array(im: Image.Image, mode: str | None) -> np.ndarray:
         return np.repeat(gray[..., None], 3, axis=2) if mode == "RGB" else gray
     # "transparency" is a palette index (P) or a color key (L/RGB tRNS, e.g. written by PNG optimisers).
     if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
+        gray = im.mode in ("LA", "L")  # a gray page with alpha stays a gray page
         rgba = im.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        im = Image.alpha_composite(background, rgba).convert("RGB")
+        im = Image.alpha_composite(background, rgba).convert("L" if gray else "RGB")
     target = mode or ("L" if im.mode in ("1", "L") else "RGB")
     if im.mode != target:
         im = im.convert(target)

@@ -60,3 +60,21 @@ def test_no_reference_metrics_of_tiny_image_is_an_input_error(shape: tuple[int, 
     # The quality job handler maps MLInputError to a failed job; a bare ValueError crashed it.
     with pytest.raises(MLInputError, match="too small"):
         no_reference_metrics(np.full(shape, 0.5, np.float32))
+
+
+@pytest.mark.parametrize("mode", ["LA", "L"])
+def test_a_gray_page_with_alpha_stays_gray(mode: str, tmp_path: Path) -> None:
+    """A gray page with an alpha channel (LA) or a colour key (L with tRNS) is composited on white and read
+    as gray, as the same page without alpha is: it was read as RGB, and restored and written as a colour
+    page."""
+    ink = np.zeros((16, 20), bool)
+    ink[4:10, 3:15] = True
+    data = np.where(ink, 40, 200).astype(np.uint8)
+    if mode == "LA":
+        Image.fromarray(np.dstack([data, np.where(ink, 255, 0).astype(np.uint8)]), "LA").save(tmp_path / "page.png")
+    else:
+        Image.fromarray(data).save(tmp_path / "page.png", transparency=200)
+    img = read_image(tmp_path / "page.png")
+    assert img.ndim == 2
+    assert np.allclose(img[~ink], 1.0)  # transparent: white
+    assert np.allclose(img[ink], 40 / 255)
