@@ -142,7 +142,7 @@ def stream_info(container: Any, stream: Any) -> StreamInfo:
         fps=fps,
         duration_s=duration_s,
         frames_estimate=frames,
-        codec=cc.name,
+        codec=getattr(cc.codec, "canonical_name", None) or cc.name,  # "av1", not the decoder ("libdav1d")
         container=container.format.name,
         rotation=0,
         time_base=stream.time_base,

@@ -141,3 +141,24 @@ def test_the_frame_rate_follows_the_timestamps_where_the_declared_one_is_far_off
     further off, or none, the spacing gives it."""
     times = SimpleNamespace(t_ms=np.arange(100) * step_ms)
     assert _timing(times, declared)[0] == pytest.approx(fps, rel=1e-3)  # type: ignore[arg-type]
+
+
+def test_av1_is_analysed_and_named_by_its_codec(tmp_path: Path) -> None:
+    """AV1 (phones, screen recorders, downloads) decodes through dav1d; the codec reported is "av1", not
+    the decoder's name ("libdav1d")."""
+    if "libsvtav1" not in av.codecs_available:
+        pytest.skip("no AV1 encoder in this FFmpeg build")
+    a, b = scene(1, 40), scene(2, 40)
+    path = tmp_path / "av1.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libsvtav1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        for rgb in a + b:
+            for packet in stream.encode(
+                av.VideoFrame.from_ndarray(np.clip(rgb, 0, 255).astype(np.uint8), format="rgb24")
+            ):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    assert probe_video(path)["codec"] == "av1"
+    assert [(t.kind, t.start_frame) for t in analyze_video(path).transitions] == [("cut", 40)]
