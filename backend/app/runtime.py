@@ -100,6 +100,7 @@ class Runtime:
             "lease_seconds": s.lease_seconds,
             "shutdown_grace": s.shutdown_grace_seconds,
             "reaper_interval": s.reaper_interval_seconds,
+            "schedules": s.worker_schedules,
             "backoff": Backoff(s.retry_backoff_base, s.retry_backoff_max),
             "default_max_attempts": s.default_max_attempts,
         }

@@ -102,6 +102,12 @@ class Settings(BaseSettings):
         description="seconds between sweeps that put jobs with an expired lease back in the queue (one reaper at"
         " a time across workers)",
     )
+    worker_schedules: bool = Field(
+        default=True,
+        description="whether this worker enqueues the periodic jobs' ticks (cron schedules, such as the hourly"
+        " prune_jobs); each tick is enqueued once however many workers do, so turning it off only keeps them"
+        " from a worker that should run jobs and nothing else",
+    )
     retry_backoff_base: float = Field(
         default=2.0, gt=0, description="seconds before the first retry; doubled per attempt, with jitter"
     )

@@ -55,6 +55,7 @@ class WorkerConfig:
     lease_seconds: float = 30.0
     shutdown_grace: float = 30.0
     reaper_interval: float = 10.0
+    schedules: bool = True  # enqueue the job types' periodic ticks (each tick once, however many workers do)
     # The reaper's (and the periodic scheduler's) first round comes after the worker's first claim, at a random
     # moment within this many seconds (at most one interval): the first claim never waits behind it, and
     # worker processes started together neither reap at once nor stay in step afterwards.
@@ -204,7 +205,7 @@ class Worker:
             asyncio.create_task(self._every(0.5, self.acker.flush, closing), name="progress"),
             asyncio.create_task(self._periodic(cfg.reaper_interval, self._reap), name="reaper"),
         ]
-        if self.scheduler.has_schedules:
+        if cfg.schedules and self.scheduler.has_schedules:
             check = self.scheduler.check_interval
             background.append(asyncio.create_task(self._periodic(check, self._schedule), name="scheduler"))
         try:

@@ -37,6 +37,35 @@ async def test_three_workers_enqueue_one_job_per_tick(pool, subprocess_env, tmp_
     assert all(r["idempotency_key"].startswith("cron:test_tick:") for r in rows)
 
 
+async def test_a_worker_with_schedules_off_enqueues_no_tick(pool, subprocess_env, tmp_path):
+    """WORKER_SCHEDULES=false: a worker that runs jobs and enqueues no periodic tick. It runs (it takes a
+    job) for longer than the every-second tick's interval, and no tick comes; one with the default, started
+    after it, enqueues them."""
+    quiet = start_worker({**subprocess_env, "WORKER_SCHEDULES": "false"}, tmp_path / "logs")
+    try:
+        await wait_until(lambda: _workers_up(pool, 1), timeout=60, interval=0.2)
+        ids = [i for i, _ in await queue.enqueue_many(pool, [build_job("noop", {}, default_max_attempts=1)])]
+        await wait_until(lambda: _status_is(pool, ids[0], "completed"), timeout=60, interval=0.2)
+        since = await pool.fetchval("SELECT now()")
+        await wait_until(lambda: _seconds_since(pool, since, 3.0), timeout=60, interval=0.2)
+        assert await pool.fetchval("SELECT count(*) FROM jobs WHERE job_type = 'test_tick'") == 0
+        ticking = start_worker(subprocess_env, tmp_path / "logs", "--queues", "none")
+        try:
+            await wait_until(lambda: _ticks_since(pool, 0, 1), timeout=60, interval=0.2)
+        finally:
+            stop_all([ticking])
+    finally:
+        stop_all([quiet])
+
+
+async def _status_is(pool, job_id, status: str) -> bool:
+    return await pool.fetchval("SELECT status FROM jobs WHERE id = $1", job_id) == status
+
+
+async def _seconds_since(pool, since, seconds: float) -> bool:
+    return await pool.fetchval("SELECT extract(epoch FROM now() - $1::timestamptz)", since) >= seconds
+
+
 async def test_prune_jobs_deletes_only_old_finished_jobs_in_batches(client, pool):
     new = [build_job("noop", {}, default_max_attempts=1) for _ in range(25)]
     ids = [i for i, _ in await queue.enqueue_many(pool, new)]
