@@ -54,6 +54,9 @@ def read_image(path: Path, *, mode: str | None = None, max_pixels: int = DEFAULT
         raise MLInputError(f"{path.name}: not a readable image (PNG, JPEG, TIFF or WebP expected)") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise MLInputError(f"{path.name}: corrupt or truncated image ({exc})") from exc
+    except Exception as exc:  # a damaged file trips the decoders in many ways (TypeError, EOFError, struct.error,
+        # IndexError ...): each is the file's fault, none the server's
+        raise MLInputError(f"{path.name}: corrupt or truncated image ({type(exc).__name__}: {exc})") from exc
 
 
 def probe_image(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> dict[str, object]:
@@ -88,6 +91,9 @@ def probe_image(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> dict[str
         raise MLInputError(f"{path.name}: not a readable image (PNG, JPEG, TIFF or WebP expected)") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise MLInputError(f"{path.name}: corrupt or truncated image ({exc})") from exc
+    except Exception as exc:  # a damaged file trips the decoders in many ways (TypeError, EOFError, struct.error,
+        # IndexError ...): each is the file's fault, none the server's
+        raise MLInputError(f"{path.name}: corrupt or truncated image ({type(exc).__name__}: {exc})") from exc
     return {"width": width, "height": height, "mode": mode, "pages": pages}
 
 

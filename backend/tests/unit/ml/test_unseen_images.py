@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 from pathlib import Path
 
 import numpy as np
 import pytest
 from app.ml.errors import MLInputError
-from app.ml.images import read_image
+from app.ml.images import probe_image, read_image
 from app.ml.quality import compare_images, no_reference_metrics
 from PIL import Image
 
@@ -78,3 +80,30 @@ def test_a_gray_page_with_alpha_stays_gray(mode: str, tmp_path: Path) -> None:
     assert img.ndim == 2
     assert np.allclose(img[~ink], 1.0)  # transparent: white
     assert np.allclose(img[ink], 40 / 255)
+
+
+@pytest.mark.parametrize("fmt", ["TIFF", "PNG", "JPEG", "WEBP"])
+def test_a_damaged_image_is_an_input_error_however_it_is_damaged(fmt: str, tmp_path: Path) -> None:
+    """Cut short anywhere or with bytes overwritten, an image is read, or refused as MLInputError (a 415 at
+    upload, a failed job naming the file): a TIFF cut short made Pillow raise TypeError ("Missing
+    dimensions"), which the upload's check let through as a 500."""
+    pages = [Image.new("L", (120, 80), 40 * (k + 1)) for k in range(3)]
+    buffer = io.BytesIO()
+    if fmt in ("TIFF", "WEBP"):
+        pages[0].save(buffer, format=fmt, save_all=True, append_images=pages[1:])
+    else:
+        pages[0].save(buffer, format=fmt)
+    data = buffer.getvalue()
+    rng = np.random.default_rng(3)
+    damaged = [data[:cut] for cut in sorted({*rng.integers(8, len(data), 24).tolist(), len(data) // 2})]
+    for _ in range(24):
+        flipped = bytearray(data)
+        for at in rng.integers(8, len(data), 4):
+            flipped[at] = int(rng.integers(0, 256))
+        damaged.append(bytes(flipped))
+    for k, bad in enumerate(damaged):
+        path = tmp_path / f"bad{k}.img"
+        path.write_bytes(bad)
+        for check in (probe_image, read_image):
+            with contextlib.suppress(MLInputError):  # anything else fails the test
+                check(path)
