@@ -18,6 +18,7 @@ from .errors import MLInputError
 
 DEFAULT_MAX_PIXELS = 50_000_000
 SUPPORTED_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp")
+_ORIENTATION = 0x0112  # the EXIF tag
 
 
 def read_image(path: Path, *, mode: str | None = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
@@ -61,7 +62,8 @@ def read_image(path: Path, *, mode: str | None = None, max_pixels: int = DEFAULT
 
 def probe_image(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> dict[str, object]:
     """Upload-time check, from the header and without decoding the pixels: a readable image within
-    ``max_pixels``, of one page. Returns ``{"width", "height", "mode", "pages"}``; raises MLInputError.
+    ``max_pixels``, of one page. Returns ``{"width", "height", "mode", "pages"}`` (the size as shown, an EXIF
+    orientation applied, as `read_image` reads it); raises MLInputError.
 
     A multi-page TIFF (a fax, a scanned document) or an animation is refused: the jobs that take an image
     read its first page, and the others would be lost without a word.
@@ -72,6 +74,8 @@ def probe_image(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> dict[str
             width, height = im.size
             pages = int(getattr(im, "n_frames", 1) or 1)
             mode = im.mode
+            if im.getexif().get(_ORIENTATION) in (5, 6, 7, 8):  # shown turned a quarter: as `read_image` reads it
+                width, height = height, width
             if width * height > max_pixels:
                 raise MLInputError(
                     f"{path.name}: {width}x{height} = {width * height:,} pixels exceeds the limit of "

@@ -107,3 +107,14 @@ def test_a_damaged_image_is_an_input_error_however_it_is_damaged(fmt: str, tmp_p
         for check in (probe_image, read_image):
             with contextlib.suppress(MLInputError):  # anything else fails the test
                 check(path)
+
+
+def test_the_size_probed_is_the_size_read_for_a_photo_turned_by_exif(tmp_path: Path) -> None:
+    """A phone's photo of a page, stored landscape with an EXIF orientation that turns it upright: the
+    upload's check reports the size `read_image` gives (portrait), not the stored one."""
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to show
+    Image.new("L", (80, 50), 200).save(tmp_path / "photo.jpg", exif=exif)
+    probed = probe_image(tmp_path / "photo.jpg")
+    assert (probed["width"], probed["height"]) == (50, 80)
+    assert read_image(tmp_path / "photo.jpg").shape == (80, 50)
