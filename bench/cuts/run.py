@@ -56,6 +56,7 @@ MARKS = {
     "hard-fresh2": ("<!-- hard-fresh2:begin -->", "<!-- hard-fresh2:end -->"),
     "hard-fresh3": ("<!-- hard-fresh3:begin -->", "<!-- hard-fresh3:end -->"),
     "hard-fresh4": ("<!-- hard-fresh4:begin -->", "<!-- hard-fresh4:end -->"),
+    "hard-fresh5": ("<!-- hard-fresh5:begin -->", "<!-- hard-fresh5:end -->"),
     "real": ("<!-- real:begin -->", "<!-- real:end -->"),
 }
 Detections = tuple[list[Item], list[float] | None]  # items and (where the method has one) confidences

@@ -185,6 +185,14 @@ HARD_FRESH4 = _fresh_set(
     [(688, 384), (416, 232), (376, 280), (736, 416), (288, 160), (608, 344),
      (448, 256), (832, 464), (336, 192), (512, 304), (384, 208), (784, 440)],
 )  # fmt: skip
+# Fifth fresh hard set: seeds 1301-1312, the same variation, sizes never used; fixed before its first run (to
+# judge round 8's change to the flash check, made on the other sets, on videos it has not seen).
+HARD_FRESH5 = _fresh_set(
+    "fresh5",
+    1301,
+    [(704, 400), (424, 240), (392, 288), (752, 424), (296, 168), (616, 352),
+     (456, 256), (816, 456), (344, 200), (520, 288), (392, 216), (800, 448)],
+)  # fmt: skip
 
 
 def _training_set() -> list[Spec]:
@@ -231,6 +239,7 @@ SETS = {
     "hard-fresh2": HARD_FRESH2,
     "hard-fresh3": HARD_FRESH3,
     "hard-fresh4": HARD_FRESH4,
+    "hard-fresh5": HARD_FRESH5,
     "train": TRAIN,
 }
 
