@@ -41,6 +41,7 @@ CUT_OTHER_RATIO = 1.8
 FLASH_PERSIST = 0.5
 FLASH_STRUCT = 0.2
 FLASH_STRUCT_SURE = 0.8
+FLASH_PERSIST_SURE, FLASH_STRUCT_REFRAMED = 0.8, 0.12
 STATIC_LEVELS = 2.0
 DARK_MEAN, BRIGHT_MEAN, FLAT_STD = 28.0, 223.0, 12.0  # 12 levels inside studio-range black (16) and white (235)
 FADE_MIN_RISE = 15.0
@@ -168,6 +169,11 @@ def _flash_check(sig: np.ndarray, t: int, kmax: int) -> bool:
     brightness can come back while its content does not). Two flat frames have no structure to compare;
     for those pairs the raw difference alone decides. The structure is compared on the pixels that
     change over the window (`_live_pixels`: not on black bars).
+
+    A cut to another framing of the same place changes the layout less than FLASH_STRUCT, but its picture
+    never comes back: with the layout changed by FLASH_STRUCT_REFRAMED at least, a difference that stays
+    FLASH_PERSIST_SURE of the jump over every pair is a cut too. (A light switched or a flicker keeps the
+    layout closer than that; the floor keeps them out.)
     """
     pre = sig[max(0, t - 1 - kmax) : t][::-1].astype(np.float32)  # t-1, t-2, ...
     post = sig[t : t + kmax + 1].astype(np.float32)
@@ -186,8 +192,10 @@ def _flash_check(sig: np.ndarray, t: int, kmax: int) -> bool:
     persistence = raw / jump
     structural = float(np.where(both, np.inf, np.where(one, 1.0, 1.0 - ncc))[mask].min())
     flat_persistence = float(persistence[mask & both].min()) if (mask & both).any() else np.inf
-    sure = structural >= FLASH_STRUCT_SURE or float(persistence[mask].min()) >= FLASH_PERSIST
-    return structural >= FLASH_STRUCT and flat_persistence >= FLASH_PERSIST and sure
+    persists = float(persistence[mask].min())
+    sure = structural >= FLASH_STRUCT_SURE or persists >= FLASH_PERSIST
+    reframed = structural >= FLASH_STRUCT_REFRAMED and persists >= FLASH_PERSIST_SURE
+    return (structural >= FLASH_STRUCT or reframed) and flat_persistence >= FLASH_PERSIST and sure
 
 
 def _one_frame_jump(s: np.ndarray, sig: np.ndarray, t: int) -> bool:

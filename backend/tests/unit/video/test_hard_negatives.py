@@ -130,6 +130,28 @@ def test_cut_between_two_framings_of_the_same_place_is_found(tmp_path: Path) -> 
     assert _transitions(tmp_path, wide + close) == [("cut", 40, 40)]
 
 
+@pytest.mark.parametrize(("seed", "zoom", "gain"), [(2, 1.2, 1.15), (7, 1.2, 0.85), (8, 1.2, 1.15), (8, 1.25, 1.2)])
+def test_cut_to_a_slightly_closer_framing_of_the_same_place_is_found(
+    tmp_path: Path, seed: int, zoom: float, gain: float
+) -> None:
+    """A wide shot of a place, then the same place 1.2-1.25x closer and a little brighter or darker (another
+    camera, another exposure). The layout changes little (1 - NCC of the signatures 0.12-0.2), so the flash
+    check took it for a flash coming back, although the picture never comes back: every frame after differs
+    from every frame before by at least 0.8 of the jump. Missed before; the cut is on its frame now."""
+    rng = np.random.default_rng(seed)
+    place = np.stack([_noise(rng, 10, 2 * H, 2 * W + 150)] * 3, axis=-1) * np.array([220, 200, 170]) + 20
+    wide = [
+        np.asarray(Image.fromarray(place[:, t : t + 2 * W].astype(np.uint8)).resize((W, H)), np.float32)
+        for t in range(40)
+    ]
+    closer = []
+    for t in range(40, N):
+        half_w, half_h = W / zoom, H / zoom
+        crop = place[int(H - half_h) : int(H + half_h), int(t + W - half_w) : int(t + W + half_w)].astype(np.uint8)
+        closer.append(np.asarray(Image.fromarray(crop).resize((W, H), Image.BILINEAR), np.float32) * gain)
+    assert _transitions(tmp_path, wide + closer) == [("cut", 40, 40)]
+
+
 def test_cut_a_few_frames_after_a_dissolve_is_found(tmp_path: Path) -> None:
     a, b, c = scene(9, 40), scene(10, 40), scene(11, 40)
     mix = [a[20 + j] * (1 - (j + 1) / 13) + b[j] * ((j + 1) / 13) for j in range(12)]
