@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,33 @@ from .errors import MLInputError
 DEFAULT_MAX_PIXELS = 50_000_000
 SUPPORTED_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp")
 _ORIENTATION = 0x0112  # the EXIF tag
+
+
+@contextmanager
+def _opened(path: Path) -> Iterator[Image.Image]:
+    """`Image.open(path)`, with every failure to read it (in the `with` body too) an MLInputError naming it."""
+    try:
+        with Image.open(path) as im:
+            yield im
+    except MLInputError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise MLInputError(f"{path.name}: refused as a possible decompression bomb ({exc})") from exc
+    except UnidentifiedImageError as exc:
+        raise MLInputError(f"{path.name}: not a readable image (PNG, JPEG, TIFF or WebP expected)") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise MLInputError(f"{path.name}: corrupt or truncated image ({exc})") from exc
+    except Exception as exc:  # a damaged file trips the decoders in many ways (TypeError, EOFError, struct.error,
+        # IndexError ...): each is the file's fault, none the server's
+        raise MLInputError(f"{path.name}: corrupt or truncated image ({type(exc).__name__}: {exc})") from exc
+
+
+def _within(path: Path, width: int, height: int, max_pixels: int) -> None:
+    if width * height > max_pixels:
+        raise MLInputError(
+            f"{path.name}: {width}x{height} = {width * height:,} pixels exceeds the limit of {max_pixels:,}; "
+            "downscale or split the image"
+        )
 
 
 def read_image(path: Path, *, mode: str | None = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
@@ -32,32 +61,15 @@ def read_image(path: Path, *, mode: str | None = None, max_pixels: int = DEFAULT
     path = Path(path)
     if not path.is_file():
         raise MLInputError(f"image not found: {path.name}")
-    try:
-        with Image.open(path) as im:
-            width, height = im.size
-            if width * height > max_pixels:
-                raise MLInputError(
-                    f"{path.name}: {width}x{height} = {width * height:,} pixels exceeds the limit of "
-                    f"{max_pixels:,}; downscale or split the image"
-                )
-            im.load()
-            # Photos of documents often carry an EXIF orientation instead of rotated pixels:
-            # restore (and measure) the page the way it is shown, upright.
-            try:
-                return _to_array(ImageOps.exif_transpose(im), mode)
-            except MLInputError as exc:
-                raise MLInputError(f"{path.name}: {exc}") from exc
-    except MLInputError:
-        raise
-    except Image.DecompressionBombError as exc:
-        raise MLInputError(f"{path.name}: refused as a possible decompression bomb ({exc})") from exc
-    except UnidentifiedImageError as exc:
-        raise MLInputError(f"{path.name}: not a readable image (PNG, JPEG, TIFF or WebP expected)") from exc
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise MLInputError(f"{path.name}: corrupt or truncated image ({exc})") from exc
-    except Exception as exc:  # a damaged file trips the decoders in many ways (TypeError, EOFError, struct.error,
-        # IndexError ...): each is the file's fault, none the server's
-        raise MLInputError(f"{path.name}: corrupt or truncated image ({type(exc).__name__}: {exc})") from exc
+    with _opened(path) as im:
+        _within(path, *im.size, max_pixels)
+        im.load()
+        # Photos of documents often carry an EXIF orientation instead of rotated pixels:
+        # restore (and measure) the page the way it is shown, upright.
+        try:
+            return _to_array(ImageOps.exif_transpose(im), mode)
+        except MLInputError as exc:
+            raise MLInputError(f"{path.name}: {exc}") from exc
 
 
 def probe_image(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> dict[str, object]:
@@ -69,35 +81,19 @@ def probe_image(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> dict[str
     read its first page, and the others would be lost without a word.
     """
     path = Path(path)
-    try:
-        with Image.open(path) as im:
-            width, height = im.size
-            pages = int(getattr(im, "n_frames", 1) or 1)
-            mode = im.mode
-            if im.getexif().get(_ORIENTATION) in (5, 6, 7, 8):  # shown turned a quarter: as `read_image` reads it
-                width, height = height, width
-            if width * height > max_pixels:
-                raise MLInputError(
-                    f"{path.name}: {width}x{height} = {width * height:,} pixels exceeds the limit of "
-                    f"{max_pixels:,}; downscale or split the image"
-                )
-            if pages > 1:
-                raise MLInputError(
-                    f"{path.name} holds {pages} pages or frames (a multi-page TIFF or an animation); an image "
-                    "job reads one page: upload each page as a file of its own"
-                )
-            im.verify()  # a PNG's chunk checksums, every format's structure as far as its header goes
-    except MLInputError:
-        raise
-    except Image.DecompressionBombError as exc:
-        raise MLInputError(f"{path.name}: refused as a possible decompression bomb ({exc})") from exc
-    except UnidentifiedImageError as exc:
-        raise MLInputError(f"{path.name}: not a readable image (PNG, JPEG, TIFF or WebP expected)") from exc
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise MLInputError(f"{path.name}: corrupt or truncated image ({exc})") from exc
-    except Exception as exc:  # a damaged file trips the decoders in many ways (TypeError, EOFError, struct.error,
-        # IndexError ...): each is the file's fault, none the server's
-        raise MLInputError(f"{path.name}: corrupt or truncated image ({type(exc).__name__}: {exc})") from exc
+    with _opened(path) as im:
+        width, height = im.size
+        pages = int(getattr(im, "n_frames", 1) or 1)
+        mode = im.mode
+        if im.getexif().get(_ORIENTATION) in (5, 6, 7, 8):  # shown turned a quarter: as `read_image` reads it
+            width, height = height, width
+        _within(path, width, height, max_pixels)
+        if pages > 1:
+            raise MLInputError(
+                f"{path.name} holds {pages} pages or frames (a multi-page TIFF or an animation); an image "
+                "job reads one page: upload each page as a file of its own"
+            )
+        im.verify()  # a PNG's chunk checksums, every format's structure as far as its header goes
     return {"width": width, "height": height, "mode": mode, "pages": pages}
 
 

@@ -131,6 +131,30 @@ def _panning_av(path: Path, fmt: str, codec: str, audio_codec: str, seed: int = 
         return [f.to_ndarray(format="gray").astype(np.float32) for f in src.decode(src.streams.video[0])]
 
 
+def _clip_starts_on(frames: list[np.ndarray], source: Path, tmp_path: Path, at_ms: int, first: int) -> None:
+    """The clip exported from `at_ms` for 1 s is `frames[first]` to `frames[first + 24]` (25 fps) with a
+    second of audio from its start, and the thumbnail at `at_ms` is `frames[first]`: each frame named by the
+    nearest of `frames` (the source's own, decoded)."""
+
+    def nearest(image: np.ndarray) -> int:
+        return int(np.argmin([np.abs(image - f).mean() for f in frames]))
+
+    out = tmp_path / "clip.mp4"
+    export_clip(source, at_ms, at_ms + 1000, out)
+    with av.open(str(out)) as clip:
+        got = [f.to_ndarray(format="gray").astype(np.float32) for f in clip.decode(clip.streams.video[0])]
+    with av.open(str(out)) as clip:
+        sound = list(clip.decode(clip.streams.audio[0]))
+    assert len(got) == 25
+    assert [nearest(got[0]), nearest(got[-1])] == [first, first + 24]
+    assert sound[0].time is not None
+    assert sound[0].time <= 0.05
+    assert sum(f.samples for f in sound) / 48000 == pytest.approx(1.0, abs=0.1)
+    thumb = tmp_path / "thumb.jpg"
+    write_thumbnail(source, at_ms, thumb)
+    assert nearest(np.asarray(Image.open(thumb).convert("L"), np.float32)) == first
+
+
 @pytest.mark.parametrize(
     ("fmt", "codec", "audio_codec"),
     [
@@ -149,24 +173,7 @@ def test_export_and_thumbnail_start_on_their_frame_in_any_container(
     requested range"), and a thumbnail of a later frame."""
     source = tmp_path / f"source.{fmt}"
     frames = _panning_av(source, fmt, codec, audio_codec)
-    out = tmp_path / "clip.mp4"
-    export_clip(source, 2000, 3000, out)
-    with av.open(str(out)) as clip:
-        got = [f.to_ndarray(format="gray").astype(np.float32) for f in clip.decode(clip.streams.video[0])]
-    with av.open(str(out)) as clip:
-        sound = list(clip.decode(clip.streams.audio[0]))
-    assert len(got) == 25
-
-    def nearest(image: np.ndarray) -> int:
-        return int(np.argmin([np.abs(image - f).mean() for f in frames]))
-
-    assert [nearest(got[0]), nearest(got[-1])] == [50, 74]
-    assert sound[0].time is not None
-    assert sound[0].time <= 0.05
-    assert sum(f.samples for f in sound) / 48000 == pytest.approx(1.0, abs=0.1)
-    thumb = tmp_path / "thumb.jpg"
-    write_thumbnail(source, 2000, thumb)
-    assert nearest(np.asarray(Image.open(thumb).convert("L"), np.float32)) == 50
+    _clip_starts_on(frames, source, tmp_path, 2000, 50)
 
 
 def test_recordings_joined_end_to_end_keep_their_time(tmp_path: Path) -> None:
@@ -184,24 +191,7 @@ def test_recordings_joined_end_to_end_keep_their_time(tmp_path: Path) -> None:
     assert result.duration_ms == pytest.approx(20000, abs=50)
     assert [(t.kind, t.start_frame, round(t.start_ms, -2)) for t in result.transitions] == [("cut", 250, 10000)]
     assert sorted((c.start_ms, c.end_ms) for c in result.clips)[-1][1] == pytest.approx(20000, abs=50)
-
-    def nearest(image: np.ndarray) -> int:
-        return int(np.argmin([np.abs(image - f).mean() for f in frames]))
-
-    out = tmp_path / "clip.mp4"
-    assert export_clip(joined, 12000, 13000, out)["mode"] == "reencode"
-    with av.open(str(out)) as clip:
-        got = [f.to_ndarray(format="gray").astype(np.float32) for f in clip.decode(clip.streams.video[0])]
-    with av.open(str(out)) as clip:
-        sound = list(clip.decode(clip.streams.audio[0]))
-    assert len(got) == 25
-    assert [nearest(got[0]), nearest(got[-1])] == [300, 324]
-    assert sound[0].time is not None
-    assert sound[0].time <= 0.05
-    assert sum(f.samples for f in sound) / 48000 == pytest.approx(1.0, abs=0.1)
-    thumb = tmp_path / "thumb.jpg"
-    write_thumbnail(joined, 12000, thumb)
-    assert nearest(np.asarray(Image.open(thumb).convert("L"), np.float32)) == 300
+    _clip_starts_on(frames, joined, tmp_path, 12000, 300)
 
 
 def test_anamorphic_video_is_shown_as_its_pixels_say(tmp_path: Path) -> None:
