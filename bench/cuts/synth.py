@@ -193,6 +193,14 @@ HARD_FRESH5 = _fresh_set(
     [(704, 400), (424, 240), (392, 288), (752, 424), (296, 168), (616, 352),
      (456, 256), (816, 456), (344, 200), (520, 288), (392, 216), (800, 448)],
 )  # fmt: skip
+# Sixth fresh hard set: seeds 1501-1512, the same variation, sizes never used; fixed before its first run (to
+# judge round 8's passing-shade rule, made after the fifth set's false cuts at occluders, on unseen videos).
+HARD_FRESH6 = _fresh_set(
+    "fresh6",
+    1501,
+    [(672, 392), (440, 248), (384, 296), (744, 432), (312, 176), (600, 336),
+     (472, 264), (784, 448), (360, 208), (536, 304), (408, 232), (808, 440)],
+)  # fmt: skip
 
 
 def _training_set() -> list[Spec]:
@@ -240,6 +248,7 @@ SETS = {
     "hard-fresh3": HARD_FRESH3,
     "hard-fresh4": HARD_FRESH4,
     "hard-fresh5": HARD_FRESH5,
+    "hard-fresh6": HARD_FRESH6,
     "train": TRAIN,
 }
 
