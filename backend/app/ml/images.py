@@ -82,6 +82,9 @@ def probe_image(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> dict[str
     """
     path = Path(path)
     with _opened(path) as im:
+        im.verify()  # a PNG's chunk checksums, every format's structure as far as its header goes; first, or not
+        # at all: Pillow refuses it once anything else was read, and the image is spent after it
+    with _opened(path) as im:
         width, height = im.size
         pages = int(getattr(im, "n_frames", 1) or 1)
         mode = im.mode
@@ -93,7 +96,6 @@ def probe_image(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> dict[str
                 f"{path.name} holds {pages} pages or frames (a multi-page TIFF or an animation); an image "
                 "job reads one page: upload each page as a file of its own"
             )
-        im.verify()  # a PNG's chunk checksums, every format's structure as far as its header goes
     return {"width": width, "height": height, "mode": mode, "pages": pages}
 
 
