@@ -42,6 +42,7 @@ FLASH_PERSIST = 0.5
 FLASH_STRUCT = 0.2
 FLASH_STRUCT_SURE = 0.8
 FLASH_PERSIST_SURE, FLASH_STRUCT_REFRAMED = 0.8, 0.12
+SHADE_SPAN, SHADE_DEPTH, SHADE_STEADY = 1.0, 15.0, 1.0
 STATIC_LEVELS = 2.0
 DARK_MEAN, BRIGHT_MEAN, FLAT_STD = 28.0, 223.0, 12.0  # 12 levels inside studio-range black (16) and white (235)
 FADE_MIN_RISE = 15.0
@@ -315,6 +316,27 @@ def _spikes(
     return spike & _peaks(s, gap), level
 
 
+def _passing_shade(f: FrameFeatures, t: int, rate: float) -> bool:
+    """Whether frames t-1 and t lie at the bottom of a dip in brightness (or the top of a peak): the three
+    frames before them darken step by step into it, the frames from t on lighten step by step out of it, and
+    both frames are darker by SHADE_DEPTH than the brightest frame on either side within SHADE_SPAN seconds.
+    Something passing close to the lens does that, covering the picture and uncovering it; where it covers
+    most of it the signatures' layout jumps, while the picture before it and after it is one. Brightness
+    that wanders (boiling smoke, flicker) has no such steady descent and ascent on both sides of a cut."""
+    w = max(3, round(SHADE_SPAN * rate))
+    if t < 4 or t + 3 >= f.n:
+        return False
+    m = f.mean.astype(np.float64)
+    into, out = np.diff(m[t - 4 : t]), np.diff(m[t : t + 4])  # 3 steps into frame t-1, 3 out of frame t
+    before, after = m[max(0, t - 1 - w) : t - 1], m[t + 1 : t + 1 + w]
+    lo, hi = min(m[t - 1], m[t]), max(m[t - 1], m[t])
+    dip = bool((into <= SHADE_STEADY).all() and (out >= -SHADE_STEADY).all())
+    peak = bool((into >= -SHADE_STEADY).all() and (out <= SHADE_STEADY).all())
+    darker = min(before.max(), after.max()) - hi
+    brighter = lo - max(before.min(), after.min())
+    return (dip and darker >= SHADE_DEPTH) or (peak and brighter >= SHADE_DEPTH)
+
+
 def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
     """Return `(frame, confidence)` for each hard cut; `frame` is the first frame of the new shot."""
     s = cut_signal(f)
@@ -355,11 +377,13 @@ def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
     for t in candidates:
         if t == 0:
             continue
-        jump = (
-            (spike[t] and _one_frame_jump(s, f.sig, int(t)) and not _moved(f, int(t)))
-            or (st_spike[t] and _one_frame_jump(st, f.sig, int(t)))
-            or (joint[t] and _one_frame_jump(s, f.sig, int(t)) and _one_frame_jump(st, f.sig, int(t)))
-        )
+        pixel_jump = bool(spike[t] and _one_frame_jump(s, f.sig, int(t)) and not _moved(f, int(t)))
+        joint_jump = bool(joint[t] and _one_frame_jump(s, f.sig, int(t)) and _one_frame_jump(st, f.sig, int(t)))
+        layout_jump = bool(st_spike[t] and _one_frame_jump(st, f.sig, int(t)))
+        if layout_jump and not (pixel_jump or joint_jump) and _passing_shade(f, int(t), rate):
+            log.debug("frame %d: the layout jumps inside a passing shade (an occluder?)", t)
+            layout_jump = False
+        jump = pixel_jump or layout_jump or joint_jump
         if scaled[t] and not _moved(f, int(t)):  # a persistent step by construction: no flash check
             beside = max(st[t - 1], st[t + 1] if t + 1 < n else 0.0)
             conf = float(np.clip((st[t] - beside) / max(st[t], 1e-6), 0.0, 1.0))

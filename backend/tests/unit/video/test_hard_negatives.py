@@ -113,6 +113,29 @@ def test_occluder_sweeping_across_the_lens_is_no_transition(tmp_path: Path) -> N
     assert _transitions(tmp_path, frames) == []
 
 
+@pytest.mark.parametrize(
+    ("seed", "span", "size", "shade"), [(1, 10, 1.0, 10.0), (3, 12, 1.4, 35.0), (4, 10, 1.0, 10.0), (9, 12, 1.4, 35.0)]
+)
+def test_occluder_sweeping_across_an_evolving_texture_is_no_cut(
+    tmp_path: Path, seed: int, span: int, size: float, shade: float
+) -> None:
+    """A dark shape one to 1.4 frame widths across sweeps past the lens in 10-12 frames over smoke. Where it
+    covers most of the picture the signatures' layout jumps from frame to frame (what little texture is left
+    moves from one side to the other), and the smoke has changed by the time it is gone, so the jump persists:
+    a false cut in the middle of the sweep (33 of 36 such clips before). Both frames of the jump are darker
+    than the picture on either side within a second: a shade passing, not a new shot."""
+    frames = _smoke(seed, N)
+    yy, xx = np.ogrid[0:H, 0:W]
+    rx = size * W / 2
+    ry = max(rx, 0.7 * H)
+    for j in range(span):
+        cx = -rx + (j + 0.5) / span * (W + 2 * rx)
+        r = np.sqrt(((xx - cx) / rx) ** 2 + ((yy - H / 2) / ry) ** 2)
+        alpha = np.clip((1 - r) / 0.25, 0, 1)[..., None]
+        frames[30 + j] = frames[30 + j] * (1 - alpha) + shade * alpha
+    assert _transitions(tmp_path, frames) == []
+
+
 def test_fades_at_the_very_start_and_end_are_no_transitions(tmp_path: Path) -> None:
     frames = scene(7, N)
     frames = [f * min(1.0, (t + 1) / 16, (N - t) / 16) for t, f in enumerate(frames)]
