@@ -23,11 +23,11 @@ import numpy as np
 from av.video.plane import VideoPlane
 
 from .errors import VideoError
+from .features import MAX_FPS, MIN_FPS
 
 log = logging.getLogger(__name__)
 
 _IMAGE_FORMATS = ("image2", "_pipe", "gif", "apng", "webp")
-MIN_FPS, MAX_FPS = 1.0, 240.0  # the frame rates taken as declared; others are checked against the timestamps
 # Semi-planar YUV (a luma plane, then one plane of interleaved chroma); of them, V before U, and MSB-aligned
 _VU_FIRST = ("nv21", "nv42")
 _MSB_ALIGNED = ("p010", "p012", "p016", "p210", "p212", "p216", "p410", "p412", "p416")

@@ -377,9 +377,10 @@ def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
     for t in candidates:
         if t == 0:
             continue
-        pixel_jump = bool(spike[t] and _one_frame_jump(s, f.sig, int(t)) and not _moved(f, int(t)))
-        joint_jump = bool(joint[t] and _one_frame_jump(s, f.sig, int(t)) and _one_frame_jump(st, f.sig, int(t)))
-        layout_jump = bool(st_spike[t] and _one_frame_jump(st, f.sig, int(t)))
+        s_jump, st_jump = _one_frame_jump(s, f.sig, int(t)), _one_frame_jump(st, f.sig, int(t))
+        pixel_jump = bool(spike[t] and s_jump and not _moved(f, int(t)))
+        joint_jump = bool(joint[t] and s_jump and st_jump)
+        layout_jump = bool(st_spike[t] and st_jump)
         if layout_jump and not (pixel_jump or joint_jump) and _passing_shade(f, int(t), rate):
             log.debug("frame %d: the layout jumps inside a passing shade (an occluder?)", t)
             layout_jump = False

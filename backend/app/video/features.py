@@ -53,18 +53,19 @@ CROP = 64
 HIST_BINS = 32
 FLAT_STD = 2.0
 CHROMA_GRID = (9, 16)  # rows, columns of chroma samples a frame
+MIN_FPS, MAX_FPS = 1.0, 240.0  # a video's plausible frame rates; outside them a declared rate is not trusted
 
 
 def half_spans_for(fps: float) -> tuple[int, ...]:
     """Half-spans (frames) tested for dissolves: ~0.07 s to ~0.9 s, at least 2 frames, at most 64."""
-    rate = fps if 1.0 <= fps <= 240.0 else 30.0
+    rate = fps if MIN_FPS <= fps <= MAX_FPS else 30.0
     spans = {min(64, max(2, round(rate * s))) for s in (0.08, 0.14, 0.22, 0.34, 0.5, 0.75)}
     return tuple(sorted(spans))
 
 
 def flash_lags_for(fps: float) -> int:
     """How many frames either side of a cut the flash check looks at (~0.25 s, 4..FLASH_LAGS)."""
-    rate = fps if 1.0 <= fps <= 240.0 else 30.0
+    rate = fps if MIN_FPS <= fps <= MAX_FPS else 30.0
     return int(min(FLASH_LAGS, max(4, round(0.25 * rate) + 1)))
 
 

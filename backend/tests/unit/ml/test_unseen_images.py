@@ -101,12 +101,16 @@ def test_a_damaged_image_is_an_input_error_however_it_is_damaged(fmt: str, tmp_p
         for at in rng.integers(8, len(data), 4):
             flipped[at] = int(rng.integers(0, 256))
         damaged.append(bytes(flipped))
+    refused = {probe_image: 0, read_image: 0}
     for k, bad in enumerate(damaged):
         path = tmp_path / f"bad{k}.img"
         path.write_bytes(bad)
         for check in (probe_image, read_image):
             with contextlib.suppress(MLInputError):  # anything else fails the test
                 check(path)
+                continue
+            refused[check] += 1
+    assert all(refused.values()), refused  # the damage reached both checks' refusals, not only sound reads
 
 
 def test_the_size_probed_is_the_size_read_for_a_photo_turned_by_exif(tmp_path: Path) -> None:
