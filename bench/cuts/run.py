@@ -58,6 +58,7 @@ MARKS = {
     "hard-fresh4": ("<!-- hard-fresh4:begin -->", "<!-- hard-fresh4:end -->"),
     "hard-fresh5": ("<!-- hard-fresh5:begin -->", "<!-- hard-fresh5:end -->"),
     "hard-fresh6": ("<!-- hard-fresh6:begin -->", "<!-- hard-fresh6:end -->"),
+    "hard-fresh7": ("<!-- hard-fresh7:begin -->", "<!-- hard-fresh7:end -->"),
     "real": ("<!-- real:begin -->", "<!-- real:end -->"),
 }
 Detections = tuple[list[Item], list[float] | None]  # items and (where the method has one) confidences

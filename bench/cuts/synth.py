@@ -201,6 +201,14 @@ HARD_FRESH6 = _fresh_set(
     [(672, 392), (440, 248), (384, 296), (744, 432), (312, 176), (600, 336),
      (472, 264), (784, 448), (360, 208), (536, 304), (408, 232), (808, 440)],
 )  # fmt: skip
+# Seventh fresh hard set: seeds 1701-1712, the same variation, sizes never used; fixed before its first run (to
+# judge the dissolve verifier refitted on more candidates, on videos neither it nor the rules were made on).
+HARD_FRESH7 = _fresh_set(
+    "fresh7",
+    1701,
+    [(648, 368), (440, 256), (400, 304), (760, 432), (304, 168), (632, 352),
+     (488, 272), (792, 456), (368, 208), (544, 312), (416, 224), (824, 464)],
+)  # fmt: skip
 
 
 def _training_set() -> list[Spec]:
@@ -249,6 +257,7 @@ SETS = {
     "hard-fresh4": HARD_FRESH4,
     "hard-fresh5": HARD_FRESH5,
     "hard-fresh6": HARD_FRESH6,
+    "hard-fresh7": HARD_FRESH7,
     "train": TRAIN,
 }
 
