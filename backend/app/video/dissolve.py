@@ -30,7 +30,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .energy import dip_fit, energy_dip, isotropic_dip
 from .features import FLAT_STD, FrameFeatures
-from .verifier import dissolve_probability
+from .verifier import FEATURES, dissolve_probability
 
 RR_MAX = 0.4
 DE_MIN = 8.0
@@ -47,10 +47,12 @@ DIP_RR_MAX = 0.6
 DIP_FIT = 0.15
 HIST_GAIN, VALUES_GAIN = 1.0, 1.5
 RAMP_LAYOUT, RAMP_VALUES = 0.6, 0.1
+LIGHT_VALUES = 0.12
 SAME_LAYOUT, SAME_VALUES, SAME_MARGIN = 0.8, 0.12, 0.4
 MIN_SCORE = 0.15
 LAW_MIN_FRAMES = 9
 VERIFIER_MIN, VERIFIER_WITH_RULES = 0.5, 0.25
+_LAYOUT_AT, _VALUES_AT = FEATURES.index("layout_across"), FEATURES.index("values_across")
 
 
 def _neighbour_level(x: np.ndarray, c: np.ndarray, h: int) -> np.ndarray:
@@ -174,6 +176,14 @@ class Candidate:
         return 0.5 * self.conf + 0.5 * self.margin
 
     @property
+    def lighting(self) -> bool:
+        """Whether the change across the span is a lighting change: the layout kept (as in `_margin`'s ramp
+        test) and the brightness-free distribution of values kept within LIGHT_VALUES. No verifier overrules
+        that: a blend of two pictures that alike cannot be told from light changing on one."""
+        layout, values = self.features[_LAYOUT_AT], self.features[_VALUES_AT]
+        return bool(layout < RAMP_LAYOUT and values < LIGHT_VALUES)
+
+    @property
     def rules_pass(self) -> bool:
         """Whether the rules alone take it: it leads from one shot to another, with a score of MIN_SCORE."""
         return self.margin > 0 and self.score >= MIN_SCORE
@@ -214,10 +224,13 @@ def detect_dissolves(
     The verifier (`verifier.dissolve_probability`) judges every candidate: one the rules pass (a positive
     two-shots margin, and votes and margin together over MIN_SCORE) needs a probability of
     VERIFIER_WITH_RULES, one they refuse (two shots of one look, a side still busy with the rest of the
-    transition) VERIFIER_MIN. The confidence is the mean of the probability and the rules' score."""
+    transition) VERIFIER_MIN; one whose change is a lighting change (`Candidate.lighting`) is refused. The
+    confidence is the mean of the probability and the rules' score."""
     cuts = np.zeros(f.n, bool) if cut_at is None else cut_at
     out: list[tuple[int, int, float]] = []
     for c in dissolve_candidates(f, fps, blocked, cuts):
+        if c.lighting:
+            continue
         p = dissolve_probability(c.features)
         if p >= (VERIFIER_WITH_RULES if c.rules_pass else VERIFIER_MIN):
             out.append((c.start, c.end, round(0.5 * p + 0.5 * c.score, 4)))
