@@ -202,7 +202,7 @@ HARD_FRESH6 = _fresh_set(
      (472, 264), (784, 448), (360, 208), (536, 304), (408, 232), (808, 440)],
 )  # fmt: skip
 # Seventh fresh hard set: seeds 1701-1712, the same variation, sizes never used; fixed before its first run (to
-# judge the dissolve verifier refitted on more candidates, on videos neither it nor the rules were made on).
+# judge round 9's lighting rule for dissolves, made on the other sets, on videos it has not seen).
 HARD_FRESH7 = _fresh_set(
     "fresh7",
     1701,

@@ -30,7 +30,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .energy import dip_fit, energy_dip, isotropic_dip
 from .features import FLAT_STD, FrameFeatures
-from .verifier import FEATURES, dissolve_probability
+from .verifier import dissolve_probability
 
 RR_MAX = 0.4
 DE_MIN = 8.0
@@ -47,12 +47,11 @@ DIP_RR_MAX = 0.6
 DIP_FIT = 0.15
 HIST_GAIN, VALUES_GAIN = 1.0, 1.5
 RAMP_LAYOUT, RAMP_VALUES = 0.6, 0.1
-LIGHT_VALUES = 0.12
+LIGHT_VALUES, LIGHT_CONTRAST = 0.12, 1.25
 SAME_LAYOUT, SAME_VALUES, SAME_MARGIN = 0.8, 0.12, 0.4
 MIN_SCORE = 0.15
 LAW_MIN_FRAMES = 9
 VERIFIER_MIN, VERIFIER_WITH_RULES = 0.5, 0.25
-_LAYOUT_AT, _VALUES_AT = FEATURES.index("layout_across"), FEATURES.index("values_across")
 
 
 def _neighbour_level(x: np.ndarray, c: np.ndarray, h: int) -> np.ndarray:
@@ -169,19 +168,12 @@ class Candidate:
     conf: float
     margin: float
     features: np.ndarray
+    lighting: bool = False  # the change across it is light changing on one picture (see `_lighting`)
 
     @property
     def score(self) -> float:
         """The rules' score: votes and two-shots margin together."""
         return 0.5 * self.conf + 0.5 * self.margin
-
-    @property
-    def lighting(self) -> bool:
-        """Whether the change across the span is a lighting change: the layout kept (as in `_margin`'s ramp
-        test) and the brightness-free distribution of values kept within LIGHT_VALUES. No verifier overrules
-        that: a blend of two pictures that alike cannot be told from light changing on one."""
-        layout, values = self.features[_LAYOUT_AT], self.features[_VALUES_AT]
-        return bool(layout < RAMP_LAYOUT and values < LIGHT_VALUES)
 
     @property
     def rules_pass(self) -> bool:
@@ -212,7 +204,8 @@ def dissolve_candidates(f: FrameFeatures, fps: float, blocked: np.ndarray, cut_a
             start, end, conf = _span(support, core)
             sides = _sides(f, fps, start, end, blocked, cut_at)
             margin = _margin(f, sides)
-            out.append(Candidate(start, end, conf, margin, _features(f, fps, start, end, support, conf, margin, sides)))
+            features = _features(f, fps, start, end, support, conf, margin, sides)
+            out.append(Candidate(start, end, conf, margin, features, _lighting(f, sides)))
     return out
 
 
@@ -224,7 +217,7 @@ def detect_dissolves(
     The verifier (`verifier.dissolve_probability`) judges every candidate: one the rules pass (a positive
     two-shots margin, and votes and margin together over MIN_SCORE) needs a probability of
     VERIFIER_WITH_RULES, one they refuse (two shots of one look, a side still busy with the rest of the
-    transition) VERIFIER_MIN; one whose change is a lighting change (`Candidate.lighting`) is refused. The
+    transition) VERIFIER_MIN; one whose change is light changing (`_lighting`) is refused. The
     confidence is the mean of the probability and the rules' score."""
     cuts = np.zeros(f.n, bool) if cut_at is None else cut_at
     out: list[tuple[int, int, float]] = []
@@ -296,6 +289,22 @@ def _colour_inputs(f: FrameFeatures, sides: tuple[int, int, int, int]) -> tuple[
         float(np.log((across + 1.0) / (max(within) + 1.0))),
         float(spread),
     )
+
+
+def _lighting(f: FrameFeatures, sides: tuple[int, int, int, int]) -> bool:
+    """Whether the change from the frame before a span to the frame after it is light changing on one
+    picture: the layout kept (as in `_margin`'s ramp test), the brightness-free distribution of values kept
+    within LIGHT_VALUES, and the contrast scaled as the brightness was (within LIGHT_CONTRAST, as a gain
+    does). No verifier overrules that: a blend of two pictures that alike, one a brighter copy of the
+    other, cannot be told from light changing on one. (A dissolve between two shots of one look whose
+    brightness stays while the contrast changes is left to the verifier.)"""
+    _, a1, b0, _ = sides
+    layout, values = _shape_change(f, a1, b0)
+    if layout >= RAMP_LAYOUT or values >= LIGHT_VALUES:
+        return False
+    lum = np.log(np.maximum(f.mean[[a1, b0]].astype(np.float64), 1.0))
+    con = np.log(np.maximum(f.std[[a1, b0]].astype(np.float64), 1.0))
+    return bool(abs((con[1] - con[0]) - (lum[1] - lum[0])) < np.log(LIGHT_CONTRAST))
 
 
 def _hist_change(f: FrameFeatures, i: int, j: int) -> float:
