@@ -43,6 +43,7 @@ FLASH_STRUCT = 0.2
 FLASH_STRUCT_SURE = 0.8
 FLASH_PERSIST_SURE, FLASH_STRUCT_REFRAMED = 0.8, 0.12
 SHADE_SPAN, SHADE_DEPTH, SHADE_STEADY = 1.0, 15.0, 1.0
+RETURN_SPAN, RETURN_STRUCT = 1.0, 0.1
 STATIC_LEVELS = 2.0
 DARK_MEAN, BRIGHT_MEAN, FLAT_STD = 28.0, 223.0, 12.0  # 12 levels inside studio-range black (16) and white (235)
 FADE_MIN_RISE = 15.0
@@ -337,6 +338,27 @@ def _passing_shade(f: FrameFeatures, t: int, rate: float) -> bool:
     return (dip and darker >= SHADE_DEPTH) or (peak and brighter >= SHADE_DEPTH)
 
 
+def _comes_back(sig: np.ndarray, t: int, w: int) -> bool:
+    """Whether the picture of before frame t is there again within w frames after it: some frame of the w
+    before t and some frame of t and the w after it differ by under FLASH_PERSIST of the jump at t, with a
+    layout within RETURN_STRUCT (1 - NCC, on the pixels that change). Something passing close to the lens,
+    a flash or a swing of the camera and back leave the picture as it was; a cut does not, even to another
+    framing of the same place (its picture stays FLASH_PERSIST_SURE of the jump away)."""
+    n = sig.shape[0]
+    pre = sig[max(0, t - w) : t].astype(np.float32)
+    post = sig[t : min(n, t + w + 1)].astype(np.float32)
+    jump = float(np.abs(sig[t].astype(np.float32) - sig[t - 1].astype(np.float32)).mean())
+    if pre.shape[0] < 2 or post.shape[0] < 2 or jump <= 1e-6:
+        return False
+    raw = np.abs(pre[:, None, :] - post[None, :, :]).mean(axis=2)
+    live = _live_pixels(np.concatenate([pre, post]))
+    zp, fp = _normalised(pre[:, live])
+    zq, fq = _normalised(post[:, live])
+    structural = 1.0 - (zp @ zq.T) / int(live.sum())
+    similar = (raw < FLASH_PERSIST * jump) & (structural < RETURN_STRUCT) & ~fp[:, None] & ~fq[None, :]
+    return bool(similar.any())
+
+
 def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
     """Return `(frame, confidence)` for each hard cut; `frame` is the first frame of the new shot."""
     s = cut_signal(f)
@@ -400,6 +422,9 @@ def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
             conf = float(np.clip((s[t] - base[t]) / max(s[t], 1e-6), 0.0, 1.0))
             if st_spike[t] or joint[t]:
                 conf = max(conf, float(np.clip((st[t] - st_base[t]) / max(st[t], 1e-6), 0.0, 1.0)))
+        if _comes_back(f.sig, int(t), max(kmax, round(RETURN_SPAN * rate))):
+            log.debug("frame %d: the picture comes back (something passed the lens?)", t)
+            continue
         if cuts and t - cuts[-1][0] <= gap:
             if conf > cuts[-1][1]:
                 cuts[-1] = (int(t), conf)

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from app.video import analyze_video
-from app.video.detect import CUT_ISOLATION, _one_frame_jump
+from app.video.detect import CUT_ISOLATION, _comes_back, _one_frame_jump
 from app.video.energy import ANISO_MAX, isotropic_dip
 from PIL import Image
 
@@ -55,6 +55,30 @@ def test_two_big_changes_in_a_row_without_a_mixed_frame_between_are_motion() -> 
     swing = _signatures([0.0, 0.0, 0.9, 0.2, 1.0, 1.0])  # frame 2 is no mix of frames 1 and 3
     assert not _one_frame_jump(s, swing, 2)
     assert not _one_frame_jump(s, swing, 3)
+
+
+def _picture(rng: np.random.Generator, n: int, base: np.ndarray) -> list[np.ndarray]:
+    """n frames of one still picture (64-pixel signatures) with a level of sensor noise."""
+    return [np.clip(base + rng.normal(0, 1.5, base.shape), 0, 255) for _ in range(n)]
+
+
+def test_a_picture_that_comes_back_after_a_shade_passed_is_no_cut() -> None:
+    rng = np.random.default_rng(0)
+    base = rng.uniform(40, 220, 64)
+    shade = [np.where(np.arange(64) < 8 * (k + 1), 12.0, base) for k in range(8)]  # a shape covering it
+    sig = np.stack(_picture(rng, 20, base) + shade + _picture(rng, 20, base)).astype(np.uint8)
+    for t in (20, 25, 28):  # where it comes in, half-way, where it leaves
+        assert _comes_back(sig, t, 25)
+    assert not _comes_back(sig, 28, 3)  # within three frames the picture has not come back yet
+
+
+def test_a_cut_to_another_picture_or_framing_does_not_come_back() -> None:
+    rng = np.random.default_rng(1)
+    a = rng.uniform(40, 220, (8, 8))
+    closer = np.kron(a[2:6, 2:6], np.ones((2, 2)))  # the middle of the same picture, twice as close
+    for b in (rng.uniform(40, 220, (8, 8)), closer):
+        sig = np.stack(_picture(rng, 20, a.ravel()) + _picture(rng, 20, b.ravel())).astype(np.uint8)
+        assert not _comes_back(sig, 20, 25)
 
 
 def test_isolation_is_a_ratio_not_a_level() -> None:
