@@ -43,7 +43,7 @@ FLASH_STRUCT = 0.2
 FLASH_STRUCT_SURE = 0.8
 FLASH_PERSIST_SURE, FLASH_STRUCT_REFRAMED = 0.8, 0.12
 SHADE_SPAN, SHADE_DEPTH, SHADE_STEADY = 1.0, 15.0, 1.0
-RETURN_SPAN, RETURN_STRUCT = 1.0, 0.1
+RETURN_SPAN, RETURN_STRUCT, RETURN_RAW = 1.0, 0.1, 0.2
 STATIC_LEVELS = 2.0
 DARK_MEAN, BRIGHT_MEAN, FLAT_STD = 28.0, 223.0, 12.0  # 12 levels inside studio-range black (16) and white (235)
 FADE_MIN_RISE = 15.0
@@ -357,6 +357,27 @@ def _comes_back(sig: np.ndarray, t: int, w: int) -> bool:
     structural = 1.0 - (zp @ zq.T) / int(live.sum())
     similar = (raw < FLASH_PERSIST * jump) & (structural < RETURN_STRUCT) & ~fp[:, None] & ~fq[None, :]
     return bool(similar.any())
+
+
+def _span_comes_back(sig: np.ndarray, s: int, e: int, w: int) -> bool:
+    """Whether the picture of before frames s..e is there again within w frames after them: some frame of
+    the w before s and some frame of the w after e differ by under FLASH_PERSIST of the farthest the span
+    departs from the frame before it, with a layout within RETURN_STRUCT. A transition leads to another
+    picture; a shade passing the lens, a light going down and up again or a flash leave the one there was."""
+    n = sig.shape[0]
+    pre = sig[max(0, s - w) : s].astype(np.float32)
+    post = sig[e + 1 : min(n, e + 1 + w)].astype(np.float32)
+    if pre.shape[0] < 1 or post.shape[0] < 1:
+        return False
+    departure = float(np.abs(sig[s : e + 1].astype(np.float32) - pre[-1]).mean(axis=1).max())
+    raw = np.abs(pre[:, None, :] - post[None, :, :]).mean(axis=2)
+    live = _live_pixels(np.concatenate([pre, post]))
+    zp, fp = _normalised(pre[:, live])
+    zq, fq = _normalised(post[:, live])
+    structural = 1.0 - (zp @ zq.T) / int(live.sum())
+    contrast = 0.5 * (pre.std(axis=1)[:, None] + post.std(axis=1)[None, :])
+    similar = (raw < FLASH_PERSIST * departure) & (raw < RETURN_RAW * contrast) & (structural < RETURN_STRUCT)
+    return departure > 0 and bool((similar & ~fp[:, None] & ~fq[None, :]).any())
 
 
 def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
@@ -724,6 +745,8 @@ def detect_transitions(f: FrameFeatures, fps: float) -> list[Transition]:
     dissolves = _clip_at_cuts(dissolves, [t for t, _ in found_cuts])
     gradual = [("fade", s, e, c) for s, e, c in fades] + [("dissolve", s, e, c) for s, e, c in dissolves]
     gradual = _merge_through_holds(f, gradual)
+    reach = max(3, round(RETURN_SPAN * (fps if fps > 0 else 30.0)))
+    gradual = [g for g in gradual if not _span_comes_back(f.sig, g[1], g[2], reach)]
     inside = np.zeros(n, bool)
     for _, s, e, _ in gradual:
         inside[s : e + 1] = True  # a cut inside a gradual span is that span

@@ -125,6 +125,23 @@ def test_occluder_sweeping_across_the_lens_is_no_transition(tmp_path: Path) -> N
     assert _transitions(tmp_path, frames) == []
 
 
+@pytest.mark.parametrize("seed", [1, 14, 27, 37])
+def test_a_shape_passing_a_still_shot_is_no_transition(tmp_path: Path, seed: int) -> None:
+    """A dark shape of 0.6-1.5 frame widths sweeping past the lens in 6-13 frames over a still (or barely
+    panning) picture: the seeds of 0-39 that drew a fade or a dissolve before the picture's coming back
+    was asked for (the picture after the sweep is the one before it)."""
+    rng = np.random.default_rng(seed)
+    frames = scene(700 + seed, N, speed=int(rng.integers(0, 2)))
+    span, size, shade = int(rng.integers(6, 14)), rng.uniform(0.6, 1.5), rng.uniform(5, 60)
+    yy, xx = np.ogrid[0:H, 0:W]
+    for j in range(span):
+        cx = -size * W / 2 + (j + 0.5) / span * (W + size * W)
+        r = np.sqrt(((xx - cx) / (size * W / 2)) ** 2 + ((yy - H / 2) / (H * 0.9)) ** 2)
+        alpha = np.clip((1 - r) / 0.15, 0, 1)[..., None]
+        frames[30 + j] = frames[30 + j] * (1 - alpha) + shade * alpha
+    assert _transitions(tmp_path, frames) == []
+
+
 @pytest.mark.parametrize(
     ("seed", "span", "size", "shade"), [(1, 10, 1.0, 10.0), (3, 12, 1.4, 35.0), (4, 10, 1.0, 10.0), (9, 12, 1.4, 35.0)]
 )
