@@ -338,6 +338,17 @@ def _passing_shade(f: FrameFeatures, t: int, rate: float) -> bool:
     return (dip and darker >= SHADE_DEPTH) or (peak and brighter >= SHADE_DEPTH)
 
 
+def _pairwise(pre: np.ndarray, post: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mean absolute difference, structural distance 1 - NCC on the pixels that change) of every frame of
+    `pre` against every frame of `post` (signature rows); pairs with a flat frame are infinitely far."""
+    raw = np.abs(pre[:, None, :] - post[None, :, :]).mean(axis=2)
+    live = _live_pixels(np.concatenate([pre, post]))
+    zp, fp = _normalised(pre[:, live])
+    zq, fq = _normalised(post[:, live])
+    structural = np.where(fp[:, None] | fq[None, :], np.inf, 1.0 - (zp @ zq.T) / int(live.sum()))
+    return raw, structural
+
+
 def _comes_back(sig: np.ndarray, t: int, w: int) -> bool:
     """Whether the picture of before frame t is there again within w frames after it: some frame of the w
     before t and some frame of t and the w after it differ by under FLASH_PERSIST of the jump at t, with a
@@ -350,13 +361,8 @@ def _comes_back(sig: np.ndarray, t: int, w: int) -> bool:
     jump = float(np.abs(sig[t].astype(np.float32) - sig[t - 1].astype(np.float32)).mean())
     if pre.shape[0] < 2 or post.shape[0] < 2 or jump <= 1e-6:
         return False
-    raw = np.abs(pre[:, None, :] - post[None, :, :]).mean(axis=2)
-    live = _live_pixels(np.concatenate([pre, post]))
-    zp, fp = _normalised(pre[:, live])
-    zq, fq = _normalised(post[:, live])
-    structural = 1.0 - (zp @ zq.T) / int(live.sum())
-    similar = (raw < FLASH_PERSIST * jump) & (structural < RETURN_STRUCT) & ~fp[:, None] & ~fq[None, :]
-    return bool(similar.any())
+    raw, structural = _pairwise(pre, post)
+    return bool(((raw < FLASH_PERSIST * jump) & (structural < RETURN_STRUCT)).any())
 
 
 def _span_comes_back(sig: np.ndarray, s: int, e: int, w: int) -> bool:
@@ -370,14 +376,10 @@ def _span_comes_back(sig: np.ndarray, s: int, e: int, w: int) -> bool:
     if pre.shape[0] < 1 or post.shape[0] < 1:
         return False
     departure = float(np.abs(sig[s : e + 1].astype(np.float32) - pre[-1]).mean(axis=1).max())
-    raw = np.abs(pre[:, None, :] - post[None, :, :]).mean(axis=2)
-    live = _live_pixels(np.concatenate([pre, post]))
-    zp, fp = _normalised(pre[:, live])
-    zq, fq = _normalised(post[:, live])
-    structural = 1.0 - (zp @ zq.T) / int(live.sum())
+    raw, structural = _pairwise(pre, post)
     contrast = 0.5 * (pre.std(axis=1)[:, None] + post.std(axis=1)[None, :])
     similar = (raw < FLASH_PERSIST * departure) & (raw < RETURN_RAW * contrast) & (structural < RETURN_STRUCT)
-    return departure > 0 and bool((similar & ~fp[:, None] & ~fq[None, :]).any())
+    return departure > 0 and bool(similar.any())
 
 
 def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
