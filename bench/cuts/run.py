@@ -59,6 +59,7 @@ MARKS = {
     "hard-fresh5": ("<!-- hard-fresh5:begin -->", "<!-- hard-fresh5:end -->"),
     "hard-fresh6": ("<!-- hard-fresh6:begin -->", "<!-- hard-fresh6:end -->"),
     "hard-fresh7": ("<!-- hard-fresh7:begin -->", "<!-- hard-fresh7:end -->"),
+    "hard-fresh8": ("<!-- hard-fresh8:begin -->", "<!-- hard-fresh8:end -->"),
     "real": ("<!-- real:begin -->", "<!-- real:end -->"),
 }
 Detections = tuple[list[Item], list[float] | None]  # items and (where the method has one) confidences

@@ -209,6 +209,14 @@ HARD_FRESH7 = _fresh_set(
     [(648, 368), (440, 256), (400, 304), (760, 432), (304, 168), (632, 352),
      (488, 272), (792, 456), (368, 208), (544, 312), (416, 224), (824, 464)],
 )  # fmt: skip
+# Eighth fresh hard set: seeds 1901-1912, the same variation, sizes never used; fixed before its first run (to
+# judge round 9's rules, the last two made after the seventh set's first run, on videos none was made on).
+HARD_FRESH8 = _fresh_set(
+    "fresh8",
+    1901,
+    [(664, 376), (456, 264), (408, 312), (776, 440), (312, 184), (648, 360),
+     (504, 280), (800, 464), (376, 216), (552, 320), (424, 232), (840, 472)],
+)  # fmt: skip
 
 
 def _training_set() -> list[Spec]:
@@ -258,6 +266,7 @@ SETS = {
     "hard-fresh5": HARD_FRESH5,
     "hard-fresh6": HARD_FRESH6,
     "hard-fresh7": HARD_FRESH7,
+    "hard-fresh8": HARD_FRESH8,
     "train": TRAIN,
 }
 
