@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from app.video import analyze_video
-from app.video.detect import CUT_ISOLATION, _comes_back, _one_frame_jump
+from app.video.detect import CUT_ISOLATION, _comes_back, _flash_check, _one_frame_jump
 from app.video.energy import ANISO_MAX, isotropic_dip
 from PIL import Image
 
@@ -79,6 +79,25 @@ def test_a_cut_to_another_picture_or_framing_does_not_come_back() -> None:
     for b in (rng.uniform(40, 220, (8, 8)), closer):
         sig = np.stack(_picture(rng, 20, a.ravel()) + _picture(rng, 20, b.ravel())).astype(np.uint8)
         assert not _comes_back(sig, 20, 25)
+
+
+def _drifting_cut(to_other: bool) -> np.ndarray:
+    """Frames 0-19 of a picture A whose camera drifts: the further back, the more it looks like another framing
+    B of the same place (up to 35 %); at frame 20 a cut to B (or, `to_other` false, a flash of B for a frame and
+    back to A). 144-pixel signatures with a level of noise."""
+    rng = np.random.default_rng(3)
+    a = rng.uniform(40, 220, (12, 12))
+    b = np.clip(0.55 * a + 0.45 * rng.uniform(40, 220, (12, 12)) + 12, 0, 255)  # layout 1 - NCC about 0.26
+    frames = [(1 - min(0.35, 0.06 * (19 - k))) * a + min(0.35, 0.06 * (19 - k)) * b for k in range(20)]
+    frames += [b if to_other or k == 0 else a for k in range(20)]
+    return np.clip(np.stack([f.ravel() + rng.normal(0, 1.0, 144) for f in frames]), 0, 255).astype(np.uint8)
+
+
+def test_a_cut_to_another_framing_after_a_drifting_shot_persists() -> None:
+    """The frames furthest back resemble the new framing most (the picture differs from them by 0.65 of the jump,
+    the layout by under 0.2), yet it never comes back to the frames just before the cut: a cut, not a flash."""
+    assert _flash_check(_drifting_cut(True), 20, 6)
+    assert not _flash_check(_drifting_cut(False), 20, 6)
 
 
 def test_isolation_is_a_ratio_not_a_level() -> None:
