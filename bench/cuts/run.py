@@ -60,6 +60,7 @@ MARKS = {
     "hard-fresh6": ("<!-- hard-fresh6:begin -->", "<!-- hard-fresh6:end -->"),
     "hard-fresh7": ("<!-- hard-fresh7:begin -->", "<!-- hard-fresh7:end -->"),
     "hard-fresh8": ("<!-- hard-fresh8:begin -->", "<!-- hard-fresh8:end -->"),
+    "hard-fresh9": ("<!-- hard-fresh9:begin -->", "<!-- hard-fresh9:end -->"),
     "real": ("<!-- real:begin -->", "<!-- real:end -->"),
 }
 Detections = tuple[list[Item], list[float] | None]  # items and (where the method has one) confidences
