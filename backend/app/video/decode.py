@@ -327,6 +327,11 @@ JUMP_BACK_S = 0.5  # a step back this long (and over 3 frames) is the clock rest
 JUMP_AHEAD_S = 10.0  # a step ahead this long, where timestamps may jump, is one too (FFmpeg's threshold)
 
 
+def timestamps_may_jump(container: Any) -> bool:
+    """Whether the container's format allows its timestamps to jump (FFmpeg's AVFMT_TS_DISCONT)."""
+    return bool(int(container.format.flags or 0) & TS_DISCONT)
+
+
 class Timeline:
     """Presentation times of a stream's frames, in the order they are shown, made continuous where the
     timestamps jump: back by more than JUMP_BACK_S (and 3 frames) in any file, as where recordings were
@@ -337,7 +342,7 @@ class Timeline:
     def __init__(self, container: Any, step_s: float) -> None:
         self.step = step_s
         self.back = max(JUMP_BACK_S, 3 * step_s)
-        self.ahead = JUMP_AHEAD_S if int(container.format.flags or 0) & TS_DISCONT else math.inf
+        self.ahead = JUMP_AHEAD_S if timestamps_may_jump(container) else math.inf
         self.offset = 0.0
         self.last = math.nan  # no frame yet (every comparison with it is false)
         self.jumps = 0
@@ -357,7 +362,7 @@ class Timeline:
 def has_jumps(container: Any, stream: Any) -> bool:
     """Whether the decoding timestamps of `stream` jump as `Timeline` mends (only looked for in formats
     whose timestamps may jump; reads every packet, decodes none, and leaves the file wherever it ends)."""
-    if not int(container.format.flags or 0) & TS_DISCONT or stream.time_base is None:
+    if not timestamps_may_jump(container) or stream.time_base is None:
         return False
     tb = float(stream.time_base)
     last: float | None = None

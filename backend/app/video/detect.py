@@ -162,6 +162,17 @@ def _live_pixels(window: np.ndarray) -> np.ndarray:
     return live if live.sum() >= 0.25 * live.size else np.ones(window.shape[1], bool)
 
 
+def _pairwise(pre: np.ndarray, post: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(mean absolute difference, structural distance 1 - NCC on the pixels that change) of every frame of
+    `pre` against every frame of `post` (float signature rows), and which frames of each are flat (a flat
+    frame has no layout: its distance to any frame is 1)."""
+    raw = np.abs(pre[:, None, :] - post[None, :, :]).mean(axis=2)
+    live = _live_pixels(np.concatenate([pre, post]))
+    zp, fp = _normalised(pre[:, live])
+    zq, fq = _normalised(post[:, live])
+    return raw, 1.0 - (zp @ zq.T) / int(live.sum()), fp, fq
+
+
 def _flash_check(sig: np.ndarray, t: int, kmax: int) -> bool:
     """Whether the change at frame t persists (a cut) rather than coming back (a flash).
 
@@ -181,18 +192,14 @@ def _flash_check(sig: np.ndarray, t: int, kmax: int) -> bool:
     post = sig[t : t + kmax + 1].astype(np.float32)
     if pre.shape[0] == 0 or post.shape[0] == 0:
         return False
-    raw = np.abs(pre[:, None, :] - post[None, :, :]).mean(axis=2)
-    live = _live_pixels(np.concatenate([pre, post]))
-    zp, fp = _normalised(pre[:, live])
-    zq, fq = _normalised(post[:, live])
-    ncc = (zp @ zq.T) / int(live.sum())
-    both, one = fp[:, None] & fq[None, :], fp[:, None] | fq[None, :]
+    raw, layout, fp, fq = _pairwise(pre, post)
+    both = fp[:, None] & fq[None, :]
     mask = np.add.outer(np.arange(pre.shape[0]), np.arange(post.shape[0])) <= kmax
     jump = float(raw[0, 0])
     if jump <= 1e-6:
         return False
     persistence = raw / jump
-    structural = float(np.where(both, np.inf, np.where(one, 1.0, 1.0 - ncc))[mask].min())
+    structural = float(np.where(both, np.inf, layout)[mask].min())
     flat_persistence = float(persistence[mask & both].min()) if (mask & both).any() else np.inf
     persists = float(persistence[mask].min())
     sure = structural >= FLASH_STRUCT_SURE or persists >= FLASH_PERSIST
@@ -338,17 +345,6 @@ def _passing_shade(f: FrameFeatures, t: int, rate: float) -> bool:
     return (dip and darker >= SHADE_DEPTH) or (peak and brighter >= SHADE_DEPTH)
 
 
-def _pairwise(pre: np.ndarray, post: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(mean absolute difference, structural distance 1 - NCC on the pixels that change) of every frame of
-    `pre` against every frame of `post` (signature rows); pairs with a flat frame are infinitely far."""
-    raw = np.abs(pre[:, None, :] - post[None, :, :]).mean(axis=2)
-    live = _live_pixels(np.concatenate([pre, post]))
-    zp, fp = _normalised(pre[:, live])
-    zq, fq = _normalised(post[:, live])
-    structural = np.where(fp[:, None] | fq[None, :], np.inf, 1.0 - (zp @ zq.T) / int(live.sum()))
-    return raw, structural
-
-
 def _comes_back(sig: np.ndarray, t: int, w: int) -> bool:
     """Whether the picture of before frame t is there again within w frames after it: some frame of the w
     before t and some frame of t and the w after it differ by under FLASH_PERSIST of the jump at t, with a
@@ -361,8 +357,9 @@ def _comes_back(sig: np.ndarray, t: int, w: int) -> bool:
     jump = float(np.abs(sig[t].astype(np.float32) - sig[t - 1].astype(np.float32)).mean())
     if pre.shape[0] < 2 or post.shape[0] < 2 or jump <= 1e-6:
         return False
-    raw, structural = _pairwise(pre, post)
-    return bool(((raw < FLASH_PERSIST * jump) & (structural < RETURN_STRUCT)).any())
+    raw, layout, fp, fq = _pairwise(pre, post)
+    similar = (raw < FLASH_PERSIST * jump) & (layout < RETURN_STRUCT)
+    return bool((similar & ~fp[:, None] & ~fq[None, :]).any())
 
 
 def _span_comes_back(sig: np.ndarray, s: int, e: int, w: int) -> bool:
@@ -376,10 +373,10 @@ def _span_comes_back(sig: np.ndarray, s: int, e: int, w: int) -> bool:
     if pre.shape[0] < 1 or post.shape[0] < 1:
         return False
     departure = float(np.abs(sig[s : e + 1].astype(np.float32) - pre[-1]).mean(axis=1).max())
-    raw, structural = _pairwise(pre, post)
+    raw, layout, fp, fq = _pairwise(pre, post)
     contrast = 0.5 * (pre.std(axis=1)[:, None] + post.std(axis=1)[None, :])
-    similar = (raw < FLASH_PERSIST * departure) & (raw < RETURN_RAW * contrast) & (structural < RETURN_STRUCT)
-    return departure > 0 and bool(similar.any())
+    similar = (raw < FLASH_PERSIST * departure) & (raw < RETURN_RAW * contrast) & (layout < RETURN_STRUCT)
+    return departure > 0 and bool((similar & ~fp[:, None] & ~fq[None, :]).any())
 
 
 def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:

@@ -337,8 +337,9 @@ def _reencode(
                 ostream.options = {"preset": "veryfast", "crf": "20"}
                 if frame_rotation(frame):
                     ostream.set_display_rotation(frame_rotation(frame))
-                if sample_aspect(stream) is not None:  # anamorphic: the clip is shown as its source is
-                    ostream.codec_context.sample_aspect_ratio = sample_aspect(stream)
+                aspect = sample_aspect(stream)
+                if aspect is not None:  # anamorphic: the clip is shown as its source is
+                    ostream.codec_context.sample_aspect_ratio = aspect
                 track = _AudioTrack(out, audio, copy=False) if audio is not None else None
                 first_t = t
             assert first_t is not None

@@ -121,11 +121,7 @@ class _ChromaReader:
         layout = self.layout
         assert layout is not None
         planes = self._planes(frame)
-        if len(planes) == 2:
-            lines: tuple[int, ...] = (planes[0].line_size, planes[1].line_size)
-        else:
-            lines = tuple(p.line_size for p in planes)
-        if lines != self.lines:
+        if tuple(p.line_size for p in planes) != self.lines:
             self._locate(planes)
             if self.plan is None:
                 return False

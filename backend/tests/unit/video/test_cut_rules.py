@@ -62,7 +62,7 @@ def _picture(rng: np.random.Generator, n: int, base: np.ndarray) -> list[np.ndar
     return [np.clip(base + rng.normal(0, 1.5, base.shape), 0, 255) for _ in range(n)]
 
 
-def test_a_picture_that_comes_back_after_a_shade_passed_is_no_cut() -> None:
+def test_a_picture_uncovered_after_a_shade_passed_comes_back() -> None:
     rng = np.random.default_rng(0)
     base = rng.uniform(40, 220, 64)
     shade = [np.where(np.arange(64) < 8 * (k + 1), 12.0, base) for k in range(8)]  # a shape covering it
