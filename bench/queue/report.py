@@ -202,7 +202,8 @@ def targets(results: dict[str, SystemResult], n: int, processes: list[int]) -> l
         3.0,
         f" ({label(pq1.opts)})" if pq1 else "",
     )
-    same_batch = sk1.opts.get("batch_size") if sk1 else None
+    # The defaults' run names no batch size: it is the worker's default one.
+    same_batch = sk1.opts.get("batch_size", _default_batch()) if sk1 else None
     fl = rate("floor", 1, lambda t: str(t.opts.get("batch_size")) == str(same_batch))
     check(
         f"drain, 1 process ≥ 85% of the best raw-SQL floor at the same batch size ({same_batch})",
@@ -299,3 +300,10 @@ def replace_results(readme: Path, body: str) -> None:
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     readme.write_text(text)
+
+
+def _default_batch() -> int:
+    """The batch size of a worker left at its defaults (as `python -m app.worker` starts it)."""
+    from app.core.config import Settings
+
+    return int(Settings.model_fields["worker_batch_size"].default)
