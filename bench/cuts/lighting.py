@@ -5,8 +5,9 @@ Usage: python bench/cuts/lighting.py [--clips 3] [--seed 7]
 Takes the first 150 frames of each real source clip (`data/real-sources/`, see README "Real footage"),
 and makes `--clips` versions of each: the light dimmed to 35-60 % (two of three) or raised to 130-160 %
 (one of three) over 20-40 frames at a random moment, as a cloud passing or a lamp switched on a dimmer
-does; H.264 at 25 fps. Each is analysed, and every transition reported outside the source's own cuts is
-counted as false (the sources' cuts are found by analysing the clip as it is).
+does; H.264 at 25 fps, encoded as the benchmark's videos are (`generate.add_video_stream`). Each is
+analysed, and every transition reported outside the source's own cuts is counted as false (the sources'
+cuts are found by analysing the clip as it is).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent / "backend"))
 
 from app.video import analyze_video  # noqa: E402
+from generate import add_video_stream  # noqa: E402
 
 SOURCES = HERE / "data" / "real-sources"
 CLIPS = ["bikes.mp4", "carphone_pristine.mp4", "vtest.avi", "tree.avi", "bigbuckbunny.mp4", "box.mp4", "cup.mp4"]
@@ -32,8 +34,7 @@ FRAMES = 150
 def _write(path: Path, frames: list[np.ndarray], gains: np.ndarray) -> Path:
     h, w = frames[0].shape[0] // 2 * 2, frames[0].shape[1] // 2 * 2
     with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=25)
-        stream.height, stream.width, stream.pix_fmt = h, w, "yuv420p"
+        stream = add_video_stream(out, "libx264", 25, w, h)
         for rgb, gain in zip(frames, gains, strict=True):
             img = np.clip(rgb[:h, :w].astype(np.float32) * gain, 0, 255).astype(np.uint8)
             for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):

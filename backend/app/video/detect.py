@@ -354,12 +354,11 @@ def _comes_back(sig: np.ndarray, t: int, w: int) -> bool:
     n = sig.shape[0]
     pre = sig[max(0, t - w) : t].astype(np.float32)
     post = sig[t : min(n, t + w + 1)].astype(np.float32)
-    jump = float(np.abs(sig[t].astype(np.float32) - sig[t - 1].astype(np.float32)).mean())
-    if pre.shape[0] < 2 or post.shape[0] < 2 or jump <= 1e-6:
+    if pre.shape[0] < 2 or post.shape[0] < 2:
         return False
     raw, layout, fp, fq = _pairwise(pre, post)
-    similar = (raw < FLASH_PERSIST * jump) & (layout < RETURN_STRUCT)
-    return bool((similar & ~fp[:, None] & ~fq[None, :]).any())
+    jump = float(raw[-1, 0])  # frame t against the one before it
+    return jump > 1e-6 and _same_picture(raw < FLASH_PERSIST * jump, layout, fp, fq)
 
 
 def _span_comes_back(sig: np.ndarray, s: int, e: int, w: int) -> bool:
@@ -375,8 +374,13 @@ def _span_comes_back(sig: np.ndarray, s: int, e: int, w: int) -> bool:
     departure = float(np.abs(sig[s : e + 1].astype(np.float32) - pre[-1]).mean(axis=1).max())
     raw, layout, fp, fq = _pairwise(pre, post)
     contrast = 0.5 * (pre.std(axis=1)[:, None] + post.std(axis=1)[None, :])
-    similar = (raw < FLASH_PERSIST * departure) & (raw < RETURN_RAW * contrast) & (layout < RETURN_STRUCT)
-    return departure > 0 and bool((similar & ~fp[:, None] & ~fq[None, :]).any())
+    close = (raw < FLASH_PERSIST * departure) & (raw < RETURN_RAW * contrast)
+    return departure > 0 and _same_picture(close, layout, fp, fq)
+
+
+def _same_picture(close: np.ndarray, layout: np.ndarray, fp: np.ndarray, fq: np.ndarray) -> bool:
+    """Whether some pair of `_pairwise` frames, neither flat, is `close` with a layout within RETURN_STRUCT."""
+    return bool((close & (layout < RETURN_STRUCT) & ~fp[:, None] & ~fq[None, :]).any())
 
 
 def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:

@@ -204,8 +204,9 @@ def dissolve_candidates(f: FrameFeatures, fps: float, blocked: np.ndarray, cut_a
             start, end, conf = _span(support, core)
             sides = _sides(f, fps, start, end, blocked, cut_at)
             margin = _margin(f, sides)
-            features = _features(f, fps, start, end, support, conf, margin, sides)
-            out.append(Candidate(start, end, conf, margin, features, _lighting(f, sides)))
+            change = _shape_change(f, sides[1], sides[2])  # from the frame before the span to the one after it
+            features = _features(f, fps, start, end, support, conf, margin, sides, change)
+            out.append(Candidate(start, end, conf, margin, features, _lighting(f, sides, change)))
     return out
 
 
@@ -239,12 +240,13 @@ def _features(
     conf: float,
     margin: float,
     sides: tuple[int, int, int, int],
+    change: tuple[float, float],
 ) -> np.ndarray:
-    """The verifier's inputs for one candidate (see `verifier.FEATURES`)."""
+    """The verifier's inputs for one candidate (see `verifier.FEATURES`); `change`: `_shape_change` across it."""
     a0, a1, b0, b1 = sides
     across = _hist_change(f, a1, b0)
     within = (_hist_change(f, a0, a1), _hist_change(f, b0, b1))
-    layout, values = _shape_change(f, a1, b0)
+    layout, values = change
     g = f.grad2.astype(np.float64)
     dip = g[(start + end) // 2] / max(0.5 * (g[a1] + g[b0]), 1e-6)
     rate = fps if fps > 0 else 30.0
@@ -291,7 +293,7 @@ def _colour_inputs(f: FrameFeatures, sides: tuple[int, int, int, int]) -> tuple[
     )
 
 
-def _lighting(f: FrameFeatures, sides: tuple[int, int, int, int]) -> bool:
+def _lighting(f: FrameFeatures, sides: tuple[int, int, int, int], change: tuple[float, float]) -> bool:
     """Whether the change from the frame before a span to the frame after it is light changing on one
     picture: the layout kept (as in `_margin`'s ramp test), the brightness-free distribution of values kept
     within LIGHT_VALUES, and the contrast scaled as the brightness was (within LIGHT_CONTRAST, as a gain
@@ -299,7 +301,7 @@ def _lighting(f: FrameFeatures, sides: tuple[int, int, int, int]) -> bool:
     other, cannot be told from light changing on one. (A dissolve between two shots of one look whose
     brightness stays while the contrast changes is left to the verifier.)"""
     _, a1, b0, _ = sides
-    layout, values = _shape_change(f, a1, b0)
+    layout, values = change  # `_shape_change` from a1 to b0
     if layout >= RAMP_LAYOUT or values >= LIGHT_VALUES:
         return False
     lum = np.log(np.maximum(f.mean[[a1, b0]].astype(np.float64), 1.0))
