@@ -61,6 +61,7 @@ MARKS = {
     "hard-fresh7": ("<!-- hard-fresh7:begin -->", "<!-- hard-fresh7:end -->"),
     "hard-fresh8": ("<!-- hard-fresh8:begin -->", "<!-- hard-fresh8:end -->"),
     "hard-fresh9": ("<!-- hard-fresh9:begin -->", "<!-- hard-fresh9:end -->"),
+    "hard-fresh10": ("<!-- hard-fresh10:begin -->", "<!-- hard-fresh10:end -->"),
     "real": ("<!-- real:begin -->", "<!-- real:end -->"),
 }
 Detections = tuple[list[Item], list[float] | None]  # items and (where the method has one) confidences
