@@ -4,9 +4,8 @@
     PYTHONPATH=backend python bench/queue/backlog.py --jobs 100000 --small 10000 --no-readme
 
 On a fresh database (migrated to the head), with real `python -m app.worker` processes at run.py's best setting
-(concurrency 500, batch size 500, prefetch 1000: at the defaults, 4 jobs per claim, a million jobs would take
-most of an hour on a busy host) through bench/queue/timed_worker.py (the same entry point with a stopwatch
-around the claim statement):
+(concurrency 500, batch size 500, prefetch 1000, so that the figures compare with run.py's) through
+bench/queue/timed_worker.py (the same entry point with a stopwatch around the claim statement):
 
 1. **Drain**: `--small` no-op jobs enqueued in batches of 1,000 (then `VACUUM ANALYZE`, what autovacuum does
    after a bulk insert), the workers started; jobs/s from the first claim until no job is unfinished. Then the
