@@ -193,7 +193,8 @@ def slot_tasks():
     def factory(loop, coro, **kwargs):
         if getattr(coro, "__qualname__", "") == "Worker._run_one":
             made[0] += 1
-        return asyncio.Task(coro, loop=loop, **kwargs)
+        # the factory set before this one, if any, still makes every task
+        return previous(loop, coro, **kwargs) if previous is not None else asyncio.Task(coro, loop=loop, **kwargs)
 
     loop.set_task_factory(factory)
     try:
