@@ -1,7 +1,8 @@
 """One LISTEN connection per API process, turning ticks on the events channel into events for subscribers.
 
-Every UPDATE statement on ``jobs`` sends an empty notification on the events channel (migration 0006): a
-tick that says "jobs changed", nothing about which. While this process has subscribers, a tick makes the hub
+Every UPDATE statement on ``jobs`` sends an empty notification on the events channel (migration 0006) while a
+listener is registered (migration 0013; the hub registers while it listens): a tick that says "jobs
+changed", nothing about which. While this process has subscribers, a tick makes the hub
 read the status and progress of the jobs they watch, in one query on its own connection, and push each
 change it sees to the job's subscribers. Reads follow one another at most every ``min_interval`` seconds,
 so a busy queue (hundreds of statements a second) costs each listening API process at most that many small
@@ -22,6 +23,7 @@ from typing import Any
 import asyncpg
 
 from app.worker.queue import EVENTS_CHANNEL
+from app.worker.ticks import SETTLE, TickLease
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,7 @@ class EventHub:
         self._tick = asyncio.Event()
         self._reader: asyncio.Task[None] | None = None
         self._listening = False
+        self._lease = TickLease()  # registered while listening: the trigger ticks only then (migration 0013)
         self.reads = 0  # state reads so far
 
     async def _ensure_listening(self) -> None:
@@ -50,9 +53,12 @@ class EventHub:
                 self._conn = await asyncpg.connect(self._dsn, server_settings={"application_name": APPLICATION_NAME})
                 self._listening = False
             if not self._listening:
+                await self._lease.register(self._conn)  # before the first read: ticks are sent from now on
                 await self._conn.add_listener(EVENTS_CHANNEL, self._on_tick)
                 self._listening = True
                 self._tick.set()  # anything may have changed while no one listened
+                # ... and a statement whose trigger ran just before the registration may commit after that read
+                asyncio.get_running_loop().call_later(SETTLE, self._tick.set)
             if self._reader is None or self._reader.done():
                 self._reader = asyncio.create_task(self._read_loop())
 
@@ -81,6 +87,8 @@ class EventHub:
                 if self._listening and self._conn is not None and not self._conn.is_closed():
                     with contextlib.suppress(Exception):
                         await self._conn.remove_listener(EVENTS_CHANNEL, self._on_tick)
+                    with contextlib.suppress(Exception):  # else the lease expires by itself
+                        await self._lease.release(self._conn)
                 self._listening = False
                 return
 
@@ -103,6 +111,7 @@ class EventHub:
             raise ConnectionError("the connection listening for job events is closed")
         rows = await conn.fetch(_STATE, ids)
         self.reads += 1
+        await self._lease.keep(conn)
         for job_id, status, progress, message in rows:
             state = (status, progress, message)
             if self._last.get(job_id) == state or job_id not in self._subscribers:
@@ -134,4 +143,7 @@ class EventHub:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
         if self._conn is not None and not self._conn.is_closed():
+            if self._listening:
+                with contextlib.suppress(Exception):
+                    await self._lease.release(self._conn)
             await self._conn.close()

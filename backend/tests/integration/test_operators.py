@@ -8,10 +8,12 @@ import uuid
 
 from app.api.events import APPLICATION_NAME, EventHub
 from app.worker import queue
+from app.worker.client import wait as wait_for_job
 from app.worker.dispatcher import build_job
+from app.worker.ticks import TickLease
 
 from tests.integration.test_worker import running_worker
-from tests.support.waiting import wait_status
+from tests.support.waiting import wait_status, wait_until
 
 
 async def test_tasks_catalogue_comes_from_the_dispatch_table(client):
@@ -95,18 +97,24 @@ async def test_events_of_unknown_job_is_404(client):
     assert (await client.get("/jobs/00000000-0000-0000-0000-000000000000/events")).status_code == 404
 
 
-async def _ticks(database_url: str, pool, statement) -> list[str]:
-    """The notifications sent on the events channel while `statement(conn)` runs (and a moment after)."""
+async def _ticks(database_url: str, pool, statement, *, registered: bool = True) -> list[str]:
+    """The notifications sent on the events channel while `statement(conn)` runs (and a moment after), to a
+    listener that holds a tick lease (`registered`) or listens without one."""
     import asyncpg
 
     payloads: list[str] = []
     listener = await asyncpg.connect(database_url)
+    lease = TickLease()
     try:
+        if registered:
+            await lease.register(listener)
         await listener.add_listener(queue.EVENTS_CHANNEL, lambda *args: payloads.append(args[3]))
         async with pool.acquire() as conn:
             await statement(conn)
         await asyncio.sleep(0.3)
     finally:
+        if registered:
+            await lease.release(listener)
         await listener.close()
     return payloads
 
@@ -128,6 +136,54 @@ async def test_a_statement_changing_many_jobs_sends_one_empty_tick(pool, databas
             await conn.execute("UPDATE jobs SET progress = 20")
 
     assert await _ticks(database_url, pool, two_statements_in_one_transaction) == [""]  # folded at commit
+
+
+async def test_no_tick_is_sent_while_no_listener_holds_a_current_lease(pool, database_url):
+    """A notification wakes every listening backend and serialises commits: the trigger sends one only while
+    a listener is registered (migration 0013), and a lease that has run out (its holder died) does not count."""
+    await queue.enqueue_many(pool, [build_job("noop", {}, default_max_attempts=1) for _ in range(5)])
+
+    async def update(conn) -> None:
+        await conn.execute("UPDATE jobs SET progress = progress + 1")
+
+    assert await _ticks(database_url, pool, update, registered=False) == []
+    assert await _ticks(database_url, pool, update) == [""]
+    stale = TickLease(seconds=60)
+    await stale.register(pool)
+    await pool.execute("UPDATE event_listeners SET expires_at = now() - interval '1 second' WHERE id = $1", stale.id)
+    assert await _ticks(database_url, pool, update, registered=False) == []
+    assert await pool.fetchval("SELECT count(*) FROM event_listeners") == 1  # the stale lease, until ...
+    await _ticks(database_url, pool, update)  # ... the next registration removes expired ones
+    assert await pool.fetchval("SELECT count(*) FROM event_listeners") == 0
+
+
+async def test_waiting_for_a_job_holds_a_tick_lease_only_while_it_waits(runtime, pool):
+    job_id, _ = await queue.enqueue(pool, build_job("noop", {}, default_max_attempts=1))
+    waiting = asyncio.create_task(wait_for_job(pool, job_id, timeout=60, recheck=30))
+    await wait_until(lambda: pool.fetchval("SELECT count(*) FROM event_listeners"))
+    await asyncio.sleep(1.5)  # past the read a second after the start: from now on only a tick wakes it
+    async with running_worker(runtime, concurrency=1):
+        outcome = await waiting  # woken by the completion's tick (the recheck is 30 s away)
+    assert outcome.status == "completed"
+    assert await pool.fetchval("SELECT count(*) FROM event_listeners") == 0
+
+
+async def test_event_hub_sees_a_change_whose_statement_ran_just_before_it_registered(pool, database_url):
+    """That statement's trigger saw no lease and sent no tick, and it commits after the hub's first read:
+    the read a second after registering finds it (the idle poll is 30 s away)."""
+    job_id, _ = await queue.enqueue(pool, build_job("noop", {}, default_max_attempts=1))
+    hub = EventHub(database_url, min_interval=0.01, idle_poll=30)
+    try:
+        async with pool.acquire() as conn:
+            tx = conn.transaction()
+            await tx.start()
+            await conn.execute("UPDATE jobs SET progress = 40 WHERE id = $1", job_id)  # no lease yet: no tick
+            async with hub.subscribe(str(job_id)) as events:
+                assert (await _next(events))["progress"] == 0  # the first read: not committed yet
+                await tx.commit()
+                assert (await _next(events, 10))["progress"] == 40
+    finally:
+        await hub.close()
 
 
 async def _next(events: asyncio.Queue, timeout: float = 5.0) -> dict:
