@@ -16,7 +16,7 @@ from typing import Any, NamedTuple, Protocol
 
 JOBS_CHANNEL = "skiplock_jobs"
 CANCEL_CHANNEL = "skiplock_cancel"
-EVENTS_CHANNEL = "skiplock_events"  # a statement trigger on jobs (migrations 0004, 0005) sends state/progress changes
+EVENTS_CHANNEL = "skiplock_events"  # a statement trigger on jobs ticks here while a listener holds a lease (0006, 0013)
 REAPER_LOCK_KEY = 0x736B6C7265617072  # one reaper at a time across all workers
 
 
