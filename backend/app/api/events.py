@@ -23,7 +23,7 @@ from typing import Any
 import asyncpg
 
 from app.worker.queue import EVENTS_CHANNEL
-from app.worker.ticks import SETTLE, TickLease
+from app.worker.ticks import LEASE_SECONDS, SETTLE, TickLease
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,8 @@ class EventHub:
         self._tick = asyncio.Event()
         self._reader: asyncio.Task[None] | None = None
         self._listening = False
-        self._lease = TickLease()  # registered while listening: the trigger ticks only then (migration 0013)
+        # registered while listening (the trigger ticks only then: migration 0013), renewed at each read
+        self._lease = TickLease(max(LEASE_SECONDS, 3 * idle_poll))
         self.reads = 0  # state reads so far
 
     async def _ensure_listening(self) -> None:

@@ -161,6 +161,8 @@ async def test_waiting_for_a_job_holds_a_tick_lease_only_while_it_waits(runtime,
     job_id, _ = await queue.enqueue(pool, build_job("noop", {}, default_max_attempts=1))
     waiting = asyncio.create_task(wait_for_job(pool, job_id, timeout=60, recheck=30))
     await wait_until(lambda: pool.fetchval("SELECT count(*) FROM event_listeners"))
+    # renewed at each wake-up, so the lease outlasts three rechecks: one that expired between two would stop the ticks
+    assert await pool.fetchval("SELECT extract(epoch FROM expires_at - now()) FROM event_listeners") > 85
     await asyncio.sleep(1.5)  # past the read a second after the start: from now on only a tick wakes it
     async with running_worker(runtime, concurrency=1):
         outcome = await waiting  # woken by the completion's tick (the recheck is 30 s away)
