@@ -62,6 +62,7 @@ MARKS = {
     "hard-fresh8": ("<!-- hard-fresh8:begin -->", "<!-- hard-fresh8:end -->"),
     "hard-fresh9": ("<!-- hard-fresh9:begin -->", "<!-- hard-fresh9:end -->"),
     "hard-fresh10": ("<!-- hard-fresh10:begin -->", "<!-- hard-fresh10:end -->"),
+    "hard-fresh11": ("<!-- hard-fresh11:begin -->", "<!-- hard-fresh11:end -->"),
     "real": ("<!-- real:begin -->", "<!-- real:end -->"),
 }
 Detections = tuple[list[Item], list[float] | None]  # items and (where the method has one) confidences

@@ -234,6 +234,15 @@ HARD_FRESH10 = _fresh_set(
      (552, 304), (848, 480), (400, 232), (600, 328), (448, 264), (872, 488)],
 )  # fmt: skip
 
+# Eleventh fresh hard set: seeds 2501-2512, the same variation, sizes never used; fixed before its first run (the
+# ninth set's code, unchanged since, judged again on videos it has not seen).
+HARD_FRESH11 = _fresh_set(
+    "fresh11",
+    2501,
+    [(712, 400), (536, 288), (432, 328), (840, 464), (336, 200), (696, 384),
+     (560, 312), (864, 488), (408, 240), (616, 344), (464, 272), (888, 496)],
+)  # fmt: skip
+
 
 def _training_set() -> list[Spec]:
     """Videos for fitting the dissolve verifier (`train_verifier.py`): the three hard generator variations,
@@ -285,6 +294,7 @@ SETS = {
     "hard-fresh8": HARD_FRESH8,
     "hard-fresh9": HARD_FRESH9,
     "hard-fresh10": HARD_FRESH10,
+    "hard-fresh11": HARD_FRESH11,
     "train": TRAIN,
 }
 
