@@ -233,7 +233,6 @@ HARD_FRESH10 = _fresh_set(
     [(696, 392), (488, 280), (424, 320), (808, 456), (328, 192), (680, 384),
      (552, 304), (848, 480), (400, 232), (600, 328), (448, 264), (872, 488)],
 )  # fmt: skip
-
 # Eleventh fresh hard set: seeds 2501-2512, the same variation, sizes never used; fixed before its first run (the
 # ninth set's code, unchanged since, judged again on videos it has not seen).
 HARD_FRESH11 = _fresh_set(

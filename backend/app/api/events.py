@@ -23,7 +23,7 @@ from typing import Any
 import asyncpg
 
 from app.worker.queue import EVENTS_CHANNEL
-from app.worker.ticks import LEASE_SECONDS, SETTLE, TickLease
+from app.worker.ticks import LEASE_SECONDS, TickLease
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +54,11 @@ class EventHub:
                 self._conn = await asyncpg.connect(self._dsn, server_settings={"application_name": APPLICATION_NAME})
                 self._listening = False
             if not self._listening:
-                await self._lease.register(self._conn)  # before the first read: ticks are sent from now on
+                # before the first read: ticks are sent from now on (and one more read comes a second later)
+                await self._lease.listen(self._conn, self._tick.set)
                 await self._conn.add_listener(EVENTS_CHANNEL, self._on_tick)
                 self._listening = True
                 self._tick.set()  # anything may have changed while no one listened
-                # ... and a statement whose trigger ran just before the registration may commit after that read
-                asyncio.get_running_loop().call_later(SETTLE, self._tick.set)
             if self._reader is None or self._reader.done():
                 self._reader = asyncio.create_task(self._read_loop())
 

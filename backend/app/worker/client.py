@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.worker import queue as queue_sql
 from app.worker import workflows
 from app.worker.dispatcher import build_job
-from app.worker.ticks import LEASE_SECONDS, SETTLE, TickLease
+from app.worker.ticks import LEASE_SECONDS, TickLease
 
 DEFAULT_MAX_ATTEMPTS = 4  # the MAX_JOB_RETRIES setting's default (3) plus the first attempt
 Database: TypeAlias = AsyncSession | asyncpg.Connection
@@ -181,7 +181,7 @@ async def wait(
     direct connection, not one through a pooler in transaction mode: LISTEN). The job's row is read when
     the wait begins and again after each tick on the events channel (every UPDATE of jobs sends one while a
     listener is registered, as this one is while it waits, and PostgreSQL delivers it at commit), at most
-    every 20 ms, once more a second after the start (`ticks.SETTLE`), and every `recheck` seconds in case a
+    every 20 ms, once more a second after the start (`TickLease.listen`), and every `recheck` seconds in case a
     tick was lost with the connection. Raises TimeoutError after `timeout` seconds, LookupError for an unknown job.
     """
     tick = asyncio.Event()
@@ -191,11 +191,10 @@ async def wait(
 
     lease = TickLease(max(LEASE_SECONDS, 3 * recheck))  # renewed at each wake-up, at least every `recheck`
     async with _listening(source) as conn:
-        await lease.register(conn)  # ticks are sent only while a listener is registered (migration 0013)
+        settle = await lease.listen(conn, tick.set)  # ticks are sent only while a listener is registered (0013)
         await conn.add_listener(queue_sql.EVENTS_CHANNEL, on_tick)
         try:
             async with asyncio.timeout(timeout):
-                first = True
                 while True:
                     tick.clear()
                     row = await conn.fetchrow(_OUTCOME, job_id)
@@ -205,12 +204,12 @@ async def wait(
                         result = json.loads(row["result"]) if row["result"] is not None else None
                         return JobOutcome(row["id"], row["job_type"], row["status"], result, row["error"])
                     with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(min(recheck, SETTLE) if first else recheck):
+                        async with asyncio.timeout(recheck):
                             await tick.wait()
-                    first = False
                     await asyncio.sleep(0.02)  # ticks of a busy queue come in bursts: one read per burst
                     await lease.keep(conn)
         finally:
+            settle.cancel()
             await conn.remove_listener(queue_sql.EVENTS_CHANNEL, on_tick)
             with contextlib.suppress(Exception):  # a lost connection: the lease expires by itself
                 await lease.release(conn)

@@ -3,16 +3,18 @@
 Every UPDATE statement on ``jobs`` sends an empty notification on the events channel, but only while a
 listener's lease in ``event_listeners`` is current (migration 0013): a notification wakes every listening
 backend of the database and makes committing transactions take turns, a cost not worth paying when no one
-reads the ticks. Whoever listens holds a `TickLease`: `register` before the first read (from then on every
-statement's trigger sees the lease), `keep` at each wake-up (renewed when a third of its life is gone),
+reads the ticks. Whoever listens holds a `TickLease`: `listen` before the first read (it registers: from then
+on every statement's trigger sees the lease), `keep` at each wake-up (renewed when a third of its life is gone),
 `release` when it stops listening. A statement whose trigger ran just before the registration and which
-commits after the first read sends no tick: `SETTLE` seconds after registering, a listener reads once more.
+commits after the first read sends no tick: `listen` wakes the listener once more `SETTLE` seconds later.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 LEASE_SECONDS = 60.0  # a listener that died while listening costs ticks for at most this long
@@ -38,6 +40,13 @@ class TickLease:
         """Register (or renew) this listener's lease; expired leases of others are removed on the way."""
         await conn.execute(_REGISTER, self.id, self.seconds)
         self._renewed = time.monotonic()
+
+    async def listen(self, conn: Any, wake: Callable[[], None]) -> asyncio.TimerHandle:
+        """Register, and call `wake` (the listener's "read now") `SETTLE` seconds later: a statement whose
+        trigger ran just before the registration sent no tick and may commit after the listener's first read.
+        Returns the timer, for a listener that stops sooner to cancel."""
+        await self.register(conn)
+        return asyncio.get_running_loop().call_later(SETTLE, wake)
 
     async def keep(self, conn: Any) -> None:
         """Renew the lease once a third of it has passed (or register it again after a `release`)."""
