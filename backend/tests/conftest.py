@@ -111,7 +111,7 @@ async def clean_database(database_url: str) -> None:
         await truncate(
             conn,
             "jobs, assets, clips, workers, exec_log, executions, outcome_refusals,"
-            " api_keys, api_sessions, audit_log, rate_counters, webhooks",
+            " api_keys, api_sessions, audit_log, rate_counters, webhooks, event_listeners",
         )
     finally:
         await conn.close()

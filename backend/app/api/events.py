@@ -142,8 +142,13 @@ class EventHub:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
-        if self._conn is not None and not self._conn.is_closed():
-            if self._listening:
-                with contextlib.suppress(Exception):
-                    await self._lease.release(self._conn)
-            await self._conn.close()
+        # A reader that saw its last subscriber leave has already let go of `_reader` and is releasing the
+        # lease under the lock: wait for it, rather than close the connection under its feet (the lease left
+        # behind would bring every statement's tick back until it expired).
+        async with self._lock:
+            if self._conn is not None and not self._conn.is_closed():
+                if self._listening:
+                    with contextlib.suppress(Exception):
+                        await self._lease.release(self._conn)
+                self._listening = False
+                await self._conn.close()

@@ -247,3 +247,27 @@ async def test_event_hub_reads_again_after_its_connection_is_lost(pool, database
             assert (await _next(events, 10))["progress"] == 30
     finally:
         await hub.close()
+
+
+async def test_event_hub_closed_while_its_reader_lets_go_leaves_no_lease(pool, database_url, monkeypatch):
+    """The last subscriber gone, the reader releases the lease on its own; an app shutting down at that
+    moment closes the hub: the lease must not be left to bring every statement's tick back until it expires."""
+    job_id, _ = await queue.enqueue(pool, build_job("noop", {}, default_max_attempts=1))
+    releasing = asyncio.Event()
+    release = TickLease.release
+
+    async def slow_release(self, conn) -> None:
+        releasing.set()
+        await asyncio.sleep(0.2)  # widen the moment between the reader letting go and its lease being gone
+        await release(self, conn)
+
+    monkeypatch.setattr(TickLease, "release", slow_release)
+    hub = EventHub(database_url, min_interval=0.01, idle_poll=0.05)
+    try:
+        async with hub.subscribe(str(job_id)) as events:
+            await _next(events)
+        await asyncio.wait_for(releasing.wait(), 10)  # the reader is letting go ...
+    finally:
+        await hub.close()  # ... when the hub is closed
+    await asyncio.sleep(0.3)
+    assert await pool.fetchval("SELECT count(*) FROM event_listeners") == 0
