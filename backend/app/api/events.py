@@ -23,7 +23,7 @@ from typing import Any
 import asyncpg
 
 from app.worker.queue import EVENTS_CHANNEL
-from app.worker.ticks import LEASE_SECONDS, TickLease
+from app.worker.ticks import TickLease
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class EventHub:
         self._reader: asyncio.Task[None] | None = None
         self._listening = False
         # registered while listening (the trigger ticks only then: migration 0013), renewed at each read
-        self._lease = TickLease(max(LEASE_SECONDS, 3 * idle_poll))
+        self._lease = TickLease(idle_poll)
         self.reads = 0  # state reads so far
 
     async def _ensure_listening(self) -> None:
@@ -84,13 +84,18 @@ class EventHub:
                     continue  # someone subscribed while this loop was ending
                 # No one watches: stop listening, so that an idle API process is not sent every tick.
                 self._reader = None
-                if self._listening and self._conn is not None and not self._conn.is_closed():
-                    with contextlib.suppress(Exception):
-                        await self._conn.remove_listener(EVENTS_CHANNEL, self._on_tick)
-                    with contextlib.suppress(Exception):  # else the lease expires by itself
-                        await self._lease.release(self._conn)
-                self._listening = False
+                await self._stop_listening()
                 return
+
+    async def _stop_listening(self) -> None:
+        """Under the lock: stop listening on the events channel and end the tick lease (on a connection
+        that fails, the lease expires by itself)."""
+        if self._listening and self._conn is not None and not self._conn.is_closed():
+            with contextlib.suppress(Exception):
+                await self._conn.remove_listener(EVENTS_CHANNEL, self._on_tick)
+            with contextlib.suppress(Exception):
+                await self._lease.release(self._conn)
+        self._listening = False
 
     async def _reconnect(self) -> None:
         conn, self._conn = self._conn, None
@@ -146,9 +151,6 @@ class EventHub:
         # lease under the lock: wait for it, rather than close the connection under its feet (the lease left
         # behind would bring every statement's tick back until it expired).
         async with self._lock:
+            await self._stop_listening()
             if self._conn is not None and not self._conn.is_closed():
-                if self._listening:
-                    with contextlib.suppress(Exception):
-                        await self._lease.release(self._conn)
-                self._listening = False
                 await self._conn.close()

@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.worker import queue as queue_sql
 from app.worker import workflows
 from app.worker.dispatcher import build_job
-from app.worker.ticks import LEASE_SECONDS, TickLease
+from app.worker.ticks import TickLease
 
 DEFAULT_MAX_ATTEMPTS = 4  # the MAX_JOB_RETRIES setting's default (3) plus the first attempt
 Database: TypeAlias = AsyncSession | asyncpg.Connection
@@ -189,7 +189,7 @@ async def wait(
     def on_tick(*_: Any) -> None:
         tick.set()
 
-    lease = TickLease(max(LEASE_SECONDS, 3 * recheck))  # renewed at each wake-up, at least every `recheck`
+    lease = TickLease(recheck)  # renewed at each wake-up, at least every `recheck`
     async with _listening(source) as conn:
         settle = await lease.listen(conn, tick.set)  # ticks are sent only while a listener is registered (0013)
         await conn.add_listener(queue_sql.EVENTS_CHANNEL, on_tick)

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-LEASE_SECONDS = 60.0  # a listener that died while listening costs ticks for at most this long
+MIN_LEASE_SECONDS = 60.0  # a listener that died while listening costs ticks for at most this long
 SETTLE = 1.0  # seconds after registering when a listener reads again, for statements that ran just before
 
 _REGISTER = """
@@ -29,11 +29,13 @@ ON CONFLICT (id) DO UPDATE SET expires_at = EXCLUDED.expires_at
 
 class TickLease:
     """One listener's registration (see the module's docstring); its statements run on the caller's
-    connection, outside any transaction of the caller's."""
+    connection, outside any transaction of the caller's. `wakes_every`: the longest the listener sleeps
+    between two wake-ups (its recheck or idle poll); the lease lasts at least three of them, so that one
+    renewed at a wake-up cannot run out before the next (the ticks would stop)."""
 
-    def __init__(self, seconds: float = LEASE_SECONDS) -> None:
+    def __init__(self, wakes_every: float = 0.0) -> None:
         self.id = uuid.uuid4()
-        self.seconds = seconds
+        self.seconds = max(MIN_LEASE_SECONDS, 3 * wakes_every)
         self._renewed: float | None = None  # time.monotonic() of the last registration, None when released
 
     async def register(self, conn: Any) -> None:
@@ -49,8 +51,8 @@ class TickLease:
         return asyncio.get_running_loop().call_later(SETTLE, wake)
 
     async def keep(self, conn: Any) -> None:
-        """Renew the lease once a third of it has passed (or register it again after a `release`)."""
-        if self._renewed is None or time.monotonic() - self._renewed > self.seconds / 3:
+        """Renew the lease once a third of it has passed; nothing after a `release` (`listen` again for that)."""
+        if self._renewed is not None and time.monotonic() - self._renewed > self.seconds / 3:
             await self.register(conn)
 
     async def release(self, conn: Any) -> None:

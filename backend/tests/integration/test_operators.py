@@ -148,7 +148,7 @@ async def test_no_tick_is_sent_while_no_listener_holds_a_current_lease(pool, dat
 
     assert await _ticks(database_url, pool, update, registered=False) == []
     assert await _ticks(database_url, pool, update) == [""]
-    stale = TickLease(seconds=60)
+    stale = TickLease()
     await stale.register(pool)
     await pool.execute("UPDATE event_listeners SET expires_at = now() - interval '1 second' WHERE id = $1", stale.id)
     assert await _ticks(database_url, pool, update, registered=False) == []
