@@ -64,6 +64,7 @@ MARKS = {
     "hard-fresh10": ("<!-- hard-fresh10:begin -->", "<!-- hard-fresh10:end -->"),
     "hard-fresh11": ("<!-- hard-fresh11:begin -->", "<!-- hard-fresh11:end -->"),
     "hard-fresh12": ("<!-- hard-fresh12:begin -->", "<!-- hard-fresh12:end -->"),
+    "hard-fresh13": ("<!-- hard-fresh13:begin -->", "<!-- hard-fresh13:end -->"),
     "real": ("<!-- real:begin -->", "<!-- real:end -->"),
 }
 Detections = tuple[list[Item], list[float] | None]  # items and (where the method has one) confidences
