@@ -17,6 +17,8 @@ absolute floors so that static or black footage (where the local spread is ~0) s
   frames (a cut to black has no ramp and is left to the cut detector); a fade ends at a cut in its
   outermost part (`_fades_end_at_cuts`).
 * Dissolves: see `dissolve`.
+* The edges: a fade or a blend at the very start or end of the video, and a cut out of a black or white
+  leader (held from the first frame) or into such a trailer, have no shot on one side: no boundary.
 """
 
 from __future__ import annotations
@@ -173,7 +175,7 @@ def _pairwise(pre: np.ndarray, post: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return raw, 1.0 - (zp @ zq.T) / int(live.sum()), fp, fq
 
 
-def _flash_check(sig: np.ndarray, t: int, kmax: int) -> bool:
+def _flash_check(sig: np.ndarray, t: int, kmax: int, reframed: bool = True) -> bool:
     """Whether the change at frame t persists (a cut) rather than coming back (a flash).
 
     Over all pairs (frame t-1-a, frame t+b) with a + b <= kmax: the structural distance 1 - NCC must stay
@@ -203,25 +205,29 @@ def _flash_check(sig: np.ndarray, t: int, kmax: int) -> bool:
     flat_persistence = float(persistence[mask & both].min()) if (mask & both).any() else np.inf
     persists = float(persistence[mask].min())
     sure = structural >= FLASH_STRUCT_SURE or persists >= FLASH_PERSIST
-    reframed = structural >= FLASH_STRUCT_REFRAMED and persists >= FLASH_PERSIST_SURE
+    reframed = reframed and structural >= FLASH_STRUCT_REFRAMED and persists >= FLASH_PERSIST_SURE
     return (structural >= FLASH_STRUCT or reframed) and flat_persistence >= FLASH_PERSIST and sure
 
 
-def _one_frame_jump(s: np.ndarray, sig: np.ndarray, t: int) -> bool:
+def _one_frame_jump(s: np.ndarray, sig: np.ndarray, t: int, hold: np.ndarray | None = None) -> bool:
     """Whether the change at frame t stands out over the changes of the frames next to it.
 
     A cut replaces the picture between two frames, so its change is CUT_ISOLATION times those of its
     neighbours, which only carry the shots' own motion. Motion that builds up and dies down (a whip pan
     swinging, an occluder sweeping into the frame, fast content) changes the neighbouring frames almost
-    as much. A cut spread over two frames (a blended frame in between) counts when both of its frames
-    stand out over the frames around the pair and the frame between is a mix of the frames either side.
+    as much. A cut spread over two frames counts when both of its frames stand out over the frames around
+    the pair and the frame between is a mix of the frames either side (a blended frame) or, where `hold`
+    marks it, one black or white frame (a cut through a dip to black or a flash frame: whether the
+    picture after it is another one is `_flash_check`'s to say).
     """
     n = s.shape[0]
     at = lambda i: float(s[i]) if 0 <= i < n else 0.0  # noqa: E731
     if at(t) >= CUT_ISOLATION * max(at(t - 1), at(t + 1)):
         return True
     return any(
-        1 <= a < n - 1 and min(at(a), at(a + 1)) >= CUT_ISOLATION * max(at(a - 1), at(a + 2)) and _mixed_frame(sig, a)
+        1 <= a < n - 1
+        and min(at(a), at(a + 1)) >= CUT_ISOLATION * max(at(a - 1), at(a + 2))
+        and ((hold is not None and bool(hold[a])) or _mixed_frame(sig, a))
         for a in (t - 1, t)
     )
 
@@ -419,11 +425,12 @@ def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
     hued, hue_conf = _chroma_steps(f, fps)
     candidates = np.flatnonzero(spike | st_spike | joint | scaled | hued)
     kmax = f.flash_lags - 1
+    hold = _holds(f)
     cuts: list[tuple[int, float]] = []
     for t in candidates:
         if t == 0:
             continue
-        s_jump, st_jump = _one_frame_jump(s, f.sig, int(t)), _one_frame_jump(st, f.sig, int(t))
+        s_jump, st_jump = _one_frame_jump(s, f.sig, int(t), hold), _one_frame_jump(st, f.sig, int(t))
         pixel_jump = bool(spike[t] and s_jump and not _moved(f, int(t)))
         joint_jump = bool(joint[t] and s_jump and st_jump)
         layout_jump = bool(st_spike[t] and st_jump)
@@ -431,6 +438,10 @@ def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
             log.debug("frame %d: the layout jumps inside a passing shade (an occluder?)", t)
             layout_jump = False
         jump = pixel_jump or layout_jump or joint_jump
+        # a cut through a black or white frame or two: on the frame after them, and judged without them
+        at = _after_a_short_hold(hold, int(t), gap)
+        without = _without_a_short_hold(f.sig, hold, at, gap)
+        sig, k = without or (f.sig, int(t))
         if scaled[t] and not _moved(f, int(t)):  # a persistent step by construction: no flash check
             beside = max(st[t - 1], st[t + 1] if t + 1 < n else 0.0)
             conf = float(np.clip((st[t] - beside) / max(st[t], 1e-6), 0.0, 1.0))
@@ -439,22 +450,60 @@ def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
         elif not jump:
             log.debug("frame %d: change builds up over several frames (motion?)", t)
             continue
-        elif not _flash_check(f.sig, int(t), kmax):
+        elif not _flash_check(sig, k, kmax, reframed=without is None):
             log.debug("frame %d: change does not persist (flash?)", t)
             continue
         else:
             conf = float(np.clip((s[t] - base[t]) / max(s[t], 1e-6), 0.0, 1.0))
             if st_spike[t] or joint[t]:
                 conf = max(conf, float(np.clip((st[t] - st_base[t]) / max(st[t], 1e-6), 0.0, 1.0)))
-        if _comes_back(f.sig, int(t), max(kmax, round(RETURN_SPAN * rate))):
+        if _comes_back(sig, k, max(kmax, round(RETURN_SPAN * rate))):
             log.debug("frame %d: the picture comes back (something passed the lens?)", t)
             continue
+        t = at
         if cuts and t - cuts[-1][0] <= gap:
-            if conf > cuts[-1][1]:
-                cuts[-1] = (int(t), conf)
+            if hold[cuts[-1][0] : t].all():  # into a hold of a frame or two and out: one cut, after it
+                cuts[-1] = (t, max(conf, cuts[-1][1]))
+            elif conf > cuts[-1][1]:
+                cuts[-1] = (t, conf)
             continue
-        cuts.append((int(t), conf))
+        cuts.append((t, conf))
     return cuts
+
+
+def _without_a_short_hold(sig: np.ndarray, hold: np.ndarray, t: int, most: int) -> tuple[np.ndarray, int] | None:
+    """(signatures, frame t in them) with the run of at most `most` black or white frames just before frame t
+    left out, where one lies between two pictures and the change across it stands out (CUT_ISOLATION times
+    the change of each side's own picture over as many frames): whether the picture after a flash frame or
+    a dip is another one is then judged as a cut between the frames either side, the jumps into and out of
+    the held frames, far larger than any change of picture, being no measure for it. So judged, a picture
+    that moved on over the frames left out is no other framing of its place (`_flash_check`'s `reframed`
+    is not for it). Else None."""
+    n = sig.shape[0]
+    run = 0
+    while run < t and hold[t - 1 - run]:
+        run += 1
+    a, b = t - 1 - run, t  # the last frame before the run, the first after it
+    if not 0 < run <= most or a < 1 or b + 1 >= n or hold[b]:
+        return None
+    d = lambda i, j: float(np.abs(sig[i].astype(np.float32) - sig[j].astype(np.float32)).mean())  # noqa: E731
+    if a - run - 1 < 0 or b + run + 1 >= n or d(a, b) < CUT_ISOLATION * max(d(a - run - 1, a), d(b, b + run + 1)):
+        return None
+    return np.delete(sig, np.s_[a + 1 : b], axis=0), a + 1
+
+
+def _after_a_short_hold(hold: np.ndarray, t: int, most: int) -> int:
+    """The frame of a cut found at `t`: where `t` starts a run of at most `most` black or white frames between
+    two pictures (a cut through a dip to black, or a flash frame between two shots), the frame after the
+    run, so that the cut is on the first frame of the new picture whichever of its jumps is the larger;
+    else `t`."""
+    n = hold.shape[0]
+    if not (0 < t < n and hold[t] and not hold[t - 1]):
+        return t
+    end = t
+    while end < n and hold[end]:
+        end += 1
+    return end if end < n and end - t <= most else t
 
 
 def scale_signal(f: FrameFeatures) -> np.ndarray:
@@ -722,6 +771,19 @@ def _edge_fade_frames(f: FrameFeatures, spans: list[tuple[int, int, float, bool]
     return out
 
 
+def _edge_holds(f: FrameFeatures) -> np.ndarray:
+    """Frames where a cut would come out of a black or white hold that runs from the first frame (a leader:
+    many files open on a black frame or a few) or go into one that runs to the last: a cut there has no
+    shot on one side, like a fade at the very start or end of a video, so it is no boundary."""
+    hold = _holds(f)
+    out = np.zeros(f.n, bool)
+    picture = np.flatnonzero(~hold)
+    if picture.size:
+        out[: picture[0] + 1] = True  # a cut at t <= the first frame with a picture: only holds before it
+        out[picture[-1] + 1 :] = True  # a cut after the last one: only holds from it on
+    return out
+
+
 def cuts_and_fades(
     f: FrameFeatures, fps: float
 ) -> tuple[list[tuple[int, float]], list[tuple[int, int, float, bool]], np.ndarray, np.ndarray]:
@@ -753,7 +815,7 @@ def detect_transitions(f: FrameFeatures, fps: float) -> list[Transition]:
     inside = np.zeros(n, bool)
     for _, s, e, _ in gradual:
         inside[s : e + 1] = True  # a cut inside a gradual span is that span
-    inside |= _edge_fade_frames(f, spans)
+    inside |= _edge_fade_frames(f, spans) | _edge_holds(f)
     cuts = [("cut", t, t, c) for t, c in found_cuts if not inside[t]]
     t_ms = f.t_ms
     out = [

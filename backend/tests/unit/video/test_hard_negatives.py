@@ -487,3 +487,64 @@ def test_colour_changes_inside_a_shot_are_no_cut(tmp_path: Path, codec: str, pix
     ):
         found = analyze_video(_encoded(tmp_path, frames, codec, pix_fmt)).transitions
         assert [(t.kind, t.start_frame) for t in found] == [], name
+
+
+@pytest.mark.parametrize("lead", [1, 3])
+@pytest.mark.parametrize("level", [0.0, 255.0])
+def test_a_cut_out_of_a_black_or_white_leader_or_into_a_trailer_is_no_transition(
+    tmp_path: Path, level: float, lead: int
+) -> None:
+    """Many files open on a black frame or a few (an encoder's or an editor's leader) and end on some. The
+    jump from the leader into the first shot, or from the last shot into the trailer, is a cut with no shot
+    on one side: like a fade at the very start or end, no boundary. The cut between the two shots stays."""
+    a, b = scene(63, 35), scene(64, 35)
+    held = [np.full((H, W, 3), level, np.float32)]
+    assert _transitions(tmp_path, held * lead + a + b + held * 4) == [("cut", lead + 35, lead + 35)]
+
+
+@pytest.mark.parametrize("held", [1, 2])
+@pytest.mark.parametrize("level", [0.0, 255.0])
+def test_a_cut_through_a_black_or_white_frame_or_two_is_one_cut_after_them(
+    tmp_path: Path, level: float, held: int
+) -> None:
+    """A cut through a dip to black of a frame or two, or through a flash frame, between two shots: both of
+    its jumps are as large as a cut, so it looked like motion building up and was missed. It is one cut, on
+    the first frame of the new picture."""
+    a, b = scene(65, 35), scene(66, 35)
+    dip = [np.full((H, W, 3), level, np.float32)] * held
+    assert _transitions(tmp_path, a + dip + b) == [("cut", 35 + held, 35 + held)]
+
+
+def test_a_black_hold_between_two_shots_is_cut_into_and_out_of(tmp_path: Path) -> None:
+    """Held longer, the black is a short shot of its own: a cut into it and a cut out of it."""
+    a, b = scene(65, 35), scene(66, 35)
+    black = [np.zeros((H, W, 3), np.float32)] * 6
+    assert _transitions(tmp_path, a + black + b) == [("cut", 35, 35), ("cut", 41, 41)]
+
+
+@pytest.mark.parametrize("held", [1, 2])
+@pytest.mark.parametrize("level", [0.0, 255.0])
+def test_a_black_or_white_frame_or_two_inside_a_shot_is_no_transition(tmp_path: Path, level: float, held: int) -> None:
+    """The same frames inside one shot (a flash, a dropped frame shown black): the picture comes back."""
+    frames = scene(40, N)
+    frames[35 : 35 + held] = [np.full((H, W, 3), level, np.float32)] * held
+    assert _transitions(tmp_path, frames) == []
+
+
+@pytest.mark.parametrize("seeds", [(65, 66), (12, 13)])
+def test_a_flash_frame_between_two_dim_pillarboxed_shots_is_a_cut(tmp_path: Path, seeds: tuple[int, int]) -> None:
+    """Two dim shots between black bars, a white frame between them. Next to the jump into and out of the
+    white, the change from one shot to the other is small, so judged with the white frame in, the picture
+    seemed to come back (a flash). Judged as a cut between the frames either side of it, it is one."""
+
+    def dim_and_boxed(frames: list[np.ndarray]) -> list[np.ndarray]:
+        out = []
+        for f in frames:
+            g = np.zeros_like(f)
+            g[:, 30 : W - 30] = f[:, 30 : W - 30] * 0.3
+            out.append(g)
+        return out
+
+    a, b = dim_and_boxed(scene(seeds[0], 35)), dim_and_boxed(scene(seeds[1], 35))
+    white = [np.full((H, W, 3), 255.0, np.float32)]
+    assert _transitions(tmp_path, a + white + b) == [("cut", 36, 36)]
