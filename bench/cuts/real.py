@@ -60,6 +60,16 @@ MONTAGE_2 = [
 ]
 
 
+# Editing devices between and around the segments of a montage. A hold of `frames` flat frames at `level`
+# (0 black, 255 white) before segment k (a dip to black or a flash frame at a cut); at the start (a leader)
+# and at the end (a trailer); and flash frames inside a segment (k, frame of the segment, frames, level).
+Hold = tuple[int, int, float]  # (segment k, frames, level)
+Flash = tuple[int, int, int, float]  # (segment k, its frame, frames, level)
+# A cut through a hold of at most HOLD_CUT frames is one boundary, on the first frame of the next segment;
+# a longer hold is a short shot of its own, cut into and out of. A leader or a trailer is no boundary.
+HOLD_CUT = 2
+
+
 @dataclass
 class Montage:
     name: str
@@ -69,6 +79,10 @@ class Montage:
     codec: str
     container: str
     fps: int = 25
+    holds: tuple[Hold, ...] = ()
+    flashes: tuple[Flash, ...] = ()
+    leader: tuple[int, float] = (0, 0.0)  # (frames, level)
+    trailer: tuple[int, float] = (0, 0.0)
 
 
 REAL = [
@@ -76,6 +90,32 @@ REAL = [
     Montage("real_m1_192x108_lowres", MONTAGE_1, 192, 108, "libx264", "mp4"),
     Montage("real_m2_480x360_letterbox", MONTAGE_2, 480, 360, "mpeg4", "avi"),
     Montage("real_m2_320x180_vp9", MONTAGE_2, 320, 180, "libvpx-vp9", "webm"),
+]
+
+# Cuts made with editing devices: a black or white leader and trailer, cuts through one or two black or
+# white frames (a dip to black, a flash frame), a black hold of 6 frames between two segments (a short
+# shot: two cuts), and one or two white or black frames inside a segment (a flash, no boundary).
+MONTAGE_3 = [
+    ("bikes.mp4", 0, 70, 0),
+    ("Megamind.avi", 2, 90, 0),
+    ("cup.mp4", 10, 110, 0),
+    ("vtest.avi", 100, 220, 0),
+    ("bigbuckbunny.mp4", 0, 131, 0),
+    ("box.mp4", 50, 170, 0),
+    ("carphone_pristine.mp4", 0, 119, 0),
+    ("tree.avi", 0, 67, 0),
+    ("Megamind.avi", 120, 260, 0),
+]
+EDITS_3 = {
+    "holds": ((1, 1, 0.0), (2, 1, 255.0), (3, 2, 0.0), (4, 6, 0.0), (6, 2, 255.0), (8, 1, 0.0)),
+    "flashes": ((3, 60, 1, 255.0), (5, 40, 2, 255.0), (6, 70, 1, 0.0)),
+    "leader": (2, 0.0),
+    "trailer": (4, 0.0),
+}
+EDITS_4 = {**EDITS_3, "leader": (1, 255.0), "trailer": (2, 255.0)}
+REAL_EDITS = [
+    Montage("edits_m3_640x360_pillarbox", MONTAGE_3, 640, 360, "libx264", "mp4", **EDITS_3),  # type: ignore[arg-type]
+    Montage("edits_m3_320x180_vp9", MONTAGE_3, 320, 180, "libvpx-vp9", "webm", **EDITS_4),  # type: ignore[arg-type]
 ]
 
 
@@ -106,8 +146,25 @@ def _segment(src: Path, first: int, last: int, w: int, h: int) -> list[np.ndarra
 def _plan(m: Montage, sources: Path) -> tuple[list[np.ndarray], dict[str, Any]]:
     frames: list[np.ndarray] = []
     gt: dict[str, Any] = {"cuts": [], "gradual": [], "negatives": [], "tags": [], "sources": m.segments}
+    flat = lambda n, level: [np.full((m.height, m.width, 3), level, np.float32) for _ in range(n)]  # noqa: E731
+    held, level = m.leader
+    if held:
+        gt["negatives"].append(["edge_hold", 0, held])  # through the first frame of the picture
+        frames += flat(held, level)
+    holds = {k: (n, lv) for k, n, lv in m.holds}
     for k, (name, first, last, dissolve) in enumerate(m.segments):
         seg = _segment(sources / name, first, last, m.width, m.height)
+        if k in holds:
+            n, lv = holds[k]
+            if n > HOLD_CUT:
+                gt["cuts"].append(len(frames))  # into the hold: a short shot of its own
+            else:
+                gt["tags"].append(["through_hold", len(frames), len(frames) + n])
+            frames += flat(n, lv)
+        for fk, at, n, lv in m.flashes:
+            if fk == k:
+                seg[at : at + n] = flat(n, lv)
+                gt["negatives"].append(["flash", len(frames) + at, len(frames) + at + n - 1])
         if k and dissolve:  # the last `dissolve` frames of the montage blend into this segment's first ones
             start = len(frames) - dissolve
             for j in range(dissolve):
@@ -126,6 +183,10 @@ def _plan(m: Montage, sources: Path) -> tuple[list[np.ndarray], dict[str, Any]]:
             if first <= a and b <= last:
                 gt["negatives"].append([kind, offset + a - first, offset + b - first])
         frames += seg
+    held, level = m.trailer
+    if held:
+        gt["negatives"].append(["edge_hold", len(frames) - 1, len(frames) + held - 1])  # from the last picture
+        frames += flat(held, level)
     gt["cuts"].sort()
     gt["frames"] = len(frames)
     return frames, gt

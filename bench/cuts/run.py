@@ -39,13 +39,13 @@ import itertools  # noqa: E402
 
 import av  # noqa: E402
 from generate import encode  # noqa: E402
-from real import REAL, Montage, build  # noqa: E402
+from real import REAL, REAL_EDITS, Montage, build  # noqa: E402
 from score import Item, Score, roc_auc, score  # noqa: E402
 from synth import QUICK, SETS, Spec  # noqa: E402
 
 DATA = HERE / "data"
 REAL_SOURCES = DATA / "real-sources"  # the packages' sample clips (see README)
-ALL_SETS: dict[str, list] = {**SETS, "real": REAL}
+ALL_SETS: dict[str, list] = {**SETS, "real": REAL, "real-edits": REAL_EDITS}
 MARKS = {
     "main": ("<!-- results:begin -->", "<!-- results:end -->"),
     "heldout": ("<!-- heldout:begin -->", "<!-- heldout:end -->"),
@@ -66,6 +66,7 @@ MARKS = {
     "hard-fresh12": ("<!-- hard-fresh12:begin -->", "<!-- hard-fresh12:end -->"),
     "hard-fresh13": ("<!-- hard-fresh13:begin -->", "<!-- hard-fresh13:end -->"),
     "real": ("<!-- real:begin -->", "<!-- real:end -->"),
+    "real-edits": ("<!-- real-edits:begin -->", "<!-- real-edits:end -->"),
 }
 Detections = tuple[list[Item], list[float] | None]  # items and (where the method has one) confidences
 TIMED_ONCE = {"transnetv2"}  # too slow to repeat
