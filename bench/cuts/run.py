@@ -1,8 +1,8 @@
 """Shot-boundary benchmark: Skiplock's detector vs PySceneDetect on seeded synthetic videos.
 
 Usage (from the repository root):
-  python bench/cuts/run.py [--set main|heldout|hard|hard-heldout|hard-fresh|real] [--quick] [--repeats N] [--no-readme]
-                           [--methods skiplock,pysd-content,...]
+  python bench/cuts/run.py [--set main|heldout|hard|hard-heldout|hard-fresh|real|real-edits] [--quick]
+                           [--repeats N] [--no-readme] [--methods skiplock,pysd-content,...]
 
 Generates (and caches under bench/cuts/data/) the synthetic set, runs
   * skiplock  : app.video.analyze_video (full analysis: features, detection, clip proposals),
