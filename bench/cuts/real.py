@@ -106,17 +106,18 @@ MONTAGE_3 = [
     ("tree.avi", 0, 67, 0),
     ("Megamind.avi", 120, 260, 0),
 ]
-EDITS_3 = {
-    "holds": ((1, 1, 0.0), (2, 1, 255.0), (3, 2, 0.0), (4, 6, 0.0), (6, 2, 255.0), (8, 1, 0.0)),
-    "flashes": ((3, 60, 1, 255.0), (5, 40, 2, 255.0), (6, 70, 1, 0.0)),
-    "leader": (2, 0.0),
-    "trailer": (4, 0.0),
-}
-EDITS_4 = {**EDITS_3, "leader": (1, 255.0), "trailer": (2, 255.0)}
+HOLDS_3: tuple[Hold, ...] = ((1, 1, 0.0), (2, 1, 255.0), (3, 2, 0.0), (4, 6, 0.0), (6, 2, 255.0), (8, 1, 0.0))
+FLASHES_3: tuple[Flash, ...] = ((3, 60, 1, 255.0), (5, 40, 2, 255.0), (6, 70, 1, 0.0))
 REAL_EDITS = [
-    Montage("edits_m3_640x360_pillarbox", MONTAGE_3, 640, 360, "libx264", "mp4", **EDITS_3),  # type: ignore[arg-type]
-    Montage("edits_m3_320x180_vp9", MONTAGE_3, 320, 180, "libvpx-vp9", "webm", **EDITS_4),  # type: ignore[arg-type]
-]
+    Montage(
+        "edits_m3_640x360_pillarbox", MONTAGE_3, 640, 360, "libx264", "mp4",
+        holds=HOLDS_3, flashes=FLASHES_3, leader=(2, 0.0), trailer=(4, 0.0),
+    ),
+    Montage(
+        "edits_m3_320x180_vp9", MONTAGE_3, 320, 180, "libvpx-vp9", "webm",
+        holds=HOLDS_3, flashes=FLASHES_3, leader=(1, 255.0), trailer=(2, 255.0),
+    ),
+]  # fmt: skip
 
 
 def _fit(img: Image.Image, w: int, h: int) -> np.ndarray:
@@ -155,6 +156,8 @@ def _plan(m: Montage, sources: Path) -> tuple[list[np.ndarray], dict[str, Any]]:
     for k, (name, first, last, dissolve) in enumerate(m.segments):
         seg = _segment(sources / name, first, last, m.width, m.height)
         if k in holds:
+            if not k or dissolve:
+                raise ValueError(f"{m.name}: a hold goes between two segments joined by a cut (segment {k})")
             n, lv = holds[k]
             if n > HOLD_CUT:
                 gt["cuts"].append(len(frames))  # into the hold: a short shot of its own
