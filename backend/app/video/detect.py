@@ -217,8 +217,8 @@ def _one_frame_jump(s: np.ndarray, sig: np.ndarray, t: int, hold: np.ndarray | N
     swinging, an occluder sweeping into the frame, fast content) changes the neighbouring frames almost
     as much. A cut spread over two frames counts when both of its frames stand out over the frames around
     the pair and the frame between is a mix of the frames either side (a blended frame) or, where `hold`
-    marks it, one black or white frame (a cut through a dip to black or a flash frame: whether the
-    picture after it is another one is `_flash_check`'s to say).
+    marks it, one plain frame (black, white or a flat colour: a cut through a dip to black or a flash
+    frame; whether the picture after it is another one is `_flash_check`'s to say).
     """
     n = s.shape[0]
     at = lambda i: float(s[i]) if 0 <= i < n else 0.0  # noqa: E731
@@ -425,12 +425,13 @@ def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
     hued, hue_conf = _chroma_steps(f, fps)
     candidates = np.flatnonzero(spike | st_spike | joint | scaled | hued)
     kmax = f.flash_lags - 1
-    hold = _holds(f)
+    # plain frames, which carry no picture: black or white (a dip, a flash frame) or any flat colour
+    plain = _holds(f) | flat
     cuts: list[tuple[int, float]] = []
     for t in candidates:
         if t == 0:
             continue
-        s_jump, st_jump = _one_frame_jump(s, f.sig, int(t), hold), _one_frame_jump(st, f.sig, int(t))
+        s_jump, st_jump = _one_frame_jump(s, f.sig, int(t), plain), _one_frame_jump(st, f.sig, int(t))
         pixel_jump = bool(spike[t] and s_jump and not _moved(f, int(t)))
         joint_jump = bool(joint[t] and s_jump and st_jump)
         layout_jump = bool(st_spike[t] and st_jump)
@@ -438,9 +439,9 @@ def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
             log.debug("frame %d: the layout jumps inside a passing shade (an occluder?)", t)
             layout_jump = False
         jump = pixel_jump or layout_jump or joint_jump
-        # a cut through a black or white frame or two: on the frame after them, and judged without them
-        at = _after_a_short_hold(hold, int(t), gap)
-        without = _without_a_short_hold(f.sig, hold, at, gap)
+        # a cut through a plain frame or two: on the frame after them, and judged without them
+        at = _after_a_short_hold(plain, int(t), gap)
+        without = _without_a_short_hold(f.sig, plain, at, gap)
         sig, k = without or (f.sig, int(t))
         if scaled[t] and not _moved(f, int(t)):  # a persistent step by construction: no flash check
             beside = max(st[t - 1], st[t + 1] if t + 1 < n else 0.0)
@@ -462,7 +463,7 @@ def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
             continue
         t = at
         if cuts and t - cuts[-1][0] <= gap:
-            if hold[cuts[-1][0] : t].all():  # into a hold of a frame or two and out: one cut, after it
+            if plain[cuts[-1][0] : t].all():  # into a plain frame or two and out: one cut, after them
                 cuts[-1] = (t, max(conf, cuts[-1][1]))
             elif conf > cuts[-1][1]:
                 cuts[-1] = (t, conf)
@@ -472,7 +473,7 @@ def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
 
 
 def _without_a_short_hold(sig: np.ndarray, hold: np.ndarray, t: int, most: int) -> tuple[np.ndarray, int] | None:
-    """(signatures, frame t in them) with the run of at most `most` black or white frames just before frame t
+    """(signatures, frame t in them) with the run of at most `most` plain frames (`hold`) just before frame t
     left out, where one lies between two pictures and the change across it stands out (CUT_ISOLATION times
     the change of each side's own picture over as many frames): whether the picture after a flash frame or
     a dip is another one is then judged as a cut between the frames either side, the jumps into and out of
@@ -493,7 +494,7 @@ def _without_a_short_hold(sig: np.ndarray, hold: np.ndarray, t: int, most: int) 
 
 
 def _after_a_short_hold(hold: np.ndarray, t: int, most: int) -> int:
-    """The frame of a cut found at `t`: where `t` starts a run of at most `most` black or white frames between
+    """The frame of a cut found at `t`: where `t` starts a run of at most `most` plain frames (`hold`) between
     two pictures (a cut through a dip to black, or a flash frame between two shots), the frame after the
     run, so that the cut is on the first frame of the new picture whichever of its jumps is the larger;
     else `t`."""

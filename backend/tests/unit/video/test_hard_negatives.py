@@ -548,3 +548,15 @@ def test_a_flash_frame_between_two_dim_pillarboxed_shots_is_a_cut(tmp_path: Path
     a, b = dim_and_boxed(scene(seeds[0], 35)), dim_and_boxed(scene(seeds[1], 35))
     white = [np.full((H, W, 3), 255.0, np.float32)]
     assert _transitions(tmp_path, a + white + b) == [("cut", 36, 36)]
+
+
+@pytest.mark.parametrize("colour", [(128, 128, 128), (220, 30, 30)])
+def test_a_cut_through_a_flat_coloured_frame_is_one_cut_after_it(tmp_path: Path, colour: tuple[int, int, int]) -> None:
+    """A flash frame of any flat colour between two shots (grey, red: music videos cut so) is a cut like a
+    black or white one; the same frame inside one shot is none."""
+    plain = [np.full((H, W, 3), colour, np.float32)]
+    a, b = scene(100, 35), scene(101, 35)
+    assert _transitions(tmp_path, a + plain + b) == [("cut", 36, 36)]
+    inside = scene(102, N)
+    inside[35] = plain[0]
+    assert _transitions(tmp_path, inside) == []
