@@ -485,10 +485,11 @@ def _without_a_short_hold(sig: np.ndarray, hold: np.ndarray, t: int, most: int) 
     while run < t and hold[t - 1 - run]:
         run += 1
     a, b = t - 1 - run, t  # the last frame before the run, the first after it
-    if not 0 < run <= most or a < 1 or b + 1 >= n or hold[b]:
+    # each side needs as many frames of its own as the gap, to measure its change over as many
+    if not 0 < run <= most or a - run - 1 < 0 or b + run + 1 >= n or hold[b]:
         return None
     d = lambda i, j: float(np.abs(sig[i].astype(np.float32) - sig[j].astype(np.float32)).mean())  # noqa: E731
-    if a - run - 1 < 0 or b + run + 1 >= n or d(a, b) < CUT_ISOLATION * max(d(a - run - 1, a), d(b, b + run + 1)):
+    if d(a, b) < CUT_ISOLATION * max(d(a - run - 1, a), d(b, b + run + 1)):
         return None
     return np.delete(sig, np.s_[a + 1 : b], axis=0), a + 1
 
@@ -758,10 +759,12 @@ def _merge_through_holds(
     return out
 
 
-def _edge_fade_frames(f: FrameFeatures, spans: list[tuple[int, int, float, bool]]) -> np.ndarray:
-    """Frames of an opening or closing fade, with the black or white hold between it and the edge of the
-    video: a step of the ramp (the first frame that is not quite black, or a hold frame a level off the
-    next) can jump like a cut, but with no shot on one side it is no boundary."""
+def _edge_frames(f: FrameFeatures, spans: list[tuple[int, int, float, bool]]) -> np.ndarray:
+    """Frames with no shot on one side, where a cut is no boundary: an opening or closing fade with the black
+    or white hold between it and the edge of the video (a step of the ramp, the first frame that is not quite
+    black or a hold frame a level off the next, can jump like a cut), and a leader or a trailer (a hold that
+    runs from the first frame or to the last: many files open on a black frame or a few), up to the first
+    frame with a picture and from the frame after the last."""
     n = f.n
     hold = _holds(f)
     out = np.zeros(n, bool)
@@ -769,19 +772,10 @@ def _edge_fade_frames(f: FrameFeatures, spans: list[tuple[int, int, float, bool]
         if edge:
             lo, hi = (0, e) if hold[:s].all() else (s, n - 1)  # fade in after a hold, or out into one
             out[lo : hi + 1] = True
-    return out
-
-
-def _edge_holds(f: FrameFeatures) -> np.ndarray:
-    """Frames where a cut would come out of a black or white hold that runs from the first frame (a leader:
-    many files open on a black frame or a few) or go into one that runs to the last: a cut there has no
-    shot on one side, like a fade at the very start or end of a video, so it is no boundary."""
-    hold = _holds(f)
-    out = np.zeros(f.n, bool)
     picture = np.flatnonzero(~hold)
     if picture.size:
-        out[: picture[0] + 1] = True  # a cut at t <= the first frame with a picture: only holds before it
-        out[picture[-1] + 1 :] = True  # a cut after the last one: only holds from it on
+        out[: picture[0] + 1] = True
+        out[picture[-1] + 1 :] = True
     return out
 
 
@@ -816,7 +810,7 @@ def detect_transitions(f: FrameFeatures, fps: float) -> list[Transition]:
     inside = np.zeros(n, bool)
     for _, s, e, _ in gradual:
         inside[s : e + 1] = True  # a cut inside a gradual span is that span
-    inside |= _edge_fade_frames(f, spans) | _edge_holds(f)
+    inside |= _edge_frames(f, spans)
     cuts = [("cut", t, t, c) for t, c in found_cuts if not inside[t]]
     t_ms = f.t_ms
     out = [
