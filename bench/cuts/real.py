@@ -70,6 +70,10 @@ Flash = tuple[int, int, int, float]  # (segment k, its frame, frames, level)
 # A cut through a hold of at most HOLD_CUT frames is one boundary, on the first frame of the next segment;
 # a longer hold is a short shot of its own, cut into and out of. A leader or a trailer is no boundary.
 HOLD_CUT = 2
+# A wipe into segment k: over `frames` frames the next segment replaces the previous one behind an edge that
+# crosses the picture, hard (`soft` 0) or feathered over that share of the way.
+Wipe = tuple[int, int, str, float]  # (segment k, frames, shape, soft)
+WIPE_SHAPES = ("left", "right", "down", "up", "diagonal", "iris", "clock", "barn")
 
 
 @dataclass
@@ -85,6 +89,7 @@ class Montage:
     flashes: tuple[Flash, ...] = ()
     leader: tuple[int, float] = (0, 0.0)  # (frames, level)
     trailer: tuple[int, float] = (0, 0.0)
+    wipes: tuple[Wipe, ...] = ()
 
 
 REAL = [
@@ -120,6 +125,55 @@ REAL_EDITS = [
         holds=HOLDS_3, flashes=FLASHES_3, leader=(1, 255.0), trailer=(2, 255.0),
     ),
 ]  # fmt: skip
+
+
+# Wipes between real clips (a cut or a dissolve between the other segments), in every shape, 0.4 to 1.2 s,
+# hard and feathered edges. Committed before its first run.
+MONTAGE_4 = [
+    ("vtest.avi", 520, 640, 0),
+    ("bigbuckbunny.mp4", 0, 131, 0),
+    ("Megamind.avi", 2, 97, 0),
+    ("box.mp4", 300, 420, 0),
+    ("cup.mp4", 100, 216, 0),
+    ("tree.avi", 0, 67, 0),
+    ("bikes.mp4", 140, 249, 0),
+    ("carphone_pristine.mp4", 0, 119, 0),
+    ("Megamind.avi", 160, 269, 0),
+    ("box.mp4", 0, 110, 12),
+    ("vtest.avi", 200, 330, 0),
+]
+WIPES_4: tuple[Wipe, ...] = (
+    (1, 15, "left", 0.0),
+    (2, 12, "iris", 0.1),
+    (3, 25, "diagonal", 0.0),
+    (4, 20, "clock", 0.0),
+    (6, 10, "down", 0.15),
+    (7, 18, "barn", 0.0),
+    (8, 30, "right", 0.1),
+    (10, 14, "up", 0.0),
+)
+REAL_WIPES = [
+    Montage("wipes_m4_640x360_pillarbox", MONTAGE_4, 640, 360, "libx264", "mp4", wipes=WIPES_4),
+    Montage("wipes_m4_320x240_mpeg4", MONTAGE_4, 320, 240, "mpeg4", "avi", fps=30, wipes=WIPES_4),
+]
+
+
+def _wipe_mask(shape: str, soft: float, p: float, h: int, w: int) -> np.ndarray:
+    """How much of the next picture shows at each pixel (h, w, 1) a share `p` of the way through a wipe."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    x, y = (xx + 0.5) / w, (yy + 0.5) / h
+    u = {  # the moment (0..1) the edge passes each pixel
+        "left": x,
+        "right": 1 - x,
+        "down": y,
+        "up": 1 - y,
+        "diagonal": (x + y) / 2,
+        "iris": np.hypot(x - 0.5, (y - 0.5) * h / w) / np.hypot(0.5, 0.5 * h / w),
+        "clock": (np.arctan2(x - 0.5, 0.5 - y) / (2 * np.pi)) % 1.0,
+        "barn": np.abs(x - 0.5) * 2,
+    }[shape]
+    edge = max(soft, 1e-3)
+    return np.clip((p * (1 + edge) - u) / edge, 0, 1)[..., None]
 
 
 def _fit(img: Image.Image, w: int, h: int) -> np.ndarray:
@@ -170,7 +224,18 @@ def _plan(m: Montage, sources: Path) -> tuple[list[np.ndarray], dict[str, Any]]:
             if fk == k:
                 seg[at : at + n] = flat(n, lv)
                 gt["negatives"].append(["flash", len(frames) + at, len(frames) + at + n - 1])
-        if k and dissolve:  # the last `dissolve` frames of the montage blend into this segment's first ones
+        wipe = next(((n, shape, soft) for wk, n, shape, soft in m.wipes if wk == k), None)
+        if wipe is not None:
+            if not k or dissolve or k in holds:
+                raise ValueError(f"{m.name}: a wipe goes between two segments joined by nothing else")
+            dissolve, shape, soft = wipe  # the source's own cuts are placed as after a dissolve this long
+            start = len(frames) - dissolve  # the montage's last frames give way to this segment's first ones
+            for j in range(dissolve):
+                mask = _wipe_mask(shape, soft, (j + 1) / (dissolve + 1), m.height, m.width)
+                frames[start + j] = frames[start + j] * (1 - mask) + seg[j] * mask
+            gt["gradual"].append(["wipe", start, start + dissolve - 1])
+            offset, seg = start, seg[dissolve:]
+        elif k and dissolve:  # the last `dissolve` frames of the montage blend into this segment's first ones
             start = len(frames) - dissolve
             for j in range(dissolve):
                 a = (j + 1) / (dissolve + 1)

@@ -1,7 +1,7 @@
 """Shot-boundary benchmark: Skiplock's detector vs PySceneDetect on seeded synthetic videos.
 
 Usage (from the repository root):
-  python bench/cuts/run.py [--set main|heldout|hard|hard-heldout|hard-fresh|real|real-edits] [--quick]
+  python bench/cuts/run.py [--set main|heldout|hard|hard-heldout|hard-fresh|real|real-edits|real-wipes] [--quick]
                            [--repeats N] [--no-readme] [--methods skiplock,pysd-content,...]
 
 Generates (and caches under bench/cuts/data/) the synthetic set, runs
@@ -39,13 +39,13 @@ import itertools  # noqa: E402
 
 import av  # noqa: E402
 from generate import encode  # noqa: E402
-from real import REAL, REAL_EDITS, Montage, build  # noqa: E402
+from real import REAL, REAL_EDITS, REAL_WIPES, Montage, build  # noqa: E402
 from score import Item, Score, roc_auc, score  # noqa: E402
 from synth import QUICK, SETS, Spec  # noqa: E402
 
 DATA = HERE / "data"
 REAL_SOURCES = DATA / "real-sources"  # the packages' sample clips (see README)
-ALL_SETS: dict[str, list] = {**SETS, "real": REAL, "real-edits": REAL_EDITS}
+ALL_SETS: dict[str, list] = {**SETS, "real": REAL, "real-edits": REAL_EDITS, "real-wipes": REAL_WIPES}
 MARKS = {
     "main": ("<!-- results:begin -->", "<!-- results:end -->"),
     "heldout": ("<!-- heldout:begin -->", "<!-- heldout:end -->"),
@@ -67,6 +67,7 @@ MARKS = {
     "hard-fresh13": ("<!-- hard-fresh13:begin -->", "<!-- hard-fresh13:end -->"),
     "real": ("<!-- real:begin -->", "<!-- real:end -->"),
     "real-edits": ("<!-- real-edits:begin -->", "<!-- real-edits:end -->"),
+    "real-wipes": ("<!-- real-wipes:begin -->", "<!-- real-wipes:end -->"),
 }
 Detections = tuple[list[Item], list[float] | None]  # items and (where the method has one) confidences
 TIMED_ONCE = {"transnetv2"}  # too slow to repeat
