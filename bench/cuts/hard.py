@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 from synth import GENERATORS, Spec
-from textures import EVOLVING, EVOLVING_FRESH2, Event, Scene, framed, shaken, whip_pan
+from textures import EVOLVING, EVOLVING_FRESH2, WIPE_SHAPES, Event, Scene, framed, shaken, whip_pan, wipe_mask
 
 
 @dataclass
@@ -39,10 +39,11 @@ class _Shot:
 
 @dataclass
 class _Bound:
-    kind: str  # cut | dissolve | fade
-    length: int = 0  # dissolve length
+    kind: str  # cut | dissolve | fade | wipe
+    length: int = 0  # dissolve or wipe length
     fade: tuple[int, int, int, float] = (0, 0, 0, 0.0)  # out, hold, in, colour
     tag: str = ""
+    wipe: tuple[str, float] = ("", 0.0)  # the edge's shape and feather
 
 
 def _content(rng: np.random.Generator, spec: Spec, n: int, big: bool = False) -> tuple[Scene, str]:
@@ -174,6 +175,11 @@ def plan(spec: Spec) -> tuple[list[_Shot], list[_Bound], tuple[int, int, float]]
         shake = np.random.default_rng(spec.seed + 11)
         for shot in shots:
             shot.scene = shaken(shot.scene, shake, spec.height, spec.width)
+    if spec.wipes:  # some dissolves become wipes (their own rng again)
+        wiping = np.random.default_rng(spec.seed + 13)
+        for b in bounds:
+            if b.kind == "dissolve" and wiping.random() < 0.6:
+                b.kind, b.wipe = "wipe", (str(wiping.choice(WIPE_SHAPES)), float(wiping.choice([0.0, 0.05, 0.15])))
     fade_in = fade_in if shots[0].n >= fade_in + 12 and not shots[0].events else 0
     fade_out = fade_out if shots[-1].n >= fade_out + 12 and not shots[-1].events else 0
     return shots, bounds, (fade_in, fade_out, 0.0 if rng.random() < 0.8 else 255.0)
@@ -227,7 +233,7 @@ def timeline(spec: Spec) -> tuple[Iterator[np.ndarray], dict[str, Any]]:
                 tag = "near_gradual"  # the cut a few frames after a gradual transition
             if tag:
                 gt["tags"].append([tag, i, i + max(0, length - 1)])
-            shots[s + 1].offset = bd.length if bd.kind == "dissolve" else bd.fade[2]
+            shots[s + 1].offset = bd.length if bd.kind in ("dissolve", "wipe") else bd.fade[2]
             i += length
     gt["frames"] = i
     if fade_in:
@@ -262,6 +268,11 @@ def timeline(spec: Spec) -> tuple[Iterator[np.ndarray], dict[str, Any]]:
                 for j in range(bd.length):
                     a = mix((j + 1) / (bd.length + 1))
                     yield shot.render(end + j, h, w) * (1 - a) + nxt.render(j, h, w) * a
+            elif bd.kind == "wipe":
+                shape, soft = bd.wipe
+                for j in range(bd.length):
+                    m = wipe_mask(shape, soft, (j + 1) / (bd.length + 1), h, w)
+                    yield shot.render(end + j, h, w) * (1 - m) + nxt.render(j, h, w) * m
             elif bd.kind == "fade":
                 lo, hold, li, col = bd.fade
                 mix = mixes[s]

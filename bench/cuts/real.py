@@ -28,6 +28,7 @@ import av
 import numpy as np
 from generate import add_video_stream
 from PIL import Image
+from textures import wipe_mask
 
 SOURCE_CUTS = {"Megamind.avi": [98, 154, 200], "bikes.mp4": [30, 76, 137, 187, 242]}
 SOURCE_NEGATIVES = {"bikes.mp4": [("occluder", 96, 103)]}
@@ -73,7 +74,6 @@ HOLD_CUT = 2
 # A wipe into segment k: over `frames` frames the next segment replaces the previous one behind an edge that
 # crosses the picture, hard (`soft` 0) or feathered over that share of the way.
 Wipe = tuple[int, int, str, float]  # (segment k, frames, shape, soft)
-WIPE_SHAPES = ("left", "right", "down", "up", "diagonal", "iris", "clock", "barn")
 
 
 @dataclass
@@ -157,23 +157,33 @@ REAL_WIPES = [
     Montage("wipes_m4_320x240_mpeg4", MONTAGE_4, 320, 240, "mpeg4", "avi", fps=30, wipes=WIPES_4),
 ]
 
-
-def _wipe_mask(shape: str, soft: float, p: float, h: int, w: int) -> np.ndarray:
-    """How much of the next picture shows at each pixel (h, w, 1) a share `p` of the way through a wipe."""
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    x, y = (xx + 0.5) / w, (yy + 0.5) / h
-    u = {  # the moment (0..1) the edge passes each pixel
-        "left": x,
-        "right": 1 - x,
-        "down": y,
-        "up": 1 - y,
-        "diagonal": (x + y) / 2,
-        "iris": np.hypot(x - 0.5, (y - 0.5) * h / w) / np.hypot(0.5, 0.5 * h / w),
-        "clock": (np.arctan2(x - 0.5, 0.5 - y) / (2 * np.pi)) % 1.0,
-        "barn": np.abs(x - 0.5) * 2,
-    }[shape]
-    edge = max(soft, 1e-3)
-    return np.clip((p * (1 + edge) - u) / edge, 0, 1)[..., None]
+# Held out: other segments, shapes and lengths, other sizes and codecs (a low-resolution VP9 among them).
+# Fixed before its first run, with `hard-wipes`, and reported untouched.
+MONTAGE_5 = [
+    ("box.mp4", 120, 260, 0),
+    ("carphone_pristine.mp4", 0, 119, 0),
+    ("vtest.avi", 350, 470, 0),
+    ("Megamind.avi", 200, 269, 0),
+    ("cup.mp4", 0, 120, 0),
+    ("bigbuckbunny.mp4", 20, 131, 0),
+    ("tree.avi", 0, 67, 0),
+    ("bikes.mp4", 0, 70, 0),
+    ("box.mp4", 320, 440, 0),
+    ("vtest.avi", 650, 790, 10),
+]
+WIPES_5: tuple[Wipe, ...] = (
+    (1, 20, "diagonal", 0.05),
+    (2, 14, "right", 0.0),
+    (4, 24, "iris", 0.0),
+    (5, 16, "up", 0.1),
+    (6, 12, "clock", 0.05),
+    (8, 22, "left", 0.2),
+)
+REAL_WIPES_HELDOUT = [
+    Montage("wipes_m5_480x270_mkv", MONTAGE_5, 480, 270, "libx264", "mkv", fps=24, wipes=WIPES_5),
+    Montage("wipes_m5_426x320_letterbox", MONTAGE_5, 426, 320, "mpeg4", "avi", wipes=WIPES_5),
+    Montage("wipes_m5_256x144_vp9", MONTAGE_5, 256, 144, "libvpx-vp9", "webm", fps=30, wipes=WIPES_5),
+]
 
 
 def _fit(img: Image.Image, w: int, h: int) -> np.ndarray:
@@ -231,7 +241,7 @@ def _plan(m: Montage, sources: Path) -> tuple[list[np.ndarray], dict[str, Any]]:
             dissolve, shape, soft = wipe  # the source's own cuts are placed as after a dissolve this long
             start = len(frames) - dissolve  # the montage's last frames give way to this segment's first ones
             for j in range(dissolve):
-                mask = _wipe_mask(shape, soft, (j + 1) / (dissolve + 1), m.height, m.width)
+                mask = wipe_mask(shape, soft, (j + 1) / (dissolve + 1), m.height, m.width)
                 frames[start + j] = frames[start + j] * (1 - mask) + seg[j] * mask
             gt["gradual"].append(["wipe", start, start + dissolve - 1])
             offset, seg = start, seg[dissolve:]

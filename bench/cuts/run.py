@@ -39,13 +39,19 @@ import itertools  # noqa: E402
 
 import av  # noqa: E402
 from generate import encode  # noqa: E402
-from real import REAL, REAL_EDITS, REAL_WIPES, Montage, build  # noqa: E402
+from real import REAL, REAL_EDITS, REAL_WIPES, REAL_WIPES_HELDOUT, Montage, build  # noqa: E402
 from score import Item, Score, roc_auc, score  # noqa: E402
 from synth import QUICK, SETS, Spec  # noqa: E402
 
 DATA = HERE / "data"
 REAL_SOURCES = DATA / "real-sources"  # the packages' sample clips (see README)
-ALL_SETS: dict[str, list] = {**SETS, "real": REAL, "real-edits": REAL_EDITS, "real-wipes": REAL_WIPES}
+ALL_SETS: dict[str, list] = {
+    **SETS,
+    "real": REAL,
+    "real-edits": REAL_EDITS,
+    "real-wipes": REAL_WIPES,
+    "real-wipes-heldout": REAL_WIPES_HELDOUT,
+}
 MARKS = {
     "main": ("<!-- results:begin -->", "<!-- results:end -->"),
     "heldout": ("<!-- heldout:begin -->", "<!-- heldout:end -->"),
@@ -68,6 +74,8 @@ MARKS = {
     "real": ("<!-- real:begin -->", "<!-- real:end -->"),
     "real-edits": ("<!-- real-edits:begin -->", "<!-- real-edits:end -->"),
     "real-wipes": ("<!-- real-wipes:begin -->", "<!-- real-wipes:end -->"),
+    "real-wipes-heldout": ("<!-- real-wipes-heldout:begin -->", "<!-- real-wipes-heldout:end -->"),
+    "hard-wipes": ("<!-- hard-wipes:begin -->", "<!-- hard-wipes:end -->"),
 }
 Detections = tuple[list[Item], list[float] | None]  # items and (where the method has one) confidences
 TIMED_ONCE = {"transnetv2"}  # too slow to repeat

@@ -33,6 +33,7 @@ class Spec:
     vfr: bool = False
     hard: bool = False  # a timeline of hard negatives (`hard.py`) instead of the plain one
     variant: str = ""  # "fresh" / "fresh2": variations of the hard generators never tuned on (`hard.py`)
+    wipes: bool = False  # some dissolves become wipes (`hard.py`), drawn apart so the rest stays the same
 
 
 SPECS = [
@@ -157,14 +158,27 @@ _FRESH_SLOTS = [
 _SHORT = {"libx264": "h264", "libvpx-vp9": "vp9", "mpeg4": "mpeg4"}
 
 
-def _fresh_set(prefix: str, first_seed: int, sizes: list[tuple[int, int]]) -> list[Spec]:
+def _fresh_set(prefix: str, first_seed: int, sizes: list[tuple[int, int]], wipes: bool = False) -> list[Spec]:
     """A fresh hard set of the fresh2 variation: `_FRESH_SLOTS` at `sizes`, seeds from `first_seed`."""
     out = []
     for i, ((codec, container, fps, seconds, vfr), (w, h)) in enumerate(zip(_FRESH_SLOTS, sizes, strict=True)):
         suffix = "_vfr" if vfr else f"_{container}" if container in ("mkv", "mov") else ""
         name = f"{prefix}_{_SHORT[codec]}_{w}x{h}_{fps}{suffix}"
         out.append(
-            Spec(name, w, h, fps, codec, container, seconds, first_seed + i, vfr=vfr, hard=True, variant="fresh2")
+            Spec(
+                name,
+                w,
+                h,
+                fps,
+                codec,
+                container,
+                seconds,
+                first_seed + i,
+                vfr=vfr,
+                hard=True,
+                variant="fresh2",
+                wipes=wipes,
+            )
         )
     return out
 
@@ -259,6 +273,16 @@ HARD_FRESH13 = _fresh_set(
      (584, 328), (896, 496), (424, 256), (640, 352), (480, 288), (920, 520)],
 )  # fmt: skip
 
+# Hard negatives and wipes: the fresh2 variation with three dissolves in five turned into wipes of every
+# shape (hard or feathered edges), seeds 3201-3212 and sizes never used. Fixed before its first run.
+HARD_WIPES = _fresh_set(
+    "wipes",
+    3201,
+    [(720, 408), (544, 296), (456, 336), (872, 488), (344, 200), (704, 384),
+     (600, 336), (912, 512), (408, 240), (656, 368), (496, 280), (936, 528)],
+    wipes=True,
+)  # fmt: skip
+
 
 def _training_set() -> list[Spec]:
     """Videos for fitting the dissolve verifier (`train_verifier.py`): the three hard generator variations,
@@ -313,6 +337,7 @@ SETS = {
     "hard-fresh11": HARD_FRESH11,
     "hard-fresh12": HARD_FRESH12,
     "hard-fresh13": HARD_FRESH13,
+    "hard-wipes": HARD_WIPES,
     "train": TRAIN,
 }
 

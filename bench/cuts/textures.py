@@ -278,3 +278,25 @@ def framed(render_big: Scene, h: int, w: int, zoom: float, cx: float, cy: float)
         return np.asarray(Image.fromarray(crop).resize((w, h), Image.BILINEAR), np.float32)
 
     return render
+
+
+WIPE_SHAPES = ("left", "right", "down", "up", "diagonal", "iris", "clock", "barn")
+
+
+def wipe_mask(shape: str, soft: float, p: float, h: int, w: int) -> np.ndarray:
+    """How much of the next picture shows at each pixel (h, w, 1) a share `p` of the way through a wipe whose
+    edge has the given shape, hard (`soft` 0) or feathered over that share of the way."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    x, y = (xx + 0.5) / w, (yy + 0.5) / h
+    u = {  # the moment (0..1) the edge passes each pixel
+        "left": x,
+        "right": 1 - x,
+        "down": y,
+        "up": 1 - y,
+        "diagonal": (x + y) / 2,
+        "iris": np.hypot(x - 0.5, (y - 0.5) * h / w) / np.hypot(0.5, 0.5 * h / w),
+        "clock": (np.arctan2(x - 0.5, 0.5 - y) / (2 * np.pi)) % 1.0,
+        "barn": np.abs(x - 0.5) * 2,
+    }[shape]
+    edge = max(soft, 1e-3)
+    return np.clip((p * (1 + edge) - u) / edge, 0, 1)[..., None]
