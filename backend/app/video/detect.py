@@ -32,6 +32,7 @@ from .dissolve import detect_dissolves
 from .features import FLAT_STD as FLAT_SIG_STD
 from .features import SIG_WIDTH, FrameFeatures
 from .models import Shot, Transition
+from .wipe import detect_wipes
 
 log = logging.getLogger(__name__)
 
@@ -812,10 +813,19 @@ def detect_transitions(f: FrameFeatures, fps: float) -> list[Transition]:
         inside[s : e + 1] = True  # a cut inside a gradual span is that span
     inside |= _edge_frames(f, spans)
     cuts = [("cut", t, t, c) for t, c in found_cuts if not inside[t]]
+    taken = inside.copy()
+    for _, t, _, _ in cuts:
+        taken[max(0, t - 1) : t + 2] = True
+    # a wipe is looked for only where nothing else was found; like a blend, one touching an end is no boundary
+    wipes = [
+        ("wipe", s, e, c)
+        for s, e, c in detect_wipes(f, fps, taken)
+        if s > 1 and e < n - 2 and not _span_comes_back(f.sig, s, e, reach)
+    ]
     t_ms = f.t_ms
     out = [
         Transition(kind, int(s), int(e), round(t_ms[s]), round(t_ms[e]), round(float(c), 4))
-        for kind, s, e, c in gradual + cuts
+        for kind, s, e, c in gradual + cuts + wipes
     ]
     return sorted(out, key=lambda tr: (tr.start_frame, tr.end_frame))
 

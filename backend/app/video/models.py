@@ -15,12 +15,12 @@ from typing import Any
 class Transition:
     """A shot boundary.
 
-    For a cut, `start_frame == end_frame` is the first frame of the new shot. For a fade or dissolve,
+    For a cut, `start_frame == end_frame` is the first frame of the new shot. For a fade, dissolve or wipe,
     `[start_frame, end_frame]` (inclusive) is the span of frames that belong to the transition.
     `score` is a confidence in [0, 1].
     """
 
-    kind: str  # "cut" | "fade" | "dissolve"
+    kind: str  # "cut" | "fade" | "dissolve" | "wipe"
     start_frame: int
     end_frame: int
     start_ms: int
@@ -42,7 +42,7 @@ class Shot:
     end_frame: int
     start_ms: int
     end_ms: int
-    transition_in: str  # "start" | "cut" | "fade" | "dissolve"
+    transition_in: str  # "start" | "cut" | "fade" | "dissolve" | "wipe"
     transition_in_span: tuple[int, int] | None = None
 
 

@@ -1,0 +1,148 @@
+"""Wipes: one shot replaces another behind an edge that moves across the picture (a line, a diagonal, a
+circle opening, a clock hand).
+
+Every frame of a wipe is part old shot, part new, so no single frame changes much: neither the cut
+detector (no one-frame jump) nor the dissolve detector (no frame is a blend of the two) sees one. What
+does tell it apart is each place of the picture on its own. Across the span, every tile of the signature
+image changes once, in one step of one or two frames (the edge passing over it), from what it showed in
+the old shot to what it shows in the new; before and after that step it moves only as the shots move.
+And the moments of those steps are ordered in space: neighbouring tiles switch at nearly the same frame,
+while over the whole picture the switches spread across the span.
+
+The hard negatives differ on one of these: motion of any kind (pans, whip pans, fast objects, boiling
+textures) changes tiles many times over (their path is long against where they end); a flash, a
+flicker or an occluder that passes comes back to where it started (the ends agree); a brightness ramp,
+a fade and a dissolve change every tile a little at each frame (no one step); a cut switches every tile
+at one frame (no spread in time). A wipe is only looked for where no other transition was found.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .features import SIG_WIDTH, FrameFeatures
+
+WIPE_FRAMES = (40, 28, 19, 13, 9, 6)  # spans tried, longest first (up to WIPE_MAX_S), in frames
+WIPE_MAX_S = 1.6
+WIPE_LEVEL = 16  # a tile whose two ends differ by less (0..255 luma) carries no evidence either way
+WIPE_CHANGED = 0.5  # the share of tiles whose ends differ that makes the two ends two shots
+WIPE_PATH = 1.5  # the most the picture's summed step-by-step change may exceed its change end to end
+WIPE_JUMP = 0.5  # the most of a window's summed change one frame's step may carry (more: a cut or a flash)
+WIPE_STEP = 0.6  # the share of a tile's change that its largest two-frame step must carry
+WIPE_TILE_PATH = 1.6  # ... and the most its own path may exceed its change (plus WIPE_TILE_SLACK levels)
+WIPE_TILE_SLACK = 8
+WIPE_SWITCHED = 0.65  # the share of changed tiles that must switch in one step
+WIPE_NEIGHBOURS = 0.12  # the most neighbouring tiles' switch frames may differ on average (x the span; >= 1)
+WIPE_SPREAD = 0.4  # the least the middle 80 % of switch frames must spread over (x the span; >= 3 frames)
+WIPE_MIN_S = 0.28  # the shortest wipe reported (an edge crossing the picture faster is something passing)
+WIPE_SURE = 0.45  # the least confidence reported: the share switched, lowered by how loosely neighbours agree
+WIPE_CLEAR_S = 0.5  # how far from any other transition a wipe is looked for (a blend's tail is no wipe)
+WIPE_BACK = 0.3  # the share of switched tiles back at their old values that makes a wipe something passing
+
+
+def _grid(f: FrameFeatures) -> tuple[int, int] | None:
+    """(rows, columns) of the signature images (the detector's own tiling of the analysis image)."""
+    ah, aw = f.size
+    block = max(1, -(-aw // SIG_WIDTH))
+    h, w = ah // block, aw // block
+    return (h, w) if h * w == f.sig.shape[1] else None
+
+
+def _judge(window: np.ndarray, grid: tuple[int, int]) -> tuple[int, int, float, np.ndarray] | None:
+    """(first, last, confidence, tiles that switched) of the wipe inside `window` (signature rows from the
+    last frame of the old shot to the first of the new), frames counted from the window's first;
+    None if it is none."""
+    a, b = window[0], window[-1]
+    change = np.abs(a - b)
+    changed = change >= WIPE_LEVEL
+    if changed.mean() < WIPE_CHANGED:
+        return None
+    steps = np.abs(np.diff(window, axis=0))
+    two = steps[:-1] + steps[1:]  # an edge passing a tile's middle splits its step over two frames
+    when = np.argmax(two, axis=0)
+    largest = two[when, np.arange(two.shape[1])]
+    switched = (
+        changed & (largest >= WIPE_STEP * change) & (steps.sum(axis=0) <= WIPE_TILE_PATH * change + WIPE_TILE_SLACK)
+    )
+    share = float(switched.sum()) / max(1, int(changed.sum()))
+    if share < WIPE_SWITCHED:
+        return None
+    span = window.shape[0] - 2
+    moments = np.where(switched, when.astype(np.float64), np.nan).reshape(grid)
+    gaps = np.concatenate([np.abs(np.diff(moments, axis=1)).ravel(), np.abs(np.diff(moments, axis=0)).ravel()])
+    gaps = gaps[~np.isnan(gaps)]
+    times = moments[~np.isnan(moments)]
+    q10, q90 = np.quantile(times, [0.1, 0.9])
+    order = float(gaps.mean()) if gaps.size else np.inf
+    if gaps.size < 10 or order > max(1.0, WIPE_NEIGHBOURS * span) or q90 - q10 < max(3.0, WIPE_SPREAD * span):
+        return None
+    first, last = np.quantile(times, [0.03, 0.97])
+    confidence = share * (1.0 - 0.5 * order / max(1.0, WIPE_NEIGHBOURS * span))
+    if confidence < WIPE_SURE:
+        return None
+    return int(np.floor(first)) + 1, int(np.ceil(last)) + 1, confidence, switched
+
+
+def _passing(sig: np.ndarray, s: int, e: int, tiles: np.ndarray, reach: tuple[int, int]) -> bool:
+    """Whether the picture the wipe replaces comes back, or the one it brings was there just before: some
+    frame of `reach` (the frames before s and after e up to the neighbouring transitions, a second at most)
+    shows WIPE_BACK of the switched `tiles` clearly nearer (by half) their old values than their new ones,
+    or (before s) their new values than their old ones. Something passing the lens switches the tiles one
+    way and then back, and on a moving or evolving picture no frame matches its old self closely enough
+    for a whole-picture comparison."""
+    old, new = sig[s - 1, tiles], sig[e + 1, tiles]
+    after = sig[e + 1 : reach[1], tiles]
+    before = sig[reach[0] : s - 1, tiles]
+    back = (np.abs(after - old) < 0.5 * np.abs(after - new)).mean(axis=1) if after.size else np.zeros(0)
+    ahead = (np.abs(before - new) < 0.5 * np.abs(before - old)).mean(axis=1) if before.size else np.zeros(0)
+    return bool((back >= WIPE_BACK).any() or (ahead >= WIPE_BACK).any())
+
+
+def _reach(taken: np.ndarray, s: int, e: int, w: int) -> tuple[int, int]:
+    """(first, end) of the frames around s..e, w at most either way, that no other transition takes."""
+    lo, hi = max(0, s - w), min(taken.shape[0], e + 1 + w)
+    before, after = np.flatnonzero(taken[lo:s]), np.flatnonzero(taken[e + 1 : hi])
+    return (lo + int(before[-1]) + 1 if before.size else lo), (e + 1 + int(after[0]) if after.size else hi)
+
+
+def detect_wipes(f: FrameFeatures, fps: float, taken: np.ndarray) -> list[tuple[int, int, float]]:
+    """(first frame, last frame, confidence) of each wipe, sorted. Windows touching a frame where `taken` is
+    set (other transitions), or within WIPE_CLEAR_S of one, are not looked at. Long spans are tried first,
+    so a wipe is reported as a whole; its span is where its tiles switch (the first and last 3 % left out)."""
+    grid = _grid(f)
+    n = f.n
+    if grid is None or n < 10:
+        return []
+    sig = f.sig.astype(np.int16)
+    step = np.abs(np.diff(sig, axis=0)).sum(axis=1)  # step[k]: frame k to k+1, summed over the tiles
+    path = np.concatenate([[0], np.cumsum(step)])
+    rate = fps if fps > 0 else 30.0
+    clear = round(WIPE_CLEAR_S * rate)
+    busy = np.convolve(taken.astype(np.int32), np.ones(2 * clear + 1, np.int32), mode="same") > 0
+    out: list[tuple[int, int, float]] = []
+    for span in WIPE_FRAMES:
+        if span > WIPE_MAX_S * rate or span + 2 > n:
+            continue
+        stride = max(1, span // 4)  # a window a few frames off still holds most of a wipe's switches
+        starts = np.arange(0, n - span - 1, stride)
+        ends = np.abs(sig[starts] - sig[starts + span + 1])
+        travelled = path[starts + span + 1] - path[starts]
+        largest = sliding_window_view(step, span + 1)[starts].max(axis=1)
+        candidate = (
+            ((ends >= WIPE_LEVEL).mean(axis=1) >= WIPE_CHANGED)
+            & (travelled <= WIPE_PATH * ends.sum(axis=1))
+            & (largest <= WIPE_JUMP * travelled)  # no step of the window is most of its change (a cut)
+        )
+        for s in starts[candidate]:
+            e = s + span + 1
+            if busy[s : e + 1].any():
+                continue
+            found = _judge(sig[s : e + 1], grid)
+            if found is None:
+                continue
+            first, last, confidence, tiles = s + found[0], s + found[1], found[2], found[3]
+            busy[max(0, first - 2) : last + 3] = True
+            if not _passing(sig, s + 1, e - 1, tiles, _reach(taken, s, e, round(rate))):
+                out.append((int(first), int(last), round(float(confidence), 4)))
+    return sorted(w for w in out if (w[1] - w[0] + 1) / rate >= WIPE_MIN_S)

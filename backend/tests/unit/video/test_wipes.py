@@ -1,0 +1,74 @@
+"""Wipes, on tiny generated clips (160x120, 25 fps): a shot replaced by another behind an edge that crosses
+the picture is one transition of kind "wipe", whatever the edge's shape; things crossing the picture and
+leaving it as it was are none."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from app.video import analyze_video
+from PIL import Image
+
+from .conftest import H, W, encode
+
+SHOT = 40
+
+
+def _view(seed: int, n: int) -> list[np.ndarray]:
+    """A still colour landscape with film grain (float RGB frames)."""
+    rng = np.random.default_rng(seed)
+    small = rng.uniform(0, 255, (6, 8, 3)).astype(np.uint8)
+    still = np.asarray(Image.fromarray(small).resize((W, H), Image.BICUBIC), np.float32)
+    return [still + rng.normal(0, 3, still.shape).astype(np.float32) for _ in range(n)]
+
+
+def _mask(shape: str, p: float) -> np.ndarray:
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+    x, y = (xx + 0.5) / W, (yy + 0.5) / H
+    u = {
+        "left": x,
+        "up": 1 - y,
+        "diagonal": (x + y) / 2,
+        "iris": np.hypot(x - 0.5, (y - 0.5) * H / W) / np.hypot(0.5, 0.5 * H / W),
+        "clock": (np.arctan2(x - 0.5, 0.5 - y) / (2 * np.pi)) % 1.0,
+    }[shape]
+    return (u < p).astype(np.float32)[..., None]
+
+
+def _wiped(seed: int, shape: str, frames: int) -> list[np.ndarray]:
+    a, b = _view(seed, SHOT + frames), _view(seed + 100, SHOT + frames)
+    middle = [a[SHOT + j] * (1 - m) + b[j] * m for j in range(frames) for m in [_mask(shape, (j + 1) / (frames + 1))]]
+    return a[:SHOT] + middle + b[frames : frames + SHOT]
+
+
+def _transitions(tmp_path: Path, frames: list[np.ndarray]) -> list[tuple[str, int, int]]:
+    res = analyze_video(encode(tmp_path / "clip.mp4", frames))
+    return [(t.kind, t.start_frame, t.end_frame) for t in res.transitions]
+
+
+@pytest.mark.parametrize(("shape", "frames"), [("left", 15), ("up", 12), ("diagonal", 20), ("iris", 15), ("clock", 18)])
+def test_a_wipe_is_one_transition_over_its_span(tmp_path: Path, shape: str, frames: int) -> None:
+    found = _transitions(tmp_path, _wiped(3, shape, frames))
+    assert len(found) == 1, found
+    kind, start, end = found[0]
+    assert kind == "wipe"
+    assert SHOT - 2 <= start and end <= SHOT + frames + 1  # inside the wipe, give or take a frame
+    assert end - start + 1 >= frames // 2  # and over most of it, not one frame of it
+
+
+def test_a_shade_crossing_the_picture_and_leaving_is_no_wipe(tmp_path: Path) -> None:
+    """A dark blob wider than the frame enters from the left, covers it and leaves on the right: its edges
+    sweep across like a wipe's, once in and once out, and the picture behind is the same."""
+    frames = _view(5, 110)
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+    for j in range(40):
+        cx = -W + (j + 0.5) / 40 * 3 * W
+        alpha = np.clip((W * 0.9 - np.abs(xx - cx)) / 8.0, 0, 1)[..., None]
+        frames[35 + j] = frames[35 + j] * (1 - alpha) + 20 * alpha
+    assert _transitions(tmp_path, frames) == []
+
+
+def test_a_cut_is_no_wipe(tmp_path: Path) -> None:
+    assert _transitions(tmp_path, _view(7, SHOT) + _view(8, SHOT)) == [("cut", SHOT, SHOT)]
