@@ -29,6 +29,7 @@ WIPE_LEVEL = 16  # a tile whose two ends differ by less (0..255 luma) carries no
 WIPE_CHANGED = 0.5  # the share of tiles whose ends differ that makes the two ends two shots
 WIPE_PATH = 1.5  # the most the picture's summed step-by-step change may exceed its change end to end
 WIPE_JUMP = 0.5  # the most of a window's summed change one frame's step may carry (more: a cut or a flash)
+WIPE_CROSSING = 5  # a tile is crossed within a fifth of the span (two frames at least)
 WIPE_STEP = 0.6  # the share of a tile's change that its largest two-frame step must carry
 WIPE_TILE_PATH = 1.6  # ... and the most its own path may exceed its change (plus WIPE_TILE_SLACK levels)
 WIPE_TILE_SLACK = 8
@@ -59,9 +60,12 @@ def _judge(window: np.ndarray, grid: tuple[int, int]) -> tuple[int, int, float, 
     if changed.mean() < WIPE_CHANGED:
         return None
     steps = np.abs(np.diff(window, axis=0))
-    two = steps[:-1] + steps[1:]  # an edge passing a tile's middle splits its step over two frames
-    when = np.argmax(two, axis=0)
-    largest = two[when, np.arange(two.shape[1])]
+    # the edge takes a few frames to cross a tile (two at least; more for a long wipe, or a feathered edge)
+    k = max(2, (window.shape[0] - 2) // WIPE_CROSSING)
+    run = np.cumsum(steps, axis=0)
+    crossing = run[k - 1 :] - np.concatenate([np.zeros((1, run.shape[1]), run.dtype), run[:-k]])
+    largest = crossing.max(axis=0)
+    when = np.argmax(2 * np.abs(window - a) >= change, axis=0)  # the frame a tile is half way over
     switched = (
         changed & (largest >= WIPE_STEP * change) & (steps.sum(axis=0) <= WIPE_TILE_PATH * change + WIPE_TILE_SLACK)
     )
@@ -81,7 +85,7 @@ def _judge(window: np.ndarray, grid: tuple[int, int]) -> tuple[int, int, float, 
     confidence = share * (1.0 - 0.5 * order / max(1.0, WIPE_NEIGHBOURS * span))
     if confidence < WIPE_SURE:
         return None
-    return int(np.floor(first)) + 1, int(np.ceil(last)) + 1, confidence, switched
+    return int(np.floor(first)), int(np.ceil(last)), confidence, switched
 
 
 def _passing(sig: np.ndarray, s: int, e: int, tiles: np.ndarray, reach: tuple[int, int]) -> bool:
