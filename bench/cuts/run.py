@@ -76,6 +76,7 @@ MARKS = {
     "real-wipes": ("<!-- real-wipes:begin -->", "<!-- real-wipes:end -->"),
     "real-wipes-heldout": ("<!-- real-wipes-heldout:begin -->", "<!-- real-wipes-heldout:end -->"),
     "hard-wipes": ("<!-- hard-wipes:begin -->", "<!-- hard-wipes:end -->"),
+    "hard-wipes2": ("<!-- hard-wipes2:begin -->", "<!-- hard-wipes2:end -->"),
 }
 Detections = tuple[list[Item], list[float] | None]  # items and (where the method has one) confidences
 TIMED_ONCE = {"transnetv2"}  # too slow to repeat
