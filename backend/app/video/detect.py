@@ -30,7 +30,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .dissolve import detect_dissolves
 from .features import FLAT_STD as FLAT_SIG_STD
-from .features import SIG_WIDTH, FrameFeatures
+from .features import FrameFeatures
 from .models import Shot, Transition
 from .wipe import detect_wipes
 
@@ -233,19 +233,11 @@ def _one_frame_jump(s: np.ndarray, sig: np.ndarray, t: int, hold: np.ndarray | N
     )
 
 
-def _sig_grid(f: FrameFeatures) -> tuple[int, int] | None:
-    """(rows, columns) of the signature images: SIG_WIDTH-ish tiles across the analysis image."""
-    ah, aw = f.size
-    block = max(1, -(-aw // SIG_WIDTH))
-    h, w = ah // block, aw // block
-    return (h, w) if h * w == f.sig.shape[1] else None
-
-
 def _shifted_match(f: FrameFeatures, t: int) -> float:
     """Largest correlation between frame t-1 and frame t over shifts of up to a quarter of the picture
     either way (on their signatures, overlapping parts only): high when t is t-1 moved (a pan, a
     swing), low across a cut."""
-    grid = _sig_grid(f)
+    grid = f.sig_grid
     if grid is None or t < 1:
         return -1.0
     h, w = grid
@@ -814,8 +806,7 @@ def detect_transitions(f: FrameFeatures, fps: float) -> list[Transition]:
     inside |= _edge_frames(f, spans)
     cuts = [("cut", t, t, c) for t, c in found_cuts if not inside[t]]
     taken = inside.copy()
-    for _, t, _, _ in cuts:
-        taken[max(0, t - 1) : t + 2] = True
+    taken[[t for _, t, _, _ in cuts]] = True
     # a wipe is looked for only where nothing else was found; like a blend, one touching an end is no boundary
     wipes = [
         ("wipe", s, e, c)

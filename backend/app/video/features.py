@@ -98,6 +98,14 @@ class FrameFeatures:
     def n(self) -> int:
         return int(self.t_ms.shape[0])
 
+    @property
+    def sig_grid(self) -> tuple[int, int] | None:
+        """(rows, columns) of the signature images: SIG_WIDTH-ish tiles across the analysis image."""
+        ah, aw = self.size
+        block = max(1, -(-aw // SIG_WIDTH))
+        h, w = ah // block, aw // block
+        return (h, w) if h * w == self.sig.shape[1] else None
+
 
 def _block_sums(twice: np.ndarray, block: int) -> np.ndarray:
     """Sums over non-overlapping block x block tiles of each image in `twice` ((k, h, w) uint16, <= 510).

@@ -4,10 +4,10 @@ circle opening, a clock hand).
 Every frame of a wipe is part old shot, part new, so no single frame changes much: neither the cut
 detector (no one-frame jump) nor the dissolve detector (no frame is a blend of the two) sees one. What
 does tell it apart is each place of the picture on its own. Across the span, every tile of the signature
-image changes once, in one step of one or two frames (the edge passing over it), from what it showed in
-the old shot to what it shows in the new; before and after that step it moves only as the shots move.
-And the moments of those steps are ordered in space: neighbouring tiles switch at nearly the same frame,
-while over the whole picture the switches spread across the span.
+image changes once, in one crossing of a few frames (the edge passing over it), from what it showed in the
+old shot to what it shows in the new; before and after it moves only as the shots move. And the moments
+of those crossings are ordered in space: neighbouring tiles are half way over at nearly the same frame,
+while over the whole picture those moments spread across the span.
 
 The hard negatives differ on one of these: motion of any kind (pans, whip pans, fast objects, boiling
 textures) changes tiles many times over (their path is long against where they end); a flash, a
@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .features import SIG_WIDTH, FrameFeatures
+from .features import FrameFeatures
 
 WIPE_FRAMES = (40, 28, 19, 13, 9, 6)  # spans tried, longest first (up to WIPE_MAX_S), in frames
 WIPE_MAX_S = 1.6
@@ -30,24 +30,16 @@ WIPE_CHANGED = 0.5  # the share of tiles whose ends differ that makes the two en
 WIPE_PATH = 1.5  # the most the picture's summed step-by-step change may exceed its change end to end
 WIPE_JUMP = 0.5  # the most of a window's summed change one frame's step may carry (more: a cut or a flash)
 WIPE_CROSSING = 5  # a tile is crossed within a fifth of the span (two frames at least)
-WIPE_STEP = 0.6  # the share of a tile's change that its largest two-frame step must carry
+WIPE_STEP = 0.6  # the share of a tile's change that its largest crossing must carry
 WIPE_TILE_PATH = 1.6  # ... and the most its own path may exceed its change (plus WIPE_TILE_SLACK levels)
 WIPE_TILE_SLACK = 8
-WIPE_SWITCHED = 0.65  # the share of changed tiles that must switch in one step
-WIPE_NEIGHBOURS = 0.12  # the most neighbouring tiles' switch frames may differ on average (x the span; >= 1)
-WIPE_SPREAD = 0.4  # the least the middle 80 % of switch frames must spread over (x the span; >= 3 frames)
+WIPE_SWITCHED = 0.65  # the share of changed tiles that must switch in one crossing
+WIPE_NEIGHBOURS = 0.12  # the most neighbouring tiles' half-way frames may differ on average (x span; >= 1)
+WIPE_SPREAD = 0.4  # the least the middle 80 % of half-way frames must spread over (x the span; >= 3)
 WIPE_MIN_S = 0.28  # the shortest wipe reported (an edge crossing the picture faster is something passing)
 WIPE_SURE = 0.45  # the least confidence reported: the share switched, lowered by how loosely neighbours agree
 WIPE_CLEAR_S = 0.5  # how far from any other transition a wipe is looked for (a blend's tail is no wipe)
 WIPE_BACK = 0.3  # the share of switched tiles back at their old values that makes a wipe something passing
-
-
-def _grid(f: FrameFeatures) -> tuple[int, int] | None:
-    """(rows, columns) of the signature images (the detector's own tiling of the analysis image)."""
-    ah, aw = f.size
-    block = max(1, -(-aw // SIG_WIDTH))
-    h, w = ah // block, aw // block
-    return (h, w) if h * w == f.sig.shape[1] else None
 
 
 def _judge(window: np.ndarray, grid: tuple[int, int]) -> tuple[int, int, float, np.ndarray] | None:
@@ -114,7 +106,7 @@ def detect_wipes(f: FrameFeatures, fps: float, taken: np.ndarray) -> list[tuple[
     """(first frame, last frame, confidence) of each wipe, sorted. Windows touching a frame where `taken` is
     set (other transitions), or within WIPE_CLEAR_S of one, are not looked at. Long spans are tried first,
     so a wipe is reported as a whole; its span is where its tiles switch (the first and last 3 % left out)."""
-    grid = _grid(f)
+    grid = f.sig_grid
     n = f.n
     if grid is None or n < 10:
         return []
