@@ -80,16 +80,15 @@ def _judge(window: np.ndarray, grid: tuple[int, int]) -> tuple[int, int, float, 
     return int(np.floor(first)), int(np.ceil(last)), confidence, switched
 
 
-def _passing(sig: np.ndarray, s: int, e: int, tiles: np.ndarray, reach: tuple[int, int]) -> bool:
-    """Whether the picture the wipe replaces comes back, or the one it brings was there just before: some
-    frame of `reach` (the frames before s and after e up to the neighbouring transitions, a second at most)
-    shows WIPE_BACK of the switched `tiles` clearly nearer (by half) their old values than their new ones,
-    or (before s) their new values than their old ones. Something passing the lens switches the tiles one
-    way and then back, and on a moving or evolving picture no frame matches its old self closely enough
-    for a whole-picture comparison."""
-    old, new = sig[s - 1, tiles], sig[e + 1, tiles]
-    after = sig[e + 1 : reach[1], tiles]
-    before = sig[reach[0] : s - 1, tiles]
+def _passing(sig: np.ndarray, old_at: int, new_at: int, tiles: np.ndarray, reach: tuple[int, int]) -> bool:
+    """Whether the picture a wipe replaces (frame `old_at`, its last) comes back, or the one it brings (frame
+    `new_at`, its first) was there just before: some frame of `reach` (around the wipe, up to the neighbouring
+    transitions, a second at most either way) shows WIPE_BACK of the switched `tiles` clearly nearer (by
+    half) their old values than their new ones after it, or their new values than their old ones before it.
+    Something passing the lens switches the tiles one way and then back, and on a moving or evolving
+    picture no frame matches its old self closely enough for a whole-picture comparison."""
+    old, new = sig[old_at, tiles], sig[new_at, tiles]
+    after, before = sig[new_at : reach[1], tiles], sig[reach[0] : old_at, tiles]
     back = (np.abs(after - old) < 0.5 * np.abs(after - new)).mean(axis=1) if after.size else np.zeros(0)
     ahead = (np.abs(before - new) < 0.5 * np.abs(before - old)).mean(axis=1) if before.size else np.zeros(0)
     return bool((back >= WIPE_BACK).any() or (ahead >= WIPE_BACK).any())
@@ -139,6 +138,6 @@ def detect_wipes(f: FrameFeatures, fps: float, taken: np.ndarray) -> list[tuple[
                 continue
             first, last, confidence, tiles = s + found[0], s + found[1], found[2], found[3]
             busy[max(0, first - 2) : last + 3] = True
-            if not _passing(sig, s + 1, e - 1, tiles, _reach(taken, s, e, round(rate))):
+            if not _passing(sig, s, e, tiles, _reach(taken, s, e, round(rate))):
                 out.append((int(first), int(last), round(float(confidence), 4)))
     return sorted(w for w in out if (w[1] - w[0] + 1) / rate >= WIPE_MIN_S)
