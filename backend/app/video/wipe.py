@@ -52,18 +52,18 @@ def _judge(window: np.ndarray, grid: tuple[int, int]) -> tuple[int, int, float, 
     if changed.mean() < WIPE_CHANGED:
         return None
     steps = np.abs(np.diff(window, axis=0))
+    run = np.cumsum(steps, axis=0)
+    direct = changed & (run[-1] <= WIPE_TILE_PATH * change + WIPE_TILE_SLACK)
+    if direct.sum() < WIPE_SWITCHED * changed.sum():  # most windows end here, before the costlier part
+        return None
     # the edge takes a few frames to cross a tile (two at least; more for a long wipe, or a feathered edge)
     k = max(2, (window.shape[0] - 2) // WIPE_CROSSING)
-    run = np.cumsum(steps, axis=0)
     crossing = run[k - 1 :] - np.concatenate([np.zeros((1, run.shape[1]), run.dtype), run[:-k]])
-    largest = crossing.max(axis=0)
-    when = np.argmax(2 * np.abs(window - a) >= change, axis=0)  # the frame a tile is half way over
-    switched = (
-        changed & (largest >= WIPE_STEP * change) & (steps.sum(axis=0) <= WIPE_TILE_PATH * change + WIPE_TILE_SLACK)
-    )
+    switched = direct & (crossing.max(axis=0) >= WIPE_STEP * change)
     share = float(switched.sum()) / max(1, int(changed.sum()))
     if share < WIPE_SWITCHED:
         return None
+    when = np.argmax(2 * np.abs(window - a) >= change, axis=0)  # the frame a tile is half way over
     span = window.shape[0] - 2
     moments = np.where(switched, when.astype(np.float64), np.nan).reshape(grid)
     gaps = np.concatenate([np.abs(np.diff(moments, axis=1)).ravel(), np.abs(np.diff(moments, axis=0)).ravel()])
@@ -117,8 +117,8 @@ def detect_wipes(f: FrameFeatures, fps: float, taken: np.ndarray) -> list[tuple[
     busy = np.convolve(taken.astype(np.int32), np.ones(2 * clear + 1, np.int32), mode="same") > 0
     out: list[tuple[int, int, float]] = []
     for span in WIPE_FRAMES:
-        if span > WIPE_MAX_S * rate or span + 2 > n:
-            continue
+        if span > WIPE_MAX_S * rate or span + 2 > n or (span + 2) / rate < WIPE_MIN_S:
+            continue  # too long, or too short to hold a wipe that would be reported
         stride = max(1, span // 4)  # a window a few frames off still holds most of a wipe's switches
         starts = np.arange(0, n - span - 1, stride)
         ends = np.abs(sig[starts] - sig[starts + span + 1])
