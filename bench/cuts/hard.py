@@ -263,16 +263,11 @@ def timeline(spec: Spec) -> tuple[Iterator[np.ndarray], dict[str, Any]]:
             if s == len(bounds):
                 break
             bd, nxt, end = bounds[s], shots[s + 1], shot.offset + shot.n
-            if bd.kind == "dissolve":
-                mix = mixes[s]
+            if bd.kind in ("dissolve", "wipe"):  # the next shot shows through everywhere, or behind an edge
                 for j in range(bd.length):
-                    a = mix((j + 1) / (bd.length + 1))
+                    p = (j + 1) / (bd.length + 1)
+                    a = wipe_mask(*bd.wipe, p, h, w) if bd.kind == "wipe" else mixes[s](p)
                     yield shot.render(end + j, h, w) * (1 - a) + nxt.render(j, h, w) * a
-            elif bd.kind == "wipe":
-                shape, soft = bd.wipe
-                for j in range(bd.length):
-                    m = wipe_mask(shape, soft, (j + 1) / (bd.length + 1), h, w)
-                    yield shot.render(end + j, h, w) * (1 - m) + nxt.render(j, h, w) * m
             elif bd.kind == "fade":
                 lo, hold, li, col = bd.fade
                 mix = mixes[s]

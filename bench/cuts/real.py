@@ -234,23 +234,18 @@ def _plan(m: Montage, sources: Path) -> tuple[list[np.ndarray], dict[str, Any]]:
             if fk == k:
                 seg[at : at + n] = flat(n, lv)
                 gt["negatives"].append(["flash", len(frames) + at, len(frames) + at + n - 1])
-        wipe = next(((n, shape, soft) for wk, n, shape, soft in m.wipes if wk == k), None)
+        wipe = next((w for w in m.wipes if w[0] == k), None)
         if wipe is not None:
             if not k or dissolve or k in holds:
                 raise ValueError(f"{m.name}: a wipe goes between two segments joined by nothing else")
-            dissolve, shape, soft = wipe  # the source's own cuts are placed as after a dissolve this long
-            start = len(frames) - dissolve  # the montage's last frames give way to this segment's first ones
-            for j in range(dissolve):
-                mask = wipe_mask(shape, soft, (j + 1) / (dissolve + 1), m.height, m.width)
-                frames[start + j] = frames[start + j] * (1 - mask) + seg[j] * mask
-            gt["gradual"].append(["wipe", start, start + dissolve - 1])
-            offset, seg = start, seg[dissolve:]
-        elif k and dissolve:  # the last `dissolve` frames of the montage blend into this segment's first ones
+            dissolve = wipe[1]  # its frames, placed as a dissolve's
+        if k and dissolve:  # the montage's last `dissolve` frames give way to this segment's first ones
             start = len(frames) - dissolve
             for j in range(dissolve):
-                a = (j + 1) / (dissolve + 1)
+                p = (j + 1) / (dissolve + 1)
+                a = wipe_mask(*wipe[2:], p, m.height, m.width) if wipe is not None else p
                 frames[start + j] = frames[start + j] * (1 - a) + seg[j] * a
-            gt["gradual"].append(["dissolve", start, start + dissolve - 1])
+            gt["gradual"].append(["wipe" if wipe is not None else "dissolve", start, start + dissolve - 1])
             offset, seg = start, seg[dissolve:]  # source frame `first` sits at montage frame `start`
         else:
             if k:

@@ -32,7 +32,7 @@ WIPE_JUMP = 0.5  # the most of a window's summed change one frame's step may car
 WIPE_CROSSING = 5  # a tile is crossed within a fifth of the span (two frames at least)
 WIPE_STEP = 0.6  # the share of a tile's change that its largest crossing must carry
 WIPE_TILE_PATH = 1.6  # ... and the most its own path may exceed its change (plus WIPE_TILE_SLACK levels)
-WIPE_TILE_SLACK = 8
+WIPE_TILE_SLACK = 8  # levels of noise a tile's path may have on top
 WIPE_SWITCHED = 0.65  # the share of changed tiles that must switch in one crossing
 WIPE_NEIGHBOURS = 0.12  # the most neighbouring tiles' half-way frames may differ on average (x span; >= 1)
 WIPE_SPREAD = 0.4  # the least the middle 80 % of half-way frames must spread over (x the span; >= 3)
@@ -51,20 +51,20 @@ def _judge(window: np.ndarray, grid: tuple[int, int]) -> tuple[int, int, float, 
     changed = change >= WIPE_LEVEL
     if changed.mean() < WIPE_CHANGED:
         return None
+    span = window.shape[0] - 2
     steps = np.abs(np.diff(window, axis=0))
     run = np.cumsum(steps, axis=0)
     direct = changed & (run[-1] <= WIPE_TILE_PATH * change + WIPE_TILE_SLACK)
     if direct.sum() < WIPE_SWITCHED * changed.sum():  # most windows end here, before the costlier part
         return None
     # the edge takes a few frames to cross a tile (two at least; more for a long wipe, or a feathered edge)
-    k = max(2, (window.shape[0] - 2) // WIPE_CROSSING)
+    k = max(2, span // WIPE_CROSSING)
     crossing = run[k - 1 :] - np.concatenate([np.zeros((1, run.shape[1]), run.dtype), run[:-k]])
     switched = direct & (crossing.max(axis=0) >= WIPE_STEP * change)
     share = float(switched.sum()) / max(1, int(changed.sum()))
     if share < WIPE_SWITCHED:
         return None
     when = np.argmax(2 * np.abs(window - a) >= change, axis=0)  # the frame a tile is half way over
-    span = window.shape[0] - 2
     moments = np.where(switched, when.astype(np.float64), np.nan).reshape(grid)
     gaps = np.concatenate([np.abs(np.diff(moments, axis=1)).ravel(), np.abs(np.diff(moments, axis=0)).ravel()])
     gaps = gaps[~np.isnan(gaps)]
