@@ -83,12 +83,22 @@ def _nanmedian(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def _side_windows(x: np.ndarray, w: int, gap: int) -> tuple[np.ndarray, np.ndarray]:
-    """For every t, views of x[t-gap-w : t-gap] and x[t+gap+1 : t+gap+1+w] (NaN outside the video)."""
-    n = x.shape[0]
+def _side_stats(x: np.ndarray, w: int, gap: int, idx: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(median, MAD-sigma) of x[t-gap-w : t-gap] (before) and of x[t+gap+1 : t+gap+1+w] (after) for every
+    t in `idx`, NaN outside the video ignored (NaN where a side has no frame): med_b, sigma_b, med_a, sigma_a.
+
+    The window after frame t is the window before frame t + w + 2*gap + 1, so both sides are rows of one
+    sliding window, and each row's statistics are computed once."""
     pad = np.full(w + gap + 1, np.nan)
     win = sliding_window_view(np.concatenate([pad, x.astype(np.float64), pad]), w)
-    return win[1 : n + 1], win[w + 2 * gap + 2 : w + 2 * gap + 2 + n]
+    before, after = idx + 1, idx + w + 2 * gap + 2  # rows of `win`: win[1 : n + 1] are the windows before
+    used = np.zeros(win.shape[0], bool)
+    used[before] = used[after] = True
+    window = win[used]
+    med = _nanmedian(window)
+    sigma = 1.4826 * _nanmedian(np.abs(window - med[:, None]))
+    at = np.cumsum(used) - 1  # a used row's place among them
+    return med[at[before]], sigma[at[before]], med[at[after]], sigma[at[after]]
 
 
 def cut_signal(f: FrameFeatures) -> np.ndarray:
@@ -107,9 +117,13 @@ def structure_signal(f: FrameFeatures) -> np.ndarray:
     Blind to brightness and contrast (flicker, ramps, a flash's afterglow scale the picture, not its
     layout), so a cut into or out of a flickering shot stands out here when the pixel signal does not.
     """
-    z, flat = _normalised(f.sig.astype(np.float32))
-    out = np.zeros(f.n, np.float64)
-    if f.n > 1:
+    return _structure(*_normalised(f.sig.astype(np.float32)))
+
+
+def _structure(z: np.ndarray, flat: np.ndarray) -> np.ndarray:
+    """`structure_signal` from the normalised signature rows and their flat mask."""
+    out = np.zeros(z.shape[0], np.float64)
+    if z.shape[0] > 1:
         ncc = np.einsum("ij,ij->i", z[1:], z[:-1]) / z.shape[1]
         out[1:] = np.where(flat[1:] | flat[:-1], 0.0, 1.0 - ncc)
     return out
@@ -128,10 +142,9 @@ def _without_isolated_spikes(s: np.ndarray) -> np.ndarray:
     return np.where((s > CUT_ABS_MIN) & (s > CUT_OTHER_RATIO * near), near, s)
 
 
-def _side_threshold(window: np.ndarray, floor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(median, threshold) of each row of `window`: median + max(K*MAD-sigma, RATIO*median, floor)."""
-    med = _nanmedian(window)
-    sigma = 1.4826 * _nanmedian(np.abs(window - med[:, None]))
+def _side_threshold(med: np.ndarray, sigma: np.ndarray, floor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(median, threshold) of a side (its median and MAD-sigma, see `_side_stats`): the median + max(K*MAD-sigma,
+    RATIO*median, floor), where NaN (no frame on that side) counts as 0."""
     med, sigma = np.nan_to_num(med), np.nan_to_num(sigma)
     return med, med + np.maximum(np.maximum(CUT_K_SIGMA * sigma, CUT_RATIO * med), floor)
 
@@ -169,11 +182,20 @@ def _pairwise(pre: np.ndarray, post: np.ndarray) -> tuple[np.ndarray, np.ndarray
     """(mean absolute difference, structural distance 1 - NCC on the pixels that change) of every frame of
     `pre` against every frame of `post` (float signature rows), and which frames of each are flat (a flat
     frame has no layout: its distance to any frame is 1)."""
-    raw = np.abs(pre[:, None, :] - post[None, :, :]).mean(axis=2)
+    return (_raw_distance(pre, post), *_layout_distance(pre, post))
+
+
+def _raw_distance(pre: np.ndarray, post: np.ndarray) -> np.ndarray:
+    """`_pairwise`'s mean absolute difference alone."""
+    return np.abs(pre[:, None, :] - post[None, :, :]).mean(axis=2)
+
+
+def _layout_distance(pre: np.ndarray, post: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`_pairwise`'s structural distance and flat frames alone."""
     live = _live_pixels(np.concatenate([pre, post]))
     zp, fp = _normalised(pre[:, live])
     zq, fq = _normalised(post[:, live])
-    return raw, 1.0 - (zp @ zq.T) / int(live.sum()), fp, fq
+    return 1.0 - (zp @ zq.T) / int(live.sum()), fp, fq
 
 
 def _flash_check(sig: np.ndarray, t: int, kmax: int, reframed: bool = True) -> bool:
@@ -233,10 +255,10 @@ def _one_frame_jump(s: np.ndarray, sig: np.ndarray, t: int, hold: np.ndarray | N
     )
 
 
-def _shifted_match(f: FrameFeatures, t: int) -> float:
+def _shifted_match(f: FrameFeatures, t: int, enough: float = np.inf) -> float:
     """Largest correlation between frame t-1 and frame t over shifts of up to a quarter of the picture
     either way (on their signatures, overlapping parts only): high when t is t-1 moved (a pan, a
-    swing), low across a cut."""
+    swing), low across a cut. The first one of at least `enough` is returned at once."""
     grid = f.sig_grid
     if grid is None or t < 1:
         return -1.0
@@ -251,6 +273,8 @@ def _shifted_match(f: FrameFeatures, t: int) -> float:
             if sa < FLAT_SIG_STD or sb < FLAT_SIG_STD:
                 continue
             best = max(best, float(((pa - pa.mean()) * (pb - pb.mean())).mean() / (sa * sb)))
+            if best >= enough:
+                return best
     return best
 
 
@@ -260,7 +284,7 @@ def _moved(f: FrameFeatures, t: int) -> bool:
     whip pan's motion blur clears on its last frame) and a shifted frame t-1 matches frame t."""
     d = f.dpix.astype(np.float64)
     near = max(d[t - 1], d[t + 1] if t + 1 < d.shape[0] else 0.0)
-    return bool(d[t] < CUT_ISOLATION * near and _shifted_match(f, t) >= MOTION_NCC)
+    return bool(d[t] < CUT_ISOLATION * near and _shifted_match(f, t, MOTION_NCC) >= MOTION_NCC)
 
 
 def _mixed_frame(sig: np.ndarray, a: int) -> bool:
@@ -308,11 +332,11 @@ def _spikes(
     # side statistics over the 3-frame envelope: a frame-rate cadence (content that changes only every
     # other frame, e.g. duplicated frames) alternates the signal, and its median would sit near 0
     env = sliding_window_view(np.pad(_without_isolated_spikes(s), 1, mode="edge"), 3).max(axis=1)
-    before, after = _side_windows(env, w, gap)
     floor = np.broadcast_to(np.asarray(floor, np.float64), s.shape)
     idx = np.arange(s.shape[0]) if rows is None else np.flatnonzero(rows)
-    med_b, thr_b = _side_threshold(before[idx], floor[idx])
-    med_a, thr_a = _side_threshold(after[idx], floor[idx])
+    med_b, sigma_b, med_a, sigma_a = _side_stats(env, w, gap, idx)
+    med_b, thr_b = _side_threshold(med_b, sigma_b, floor[idx])
+    med_a, thr_a = _side_threshold(med_a, sigma_a, floor[idx])
     x = s[idx]
     # A spike over one calm side's statistics that is also well above both sides' levels: a cut out of
     # (or into) a noisy fast-motion shot is judged against the calm side; the onset of motion is not
@@ -355,9 +379,10 @@ def _comes_back(sig: np.ndarray, t: int, w: int) -> bool:
     post = sig[t : min(n, t + w + 1)].astype(np.float32)
     if pre.shape[0] < 2 or post.shape[0] < 2:
         return False
-    raw, layout, fp, fq = _pairwise(pre, post)
+    raw = _raw_distance(pre, post)
     jump = float(raw[-1, 0])  # frame t against the one before it
-    return jump > 1e-6 and _same_picture(raw < FLASH_PERSIST * jump, layout, fp, fq)
+    close = raw < FLASH_PERSIST * jump
+    return jump > 1e-6 and bool(close.any()) and _same_picture(close, *_layout_distance(pre, post))
 
 
 def _span_comes_back(sig: np.ndarray, s: int, e: int, w: int) -> bool:
@@ -371,10 +396,13 @@ def _span_comes_back(sig: np.ndarray, s: int, e: int, w: int) -> bool:
     if pre.shape[0] < 1 or post.shape[0] < 1:
         return False
     departure = float(np.abs(sig[s : e + 1].astype(np.float32) - pre[-1]).mean(axis=1).max())
-    raw, layout, fp, fq = _pairwise(pre, post)
+    raw = _raw_distance(pre, post)
+    close = raw < FLASH_PERSIST * departure
+    if departure <= 0 or not close.any():  # no pair is close: the layouts need not be compared
+        return False
     contrast = 0.5 * (pre.std(axis=1)[:, None] + post.std(axis=1)[None, :])
-    close = (raw < FLASH_PERSIST * departure) & (raw < RETURN_RAW * contrast)
-    return departure > 0 and _same_picture(close, layout, fp, fq)
+    close &= raw < RETURN_RAW * contrast
+    return bool(close.any()) and _same_picture(close, *_layout_distance(pre, post))
 
 
 def _same_picture(close: np.ndarray, layout: np.ndarray, fp: np.ndarray, fq: np.ndarray) -> bool:
@@ -391,31 +419,36 @@ def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
     rate = fps if fps > 0 else 30.0
     w, gap = max(5, round(0.5 * rate)), 2
     floor = _abs_floor(f)
-    spike, base = _spikes(s, floor, w, gap)
-    st = structure_signal(f)
+    z, flat = _normalised(f.sig.astype(np.float32))
+    st = _structure(z, flat)
     # the pixel change, as it is or net of brightness (flicker), must jump there too (`_isolated`): a
     # low-contrast picture's layout can swing on little change, and a shaking camera moves fine detail
     # across the signature's tiles
     dpix = f.dpix.astype(np.float64)
     pixel_peak = (s > floor) & (_isolated(dpix) | _isolated(residual_change(f)))
-    st_spike, st_base = _spikes(st, STRUCT_MIN, w, gap, rows=pixel_peak & (st > STRUCT_MIN))
+    # where the layout's change peaks over its floor with the pixel change: a layout spike (`_spikes` keeps
+    # peaks only, within `gap`) or a joint one (below) can be nowhere else, nor are st's sides read elsewhere
+    maybe_joint = pixel_peak & _peaks(st) & (st > STRUCT_MIN)
+    st_spike, st_base = _spikes(st, STRUCT_MIN, w, gap, rows=maybe_joint)
+    scaled = _scale_steps(f, fps, s, st, floor)
+    hued, hue_conf = _chroma_steps(f, fps)
     # Neither signal clears its side statistics, but both stand well above both sides' levels at the
     # same frame: a cut inside busy content (an evolving texture) whose every frame changes a lot
-    joint = (s > CUT_OTHER_RATIO * base) & (st > CUT_OTHER_RATIO * st_base) & (s > floor) & (st > STRUCT_MIN)
-    joint &= pixel_peak & _peaks(st)
+    # the side statistics of s (most of the cost) count only where it can spike (a peak over the floor,
+    # see `_spikes`) and where its sides' level is read: a possible joint spike, another kind of candidate
+    judged = (_peaks(s, gap) & (s > floor)) | maybe_joint | st_spike | scaled | hued
+    spike, base = _spikes(s, floor, w, gap, rows=judged)
+    joint = (s > CUT_OTHER_RATIO * base) & (st > CUT_OTHER_RATIO * st_base) & (s > floor) & maybe_joint
     # a jump of the pixel change that is all brightness (the change net of brightness a small share of
     # it) while the layout changes no more than at the frames beside it: a light switched, a square-wave
     # flicker stepping, not a new picture (frames with no structure to compare excepted: a cut to black)
     # and the contrast follows the brightness (a gain scales both; a cut into a plainer shot does not)
-    _, flat = _normalised(f.sig.astype(np.float32))
     lit = (residual_change(f) < LIGHT_SHARE * dpix) & ~_isolated(st) & ~flat
     lit[1:] &= ~flat[:-1]
     lum = np.log(np.maximum(f.mean.astype(np.float64), 1.0))
     con = np.log(np.maximum(f.std.astype(np.float64), 1.0))
     lit[1:] &= np.abs(np.diff(con) - np.diff(lum)) < np.log(LIGHT_CONTRAST)
     spike &= ~lit
-    scaled = _scale_steps(f, fps, s, st, floor)
-    hued, hue_conf = _chroma_steps(f, fps)
     candidates = np.flatnonzero(spike | st_spike | joint | scaled | hued)
     kmax = f.flash_lags - 1
     # plain frames, which carry no picture: black or white (a dip, a flash frame) or any flat colour

@@ -22,7 +22,6 @@ sides, colour among them) decide which are dissolves (`detect_dissolves`).
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,10 +86,14 @@ def _neighbour_mean(x: np.ndarray, c: np.ndarray, h: int) -> np.ndarray:
     periodic content looks blend-like everywhere in the shot.
     """
     xp = np.concatenate([np.full(2 * h, np.nan), x, np.full(2 * h, np.nan)])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        m = np.nanmean(np.stack([xp[c], xp[c + 4 * h]]), axis=0)
-    return np.where(np.isnan(m), np.inf, m)
+    a, b = xp[c], xp[c + 4 * h]
+    na, nb = np.isnan(a), np.isnan(b)
+    # np.nanmean of the two, in its arithmetic (their sum over their count), at a fraction of its cost
+    total = np.where(na, 0, a) + np.where(nb, 0, b)
+    count = (~na).astype(np.intp) + ~nb
+    with np.errstate(invalid="ignore"):
+        m = (total / count).astype(total.dtype)
+    return np.where(count == 0, np.inf, m)
 
 
 def _blend_contrast_ok(sig_std: np.ndarray, se: np.ndarray, c: np.ndarray, h: int) -> np.ndarray:

@@ -42,10 +42,10 @@ WIPE_CLEAR_S = 0.5  # how far from any other transition a wipe is looked for (a 
 WIPE_BACK = 0.3  # the share of switched tiles back at their old values that makes a wipe something passing
 
 
-def _judge(window: np.ndarray, grid: tuple[int, int]) -> tuple[int, int, float, np.ndarray] | None:
-    """(first, last, confidence, tiles that switched) of the wipe inside `window` (signature rows from the
-    last frame of the old shot to the first of the new), frames counted from the window's first;
-    None if it is none."""
+def _switches(window: np.ndarray) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """`_judge`'s first tests of a window: (change end to end, tiles that switched in one crossing, their share
+    of the changed tiles) where enough tiles changed, went straight from end to end and switched; else None.
+    `_switching` makes the same tests on many windows at once."""
     a, b = window[0], window[-1]
     change = np.abs(a - b)
     changed = change >= WIPE_LEVEL
@@ -55,15 +55,25 @@ def _judge(window: np.ndarray, grid: tuple[int, int]) -> tuple[int, int, float, 
     steps = np.abs(np.diff(window, axis=0))
     run = np.cumsum(steps, axis=0)
     direct = changed & (run[-1] <= WIPE_TILE_PATH * change + WIPE_TILE_SLACK)
-    if direct.sum() < WIPE_SWITCHED * changed.sum():  # most windows end here, before the costlier part
+    if direct.sum() < WIPE_SWITCHED * changed.sum():
         return None
     # the edge takes a few frames to cross a tile (two at least; more for a long wipe, or a feathered edge)
     k = max(2, span // WIPE_CROSSING)
     crossing = run[k - 1 :] - np.concatenate([np.zeros((1, run.shape[1]), run.dtype), run[:-k]])
     switched = direct & (crossing.max(axis=0) >= WIPE_STEP * change)
     share = float(switched.sum()) / max(1, int(changed.sum()))
-    if share < WIPE_SWITCHED:
+    return (change, switched, share) if share >= WIPE_SWITCHED else None
+
+
+def _judge(window: np.ndarray, grid: tuple[int, int]) -> tuple[int, int, float, np.ndarray] | None:
+    """(first, last, confidence, tiles that switched) of the wipe inside `window` (signature rows from the
+    last frame of the old shot to the first of the new), frames counted from the window's first;
+    None if it is none."""
+    first_tests = _switches(window)
+    if first_tests is None:  # most windows end here, before the costlier part
         return None
+    change, switched, share = first_tests
+    a, span = window[0], window.shape[0] - 2
     when = np.argmax(2 * np.abs(window - a) >= change, axis=0)  # the frame a tile is half way over
     moments = np.where(switched, when.astype(np.float64), np.nan).reshape(grid)
     gaps = np.concatenate([np.abs(np.diff(moments, axis=1)).ravel(), np.abs(np.diff(moments, axis=0)).ravel()])
@@ -78,6 +88,30 @@ def _judge(window: np.ndarray, grid: tuple[int, int]) -> tuple[int, int, float, 
     if confidence < WIPE_SURE:
         return None
     return int(np.floor(first)), int(np.ceil(last)), confidence, switched
+
+
+def _switching(sig: np.ndarray, starts: np.ndarray, span: int, chunk: int = 256) -> np.ndarray:
+    """Which windows `sig[s : s + span + 2]` (int16 signature rows) pass `_judge`'s first tests (`_switches`):
+    the same integer sums, for many windows at once (in chunks: bounded memory). Most windows end here,
+    so `_judge` itself sees only the few that may be wipes."""
+    out = np.zeros(starts.shape[0], bool)
+    k = max(2, span // WIPE_CROSSING)
+    frames = np.arange(span + 2)
+    for lo in range(0, starts.shape[0], chunk):
+        windows = sig[starts[lo : lo + chunk, None] + frames]  # (windows, span + 2, tiles)
+        change = np.abs(windows[:, 0] - windows[:, -1])
+        changed = change >= WIPE_LEVEL
+        run = np.cumsum(np.abs(np.diff(windows, axis=1)), axis=1)
+        direct = changed & (run[:, -1] <= WIPE_TILE_PATH * change + WIPE_TILE_SLACK)
+        crossing = run[:, k - 1 :] - np.concatenate([np.zeros_like(run[:, :1]), run[:, :-k]], axis=1)
+        switched = direct & (crossing.max(axis=1) >= WIPE_STEP * change)
+        count = changed.sum(axis=1)
+        out[lo : lo + chunk] = (
+            (changed.mean(axis=1) >= WIPE_CHANGED)
+            & (direct.sum(axis=1) >= WIPE_SWITCHED * count)
+            & (switched.sum(axis=1) / np.maximum(1, count) >= WIPE_SWITCHED)
+        )
+    return out
 
 
 def _passing(sig: np.ndarray, old_at: int, new_at: int, tiles: np.ndarray, reach: tuple[int, int]) -> bool:
@@ -129,7 +163,10 @@ def detect_wipes(f: FrameFeatures, fps: float, taken: np.ndarray) -> list[tuple[
             & (travelled <= WIPE_PATH * ends.sum(axis=1))
             & (largest <= WIPE_JUMP * travelled)  # no step of the window is most of its change (a cut)
         )
-        for s in starts[candidate]:
+        held = np.concatenate([[0], np.cumsum(busy)])
+        open_ = starts[candidate]
+        open_ = open_[held[open_ + span + 2] == held[open_]]  # clear of other transitions (`busy` only grows)
+        for s in open_[_switching(sig, open_, span)]:
             e = s + span + 1
             if busy[s : e + 1].any():
                 continue

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from app.video import analyze_video
-from app.video.detect import CUT_ISOLATION, _comes_back, _flash_check, _one_frame_jump
+from app.video.detect import CUT_ISOLATION, _comes_back, _flash_check, _one_frame_jump, _side_stats
 from app.video.energy import ANISO_MAX, isotropic_dip
 from PIL import Image
 
@@ -207,3 +207,24 @@ def test_a_fade_keeps_its_own_step_out_of_the_hold() -> None:
     from app.video.detect import _fades_end_at_cuts
 
     assert _fades_end_at_cuts(_fade_in_frames(), [(10, 40, 0.8, False)], [37]) == [(10, 40, 0.8, False)]  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_side_statistics_are_the_medians_of_each_side(seed: int) -> None:
+    """`_side_stats` reads both sides of every frame from one sliding window: the same medians and MAD-sigmas
+    as each side's own frames give, NaN where a side has none, for every frame or a chosen few."""
+    rng = np.random.default_rng(seed)
+    n, w, gap = 60, 7 + seed, 2
+    x = rng.exponential(1.0, n)
+    x[rng.integers(0, n, 5)] = 20.0  # spikes
+    for idx in (np.arange(n), np.sort(rng.choice(n, 9, replace=False)), np.zeros(0, np.intp)):
+        med_b, sig_b, med_a, sig_a = _side_stats(x, w, gap, idx)
+        for i, t in enumerate(idx):
+            for side, med, sig in ((x[max(0, t - gap - w) : max(0, t - gap)], med_b, sig_b),
+                                   (x[t + gap + 1 : t + gap + 1 + w], med_a, sig_a)):  # fmt: skip
+                if side.size == 0:
+                    assert np.isnan(med[i])
+                    assert np.isnan(sig[i])
+                    continue
+                assert med[i] == np.median(side)
+                assert sig[i] == 1.4826 * np.median(np.abs(side - np.median(side)))

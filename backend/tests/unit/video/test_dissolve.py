@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from app.video import analyze_video
+from app.video.dissolve import _neighbour_mean
 from app.video.energy import energy_dip
 from app.video.features import FrameFeatures
 from app.video.sampling import FeatureExtractor
@@ -83,3 +84,24 @@ def fast_only(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_fast_motion_alone_is_no_transition(fast_only: Path) -> None:
     assert analyze_video(fast_only).transitions == []
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_neighbour_mean_is_the_nan_mean_of_the_two_neighbours(dtype: type) -> None:
+    """`_neighbour_mean` is np.nanmean of x at c-2h and c+2h, bit for bit, +inf where neither exists."""
+    rng = np.random.default_rng(4)
+    x = rng.uniform(0, 2, 200).astype(dtype)
+    x[rng.integers(0, 200, 40)] = np.nan
+    for h in (2, 5, 9):
+        c = np.arange(h, 200 - h)
+        got = _neighbour_mean(x, c, h)
+        xp = np.concatenate([np.full(2 * h, np.nan), x, np.full(2 * h, np.nan)])
+        pairs = np.stack([xp[c], xp[c + 4 * h]])
+        none = np.isnan(pairs).all(axis=0)
+        assert np.isposinf(got[none]).all()
+        with np.errstate(invalid="ignore"):
+            ref = np.nanmean(pairs[:, ~none], axis=0)
+        assert got.dtype == ref.dtype
+        assert got[~none].tobytes() == ref.tobytes()
+        assert none.any()
+        assert (~np.isnan(pairs).any(axis=0)).any()

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from app.video import analyze_video
+from app.video import AnalysisOptions, analyze_video
+from app.video.analyze import _decode_features
+from app.video.wipe import WIPE_FRAMES, _judge, _switches, _switching
 from PIL import Image
 
 from .conftest import H, W, encode
@@ -73,3 +75,27 @@ def test_a_shade_crossing_the_picture_and_leaving_is_no_wipe(tmp_path: Path) -> 
 
 def test_a_cut_is_no_wipe(tmp_path: Path) -> None:
     assert _transitions(tmp_path, _view(7, SHOT) + _view(8, SHOT)) == [("cut", SHOT, SHOT)]
+
+
+def test_the_batched_first_tests_are_judges_first_tests(tmp_path: Path) -> None:
+    """`_switching` makes `_judge`'s first tests (`_switches`) on many windows at once, in chunks: window by
+    window the same answer, over wipes, still shots and cuts; most windows stop there."""
+    a, b = _view(7, SHOT + 30), _view(107, SHOT + 30)
+    x = (np.arange(W, dtype=np.float32) + 0.5) / W
+    # a long wipe whose edge is feathered over a third of the picture: each tile takes frames to cross
+    soft = [np.clip((1.3 * (j + 1) / 31 - x) / 0.3, 0, 1)[None, :, None] for j in range(30)]
+    middle = [a[SHOT + j] * (1 - m) + b[j] * m for j, m in enumerate(soft)]
+    frames = _wiped(5, "diagonal", 16) + _wiped(6, "clock", 12) + a[:SHOT] + middle + b[30:]
+    f, _ = _decode_features(encode(tmp_path / "clip.mp4", frames), AnalysisOptions(), None, None)
+    sig = f.sig.astype(np.int16)
+    grid = f.sig_grid
+    assert grid is not None
+    wipes = windows = 0
+    for span in WIPE_FRAMES[1:]:
+        starts = np.arange(0, f.n - span - 1)
+        ok = _switching(sig, starts, span, chunk=7)  # chunks that end mid-way through the windows
+        assert ok.tolist() == [_switches(sig[s : s + span + 2]) is not None for s in starts]
+        wipes += sum(_judge(sig[s : s + span + 2], grid) is not None for s in starts[ok])
+        windows += int(ok.sum())
+    assert wipes > 0  # windows over the wipes are judged wipes ...
+    assert windows < 0.5 * sum(f.n - span - 1 for span in WIPE_FRAMES[1:])  # ... and most windows stop early
