@@ -231,9 +231,10 @@ def _clip_thumbnails(picker: ThumbnailPicker, clips: list[ClipProposal]) -> list
     """Each clip's JPEG from the analysis pass (its `thumbnail_frame_ms` becomes that frame's time), or
     None where no sampled frame fell inside the clip."""
     picker.finish()
+    chosen = [picker.choose(clip) for clip in clips]
+    picker.encode([c for c in chosen if c is not None])
     out: list[bytes | None] = []
-    for clip in clips:
-        best = picker.pick(clip)
+    for clip, best in zip(clips, chosen, strict=True):
         if best is not None:
             clip.thumbnail_frame_ms = round(best.t_ms)
         out.append(best.jpeg if best is not None else None)

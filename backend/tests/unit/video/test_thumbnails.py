@@ -116,3 +116,30 @@ def test_quality_from_the_crop_statistics_of_the_batch_maths_is_the_frames(defer
     got, want = picker.finish(), ref.finish()
     assert len(want) == 3  # every 8th frame of 3.2 s (10) in 1 s buckets
     assert [(c.t_ms, c.quality) for c in got] == [(c.t_ms, c.quality) for c in want]
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_thumbnails_encoded_on_threads_are_the_ones_encoded_one_by_one(videos: dict[str, Path], threads: int) -> None:
+    """The chosen candidates' JPEGs, made several at once on threads (each with its own scaler), are the bytes
+    `pick` makes one after the other; a candidate chosen by two clips is encoded once, and none stays held."""
+    clips = [ClipProposal(s, s + 800, 0.5, 0, 0) for s in range(0, 4000, 800)] + [ClipProposal(0, 800, 0.5, 0, 0)]
+
+    def picker_of_the_video() -> ThumbnailPicker:
+        picker = ThumbnailPicker(400.0)
+        with av.open(str(videos["long"])) as container:
+            for i, frame in enumerate(container.decode(video=0)):
+                picker.offer(frame, i * 40.0)
+        picker.finish()
+        return picker
+
+    one_by_one = picker_of_the_video()
+    ref = [c.jpeg if (c := one_by_one.pick(clip)) is not None else None for clip in clips]
+    picker = picker_of_the_video()
+    chosen = [picker.choose(clip) for clip in clips]
+    assert all(c is not None and c.jpeg is None for c in chosen)
+    picker.encode([c for c in chosen if c is not None], threads=threads)
+    assert [c.jpeg if c is not None else None for c in chosen] == ref
+    assert len({id(c) for c in chosen}) == len(clips) - 1  # the first and the last clip are one
+    assert all(c.frame is None for c in chosen if c is not None)
+    picker.release()
+    assert all(c.frame is None for c in picker.candidates)
