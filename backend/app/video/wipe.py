@@ -101,7 +101,7 @@ def _switching(sig: np.ndarray, starts: np.ndarray, span: int, chunk: int = 256)
         windows = sig[starts[lo : lo + chunk, None] + frames]  # (windows, span + 2, tiles)
         change = np.abs(windows[:, 0] - windows[:, -1])
         changed = change >= WIPE_LEVEL
-        run = np.cumsum(np.abs(np.diff(windows, axis=1)), axis=1)
+        run = np.cumsum(np.abs(np.diff(windows, axis=1)), axis=1, dtype=np.int32)  # <= 255 x 41 a tile
         direct = changed & (run[:, -1] <= WIPE_TILE_PATH * change + WIPE_TILE_SLACK)
         crossing = run[:, k - 1 :] - np.concatenate([np.zeros_like(run[:, :1]), run[:, :-k]], axis=1)
         switched = direct & (crossing.max(axis=1) >= WIPE_STEP * change)
