@@ -79,6 +79,7 @@ MARKS = {
     "real-wipes-heldout": ("<!-- real-wipes-heldout:begin -->", "<!-- real-wipes-heldout:end -->"),
     "hard-wipes": ("<!-- hard-wipes:begin -->", "<!-- hard-wipes:end -->"),
     "hard-wipes2": ("<!-- hard-wipes2:begin -->", "<!-- hard-wipes2:end -->"),
+    "hard-wipes3": ("<!-- hard-wipes3:begin -->", "<!-- hard-wipes3:end -->"),
 }
 Detections = tuple[list[Item], list[float] | None]  # items and (where the method has one) confidences
 TIMED_ONCE = {"transnetv2", "skiplock-job-transnetv2"}  # too slow on a CPU to repeat

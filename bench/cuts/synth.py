@@ -291,6 +291,16 @@ HARD_WIPES2 = _fresh_set(
     wipes=True,
 )  # fmt: skip
 
+# A third one, seeds 3401-3412, sizes never used, fixed before its first run: the detector of round 14 (its
+# output unchanged by round 15's speed work) judged on wipes and hard negatives it has not seen.
+HARD_WIPES3 = _fresh_set(
+    "wipes3",
+    3401,
+    [(744, 424), (552, 312), (472, 352), (880, 496), (328, 184), (720, 416),
+     (632, 360), (936, 520), (384, 216), (688, 400), (504, 288), (944, 536)],
+    wipes=True,
+)  # fmt: skip
+
 
 def _training_set() -> list[Spec]:
     """Videos for fitting the dissolve verifier (`train_verifier.py`): the three hard generator variations,
@@ -347,6 +357,7 @@ SETS = {
     "hard-fresh13": HARD_FRESH13,
     "hard-wipes": HARD_WIPES,
     "hard-wipes2": HARD_WIPES2,
+    "hard-wipes3": HARD_WIPES3,
     "train": TRAIN,
 }
 
