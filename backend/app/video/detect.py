@@ -111,17 +111,13 @@ def cut_signal(f: FrameFeatures) -> np.ndarray:
     return 2.0 * dpix / 255.0 + f.dhist.astype(np.float64) * np.clip(dpix / 20.0, 0.0, 1.0)
 
 
-def structure_signal(f: FrameFeatures) -> np.ndarray:
-    """Per-frame structural change: 1 - NCC of consecutive signature images (0 where either is flat).
+def structure_signal(z: np.ndarray, flat: np.ndarray) -> np.ndarray:
+    """Per-frame structural change: 1 - NCC of consecutive signature images (0 where either is flat), from the
+    signatures `_normalised` (rows `z`, their `flat` mask).
 
     Blind to brightness and contrast (flicker, ramps, a flash's afterglow scale the picture, not its
     layout), so a cut into or out of a flickering shot stands out here when the pixel signal does not.
     """
-    return _structure(*_normalised(f.sig.astype(np.float32)))
-
-
-def _structure(z: np.ndarray, flat: np.ndarray) -> np.ndarray:
-    """`structure_signal` from the normalised signature rows and their flat mask."""
     out = np.zeros(z.shape[0], np.float64)
     if z.shape[0] > 1:
         ncc = np.einsum("ij,ij->i", z[1:], z[:-1]) / z.shape[1]
@@ -420,7 +416,7 @@ def detect_cuts(f: FrameFeatures, fps: float) -> list[tuple[int, float]]:
     w, gap = max(5, round(0.5 * rate)), 2
     floor = _abs_floor(f)
     z, flat = _normalised(f.sig.astype(np.float32))
-    st = _structure(z, flat)
+    st = structure_signal(z, flat)
     # the pixel change, as it is or net of brightness (flicker), must jump there too (`_isolated`): a
     # low-contrast picture's layout can swing on little change, and a shaking camera moves fine detail
     # across the signature's tiles

@@ -42,27 +42,34 @@ WIPE_CLEAR_S = 0.5  # how far from any other transition a wipe is looked for (a 
 WIPE_BACK = 0.3  # the share of switched tiles back at their old values that makes a wipe something passing
 
 
-def _switches(window: np.ndarray) -> tuple[np.ndarray, np.ndarray, float] | None:
-    """`_judge`'s first tests of a window: (change end to end, tiles that switched in one crossing, their share
-    of the changed tiles) where enough tiles changed, went straight from end to end and switched; else None.
-    `_switching` makes the same tests on many windows at once."""
-    a, b = window[0], window[-1]
-    change = np.abs(a - b)
+def _first_tests(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """`_judge`'s first tests, on many windows at once ((windows, frames, tiles) int16 signature rows, from
+    the last frame of the old shot to the first of the new, at most 42 frames): each window's change end to
+    end, tiles that switched in one crossing, their share of the changed tiles, and whether enough tiles
+    changed, went straight from end to end and switched."""
+    change = np.abs(windows[:, 0] - windows[:, -1])
     changed = change >= WIPE_LEVEL
-    if changed.mean() < WIPE_CHANGED:
-        return None
-    span = window.shape[0] - 2
-    steps = np.abs(np.diff(window, axis=0))
-    run = np.cumsum(steps, axis=0)
-    direct = changed & (run[-1] <= WIPE_TILE_PATH * change + WIPE_TILE_SLACK)
-    if direct.sum() < WIPE_SWITCHED * changed.sum():
-        return None
+    run = np.cumsum(np.abs(np.diff(windows, axis=1)), axis=1, dtype=np.int32)  # <= 255 x 41 a tile
+    direct = changed & (run[:, -1] <= WIPE_TILE_PATH * change + WIPE_TILE_SLACK)
     # the edge takes a few frames to cross a tile (two at least; more for a long wipe, or a feathered edge)
-    k = max(2, span // WIPE_CROSSING)
-    crossing = run[k - 1 :] - np.concatenate([np.zeros((1, run.shape[1]), run.dtype), run[:-k]])
-    switched = direct & (crossing.max(axis=0) >= WIPE_STEP * change)
-    share = float(switched.sum()) / max(1, int(changed.sum()))
-    return (change, switched, share) if share >= WIPE_SWITCHED else None
+    k = max(2, (windows.shape[1] - 2) // WIPE_CROSSING)
+    crossing = run[:, k - 1 :] - np.concatenate([np.zeros_like(run[:, :1]), run[:, :-k]], axis=1)
+    switched = direct & (crossing.max(axis=1) >= WIPE_STEP * change)
+    count = changed.sum(axis=1)
+    share = switched.sum(axis=1) / np.maximum(1, count)
+    passes = (
+        (changed.mean(axis=1) >= WIPE_CHANGED)
+        & (direct.sum(axis=1) >= WIPE_SWITCHED * count)
+        & (share >= WIPE_SWITCHED)
+    )
+    return change, switched, share, passes
+
+
+def _switches(window: np.ndarray) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """`_first_tests` of one window: (change end to end, tiles that switched, their share) where it passes,
+    else None."""
+    change, switched, share, passes = _first_tests(window[None])
+    return (change[0], switched[0], float(share[0])) if passes[0] else None
 
 
 def _judge(window: np.ndarray, grid: tuple[int, int]) -> tuple[int, int, float, np.ndarray] | None:
@@ -91,26 +98,12 @@ def _judge(window: np.ndarray, grid: tuple[int, int]) -> tuple[int, int, float, 
 
 
 def _switching(sig: np.ndarray, starts: np.ndarray, span: int, chunk: int = 256) -> np.ndarray:
-    """Which windows `sig[s : s + span + 2]` (int16 signature rows) pass `_judge`'s first tests (`_switches`):
-    the same integer sums, for many windows at once (in chunks: bounded memory). Most windows end here,
-    so `_judge` itself sees only the few that may be wipes."""
+    """Which windows `sig[s : s + span + 2]` (int16 signature rows) pass `_first_tests`, in chunks (bounded
+    memory). Most windows end here, so `_judge` itself sees only the few that may be wipes."""
     out = np.zeros(starts.shape[0], bool)
-    k = max(2, span // WIPE_CROSSING)
     frames = np.arange(span + 2)
     for lo in range(0, starts.shape[0], chunk):
-        windows = sig[starts[lo : lo + chunk, None] + frames]  # (windows, span + 2, tiles)
-        change = np.abs(windows[:, 0] - windows[:, -1])
-        changed = change >= WIPE_LEVEL
-        run = np.cumsum(np.abs(np.diff(windows, axis=1)), axis=1, dtype=np.int32)  # <= 255 x 41 a tile
-        direct = changed & (run[:, -1] <= WIPE_TILE_PATH * change + WIPE_TILE_SLACK)
-        crossing = run[:, k - 1 :] - np.concatenate([np.zeros_like(run[:, :1]), run[:, :-k]], axis=1)
-        switched = direct & (crossing.max(axis=1) >= WIPE_STEP * change)
-        count = changed.sum(axis=1)
-        out[lo : lo + chunk] = (
-            (changed.mean(axis=1) >= WIPE_CHANGED)
-            & (direct.sum(axis=1) >= WIPE_SWITCHED * count)
-            & (switched.sum(axis=1) / np.maximum(1, count) >= WIPE_SWITCHED)
-        )
+        out[lo : lo + chunk] = _first_tests(sig[starts[lo : lo + chunk, None] + frames])[3]
     return out
 
 
